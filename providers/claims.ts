@@ -1,0 +1,46 @@
+import type { JsonObject, Profile } from './types.js';
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.length > 0 ? value : undefined;
+
+const identifier = (value: unknown): string | undefined =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : text(value);
+
+/** The first of `names` that holds a non-empty string (or integer) in `source`. */
+export function pick(source: JsonObject | undefined, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const value = identifier(source?.[name]);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/**
+ * A profile from OpenID Connect standard claims, the ID token's first, then userinfo's.
+ * `email_verified` is only believed together with the email it speaks of.
+ */
+export function profileFromStandardClaims(
+  sources: readonly (JsonObject | undefined)[],
+  subjectClaims: readonly string[] = ['sub'],
+): Profile | undefined {
+  const first = (...names: string[]) => {
+    for (const source of sources) {
+      const value = pick(source, ...names);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+  const subject = first(...subjectClaims);
+  if (subject === undefined) return undefined;
+  const email = first('email');
+  const verifiedIn = sources.find((source) => source && text(source.email) === email);
+  const verified = verifiedIn?.email_verified;
+  return {
+    subject,
+    email,
+    emailVerified: email !== undefined && (verified === true || verified === 'true'),
+    name: first('name'),
+    preferredUsername: first('preferred_username'),
+    picture: first('picture'),
+  };
+}

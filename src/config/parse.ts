@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import type { Env } from './env.js';
+import { parseProviders } from './providers.js';
+import { JWT_ALGS, type Config, type JwtAlg } from './types.js';
+
+/** Every problem found in the configuration, reported together so an operator fixes them in one go. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const MIN_SECRET_LENGTH = 32;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+  return value;
+}
+
+function publicUrl(env: Env, port: number, problems: string[]): string {
+  const raw = env.PUBLIC_URL?.trim() || `http://localhost:${port}`;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+    if (url.search || url.hash || url.username || url.password) {
+      problems.push(`PUBLIC_URL must be a plain origin with an optional path, got ${JSON.stringify(raw)}`);
+    }
+    return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  } catch {
+    problems.push(`PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+    return 'http://localhost:3000';
+  }
+}
+
+/** `https://app.example.com` or `https://*.example.com`: a scheme, a host (maybe wildcard), a port. */
+function allowedRedirects(env: Env, ownOrigin: string, problems: string[]): string[] {
+  const raw = env.ALLOWED_REDIRECTS?.trim();
+  if (!raw) return [ownOrigin];
+  const origins: string[] = [];
+  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const wildcard = entry.includes('://*.');
+    try {
+      const url = new URL(wildcard ? entry.replace('://*.', '://wildcard.') : entry);
+      const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+      const scheme = url.protocol === 'https:' || url.protocol === 'http:';
+      if (!bare || !scheme) throw new Error();
+      origins.push(wildcard ? url.origin.replace('://wildcard.', '://*.') : url.origin);
+    } catch {
+      problems.push(
+        `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`,
+      );
+    }
+  }
+  return origins;
+}
+
+function cookieSecret(env: Env, production: boolean, problems: string[]) {
+  const secret = env.COOKIE_SECRET;
+  if (secret) {
+    if (secret.length < MIN_SECRET_LENGTH) {
+      problems.push(`COOKIE_SECRET must be at least ${MIN_SECRET_LENGTH} characters (try: openssl rand -base64 48)`);
+    }
+    return { cookieSecret: secret, cookieSecretGenerated: false };
+  }
+  if (production) problems.push('COOKIE_SECRET is required in production (try: openssl rand -base64 48)');
+  return { cookieSecret: randomBytes(32).toString('base64url'), cookieSecretGenerated: true };
+}
+
+/**
+ * Parses and validates the whole configuration. Throws a {@link ConfigError} that lists every
+ * problem found; on success the returned object is frozen.
+ */
+export function parseConfig(env: Env): Config {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  const port = integer(env, 'PORT', 3000, 0, 65535, problems);
+  const url = publicUrl(env, port, problems);
+  const origin = new URL(url).origin;
+
+  const jwtAlg = (env.JWT_ALG?.trim() || 'ES256') as JwtAlg;
+  if (!JWT_ALGS.includes(jwtAlg)) problems.push(`JWT_ALG must be one of ${JWT_ALGS.join(', ')}, got ${JSON.stringify(jwtAlg)}`);
+
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+
+  const cookieDomain = env.COOKIE_DOMAIN?.trim() || undefined;
+  if (cookieDomain && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(cookieDomain)) {
+    problems.push(`COOKIE_DOMAIN must be a domain like .example.com, got ${JSON.stringify(cookieDomain)}`);
+  }
+  const tokenCookieName = env.TOKEN_COOKIE_NAME?.trim() || 'auth_token';
+  if (!/^[A-Za-z0-9_.-]+$/.test(tokenCookieName)) problems.push('TOKEN_COOKIE_NAME may hold letters, digits, _, . and -');
+
+  const providers = parseProviders(env, problems);
+  const jwtKeysFile = env.JWT_KEYS?.trim() || undefined;
+  if (production) {
+    if (!redisUrl) problems.push('REDIS_URL is required in production (the in-memory store serves one instance only)');
+    if (!jwtKeysFile) problems.push('JWT_KEYS is required in production (generate a key file with: npm run keys)');
+    if (providers.length === 0) problems.push('no provider is configured: set PROVIDER_<ID>_CLIENT_ID and its companions');
+  }
+
+  const config: Config = {
+    mode: production ? 'production' : 'development',
+    publicUrl: url,
+    port,
+    host: env.HOST?.trim() || '0.0.0.0',
+    redisUrl,
+    ...cookieSecret(env, production, problems),
+    cookieDomain,
+    tokenCookieName,
+    jwtKeysFile,
+    jwtAlg,
+    jwtIssuer: env.JWT_ISSUER?.trim() || url,
+    jwtAudience: env.JWT_AUDIENCE?.trim() || undefined,
+    jwtTtl: integer(env, 'JWT_TTL', 3600, 60, 30 * 24 * 3600, problems),
+    flowTtl: integer(env, 'FLOW_TTL', 600, 30, 3600, problems),
+    allowedRedirects: allowedRedirects(env, origin, problems),
+    providers,
+    devIdp: !production && providers.length === 0,
+    logLevel: env.LOG_LEVEL?.trim() || 'info',
+    secureCookies: url.startsWith('https:'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyJwk } from '../tokens/keys.js';
+import type { ProviderSettings } from '../config/types.js';
+
+export interface DevIdp {
+  readonly issuer: string;
+  /** Settings for the `dev` provider, exactly as an operator would configure any OIDC issuer. */
+  readonly settings: ProviderSettings;
+  close(): Promise<void>;
+}
+
+/**
+ * A real OpenID provider (`oidc-provider`) on loopback, for development without any
+ * configuration: sign in with any user name and any password. Never used in production.
+ */
+export async function startDevIdp(options: { redirectUri: string; port?: number; host?: string }): Promise<DevIdp> {
+  // Loaded only here: production never imports the development IdP.
+  const { default: OidcProvider } = await import('oidc-provider');
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
+  const server = createServer((req, res) => handle(req, res));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://${host}:${port}`;
+  const clientId = 'portero-dev';
+  const clientSecret = randomBytes(24).toString('base64url');
+
+  const provider = new OidcProvider(issuer, {
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: [options.redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
+    async findAccount(_ctx, id) {
+      return {
+        accountId: id,
+        claims: async () => ({
+          sub: id,
+          email: `${id}@example.test`,
+          email_verified: true,
+          name: id,
+          preferred_username: id,
+        }),
+      };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    features: { devInteractions: { enabled: true } },
+    pkce: { required: () => true },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    jwks: { keys: [(await generateKeyJwk('RS256')) as never] },
+  });
+  const callback = provider.callback();
+  handle = (req, res) => void callback(req, res);
+
+  return {
+    issuer,
+    settings: {
+      id: 'dev',
+      type: 'oidc',
+      clientId,
+      clientSecret,
+      issuer,
+      displayName: 'Development IdP (any user name)',
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

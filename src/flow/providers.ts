@@ -1,0 +1,82 @@
+import * as client from 'openid-client';
+import { findPreset, type Provider } from '../../providers/index.js';
+import type { ProviderSettings } from '../config/types.js';
+import { isLoopbackHost } from '../config/providers.js';
+import { PorteroError } from '../errors.js';
+
+/** A provider as configured by the operator, ready to run the OAuth dance. */
+export interface ConfiguredProvider {
+  readonly id: string;
+  readonly displayName: string;
+  readonly preset: Provider;
+  readonly settings: ProviderSettings;
+  readonly scopes: readonly string[];
+  /**
+   * The openid-client configuration: discovered once for OIDC providers (a failed discovery is
+   * retried by the next login rather than remembered), built from explicit endpoints otherwise.
+   */
+  client(): Promise<client.Configuration>;
+}
+
+export interface ProviderOptions {
+  /** Seconds to wait for a provider's HTTP endpoints. */
+  readonly timeout?: number;
+}
+
+const allowsHttp = (url: string | undefined) => url !== undefined && new URL(url).protocol === 'http:' && isLoopbackHost(new URL(url).hostname);
+
+function clientAuth(settings: ProviderSettings): client.ClientAuth {
+  return settings.clientSecret ? client.ClientSecretPost(settings.clientSecret) : client.None();
+}
+
+async function buildClient(preset: Provider, settings: ProviderSettings, timeout: number): Promise<client.Configuration> {
+  let config: client.Configuration;
+  // Plain http was refused at start-up except on loopback hosts; here it only needs allowing.
+  const insecure = [settings.issuer, settings.authorizationUrl, settings.tokenUrl, settings.userinfoUrl].some(allowsHttp);
+  if (preset.protocol === 'oidc') {
+    const issuer = new URL(settings.issuer!);
+    config = await client.discovery(issuer, settings.clientId, undefined, clientAuth(settings), {
+      timeout,
+      ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+    });
+  } else {
+    const metadata: client.ServerMetadata = {
+      issuer: new URL(settings.authorizationUrl!).origin,
+      authorization_endpoint: settings.authorizationUrl,
+      token_endpoint: settings.tokenUrl,
+      userinfo_endpoint: settings.userinfoUrl,
+    };
+    config = new client.Configuration(metadata, settings.clientId, undefined, clientAuth(settings));
+    if (insecure) client.allowInsecureRequests(config);
+  }
+  config.timeout = timeout;
+  return config;
+}
+
+export function configureProvider(settings: ProviderSettings, options: ProviderOptions = {}): ConfiguredProvider {
+  const preset = findPreset(settings.type);
+  if (!preset) throw new TypeError(`unknown provider type ${settings.type}`);
+  const timeout = options.timeout ?? 10;
+  let pending: Promise<client.Configuration> | undefined;
+  return Object.freeze({
+    id: settings.id,
+    displayName: settings.displayName ?? preset.displayName,
+    preset,
+    settings,
+    scopes: settings.scopes ?? preset.scopes,
+    client() {
+      pending ??= buildClient(preset, settings, timeout).catch((cause: unknown) => {
+        pending = undefined;
+        throw new PorteroError('provider_unavailable', `cannot reach ${settings.id} for discovery`, {
+          cause,
+          detail: { provider: settings.id, reason: (cause as Error).message },
+        });
+      });
+      return pending;
+    },
+  });
+}
+
+export function configureProviders(settings: readonly ProviderSettings[], options?: ProviderOptions): Map<string, ConfiguredProvider> {
+  return new Map(settings.map((entry) => [entry.id, configureProvider(entry, options)]));
+}

@@ -1,0 +1,97 @@
+import type { ErrorCode } from '../errors.js';
+
+export interface ErrorPresentation {
+  readonly status: 400 | 401 | 404 | 500 | 502 | 503;
+  /** Page title and JSON `error_description`: what happened, in words a person understands. */
+  readonly title: string;
+  /** What the person can do about it. */
+  readonly hint: string;
+  /** Log level of the request's line: client mistakes are `info`, our or upstream trouble `warn`/`error`. */
+  readonly level: 'info' | 'warn' | 'error';
+  /** Offer a link back to the sign-in page. */
+  readonly startAgain: boolean;
+}
+
+/** The one place where an error code becomes an HTTP status, a message and a log level. */
+export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
+  not_found: { status: 404, title: 'Page not found', hint: 'Check the address.', level: 'info', startAgain: true },
+  unknown_provider: {
+    status: 404,
+    title: 'Unknown sign-in provider',
+    hint: 'This gateway has no provider by that name. Pick one from the sign-in page.',
+    level: 'info',
+    startAgain: true,
+  },
+  bad_request: { status: 400, title: 'Bad request', hint: 'The request could not be understood.', level: 'info', startAgain: true },
+  return_to_not_allowed: {
+    status: 400,
+    title: 'That return address is not allowed',
+    hint: 'The page that sent you here asked to return you to an address this gateway does not serve.',
+    level: 'info',
+    startAgain: false,
+  },
+  flow_invalid: {
+    status: 400,
+    title: 'Your sign-in expired or was not valid',
+    hint: 'It may have taken too long, been used already, or been started in another browser. Please sign in again.',
+    level: 'info',
+    startAgain: true,
+  },
+  access_denied: {
+    status: 401,
+    title: 'Sign-in was cancelled at the provider',
+    hint: 'Access was denied at the sign-in provider. You can try again, or pick another provider.',
+    level: 'info',
+    startAgain: true,
+  },
+  provider_error: {
+    status: 502,
+    title: 'The sign-in provider reported an error',
+    hint: 'The provider could not complete the sign-in. Please try again in a moment.',
+    level: 'warn',
+    startAgain: true,
+  },
+  provider_unavailable: {
+    status: 502,
+    title: 'The sign-in provider cannot be reached',
+    hint: 'Please try again in a moment.',
+    level: 'error',
+    startAgain: true,
+  },
+  token_exchange_failed: {
+    status: 502,
+    title: 'The sign-in provider did not accept the login',
+    hint: 'Please sign in again. If it keeps failing, tell the people who run this service.',
+    level: 'warn',
+    startAgain: true,
+  },
+  id_token_invalid: {
+    status: 401,
+    title: 'The sign-in provider sent an identity we cannot trust',
+    hint: 'Its ID token did not validate. Please sign in again.',
+    level: 'warn',
+    startAgain: true,
+  },
+  profile_unavailable: {
+    status: 502,
+    title: 'Your profile could not be read from the sign-in provider',
+    hint: 'Please try again in a moment.',
+    level: 'warn',
+    startAgain: true,
+  },
+  unauthenticated: { status: 401, title: 'You are not signed in', hint: 'Please sign in.', level: 'info', startAgain: true },
+  store_unavailable: {
+    status: 503,
+    title: 'Sign-in is temporarily unavailable',
+    hint: 'Our session store is not answering. Please try again in a moment.',
+    level: 'error',
+    startAgain: true,
+  },
+  internal: {
+    status: 500,
+    title: 'Something went wrong on our side',
+    hint: 'Please try again. If it keeps failing, tell the people who run this service.',
+    level: 'error',
+    startAgain: true,
+  },
+};

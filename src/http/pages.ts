@@ -1,0 +1,64 @@
+import { html, raw } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import type { PorteroClaims } from '../tokens/claims.js';
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+const STYLE = raw(`
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 34rem; margin: 4rem auto; padding: 0 1rem; color: #1d2430; }
+  h1 { font-size: 1.5rem; }
+  a.provider, button { display: block; width: 100%; box-sizing: border-box; margin: .5rem 0; padding: .75rem 1rem;
+    border: 1px solid #c5ccd6; border-radius: .5rem; background: #fff; color: inherit; text-decoration: none; font: inherit; cursor: pointer; }
+  a.provider:hover, button:hover { background: #f2f5f9; }
+  pre { background: #f2f5f9; padding: 1rem; border-radius: .5rem; overflow-x: auto; font-size: .85rem; }
+  .muted { color: #5b6573; font-size: .9rem; }
+`);
+
+function layout(title: string, body: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · portero</title><style>${STYLE}</style></head>
+<body>${body}</body>
+</html>`;
+}
+
+export interface ProviderLink {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+function loginHref(providerId: string, returnTo: string | undefined): string {
+  const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
+  return `/login/${encodeURIComponent(providerId)}${query}`;
+}
+
+export function signInPage(basePath: string, providers: readonly ProviderLink[], returnTo?: string): Html {
+  return layout(
+    'Sign in',
+    html`<h1>Sign in</h1>
+${providers.length === 0 ? html`<p>No sign-in provider is configured.</p>` : ''}
+${providers.map((provider) => html`<a class="provider" href="${basePath}${loginHref(provider.id, returnTo)}">Continue with ${provider.displayName}</a>`)}`,
+  );
+}
+
+export function signedInPage(basePath: string, claims: PorteroClaims): Html {
+  const who = claims.name ?? claims.preferred_username ?? claims.email ?? claims.sub;
+  return layout(
+    'Signed in',
+    html`<h1>Signed in as ${who}</h1>
+<p class="muted">These are the claims of the token portero issued; your applications receive it in a cookie and verify it against <a href="${basePath}/.well-known/jwks.json">the published keys</a>.</p>
+<pre>${JSON.stringify(claims, null, 2)}</pre>
+<form method="post" action="${basePath}/logout"><button type="submit">Sign out</button></form>`,
+  );
+}
+
+export function errorPage(basePath: string, title: string, hint: string, requestId: string, startAgain: boolean): Html {
+  return layout(
+    title,
+    html`<h1>${title}</h1>
+<p>${hint}</p>
+${startAgain ? html`<p><a class="provider" href="${basePath}/">Start again</a></p>` : ''}
+<p class="muted">Reference: ${requestId}</p>`,
+  );
+}

@@ -1,0 +1,46 @@
+import { Hono } from 'hono';
+import type { AppDeps } from '../../app.js';
+import type { PorteroClaims } from '../../tokens/claims.js';
+import type { CookieJar } from '../cookies.js';
+import { signInPage, signedInPage } from '../pages.js';
+import type { AppEnv } from '../types.js';
+
+/** The sign-in page, key discovery and health: what needs no session. */
+export function publicRoutes(deps: AppDeps, jar: CookieJar) {
+  const app = new Hono<AppEnv>();
+  const { config } = deps;
+  const providerLinks = [...deps.login.providers.values()].map(({ id, displayName }) => ({ id, displayName }));
+
+  app.get('/', async (c) => {
+    c.header('cache-control', 'no-store');
+    const token = jar.readToken(c);
+    const claims: PorteroClaims | undefined = token ? await deps.sessions.authenticate(token).catch(() => undefined) : undefined;
+    if (claims) return c.html(signedInPage(c.get('basePath'), claims));
+    return c.html(signInPage(c.get('basePath'), providerLinks, c.req.query('return_to')));
+  });
+
+  app.get('/.well-known/jwks.json', (c) => {
+    c.header('cache-control', 'public, max-age=300');
+    return c.json(deps.keys.publicJwks);
+  });
+
+  app.get('/.well-known/openid-configuration', (c) => {
+    c.header('cache-control', 'public, max-age=300');
+    return c.json({
+      issuer: config.jwtIssuer,
+      jwks_uri: `${config.publicUrl}/.well-known/jwks.json`,
+      userinfo_endpoint: `${config.publicUrl}/userinfo`,
+      id_token_signing_alg_values_supported: deps.keys.algorithms,
+      claims_supported: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'sid', 'provider', 'email', 'email_verified', 'name', 'preferred_username', 'picture'],
+    });
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    await deps.store.ping();
+    return c.json({ status: 'ready' });
+  });
+
+  return app;
+}

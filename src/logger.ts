@@ -1,0 +1,23 @@
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+
+export type Logger = PinoLogger;
+
+/**
+ * Structured JSON lines on stdout. The redact list is a second net: code never hands tokens,
+ * codes, secrets or cookie values to the logger in the first place.
+ */
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'portero' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: {
+        paths: ['*.authorization', '*.cookie', '*.token', '*.code', '*.client_secret', '*.password'],
+        censor: '[redacted]',
+      },
+    },
+    destination,
+  );
+}

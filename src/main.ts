@@ -1,0 +1,89 @@
+import { serve } from '@hono/node-server';
+import { createApp } from './app.js';
+import { systemClock } from './clock.js';
+import { readEnv } from './config/env.js';
+import { ConfigError, parseConfig } from './config/parse.js';
+import type { Config } from './config/types.js';
+import { startDevIdp, type DevIdp } from './dev/idp.js';
+import { callbackUrl } from './flow/login.js';
+import { configureProviders } from './flow/providers.js';
+import { createLogger, type Logger } from './logger.js';
+import { MemoryStore } from './store/memory.js';
+import { createRedisClient, redactedUrl } from './store/redis-client.js';
+import { RedisStore } from './store/redis.js';
+import type { Store } from './store/types.js';
+import { ephemeralKeySet, loadKeyFile } from './tokens/keys.js';
+
+function readConfig(): Config {
+  try {
+    return parseConfig(readEnv());
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof Error) {
+      console.error(`portero cannot start: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+function openStore(config: Config, logger: Logger): Store {
+  if (config.redisUrl) {
+    logger.info({ redis: redactedUrl(config.redisUrl) }, 'store: redis');
+    return new RedisStore(createRedisClient(config.redisUrl, logger));
+  }
+  logger.warn('store: in-memory (REDIS_URL unset); it serves ONE instance only: logins fail across instances');
+  return new MemoryStore(systemClock);
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  if (config.mode === 'development') {
+    logger.warn(
+      '*** DEVELOPMENT MODE *** (NODE_ENV is not production): ephemeral keys and cookie secret where unset, in-memory store without REDIS_URL, a built-in IdP without providers. Do not expose this.',
+    );
+  }
+
+  let devIdp: DevIdp | undefined;
+  const providerSettings = [...config.providers];
+  if (config.devIdp) {
+    devIdp = await startDevIdp({ redirectUri: callbackUrl(config.publicUrl, 'dev'), port: Number(process.env.DEV_IDP_PORT ?? 0) });
+    providerSettings.push(devIdp.settings);
+    logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
+  }
+
+  const keys = config.jwtKeysFile ? await loadKeyFile(config.jwtKeysFile, config.jwtAlg) : await ephemeralKeySet(config.jwtAlg);
+  if (!config.jwtKeysFile) logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
+  if (config.cookieSecretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
+
+  const store = openStore(config, logger);
+  const providers = configureProviders(providerSettings);
+  const app = createApp({ config, store, keys, providers, logger, clock: systemClock });
+
+  // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
+  // a failure here is not fatal: discovery is retried by the next login.
+  for (const provider of providers.values()) {
+    provider.client().catch((err: Error) => logger.warn({ provider: provider.id, reason: err.message }, 'provider discovery failed; will retry'));
+  }
+
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    logger.info({ address: info.address, port: info.port, public_url: config.publicUrl, providers: [...providers.keys()] }, 'portero listening');
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close(async () => {
+      await store.close();
+      await devIdp?.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+} from 'jose';
+import { JWT_ALGS, type JwtAlg } from '../config/types.js';
+
+/** The keys portero signs with (the first) and publishes (all of them, public parts only). */
+export interface KeySet {
+  readonly signing: { readonly kid: string; readonly alg: JwtAlg; readonly key: CryptoKey };
+  /** Served at `/.well-known/jwks.json`. */
+  readonly publicJwks: JSONWebKeySet;
+  /** Verifies portero's own tokens (for `/auth`, `/userinfo`, `/logout`) against every published key. */
+  readonly verifier: ReturnType<typeof createLocalJWKSet>;
+  readonly algorithms: readonly JwtAlg[];
+}
+
+const KTY: Record<JwtAlg, { kty: string; crv?: string }> = {
+  ES256: { kty: 'EC', crv: 'P-256' },
+  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
+  RS256: { kty: 'RSA' },
+};
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+function publicPart(jwk: JWK): JWK {
+  const copy: Record<string, unknown> = { ...jwk };
+  for (const member of PRIVATE_MEMBERS) delete copy[member];
+  delete copy.key_ops;
+  return copy as JWK;
+}
+
+/** A new private JWK with `kid` (its RFC 7638 thumbprint), `alg` and `use: sig`. */
+export async function generateKeyJwk(alg: JwtAlg): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const jwk = await exportJWK(privateKey);
+  return { kid: await calculateJwkThumbprint(jwk), alg, use: 'sig', ...jwk };
+}
+
+/**
+ * Builds the key set from private JWKs. Each key's `alg` defaults to `defaultAlg`; the first key
+ * signs and must use `defaultAlg` (JWT_ALG); the others are published for verification only,
+ * so tokens signed before a rotation keep verifying. Problems are reported together.
+ */
+export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: JwtAlg, source = 'JWT_KEYS'): Promise<KeySet> {
+  const problems: string[] = [];
+  if (privateJwks.length === 0) problems.push(`${source} holds no keys`);
+  const imported: { kid: string; alg: JwtAlg; key: CryptoKey; jwk: JWK }[] = [];
+  for (const [index, jwk] of privateJwks.entries()) {
+    const name = `${source} key ${index + 1}${jwk.kid ? ` (kid ${jwk.kid})` : ''}`;
+    const alg = (jwk.alg ?? defaultAlg) as JwtAlg;
+    if (!JWT_ALGS.includes(alg)) {
+      problems.push(`${name}: alg ${alg} is not one of ${JWT_ALGS.join(', ')}`);
+      continue;
+    }
+    const expected = KTY[alg];
+    if (jwk.kty !== expected.kty || (expected.crv && jwk.crv !== expected.crv)) {
+      problems.push(`${name}: a ${alg} key must be kty ${expected.kty}${expected.crv ? ` crv ${expected.crv}` : ''}`);
+      continue;
+    }
+    if (typeof jwk.d !== 'string') {
+      problems.push(`${name}: is a public key; ${source} must hold private keys`);
+      continue;
+    }
+    if (index === 0 && alg !== defaultAlg) {
+      problems.push(`${name}: the signing key (first) is ${alg}, but JWT_ALG is ${defaultAlg}`);
+      continue;
+    }
+    try {
+      const key = (await importJWK(jwk, alg)) as CryptoKey;
+      const kid = jwk.kid ?? (await calculateJwkThumbprint(jwk));
+      if (imported.some((other) => other.kid === kid)) problems.push(`${name}: kid ${kid} appears twice`);
+      imported.push({ kid, alg, key, jwk: { ...publicPart(jwk), kid, alg, use: 'sig' } });
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  const [first] = imported;
+  if (problems.length > 0 || !first) throw new Error(`invalid signing keys:\n  - ${problems.join('\n  - ')}`);
+  const publicJwks = { keys: imported.map((entry) => entry.jwk) };
+  return Object.freeze({
+    signing: { kid: first.kid, alg: first.alg, key: first.key },
+    publicJwks,
+    verifier: createLocalJWKSet(publicJwks),
+    algorithms: [...new Set(imported.map((entry) => entry.alg))],
+  });
+}
+
+/** Reads a JWKS file of private keys (as written by `npm run keys`). */
+export async function loadKeyFile(path: string, defaultAlg: JwtAlg): Promise<KeySet> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`JWT_KEYS: cannot read ${path} as JSON: ${(err as Error).message}`);
+  }
+  const keys = (parsed as JSONWebKeySet | undefined)?.keys;
+  if (!Array.isArray(keys)) throw new Error(`JWT_KEYS: ${path} is not a JWKS ({"keys": [...]})`);
+  return buildKeySet(keys, defaultAlg, `JWT_KEYS (${path})`);
+}
+
+/** A fresh key for this process only (development): tokens stop verifying when it restarts. */
+export async function ephemeralKeySet(alg: JwtAlg): Promise<KeySet> {
+  return buildKeySet([await generateKeyJwk(alg)], alg, 'ephemeral key');
+}
