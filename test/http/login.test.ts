@@ -1,0 +1,203 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { flowStoreId } from '../../src/flow/sealed.js';
+import { CookieJar } from '../../src/http/cookies.js';
+import { buildTestApp, isolatedRedisStore, type TestApp } from '../support/app.js';
+import { setCookieLines, TestBrowser } from '../support/browser.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+import { testRedis } from '../support/redis-server.js';
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers());
+const redis = await testRedis();
+const GATEWAY = 'https://gateway.test';
+
+let gateway: TestApp;
+let raw: Awaited<ReturnType<typeof isolatedRedisStore>>['raw'];
+let prefix: string;
+
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(async () => {
+  msw.close();
+  await redis.stop();
+});
+beforeEach(async () => {
+  const isolated = await isolatedRedisStore(redis.url);
+  raw = isolated.raw;
+  prefix = isolated.prefix;
+  gateway = await buildTestApp({
+    store: isolated.store,
+    env: { ...idp.env('corp'), ALLOWED_REDIRECTS: 'https://app.example.com,https://*.apps.example.com', FLOW_TTL: '300' },
+  });
+  idp.idTokenOverride = undefined;
+  idp.tokenError = undefined;
+  idp.signWithForeignKey = false;
+});
+afterEach(async () => {
+  await gateway.store.close();
+  raw.disconnect();
+});
+
+async function startLogin(browser: TestBrowser, returnTo = 'https://app.example.com/dashboard?tab=1') {
+  const response = await browser.get(gateway.app, `${GATEWAY}/login/corp?return_to=${encodeURIComponent(returnTo)}`);
+  expect(response.status).toBe(302);
+  return new URL(response.headers.get('location')!);
+}
+
+describe('GET /login/:provider', () => {
+  it('redirects to the provider with code, state, nonce and an S256 challenge, and binds the browser with a __Host- cookie', async () => {
+    const browser = new TestBrowser();
+    const response = await browser.get(gateway.app, `${GATEWAY}/login/corp?return_to=${encodeURIComponent('https://app.example.com/x')}`);
+    const location = new URL(response.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe('https://idp.example.test/authorize');
+    const params = location.searchParams;
+    expect(params.get('response_type')).toBe('code');
+    expect(params.get('client_id')).toBe(idp.clientId);
+    expect(params.get('redirect_uri')).toBe('https://gateway.test/callback/corp');
+    expect(params.get('scope')).toBe('openid profile email');
+    expect(params.get('code_challenge_method')).toBe('S256');
+    expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+    expect(params.get('state')!.length).toBeGreaterThanOrEqual(43);
+    expect(params.get('nonce')!.length).toBeGreaterThanOrEqual(43);
+
+    const [line, ...others] = response.headers.getSetCookie();
+    expect(others).toEqual([]);
+    expect(line).toMatch(/^__Host-portero_flow_[\w-]{16}=/);
+    expect(line).toContain('Max-Age=300');
+    expect(line).toContain('Path=/');
+    expect(line).toContain('HttpOnly');
+    expect(line).toContain('Secure');
+    expect(line).toContain('SameSite=Lax');
+    expect(line).not.toContain('Domain=');
+    // 256 random bits, signed: "<43 base64url chars>.<signature>"
+    const value = decodeURIComponent(line!.slice(line!.indexOf('=') + 1, line!.indexOf(';')));
+    expect(value).toMatch(/^[\w-]{43}\.[\w+/]{43}=$/);
+  });
+
+  it('stores the flow in Redis, sealed, under a hash of the cookie value, with TTL FLOW_TTL', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const cookie = (await browser.cookies(GATEWAY)).find((c) => c.key.startsWith('__Host-portero_flow_'))!;
+    const flowId = cookie.value.split('.')[0]!;
+    const key = `${prefix}flow:${flowStoreId(flowId)}`;
+    expect(await raw.keys(`${prefix}*`)).toEqual([key]);
+    const ttl = await raw.ttl(key);
+    expect(ttl).toBeGreaterThan(290);
+    expect(ttl).toBeLessThanOrEqual(300);
+    const stored = (await raw.get(key))!;
+    // The record is ciphertext: neither the state, nor the return address, nor the cookie value shows.
+    expect(stored).not.toContain(location.searchParams.get('state'));
+    expect(stored).not.toContain('app.example.com');
+    expect(stored).not.toContain(flowId);
+  });
+
+  it('answers 404 for an unknown provider and stores nothing', async () => {
+    const response = await new TestBrowser().get(gateway.app, `${GATEWAY}/login/nope`);
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain('Unknown sign-in provider');
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(await raw.keys(`${prefix}*`)).toEqual([]);
+  });
+
+  it('answers 400 for a return_to on another origin, and stores nothing', async () => {
+    const response = await new TestBrowser().get(gateway.app, `${GATEWAY}/login/corp?return_to=https://evil.example.net/`, {
+      accept: 'application/json',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'return_to_not_allowed' });
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(await raw.keys(`${prefix}*`)).toEqual([]);
+  });
+});
+
+describe('GET /callback/:provider', () => {
+  it('exchanges the code with the PKCE verifier, issues the token cookie and sends the browser to return_to', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const callback = idp.authorize(location, { sub: 'u-42', claims: { email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace' } });
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
+
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('https://app.example.com/dashboard?tab=1');
+    const [tokenRequest] = idp.tokenRequests.slice(-1);
+    expect(tokenRequest!.redirectUri).toBe('https://gateway.test/callback/corp');
+    expect(tokenRequest!.codeVerifier).toMatch(/^[\w-]{43,128}$/);
+
+    const cookies = setCookieLines(response);
+    const flowLine = [...cookies.entries()].find(([name]) => name.startsWith('__Host-portero_flow_'))![1];
+    expect(flowLine).toMatch(/Max-Age=0/);
+    const tokenLine = cookies.get('auth_token')!;
+    expect(tokenLine).toContain('HttpOnly');
+    expect(tokenLine).toContain('Secure');
+    expect(tokenLine).toContain('SameSite=Lax');
+    expect(tokenLine).toContain('Max-Age=3600');
+    expect(tokenLine).not.toContain('Domain=');
+
+    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const header = decodeProtectedHeader(token);
+    expect(header).toEqual({ alg: 'ES256', kid: gateway.keys.signing.kid, typ: 'JWT' });
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({
+      iss: GATEWAY,
+      sub: 'corp:u-42',
+      provider: 'corp',
+      email: 'ada@example.com',
+      email_verified: true,
+      name: 'Ada Lovelace',
+    });
+    expect(claims.aud).toBeUndefined();
+    expect(claims.exp! - claims.iat!).toBe(3600);
+    expect(claims.jti).toMatch(/^[\w-]{22}$/);
+    expect(claims.sid).toMatch(/^[\w-]{22}$/);
+    // The flow is gone from the store.
+    expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
+  });
+
+  it('refuses a replayed callback: the flow is consumed exactly once', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const flowCookies = (await browser.cookies(GATEWAY)).map((c) => `${c.key}=${c.value}`).join('; ');
+    const callback = idp.authorize(location, { sub: 'u-1' });
+    expect((await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`)).status).toBe(302);
+
+    // The attacker (or the back button) replays the same callback with the same flow cookie.
+    const replay = await gateway.app.request(`${GATEWAY}/callback/corp?${callback}`, { headers: { cookie: flowCookies } });
+    expect(replay.status).toBe(400);
+    const page = await replay.text();
+    expect(page).toContain('Your sign-in expired or was not valid');
+    expect(page).toContain('href="/"');
+    expect(page).not.toContain(callback.get('code'));
+  });
+
+  it('handles two logins interleaved in two tabs of one browser', async () => {
+    const browser = new TestBrowser();
+    const tab1 = await startLogin(browser, 'https://app.example.com/one');
+    const tab2 = await startLogin(browser, 'https://team.apps.example.com/two');
+    expect((await browser.cookies(GATEWAY)).filter((c) => c.key.startsWith('__Host-portero_flow_'))).toHaveLength(2);
+
+    const second = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(tab2, { sub: 'u-2' })}`);
+    expect(second.headers.get('location')).toBe('https://team.apps.example.com/two');
+    const first = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(tab1, { sub: 'u-2' })}`);
+    expect(first.status).toBe(302);
+    expect(first.headers.get('location')).toBe('https://app.example.com/one');
+    expect((await browser.cookies(GATEWAY)).filter((c) => c.key.startsWith('__Host-portero_flow_'))).toEqual([]);
+  });
+
+  it('refuses a callback whose state does not match the flow', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const callback = idp.authorize(location, { sub: 'u-1' });
+    const cookie = (await browser.cookies(GATEWAY)).find((c) => c.key.startsWith('__Host-portero_flow_'))!;
+    // The right flow cookie, presented for a different state.
+    const forgedState = 'x'.repeat(43);
+    callback.set('state', forgedState);
+    const exchangesBefore = idp.tokenRequests.length;
+    const response = await gateway.app.request(`${GATEWAY}/callback/corp?${callback}`, {
+      headers: { cookie: `__Host-${CookieJar.flowCookieName(forgedState)}=${cookie.value}` },
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('Your sign-in expired or was not valid');
+    expect(idp.tokenRequests.length).toBe(exchangesBefore);
+  });
+});

@@ -1,0 +1,149 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { http, HttpResponse, type HttpHandler } from 'msw';
+
+export interface MockUser {
+  readonly sub: string;
+  readonly claims?: Record<string, unknown>;
+}
+
+interface IssuedCode {
+  readonly user: MockUser;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly codeChallenge: string | null;
+  readonly nonce: string | null;
+}
+
+export interface TokenRequestRecord {
+  readonly redirectUri: string | null;
+  readonly codeVerifier: string | null;
+  readonly clientId: string | null;
+}
+
+/**
+ * An OpenID provider at the network edge, served by msw: discovery, JWKS, token and userinfo.
+ * ID tokens are signed with jose inside the handler, so openid-client's real validation runs.
+ * `authorize()` plays the user at the provider's login page and returns the callback parameters.
+ */
+export class MockOidcProvider {
+  readonly issuer: string;
+  readonly clientId = 'portero-test-client';
+  readonly clientSecret = 'portero-test-client-secret';
+  /** Changes the ID token the token endpoint returns (e.g. wrong audience, expired). */
+  idTokenOverride: ((claims: JWTPayload) => JWTPayload) | undefined;
+  /** Makes the token endpoint fail with this status and body. */
+  tokenError: { status: number; body: Record<string, unknown> } | undefined;
+  /** Signs ID tokens with a key that is not in the JWKS. */
+  signWithForeignKey = false;
+  readonly tokenRequests: TokenRequestRecord[] = [];
+  readonly #codes = new Map<string, IssuedCode>();
+  readonly #accessTokens = new Map<string, MockUser>();
+  #key!: { privateKey: CryptoKey; jwk: JWK };
+  #foreignKey!: CryptoKey;
+
+  constructor(issuer = 'https://idp.example.test') {
+    this.issuer = issuer;
+  }
+
+  async init(): Promise<this> {
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    this.#key = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: 'mock-key', alg: 'RS256', use: 'sig' } };
+    this.#foreignKey = (await generateKeyPair('RS256')).privateKey;
+    return this;
+  }
+
+  /** Settings variables, as an operator would write them for this provider. */
+  env(id = 'corp'): Record<string, string> {
+    const prefix = `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
+    return {
+      [`${prefix}CLIENT_ID`]: this.clientId,
+      [`${prefix}CLIENT_SECRET`]: this.clientSecret,
+      [`${prefix}TYPE`]: 'oidc',
+      [`${prefix}ISSUER`]: this.issuer,
+    };
+  }
+
+  /** The user signs in at the provider and is sent back: the parameters of the callback. */
+  authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
+    const url = new URL(authorizationUrl);
+    if (url.origin + url.pathname !== `${this.issuer}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
+    const code = randomBytes(16).toString('base64url');
+    this.#codes.set(code, {
+      user,
+      clientId: url.searchParams.get('client_id') ?? '',
+      redirectUri: url.searchParams.get('redirect_uri') ?? '',
+      codeChallenge: url.searchParams.get('code_challenge'),
+      nonce: url.searchParams.get('nonce'),
+    });
+    return new URLSearchParams({ code, state: url.searchParams.get('state') ?? '', iss: this.issuer });
+  }
+
+  /** The user refuses consent at the provider. */
+  deny(authorizationUrl: string | URL): URLSearchParams {
+    const url = new URL(authorizationUrl);
+    return new URLSearchParams({ error: 'access_denied', error_description: 'The user said no', state: url.searchParams.get('state') ?? '', iss: this.issuer });
+  }
+
+  handlers(): HttpHandler[] {
+    const issuer = this.issuer;
+    return [
+      http.get(`${issuer}/.well-known/openid-configuration`, () =>
+        HttpResponse.json({
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          userinfo_endpoint: `${issuer}/userinfo`,
+          jwks_uri: `${issuer}/jwks`,
+          response_types_supported: ['code'],
+          subject_types_supported: ['public'],
+          id_token_signing_alg_values_supported: ['RS256'],
+          code_challenge_methods_supported: ['S256'],
+          token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
+          authorization_response_iss_parameter_supported: true,
+        }),
+      ),
+      http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
+      http.post(`${issuer}/token`, async ({ request }) => this.#token(new URLSearchParams(await request.text()))),
+      http.get(`${issuer}/userinfo`, ({ request }) => {
+        const user = this.#accessTokens.get(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '');
+        if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
+        return HttpResponse.json({ sub: user.sub, ...user.claims });
+      }),
+    ];
+  }
+
+  async #token(form: URLSearchParams) {
+    this.tokenRequests.push({ redirectUri: form.get('redirect_uri'), codeVerifier: form.get('code_verifier'), clientId: form.get('client_id') });
+    if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
+    const code = form.get('code') ?? '';
+    const issued = this.#codes.get(code);
+    this.#codes.delete(code);
+    const fail = (description: string) => HttpResponse.json({ error: 'invalid_grant', error_description: description }, { status: 400 });
+    if (!issued) return fail('unknown or used code');
+    if (form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret) {
+      return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
+    }
+    if (form.get('redirect_uri') !== issued.redirectUri) return fail('redirect_uri mismatch');
+    const verifier = form.get('code_verifier') ?? '';
+    if (issued.codeChallenge !== createHash('sha256').update(verifier).digest('base64url')) return fail('PKCE verification failed');
+
+    const accessToken = randomBytes(16).toString('base64url');
+    this.#accessTokens.set(accessToken, issued.user);
+    const now = Math.floor(Date.now() / 1000);
+    let claims: JWTPayload = {
+      iss: this.issuer,
+      aud: this.clientId,
+      sub: issued.user.sub,
+      iat: now,
+      exp: now + 300,
+      ...(issued.nonce ? { nonce: issued.nonce } : {}),
+      ...issued.user.claims,
+    };
+    if (this.idTokenOverride) claims = this.idTokenOverride(claims);
+    const idToken = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'mock-key' })
+      .sign(this.signWithForeignKey ? this.#foreignKey : this.#key.privateKey);
+    return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
+  }
+}
