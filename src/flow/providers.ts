@@ -39,6 +39,9 @@ async function buildClient(preset: Provider, settings: ProviderSettings, timeout
       timeout,
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
+    // The code flow could trust TLS alone (OIDC Core 3.1.3.7); checking the ID token's signature
+    // against the issuer's JWKS as well costs one cached fetch and catches a compromised channel.
+    client.enableNonRepudiationChecks(config);
   } else {
     const metadata: client.ServerMetadata = {
       issuer: new URL(settings.authorizationUrl!).origin,

@@ -36,8 +36,12 @@ export class CookieJar {
   }
 
   /** The flow id; `false` when the cookie is forged (refused before any store round trip), undefined when absent. */
-  readFlow(c: Context, state: string): Promise<string | false | undefined> {
-    return getSignedCookie(c, this.#config.cookieSecret, CookieJar.flowCookieName(state), this.#prefix);
+  async readFlow(c: Context, state: string): Promise<string | false | undefined> {
+    const name = CookieJar.flowCookieName(state);
+    const verified = await getSignedCookie(c, this.#config.cookieSecret, name, this.#prefix);
+    // Hono skips a value that is not even shaped like "value.signature"; that is forged too, not absent.
+    if (verified === undefined && getCookie(c, name, this.#prefix) !== undefined) return false;
+    return verified;
   }
 
   clearFlow(c: Context, state: string): void {

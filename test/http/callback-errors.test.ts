@@ -1,0 +1,191 @@
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PorteroError } from '../../src/errors.js';
+import type { Store } from '../../src/store/types.js';
+import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
+import { TestBrowser } from '../support/browser.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers());
+const GATEWAY = 'https://gateway.test';
+const JSON_ACCEPT = { accept: 'application/json' };
+
+/** Counts store calls, to show what is refused before any round trip. */
+function countingStore(inner: Store): Store & { calls: number } {
+  const counted = { calls: 0 } as Store & { calls: number };
+  for (const method of ['get', 'set', 'getAndDelete', 'incr', 'ping', 'close'] as const) {
+    (counted as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      counted.calls++;
+      return (inner[method] as (...a: unknown[]) => unknown).apply(inner, args);
+    };
+  }
+  return counted;
+}
+
+let clock: ManualClock;
+let store: Store & { calls: number };
+let gateway: TestApp;
+
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
+beforeEach(async () => {
+  clock = new ManualClock();
+  store = countingStore(memoryStore(clock));
+  gateway = await buildTestApp({ store, clock, env: { ...idp.env('corp'), FLOW_TTL: '120' } });
+  idp.idTokenOverride = undefined;
+  idp.tokenError = undefined;
+  idp.signWithForeignKey = false;
+});
+
+async function startLogin(browser: TestBrowser) {
+  const response = await browser.get(gateway.app, `${GATEWAY}/login/corp?return_to=/after`);
+  expect(response.status).toBe(302);
+  return new URL(response.headers.get('location')!);
+}
+
+/** The single log line of the last request that failed. */
+function lastErrorLine() {
+  const lines = gateway.logs.lines.filter((line) => line.error);
+  return lines[lines.length - 1];
+}
+
+async function expectStartAgainPage(response: Response, status: number, title: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toContain('text/html');
+  const page = await response.text();
+  expect(page).toContain(title);
+  expect(page).toContain('<a class="provider" href="/">Start again</a>');
+  expect(page).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  return page;
+}
+
+describe('a callback that cannot be trusted is refused with 400 and a way to start again', () => {
+  it('without any flow cookie', async () => {
+    const location = await startLogin(new TestBrowser());
+    const response = await new TestBrowser().get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`);
+    await expectStartAgainPage(response, 400, 'Your sign-in expired or was not valid');
+    expect(lastErrorLine()).toMatchObject({ error: 'flow_invalid', reason: 'no flow cookie', status: 400 });
+  });
+
+  it('with a malformed flow cookie', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const [cookie] = await browser.cookies(GATEWAY);
+    const response = await gateway.app.request(`${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`, {
+      headers: { cookie: `${cookie!.key}=not-signed-at-all` },
+    });
+    await expectStartAgainPage(response, 400, 'Your sign-in expired or was not valid');
+    expect(lastErrorLine()).toMatchObject({ reason: 'bad cookie signature' });
+  });
+
+  it('with a forged flow cookie, refused before any store round trip', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const [cookie] = await browser.cookies(GATEWAY);
+    const [value, signature] = decodeURIComponent(cookie!.value).split('.');
+    const forged = `${value!.slice(0, -2)}AA.${signature}`;
+    const before = store.calls;
+    const response = await gateway.app.request(`${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`, {
+      headers: { cookie: `${cookie!.key}=${encodeURIComponent(forged)}`, ...JSON_ACCEPT },
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'flow_invalid', error_description: 'Your sign-in expired or was not valid' });
+    expect(store.calls).toBe(before);
+    expect(lastErrorLine()).toMatchObject({ reason: 'bad cookie signature' });
+  });
+
+  it('when the flow expired (FLOW_TTL passed)', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    clock.advance(121);
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`);
+    await expectStartAgainPage(response, 400, 'Your sign-in expired or was not valid');
+  });
+
+  it('when the callback arrives for another provider than the login started with', async () => {
+    const other = await buildTestApp({ store, clock, env: { ...idp.env('corp'), ...idp.env('other') } });
+    const browser = new TestBrowser();
+    const response = await browser.get(other.app, `${GATEWAY}/login/corp`);
+    const callback = idp.authorize(response.headers.get('location')!, { sub: 'u' });
+    const wrong = await browser.get(other.app, `${GATEWAY}/callback/other?${callback}`);
+    expect(wrong.status).toBe(400);
+    expect(other.logs.lines.find((line) => line.error)).toMatchObject({ reason: 'provider mismatch' });
+  });
+});
+
+describe('what the provider or its tokens say', () => {
+  it('access_denied at the provider gives a 401 page naming it, and the user can start again', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.deny(location)}`);
+    await expectStartAgainPage(response, 401, 'Sign-in was cancelled at the provider');
+    // Nothing is lost: a new login works at once.
+    const again = await startLogin(browser);
+    const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(again, { sub: 'u' })}`);
+    expect(done.headers.get('location')).toBe('https://gateway.test/after');
+  });
+
+  it('a token endpoint error is a 502, with the provider response kept out of the page', async () => {
+    idp.tokenError = { status: 400, body: { error: 'invalid_grant', error_description: 'SECRET-PROVIDER-DETAIL' } };
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`);
+    const page = await expectStartAgainPage(response, 502, 'The sign-in provider did not accept the login');
+    expect(page).not.toContain('SECRET-PROVIDER-DETAIL');
+    expect(lastErrorLine()).toMatchObject({ error: 'token_exchange_failed', oauth_error: 'invalid_grant', level: 'warn' });
+  });
+
+  const badIdTokens: [string, (claims: Record<string, unknown>) => Record<string, unknown>][] = [
+    ['another audience', (claims) => ({ ...claims, aud: 'someone-else' })],
+    ['another issuer', (claims) => ({ ...claims, iss: 'https://evil.example.test' })],
+    ['an expired token', (claims) => ({ ...claims, iat: 1_000_000, exp: 1_000_300 })],
+    ['a wrong nonce', (claims) => ({ ...claims, nonce: 'not-the-nonce' })],
+    ['no nonce', ({ nonce: _nonce, ...claims }) => claims],
+  ];
+  for (const [what, override] of badIdTokens) {
+    it(`an ID token with ${what} is refused with 401`, async () => {
+      idp.idTokenOverride = override;
+      const browser = new TestBrowser();
+      const location = await startLogin(browser);
+      const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`, JSON_ACCEPT);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ error: 'id_token_invalid' });
+      expect(response.headers.getSetCookie().some((line) => line.startsWith('auth_token='))).toBe(false);
+    });
+  }
+
+  it('an ID token signed by a key the provider does not publish is refused with 401', async () => {
+    idp.signWithForeignKey = true;
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`, JSON_ACCEPT);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'id_token_invalid' });
+  });
+});
+
+describe('errors are logged once, without secrets', () => {
+  it('one JSON line per failed request, with its request id and no code, state, cookie or token', async () => {
+    idp.tokenError = { status: 400, body: { error: 'invalid_grant' } };
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const callback = idp.authorize(location, { sub: 'u' });
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
+    const requestId = response.headers.get('x-request-id');
+    const lines = gateway.logs.lines.filter((line) => line.request_id === requestId);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ path: '/callback/corp', status: 502, error: 'token_exchange_failed' });
+    const everything = gateway.logs.raw.join('\n');
+    for (const secret of [callback.get('code')!, callback.get('state')!, ...(await browser.cookies(GATEWAY)).map((c) => c.value)]) {
+      expect(everything).not.toContain(secret);
+    }
+    expect(everything).not.toContain(idp.clientSecret);
+    expect(await response.text()).toContain(requestId);
+  });
+});
+
+it('PorteroError keeps its cause but shows only its code and message', () => {
+  const error = new PorteroError('flow_invalid', 'x', { cause: new Error('inner') });
+  expect(JSON.parse(JSON.stringify({ ...error }))).not.toHaveProperty('cause');
+});
