@@ -71,9 +71,14 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
   return { app, config, keys, logs, store: options.store };
 }
 
-/** A Redis store with a prefix of its own, so tests sharing one server never see each other's keys. */
-export async function isolatedRedisStore(url: string): Promise<{ store: RedisStore; raw: Redis; prefix: string }> {
-  const prefix = `test-${randomBytes(6).toString('hex')}:`;
+/**
+ * A Redis store with a prefix of its own, so tests sharing one server never see each other's keys.
+ * Pass another store's prefix to get a second client on the same keys (a second instance).
+ */
+export async function isolatedRedisStore(
+  url: string,
+  prefix = `test-${randomBytes(6).toString('hex')}:`,
+): Promise<{ store: RedisStore; raw: Redis; prefix: string }> {
   const client = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000, enableOfflineQueue: false });
   client.on('error', () => {});
   await once(client, 'ready');

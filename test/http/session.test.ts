@@ -1,0 +1,170 @@
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
+import { setCookieLines, TestBrowser } from '../support/browser.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers());
+const GATEWAY = 'https://auth.example.com';
+
+let clock: ManualClock;
+let gateway: TestApp;
+
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
+beforeEach(async () => {
+  clock = new ManualClock();
+  gateway = await buildTestApp({
+    store: memoryStore(clock),
+    clock,
+    env: {
+      ...idp.env('corp'),
+      PUBLIC_URL: GATEWAY,
+      COOKIE_DOMAIN: '.example.com',
+      JWT_AUDIENCE: 'downstream',
+      JWT_TTL: '900',
+      ALLOWED_REDIRECTS: 'https://*.example.com',
+    },
+  });
+});
+
+/** Signs a browser in through the real flow; returns the browser and its token. */
+async function signIn(user = { sub: 'u-7', claims: { email: 'lin@example.com', email_verified: true, preferred_username: 'lin' } }) {
+  const browser = new TestBrowser();
+  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+  const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, user)}`);
+  expect(done.status).toBe(302);
+  return { browser, token: (await browser.cookie(GATEWAY, 'auth_token'))!.value, done };
+}
+
+describe('the token cookie', () => {
+  it('is scoped to COOKIE_DOMAIN so apps on sibling subdomains receive it', async () => {
+    const { browser, done } = await signIn();
+    expect(setCookieLines(done).get('auth_token')).toMatch(/Domain=\.example\.com/);
+    expect(await browser.cookie('https://app.example.com/', 'auth_token')).toBeDefined();
+    expect(await browser.cookie('https://example.org/', 'auth_token')).toBeUndefined();
+  });
+});
+
+describe('GET /auth (forward auth)', () => {
+  it('answers 200 with identity headers for the token cookie', async () => {
+    const { browser, token } = await signIn();
+    const response = await browser.get(gateway.app, `${GATEWAY}/auth`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
+    expect(response.headers.get('x-auth-request-email')).toBe('lin@example.com');
+    expect(response.headers.get('x-auth-request-preferred-username')).toBe('lin');
+    expect(response.headers.get('x-auth-request-token')).toBe(token);
+  });
+
+  it('accepts Authorization: Bearer', async () => {
+    const { token } = await signIn();
+    const response = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
+  });
+
+  it('answers 401 without a token, with a tampered one, and after it expired', async () => {
+    const { token } = await signIn();
+    const ask = (headers: Record<string, string>) => gateway.app.request(`${GATEWAY}/auth`, { headers: { accept: 'application/json', ...headers } });
+    const none = await ask({});
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: 'unauthenticated' });
+    const [h, p, s] = token.split('.');
+    const tampered = `${h}.${p!.slice(0, -3)}AAA.${s}`;
+    expect((await ask({ authorization: `Bearer ${tampered}` })).status).toBe(401);
+    expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(200);
+    clock.advance(901);
+    expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(401);
+  });
+
+  it('refuses a token of another issuer or audience signed with the same key', async () => {
+    const other = await buildTestApp({ store: memoryStore(), keys: gateway.keys, env: { ...idp.env('corp'), PUBLIC_URL: 'https://other.example.com' } });
+    const browser = new TestBrowser();
+    const login = await browser.get(other.app, 'https://other.example.com/login/corp');
+    await browser.get(other.app, `https://other.example.com/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'x' })}`);
+    const foreign = (await browser.cookie('https://other.example.com', 'auth_token'))!.value;
+    const response = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${foreign}` } });
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('GET /userinfo', () => {
+  it("returns the current token's claims as JSON", async () => {
+    const { browser } = await signIn();
+    const response = await browser.get(gateway.app, `${GATEWAY}/userinfo`, { accept: 'application/json' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ sub: 'corp:u-7', aud: 'downstream', iss: GATEWAY, provider: 'corp', email: 'lin@example.com' });
+  });
+
+  it('answers 401 JSON without a token', async () => {
+    const response = await gateway.app.request(`${GATEWAY}/userinfo`, { headers: { accept: 'application/json' } });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'unauthenticated' });
+  });
+});
+
+describe('/logout', () => {
+  it('clears the cookie, revokes the session until the token would expire, and returns to an allowed address', async () => {
+    const { browser, token } = await signIn();
+    const response = await browser.request(gateway.app, `${GATEWAY}/logout?return_to=https://app.example.com/bye`, { method: 'POST' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('https://app.example.com/bye');
+    expect(setCookieLines(response).get('auth_token')).toMatch(/Max-Age=0.*Domain=\.example\.com|Domain=\.example\.com.*Max-Age=0/);
+    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeUndefined();
+
+    // The token itself, replayed by a copy holder, no longer passes /auth.
+    const replay = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } });
+    expect(replay.status).toBe(401);
+    // The denial lasts as long as the token: after that the token is expired anyway.
+    const { sid, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string; exp: number };
+    expect(await gateway.store.get(`revoked:${sid}`)).toBe('1');
+    clock.advance(exp - Math.floor(clock.now() / 1000) + 1);
+    expect(await gateway.store.get(`revoked:${sid}`)).toBeUndefined();
+  });
+
+  it('works by GET too, and refuses a return_to that is not allowed without signing anyone out', async () => {
+    const { browser } = await signIn();
+    const refused = await browser.get(gateway.app, `${GATEWAY}/logout?return_to=https://evil.example.net/`);
+    expect(refused.status).toBe(400);
+    expect((await browser.get(gateway.app, `${GATEWAY}/auth`)).status).toBe(200);
+    const ok = await browser.get(gateway.app, `${GATEWAY}/logout`);
+    expect(ok.headers.get('location')).toBe(`${GATEWAY}/`);
+    expect((await browser.get(gateway.app, `${GATEWAY}/auth`)).status).toBe(401);
+  });
+});
+
+describe('public pages', () => {
+  it('the sign-in page lists providers and carries return_to; signed in, it shows the claims', async () => {
+    const page = await (await gateway.app.request(`${GATEWAY}/?return_to=${encodeURIComponent('https://app.example.com/x?a=1&b=2')}`)).text();
+    expect(page).toContain('href="/login/corp?return_to=https%3A%2F%2Fapp.example.com%2Fx%3Fa%3D1%26b%3D2"');
+    const { browser } = await signIn();
+    const signedIn = await (await browser.get(gateway.app, `${GATEWAY}/`)).text();
+    expect(signedIn).toContain('Signed in as lin');
+    expect(signedIn).toContain('&quot;sub&quot;: &quot;corp:u-7&quot;');
+  });
+
+  it('escapes what the provider says about the user', async () => {
+    const { browser } = await signIn({ sub: 'x', claims: { name: '<script>alert(1)</script>' } as never });
+    const page = await (await browser.get(gateway.app, `${GATEWAY}/`)).text();
+    expect(page).not.toContain('<script>alert(1)</script>');
+    expect(page).toContain('&lt;script&gt;');
+  });
+
+  it('publishes the public signing keys and an OpenID configuration pointing at them', async () => {
+    const jwks = (await (await gateway.app.request(`${GATEWAY}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kid: gateway.keys.signing.kid, alg: 'ES256', use: 'sig', kty: 'EC', crv: 'P-256' });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    const discovery = await (await gateway.app.request(`${GATEWAY}/.well-known/openid-configuration`)).json();
+    expect(discovery).toMatchObject({ issuer: GATEWAY, jwks_uri: `${GATEWAY}/.well-known/jwks.json` });
+  });
+
+  it('unknown routes get a 404 page or JSON, not a stack trace', async () => {
+    const html = await gateway.app.request(`${GATEWAY}/nope`);
+    expect(html.status).toBe(404);
+    expect(await html.text()).toContain('Page not found');
+    const json = await gateway.app.request(`${GATEWAY}/nope`, { headers: { accept: 'application/json' } });
+    expect(await json.json()).toMatchObject({ error: 'not_found' });
+  });
+});

@@ -1,0 +1,88 @@
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { createRedisClient } from '../../src/store/redis-client.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { buildTestApp, LogCapture, type TestApp } from '../support/app.js';
+import { TestBrowser } from '../support/browser.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers());
+const GATEWAY = 'https://gateway.test';
+
+let redis: RedisServer;
+let gateway: TestApp;
+const redisLogs = new LogCapture();
+
+beforeAll(async () => {
+  msw.listen({ onUnhandledRequest: 'error' });
+  redis = await startRedisServer();
+  // The client exactly as src/main.ts builds it.
+  const client = createRedisClient(redis.url, createLogger('info', redisLogs));
+  await new Promise((resolve) => client.once('ready', resolve));
+  gateway = await buildTestApp({ store: new RedisStore(client), env: idp.env('corp') });
+});
+afterAll(async () => {
+  msw.close();
+  await gateway.store.close();
+  await redis.stop();
+});
+
+async function eventually(check: () => Promise<boolean>, seconds = 10) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`not recovered within ${seconds}s`);
+}
+
+const ready = async () => (await gateway.app.request(`${GATEWAY}/readyz`)).status === 200;
+
+describe('when Redis goes away', () => {
+  it('answers 503 (page or JSON), keeps /healthz alive, and recovers by itself when Redis returns', async () => {
+    expect(await ready()).toBe(true);
+    await redis.kill();
+
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+    expect(login.status).toBe(503);
+    expect(await login.text()).toContain('Sign-in is temporarily unavailable');
+    expect(login.headers.getSetCookie()).toEqual([]);
+    const json = await gateway.app.request(`${GATEWAY}/readyz`, { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(503);
+    expect(await json.json()).toMatchObject({ error: 'store_unavailable' });
+    expect((await gateway.app.request(`${GATEWAY}/healthz`)).status).toBe(200);
+    expect(gateway.logs.lines.find((line) => line.error === 'store_unavailable')).toMatchObject({ level: 'error', status: 503 });
+    await eventually(async () => redisLogs.lines.some((line) => line.msg === 'redis unreachable'));
+
+    await redis.restart();
+    await eventually(ready);
+    const again = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+    const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(again.headers.get('location')!, { sub: 'u' })}`);
+    expect(done.status).toBe(302);
+    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeDefined();
+    // Reconnect attempts were many; the log tells the story in two lines.
+    expect(redisLogs.lines.filter((line) => line.msg === 'redis unreachable')).toHaveLength(1);
+    expect(redisLogs.lines.filter((line) => line.msg === 'redis reachable again')).toHaveLength(1);
+  });
+
+  it('a paused Redis gives 503 within seconds instead of hanging the request', async () => {
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+    redis.pause();
+    try {
+      const started = Date.now();
+      const callback = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
+      expect(callback.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(5000);
+      const auth = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: 'Bearer not-even-a-jwt' } });
+      expect(auth.status).toBe(401); // a malformed token never reaches the store
+    } finally {
+      redis.resume();
+    }
+    await eventually(ready);
+  });
+});

@@ -1,0 +1,88 @@
+import { decodeJwt } from 'jose';
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ephemeralKeySet } from '../../src/tokens/keys.js';
+import { buildTestApp, isolatedRedisStore, memoryStore } from '../support/app.js';
+import { TestBrowser } from '../support/browser.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+import { testRedis } from '../support/redis-server.js';
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers());
+const redis = await testRedis();
+const GATEWAY = 'https://gateway.test';
+const env = { ...idp.env('corp'), ALLOWED_REDIRECTS: 'https://app.example.com' };
+
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(async () => {
+  msw.close();
+  await redis.stop();
+});
+
+/** Two instances as operators run them: one Redis, one COOKIE_SECRET, one JWT_KEYS file. */
+async function twoInstancesOnRedis() {
+  const keys = await ephemeralKeySet('ES256');
+  const a = await isolatedRedisStore(redis.url);
+  const b = await isolatedRedisStore(redis.url, a.prefix);
+  return {
+    instanceA: await buildTestApp({ store: a.store, keys, env }),
+    instanceB: await buildTestApp({ store: b.store, keys, env }),
+    raw: a.raw,
+    prefix: a.prefix,
+  };
+}
+
+describe('behind a load balancer', () => {
+  it('a login started on instance A completes on instance B when they share Redis', async () => {
+    const { instanceA, instanceB, raw, prefix } = await twoInstancesOnRedis();
+    const browser = new TestBrowser();
+    const login = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/home`);
+    const callback = idp.authorize(login.headers.get('location')!, { sub: 'grace', claims: { email: 'grace@example.com', email_verified: true } });
+    expect(await raw.keys(`${prefix}flow:*`)).toHaveLength(1);
+
+    const done = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${callback}`);
+    expect(done.status).toBe(302);
+    expect(done.headers.get('location')).toBe('https://app.example.com/home');
+    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    expect(decodeJwt(token)).toMatchObject({ sub: 'corp:grace', email: 'grace@example.com' });
+    expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
+
+    // Either instance accepts the token, and a sign-out on B is honoured by A.
+    expect((await instanceA.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    await browser.request(instanceB.app, `${GATEWAY}/logout`, { method: 'POST' });
+    expect((await instanceA.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+  });
+
+  it('two logins interleaved in one browser, spread over both instances, both complete', async () => {
+    const { instanceA, instanceB } = await twoInstancesOnRedis();
+    const browser = new TestBrowser();
+    const first = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/first`);
+    const second = await browser.get(instanceB.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/second`);
+    const secondDone = await browser.get(instanceA.app, `${GATEWAY}/callback/corp?${idp.authorize(second.headers.get('location')!, { sub: 'x' })}`);
+    const firstDone = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${idp.authorize(first.headers.get('location')!, { sub: 'x' })}`);
+    expect(secondDone.headers.get('location')).toBe('https://app.example.com/second');
+    expect(firstDone.headers.get('location')).toBe('https://app.example.com/first');
+  });
+
+  it('with an in-memory store per instance, the callback on B fails cleanly and the user can start again', async () => {
+    const keys = await ephemeralKeySet('ES256');
+    const instanceA = await buildTestApp({ store: memoryStore(), keys, env });
+    const instanceB = await buildTestApp({ store: memoryStore(), keys, env });
+    const browser = new TestBrowser();
+    const login = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/home`);
+    const callback = idp.authorize(login.headers.get('location')!, { sub: 'grace' });
+
+    const failed = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${callback}`);
+    expect(failed.status).toBe(400);
+    const page = await failed.text();
+    expect(page).toContain('Your sign-in expired or was not valid');
+    expect(page).toContain('Start again');
+    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeUndefined();
+    expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({ error: 'flow_invalid', reason: 'flow not found (expired or replayed)' });
+
+    // Starting again on B, and finishing there, works.
+    const retry = await browser.get(instanceB.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/home`);
+    const done = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${idp.authorize(retry.headers.get('location')!, { sub: 'grace' })}`);
+    expect(done.headers.get('location')).toBe('https://app.example.com/home');
+  });
+});
