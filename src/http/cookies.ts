@@ -3,6 +3,9 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from 'hono/cookie';
 import type { Config } from '../config/types.js';
 
+/** More logins than this in flight in one browser: the oldest are dropped. */
+export const MAX_PENDING_FLOWS = 5;
+
 /**
  * Flow cookies are named after their login's state (`portero_flow_<hash of state>`), so two logins
  * in two tabs of one browser keep two cookies and both complete; a fixed name would let the second
@@ -22,6 +25,19 @@ export class CookieJar {
 
   static flowCookieName(state: string): string {
     return `portero_flow_${createHash('sha256').update(state).digest('base64url').slice(0, 16)}`;
+  }
+
+  /**
+   * Clears the oldest flow cookies when a browser already holds `MAX_PENDING_FLOWS` (someone
+   * clicking "sign in" over and over), so their request headers stay small. Browsers send cookies
+   * oldest first (RFC 6265, 5.4), so the first ones are dropped; their logins fail as expired.
+   */
+  pruneFlows(c: Context): void {
+    const prefix = `${this.#prefix ? '__Host-' : ''}portero_flow_`;
+    const pending = Object.keys(getCookie(c)).filter((name) => name.startsWith(prefix));
+    for (const name of pending.slice(0, Math.max(0, pending.length - MAX_PENDING_FLOWS + 1))) {
+      this.#deleteFlowCookie(c, name.slice(this.#prefix ? '__Host-'.length : 0));
+    }
   }
 
   setFlow(c: Context, state: string, flowId: string): Promise<void> {
@@ -45,11 +61,11 @@ export class CookieJar {
   }
 
   clearFlow(c: Context, state: string): void {
-    deleteCookie(c, CookieJar.flowCookieName(state), {
-      path: '/',
-      secure: this.#config.secureCookies,
-      ...(this.#prefix ? { prefix: this.#prefix } : {}),
-    });
+    this.#deleteFlowCookie(c, CookieJar.flowCookieName(state));
+  }
+
+  #deleteFlowCookie(c: Context, name: string): void {
+    deleteCookie(c, name, { path: '/', secure: this.#config.secureCookies, ...(this.#prefix ? { prefix: this.#prefix } : {}) });
   }
 
   setToken(c: Context, token: string): void {

@@ -184,6 +184,17 @@ describe('GET /callback/:provider', () => {
     expect((await browser.cookies(GATEWAY)).filter((c) => c.key.startsWith('__Host-portero_flow_'))).toEqual([]);
   });
 
+  it('keeps at most five logins in flight per browser, dropping the oldest', async () => {
+    const browser = new TestBrowser();
+    const locations = [];
+    for (let n = 1; n <= 7; n++) locations.push(await startLogin(browser, `https://app.example.com/${n}`));
+    expect((await browser.cookies(GATEWAY)).filter((c) => c.key.startsWith('__Host-portero_flow_'))).toHaveLength(5);
+    const oldest = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(locations[0]!, { sub: 'u' })}`);
+    expect(oldest.status).toBe(400);
+    const newest = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(locations[6]!, { sub: 'u' })}`);
+    expect(newest.headers.get('location')).toBe('https://app.example.com/7');
+  });
+
   it('refuses a callback whose state does not match the flow', async () => {
     const browser = new TestBrowser();
     const location = await startLogin(browser);

@@ -24,6 +24,7 @@ export function loginRoutes(deps: AppDeps, jar: CookieJar) {
 
   app.get('/login/:provider', async (c) => {
     const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'));
+    jar.pruneFlows(c);
     await jar.setFlow(c, started.state, started.flowId);
     c.header('cache-control', 'no-store');
     return c.redirect(started.authorizationUrl.href, 302);
