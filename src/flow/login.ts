@@ -101,6 +101,69 @@ async function consumeFlow(deps: LoginDeps, flowId: string): Promise<FlowRecord>
   return JSON.parse(plaintext) as FlowRecord;
 }
 
+/** The callback must belong to this flow: same provider, same state, and no error from the provider. */
+function checkCallback(record: FlowRecord, provider: ConfiguredProvider, params: URLSearchParams): void {
+  const refuse = (message: string, reason: string): never => {
+    throw new PorteroError('flow_invalid', message, { detail: { provider: provider.id, reason } });
+  };
+  if (record.provider !== provider.id) refuse('the login was started with another provider', 'provider mismatch');
+  if (!sameText(params.get('state') ?? '', record.state)) refuse('the login state does not match', 'state mismatch');
+  const error = params.get('error');
+  if (error) {
+    throw new PorteroError(error === 'access_denied' ? 'access_denied' : 'provider_error', `the provider answered ${error}`, {
+      detail: { provider: provider.id, error: error.slice(0, 64) },
+    });
+  }
+}
+
+type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+
+/** The code exchange; the redirect URI is rebuilt from PUBLIC_URL, as sent in the authorization request. */
+async function exchangeCode(
+  deps: LoginDeps,
+  provider: ConfiguredProvider,
+  config: client.Configuration,
+  record: FlowRecord,
+  params: URLSearchParams,
+): Promise<TokenResponse> {
+  const currentUrl = new URL(callbackUrl(deps.publicUrl, provider.id));
+  for (const [name, value] of params) currentUrl.searchParams.append(name, value);
+  try {
+    return await client.authorizationCodeGrant(config, currentUrl, {
+      pkceCodeVerifier: record.codeVerifier,
+      expectedState: record.state,
+      ...(provider.preset.protocol === 'oidc' ? { expectedNonce: record.nonce, idTokenExpected: true } : {}),
+    });
+  } catch (cause) {
+    throw classifyGrantError(cause, provider.id);
+  }
+}
+
+/** Asks the provider's preset for the profile, giving it the validated ID token and authorised fetches. */
+async function readProfile(provider: ConfiguredProvider, config: client.Configuration, tokens: TokenResponse): Promise<Profile> {
+  const idTokenClaims = tokens.claims();
+  const accessToken = tokens.access_token;
+  const userinfoEndpoint = config.serverMetadata().userinfo_endpoint;
+  try {
+    return await provider.preset.profile({
+      settings: provider.settings,
+      ...(idTokenClaims ? { idTokenClaims: { ...idTokenClaims } } : {}),
+      userinfo: async () =>
+        userinfoEndpoint
+          ? { ...(await client.fetchUserInfo(config, accessToken, idTokenClaims?.sub ?? client.skipSubjectCheck)) }
+          : undefined,
+      fetchJson: async (url) => {
+        const headers = new Headers({ accept: 'application/json' });
+        const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, headers);
+        if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
+        return response.json();
+      },
+    });
+  } catch (cause) {
+    throw profileError(cause, provider.id);
+  }
+}
+
 /**
  * Finishes a login: consumes the flow exactly once, checks state, exchanges the code with the PKCE
  * verifier, validates the ID token (OIDC) and builds the user's profile.
@@ -113,57 +176,13 @@ export async function finishLogin(
 ): Promise<FinishedLogin> {
   const provider = findProvider(deps, providerId);
   const record = await consumeFlow(deps, flowId);
-  const detail = { provider: provider.id };
-  if (record.provider !== provider.id) {
-    throw new PorteroError('flow_invalid', 'the login was started with another provider', { detail: { ...detail, reason: 'provider mismatch' } });
-  }
-  if (!sameText(params.get('state') ?? '', record.state)) {
-    throw new PorteroError('flow_invalid', 'the login state does not match', { detail: { ...detail, reason: 'state mismatch' } });
-  }
-  const error = params.get('error');
-  if (error) {
-    throw new PorteroError(error === 'access_denied' ? 'access_denied' : 'provider_error', `the provider answered ${error}`, {
-      detail: { ...detail, error: error.slice(0, 64) },
-    });
-  }
+  checkCallback(record, provider, params);
   const config = await provider.client();
   if (config.serverMetadata().issuer !== record.issuer) {
-    throw new PorteroError('flow_invalid', 'the provider configuration changed during the login', { detail: { ...detail, reason: 'issuer changed' } });
-  }
-
-  const currentUrl = new URL(callbackUrl(deps.publicUrl, provider.id));
-  for (const [name, value] of params) currentUrl.searchParams.append(name, value);
-  const oidc = provider.preset.protocol === 'oidc';
-  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
-  try {
-    tokens = await client.authorizationCodeGrant(config, currentUrl, {
-      pkceCodeVerifier: record.codeVerifier,
-      expectedState: record.state,
-      ...(oidc ? { expectedNonce: record.nonce, idTokenExpected: true } : {}),
+    throw new PorteroError('flow_invalid', 'the provider configuration changed during the login', {
+      detail: { provider: provider.id, reason: 'issuer changed' },
     });
-  } catch (cause) {
-    throw classifyGrantError(cause, provider.id);
   }
-
-  const idTokenClaims = tokens.claims();
-  const accessToken = tokens.access_token;
-  const userinfoEndpoint = config.serverMetadata().userinfo_endpoint;
-  try {
-    const profile = await provider.preset.profile({
-      settings: provider.settings,
-      ...(idTokenClaims ? { idTokenClaims: { ...idTokenClaims } } : {}),
-      userinfo: async () =>
-        userinfoEndpoint
-          ? { ...(await client.fetchUserInfo(config, accessToken, idTokenClaims?.sub ?? client.skipSubjectCheck)) }
-          : undefined,
-      fetchJson: async (url) => {
-        const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, new Headers({ accept: 'application/json' }));
-        if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
-        return response.json();
-      },
-    });
-    return { provider, profile, returnTo: record.returnTo };
-  } catch (cause) {
-    throw profileError(cause, provider.id);
-  }
+  const tokens = await exchangeCode(deps, provider, config, record, params);
+  return { provider, profile: await readProfile(provider, config, tokens), returnTo: record.returnTo };
 }
