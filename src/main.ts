@@ -12,7 +12,7 @@ import { MemoryStore } from './store/memory.js';
 import { createRedisClient, redactedUrl } from './store/redis-client.js';
 import { RedisStore } from './store/redis.js';
 import type { Store } from './store/types.js';
-import { ephemeralKeySet, loadKeyFile } from './tokens/keys.js';
+import { ephemeralKeySet, loadKeyFile, type KeySet } from './tokens/keys.js';
 
 function readConfig(): Config {
   try {
@@ -23,6 +23,16 @@ function readConfig(): Config {
       process.exit(1);
     }
     throw err;
+  }
+}
+
+/** The signing keys, read before anything starts: a bad JWT_KEYS file is refused like bad configuration. */
+async function readKeys(config: Config): Promise<KeySet> {
+  try {
+    return config.jwtKeysFile ? await loadKeyFile(config.jwtKeysFile, config.jwtAlg) : await ephemeralKeySet(config.jwtAlg);
+  } catch (err) {
+    console.error(`portero cannot start: ${(err as Error).message}`);
+    process.exit(1);
   }
 }
 
@@ -44,6 +54,7 @@ async function main(): Promise<void> {
     );
   }
 
+  const keys = await readKeys(config);
   let devIdp: DevIdp | undefined;
   const providerSettings = [...config.providers];
   if (config.devIdp) {
@@ -52,7 +63,6 @@ async function main(): Promise<void> {
     logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
   }
 
-  const keys = config.jwtKeysFile ? await loadKeyFile(config.jwtKeysFile, config.jwtAlg) : await ephemeralKeySet(config.jwtAlg);
   if (!config.jwtKeysFile) logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
   if (config.cookieSecretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
 

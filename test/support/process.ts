@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './redis-server.js';
+
+/** The repository root, where a newcomer types `npm start`. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * A newcomer's shell with nothing configured: PATH and HOME only, and `ENV_FILE=/dev/null` so a
+ * developer's own `.env` in the checkout is not read. Everything else (PROVIDER_*, REDIS_URL,
+ * NODE_ENV=test from vitest, npm_* variables) is left behind; `extra` adds what a test means to set.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ENV_FILE: '/dev/null', ...extra };
+}
+
+/** A gateway started with `npm start`, as its own process group (npm, sh, tsx and node). */
+export interface GatewayProcess {
+  /** Where it listens: `http://localhost:<port>`, which is also PUBLIC_URL's default. */
+  readonly url: string;
+  readonly port: number;
+  /** Everything it printed so far, stdout and stderr, in the order it arrived. */
+  logs(): string;
+  /** The JSON log lines it printed so far (npm's banner and other plain lines are left out). */
+  logLines(): Record<string, unknown>[];
+  /** SIGTERM to the whole process group; resolves once no process of it remains. */
+  stop(): Promise<void>;
+}
+
+export interface StartGatewayOptions {
+  /** Configuration variables, added to {@link cleanEnv}. PORT defaults to a free port. */
+  env?: Record<string, string>;
+  /** How long to wait for `/healthz`; 20 s by default. */
+  timeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function launch(env: Record<string, string>) {
+  // detached: the child leads a new process group, so one signal reaches npm and everything under it.
+  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { all: '', stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    output.all += chunk;
+    output.stdout += chunk;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    output.all += chunk;
+    output.stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
+/** Whether any process of the group led by `pid` is still there. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid !== undefined && groupAlive(child.pid)) process.kill(-child.pid, signal);
+}
+
+/** SIGTERM, then waits for the group to empty; SIGKILL and an error if it has not within `ms`. */
+async function stopGroup(child: ChildProcess, describe: () => string, ms = 10_000): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  signalGroup(child, 'SIGTERM');
+  const deadline = Date.now() + ms;
+  while (groupAlive(pid)) {
+    if (Date.now() > deadline) {
+      signalGroup(child, 'SIGKILL');
+      throw new Error(`npm start (process group ${pid}) still ran ${ms} ms after SIGTERM; killed it. Output:\n${describe()}`);
+    }
+    await sleep(50);
+  }
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * Runs `npm start` in the repository root with a clean environment plus `options.env`, and waits
+ * until `/healthz` answers 200. Fails with the process's output when it exits or stays silent.
+ */
+export async function startGateway(options: StartGatewayOptions = {}): Promise<GatewayProcess> {
+  const env = cleanEnv({ PORT: String(await freePort()), ...options.env });
+  const port = Number(env.PORT);
+  const url = `http://localhost:${port}`;
+  const { child, output, exited } = launch(env);
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code === null ? -1 : code));
+  const describe = () => output.all || '(no output)';
+
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`npm start exited (code ${exitCode}) before ${url}/healthz answered. Output:\n${describe()}`);
+    const healthy = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.status === 200,
+      () => false,
+    );
+    if (healthy) break;
+    if (Date.now() > deadline) {
+      await stopGroup(child, describe).catch(() => {});
+      throw new Error(`npm start: ${url}/healthz did not answer within ${timeoutMs} ms. Output:\n${describe()}`);
+    }
+    await sleep(100);
+  }
+
+  return {
+    url,
+    port,
+    logs: () => output.all,
+    logLines: () => jsonLines(output.stdout),
+    stop: () => stopGroup(child, describe),
+  };
+}
+
+/** Runs `npm start` until it exits by itself (a configuration refused, say): its exit code and output. */
+export async function runGatewayToExit(
+  extraEnv: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { child, output, exited } = launch(cleanEnv({ PORT: String(await freePort()), ...extraEnv }));
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  if (child.signalCode === 'SIGKILL') throw new Error(`npm start did not exit within ${timeoutMs} ms. Output:\n${output.all}`);
+  return { code, stdout: output.stdout, stderr: output.stderr };
+}
