@@ -44,3 +44,4 @@ export function profileFromStandardClaims(
     picture: first('picture'),
   };
 }
+

@@ -13,6 +13,7 @@ const isGitHubEmail = (value: unknown): value is GitHubEmail =>
 /**
  * GitHub is OAuth 2.0, not OIDC: the profile comes from `GET /user`, and since `/user` shows only
  * a public email, the address is the primary verified one from `GET /user/emails` (scope `user:email`).
+ * GitHub Enterprise: type `github` with its own `*_URL`s; `/user/emails` is read beside its `/user`.
  * No verified primary email: the token carries no email rather than an unverified one.
  */
 export const github = {
@@ -26,11 +27,12 @@ export const github = {
   },
   scopes: ['read:user', 'user:email'],
   requiresClientSecret: true,
-  async profile({ userinfo, fetchJson }) {
-    const user: JsonObject | undefined = await userinfo();
+  async profile(source) {
+    const user: JsonObject | undefined = await source.userinfo();
     const subject = pick(user, 'id');
     if (!subject) throw new TypeError('GitHub /user response has no id');
-    const emails = await fetchJson('https://api.github.com/user/emails');
+    // Beside /user, so GitHub Enterprise (own USERINFO_URL) never sends its token to api.github.com.
+    const emails = await source.fetchJson(`${source.settings.userinfoUrl!.replace(/\/+$/, '')}/emails`);
     const primary = Array.isArray(emails)
       ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified)
       : undefined;

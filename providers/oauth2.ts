@@ -13,9 +13,9 @@ export const oauth2 = {
   protocol: 'oauth2',
   scopes: [],
   requiresClientSecret: false,
-  async profile({ userinfo, settings }) {
-    const subjectClaims = settings.subjectClaim ? [settings.subjectClaim] : ['sub', 'id'];
-    const profile = profileFromStandardClaims([await userinfo()], subjectClaims);
+  async profile(source) {
+    const subjectClaims = source.settings.subjectClaim ? [source.settings.subjectClaim] : ['sub', 'id'];
+    const profile = profileFromStandardClaims([await source.userinfo()], subjectClaims);
     if (!profile) throw new TypeError(`userinfo response has no ${subjectClaims.join(' or ')}`);
     return profile;
   },

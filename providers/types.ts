@@ -18,7 +18,11 @@ export interface ProfileSource {
   readonly settings: ProviderSettings;
   /** Claims of the validated ID token (issuer, audience, expiry and nonce checked); OIDC only. */
   readonly idTokenClaims?: JsonObject;
-  /** The userinfo response (OIDC: its `sub` checked against the ID token), or undefined without an endpoint. */
+  /**
+   * The userinfo response, or undefined without an endpoint. OIDC: the userinfo endpoint, its `sub`
+   * checked against the ID token's. OAuth 2.0: a plain GET of `USERINFO_URL` (GitHub's `/user`
+   * has a numeric `id` and no `sub`).
+   */
   userinfo(): Promise<JsonObject | undefined>;
   /** GET another JSON resource of the provider with the access token (e.g. GitHub's `/user/emails`). */
   fetchJson(url: string): Promise<unknown>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Env } from './env.js';
 import { parseProviders } from './providers.js';
-import { JWT_ALGS, type Config, type JwtAlg } from './types.js';
+import { JWT_ALGS, type Config, type JwtAlg, type ProviderSettings } from './types.js';
 
 /** Every problem found in the configuration, reported together so an operator fixes them in one go. */
 export class ConfigError extends Error {
@@ -75,6 +75,10 @@ function cookieSecret(env: Env, production: boolean, problems: string[]) {
   return { cookieSecret: randomBytes(32).toString('base64url'), cookieSecretGenerated: true };
 }
 
+// Frozen through, not just at the top: nothing may widen the redirect list or change a provider after start-up.
+const freezeProvider = (provider: ProviderSettings): ProviderSettings =>
+  Object.freeze({ ...provider, scopes: provider.scopes && Object.freeze([...provider.scopes]) });
+
 /**
  * Parses and validates the whole configuration. Throws a {@link ConfigError} that lists every
  * problem found; on success the returned object is frozen.
@@ -122,9 +126,10 @@ export function parseConfig(env: Env): Config {
     jwtAudience: env.JWT_AUDIENCE?.trim() || undefined,
     jwtTtl: integer(env, 'JWT_TTL', 3600, 60, 30 * 24 * 3600, problems),
     flowTtl: integer(env, 'FLOW_TTL', 600, 30, 3600, problems),
-    allowedRedirects: allowedRedirects(env, origin, problems),
-    providers,
+    allowedRedirects: Object.freeze(allowedRedirects(env, origin, problems)),
+    providers: Object.freeze(providers.map(freezeProvider)),
     devIdp: !production && providers.length === 0,
+    devIdpPort: integer(env, 'DEV_IDP_PORT', 0, 0, 65535, problems),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     secureCookies: url.startsWith('https:'),
   };

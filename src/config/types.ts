@@ -45,6 +45,8 @@ export interface Config {
   readonly providers: readonly ProviderSettings[];
   /** Development mode without any provider: run the built-in development IdP as `dev`. */
   readonly devIdp: boolean;
+  /** Port of the built-in development IdP on 127.0.0.1; 0 picks a free one. */
+  readonly devIdpPort: number;
   readonly logLevel: string;
   /** Whether cookies get `Secure` and the `__Host-` prefix: PUBLIC_URL is https. */
   readonly secureCookies: boolean;

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
-import type { Profile } from '../../providers/index.js';
+import type { JsonObject, Profile } from '../../providers/index.js';
 import type { Clock } from '../clock.js';
 import { PorteroError } from '../errors.js';
 import { keys, type Store } from '../store/types.js';
@@ -144,20 +144,25 @@ async function readProfile(provider: ConfiguredProvider, config: client.Configur
   const idTokenClaims = tokens.claims();
   const accessToken = tokens.access_token;
   const userinfoEndpoint = config.serverMetadata().userinfo_endpoint;
+  const fetchJson = async (url: string): Promise<unknown> => {
+    const headers = new Headers({ accept: 'application/json' });
+    const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, headers);
+    if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
+    return response.json();
+  };
+  const userinfo = async (): Promise<JsonObject | undefined> => {
+    if (!userinfoEndpoint) return undefined;
+    if (idTokenClaims) return { ...(await client.fetchUserInfo(config, accessToken, idTokenClaims.sub)) };
+    const body = await fetchJson(userinfoEndpoint);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new TypeError(`${userinfoEndpoint} did not answer a JSON object`);
+    return body as JsonObject;
+  };
   try {
     return await provider.preset.profile({
       settings: provider.settings,
       ...(idTokenClaims ? { idTokenClaims: { ...idTokenClaims } } : {}),
-      userinfo: async () =>
-        userinfoEndpoint
-          ? { ...(await client.fetchUserInfo(config, accessToken, idTokenClaims?.sub ?? client.skipSubjectCheck)) }
-          : undefined,
-      fetchJson: async (url) => {
-        const headers = new Headers({ accept: 'application/json' });
-        const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, headers);
-        if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
-        return response.json();
-      },
+      userinfo,
+      fetchJson,
     });
   } catch (cause) {
     throw profileError(cause, provider.id);

@@ -42,6 +42,9 @@ export function resolveReturnTo(value: string | undefined, policy: ReturnToPolic
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') refuse('scheme');
   if (url.username || url.password) refuse('credentials in URL');
-  if (!policy.allowedRedirects.some((pattern) => matches(url, pattern))) refuse('origin not allowed');
+  // The gateway's own origin is always allowed: relative paths resolve to it, and an operator who
+  // lists the apps in ALLOWED_REDIRECTS should not have to list the gateway too.
+  const own = url.origin === new URL(policy.publicUrl).origin;
+  if (!own && !policy.allowedRedirects.some((pattern) => matches(url, pattern))) refuse('origin not allowed');
   return url.href;
 }

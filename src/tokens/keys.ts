@@ -27,6 +27,8 @@ const KTY: Record<JwtAlg, { kty: string; crv?: string }> = {
   RS256: { kty: 'RSA' },
 };
 
+const MIN_RSA_BITS = 2048;
+
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 function publicPart(jwk: JWK): JWK {
@@ -74,6 +76,12 @@ export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: JwtAl
     }
     try {
       const key = (await importJWK(jwk, alg)) as CryptoKey;
+      // jose signs with nothing shorter; refuse it here rather than on every sign-in.
+      const bits = (key.algorithm as Partial<RsaHashedKeyAlgorithm>).modulusLength;
+      if (bits !== undefined && bits < MIN_RSA_BITS) {
+        problems.push(`${name}: an RSA key must be at least ${MIN_RSA_BITS} bits, this one has ${bits}`);
+        continue;
+      }
       const kid = jwk.kid ?? (await calculateJwkThumbprint(jwk));
       if (imported.some((other) => other.kid === kid)) problems.push(`${name}: kid ${kid} appears twice`);
       imported.push({ kid, alg, key, jwk: { ...publicPart(jwk), kid, alg, use: 'sig' } });

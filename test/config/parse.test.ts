@@ -1,0 +1,248 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readEnv } from '../../src/config/env.js';
+import { ConfigError, parseConfig } from '../../src/config/parse.js';
+
+const SECRET = 'x'.repeat(32);
+
+/** The problems parseConfig reports for `env`; fails the test when it accepts the env. */
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('parseConfig accepted the environment');
+}
+
+describe('parseConfig defaults', () => {
+  it('runs in development with no variables at all, on its own origin', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({
+      mode: 'development',
+      port: 3000,
+      publicUrl: 'http://localhost:3000',
+      flowTtl: 600,
+      jwtTtl: 3600,
+      jwtAlg: 'ES256',
+      jwtIssuer: 'http://localhost:3000',
+      tokenCookieName: 'auth_token',
+      allowedRedirects: ['http://localhost:3000'],
+      secureCookies: false,
+      cookieSecretGenerated: true,
+      devIdp: true,
+      providers: [],
+    });
+    expect(config.cookieSecret.length).toBeGreaterThanOrEqual(32);
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it('derives PUBLIC_URL from PORT, and trims a trailing slash off a given PUBLIC_URL', () => {
+    expect(parseConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+    const config = parseConfig({ PUBLIC_URL: 'https://example.com/auth/' });
+    expect(config.publicUrl).toBe('https://example.com/auth');
+    expect(config.allowedRedirects).toEqual(['https://example.com']);
+    expect(config.secureCookies).toBe(true);
+  });
+
+  it('returns a frozen configuration, lists and providers included', () => {
+    const config = parseConfig({ PROVIDER_GITHUB_CLIENT_ID: 'id', PROVIDER_GITHUB_CLIENT_SECRET: 's', ALLOWED_REDIRECTS: 'https://a.example.com' });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.allowedRedirects)).toBe(true);
+    expect(Object.isFrozen(config.providers)).toBe(true);
+    expect(Object.isFrozen(config.providers[0])).toBe(true);
+    expect(() => (config.allowedRedirects as string[]).push('https://evil.com')).toThrow(TypeError);
+  });
+});
+
+describe('parseConfig problems', () => {
+  it('reports every problem at once', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      JWT_ALG: 'HS256',
+      COOKIE_SECRET: 'short',
+      FLOW_TTL: '5',
+      REDIS_URL: 'http://redis:6379',
+      ALLOWED_REDIRECTS: 'https://app.example.com/path',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'PORT must be a whole number from 0 to 65535, got "eighty"',
+        'JWT_ALG must be one of ES256, EdDSA, RS256, got "HS256"',
+        'COOKIE_SECRET must be at least 32 characters (try: openssl rand -base64 48)',
+        'FLOW_TTL must be a whole number from 30 to 3600, got "5"',
+        'REDIS_URL must start with redis:// or rediss://',
+        'ALLOWED_REDIRECTS entry "https://app.example.com/path" is not an origin (like https://app.example.com or https://*.example.com)',
+      ]),
+    );
+    expect(problems).toHaveLength(6);
+  });
+
+  it('names each thing production needs that is missing', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toHaveLength(4);
+    expect(problems.find((line) => line.startsWith('REDIS_URL is required in production'))).toBeDefined();
+    expect(problems.find((line) => line.startsWith('COOKIE_SECRET is required in production'))).toBeDefined();
+    expect(problems.find((line) => line.startsWith('JWT_KEYS is required in production'))).toBeDefined();
+    expect(problems.find((line) => line.startsWith('no provider is configured'))).toBeDefined();
+  });
+
+  it('accepts a complete production configuration', () => {
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://auth.example.com',
+      REDIS_URL: 'redis://redis:6379',
+      COOKIE_SECRET: SECRET,
+      JWT_KEYS: '/run/secrets/jwks.json',
+      PROVIDER_GITHUB_CLIENT_ID: 'id',
+      PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
+    });
+    expect(config).toMatchObject({ mode: 'production', devIdp: false, cookieSecret: SECRET, cookieSecretGenerated: false });
+  });
+
+  it('refuses a COOKIE_SECRET shorter than 32 characters', () => {
+    expect(problemsOf({ COOKIE_SECRET: 'y'.repeat(31) })).toEqual(['COOKIE_SECRET must be at least 32 characters (try: openssl rand -base64 48)']);
+    expect(parseConfig({ COOKIE_SECRET: 'y'.repeat(32) }).cookieSecret).toBe('y'.repeat(32));
+  });
+
+  it('accepts only origins and subdomain patterns in ALLOWED_REDIRECTS', () => {
+    const config = parseConfig({ ALLOWED_REDIRECTS: ' https://app.example.com , https://*.example.com,http://localhost:5173 ' });
+    expect(config.allowedRedirects).toEqual(['https://app.example.com', 'https://*.example.com', 'http://localhost:5173']);
+    const problems = problemsOf({ ALLOWED_REDIRECTS: 'https://a.example.com/app,not a url,ftp://files.example.com,https://u:p@b.example.com' });
+    expect(problems).toHaveLength(4);
+    for (const entry of ['https://a.example.com/app', 'not a url', 'ftp://files.example.com', 'https://u:p@b.example.com']) {
+      expect(problems).toContain(`ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`);
+    }
+  });
+});
+
+describe('parseConfig providers', () => {
+  it('turns PROVIDER_MY_CORP_* into provider my-corp', () => {
+    const [provider, ...others] = parseConfig({
+      PROVIDER_MY_CORP_CLIENT_ID: 'client',
+      PROVIDER_MY_CORP_TYPE: 'oidc',
+      PROVIDER_MY_CORP_ISSUER: 'https://sso.corp.example',
+      PROVIDER_MY_CORP_SCOPES: 'openid, email groups',
+      PROVIDER_MY_CORP_NAME: 'Corp SSO',
+    }).providers;
+    expect(others).toEqual([]);
+    expect(provider).toMatchObject({
+      id: 'my-corp',
+      type: 'oidc',
+      clientId: 'client',
+      issuer: 'https://sso.corp.example',
+      scopes: ['openid', 'email', 'groups'],
+      displayName: 'Corp SSO',
+    });
+    expect(provider!.clientSecret).toBeUndefined();
+  });
+
+  it('takes the type, issuer and endpoints from the preset named like the provider', () => {
+    const config = parseConfig({
+      PROVIDER_GITHUB_CLIENT_ID: 'gh',
+      PROVIDER_GITHUB_CLIENT_SECRET: 'gh-secret',
+      PROVIDER_GOOGLE_CLIENT_ID: 'g',
+      PROVIDER_GOOGLE_CLIENT_SECRET: 'g-secret',
+    });
+    expect(config.providers.map((p) => [p.id, p.type])).toEqual([
+      ['github', 'github'],
+      ['google', 'google'],
+    ]);
+    expect(config.providers[0]).toMatchObject({
+      authorizationUrl: 'https://github.com/login/oauth/authorize',
+      tokenUrl: 'https://github.com/login/oauth/access_token',
+      userinfoUrl: 'https://api.github.com/user',
+    });
+    expect(config.providers[1]!.issuer).toBe('https://accounts.google.com');
+  });
+
+  it('refuses an unknown type, and an id that is no preset without a TYPE', () => {
+    expect(problemsOf({ PROVIDER_CORP_CLIENT_ID: 'c', PROVIDER_CORP_TYPE: 'saml' })).toEqual([
+      'PROVIDER_CORP_TYPE=saml is not a known provider type (known: oidc, oauth2, google, github, microsoft)',
+    ]);
+    expect(problemsOf({ PROVIDER_CORP_CLIENT_ID: 'c' })).toEqual([
+      'PROVIDER_CORP_TYPE is missing: "corp" is not a preset name (known: oidc, oauth2, google, github, microsoft)',
+    ]);
+  });
+
+  it('requires an issuer for oidc and the three endpoints for oauth2', () => {
+    expect(problemsOf({ PROVIDER_CORP_CLIENT_ID: 'c', PROVIDER_CORP_TYPE: 'oidc' })).toEqual([
+      'PROVIDER_CORP_ISSUER is required for OpenID Connect (OIDC discovery)',
+    ]);
+    expect(problemsOf({ PROVIDER_CORP_CLIENT_ID: 'c', PROVIDER_CORP_TYPE: 'oauth2' })).toEqual([
+      'PROVIDER_CORP_AUTHORIZATION_URL is required for OAuth 2.0',
+      'PROVIDER_CORP_TOKEN_URL is required for OAuth 2.0',
+      'PROVIDER_CORP_USERINFO_URL is required for OAuth 2.0',
+    ]);
+  });
+
+  it('accepts a plain-http issuer on loopback hosts only', () => {
+    const oidcAt = (issuer: string) => ({ PROVIDER_CORP_CLIENT_ID: 'c', PROVIDER_CORP_TYPE: 'oidc', PROVIDER_CORP_ISSUER: issuer });
+    for (const issuer of ['http://localhost:8080', 'http://127.0.0.1:9000/realms/x', 'http://[::1]:4000']) {
+      expect(parseConfig(oidcAt(issuer)).providers[0]!.issuer).toBe(issuer);
+    }
+    expect(problemsOf(oidcAt('http://idp.example.com'))).toEqual([
+      'PROVIDER_CORP_ISSUER uses plain http on a non-loopback host (idp.example.com); use https',
+    ]);
+    // Names that only look like loopback.
+    expect(problemsOf(oidcAt('http://localhost.evil.example'))).toHaveLength(1);
+    expect(problemsOf(oidcAt('http://127.0.0.1.nip.io'))).toHaveLength(1);
+    expect(problemsOf(oidcAt('ftp://idp.example.com'))).toEqual(['PROVIDER_CORP_ISSUER must be an https URL']);
+  });
+
+  it('reports a misspelled provider variable', () => {
+    const problems = problemsOf({ PROVIDER_X_CLIENT_ID: 'c', PROVIDER_X_TYPE: 'oidc', PROVIDER_X_ISSUER: 'https://idp.example', PROVIDER_X_CLIENT_SECRT: 's' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PROVIDER_X_CLIENT_SECRT is not a provider setting/);
+  });
+
+  it('refuses github and google without a client secret', () => {
+    expect(problemsOf({ PROVIDER_GITHUB_CLIENT_ID: 'gh', PROVIDER_GOOGLE_CLIENT_ID: 'g' })).toEqual([
+      'PROVIDER_GITHUB_CLIENT_SECRET is required for GitHub',
+      'PROVIDER_GOOGLE_CLIENT_SECRET is required for Google',
+    ]);
+  });
+
+  it('refuses companions without a CLIENT_ID', () => {
+    expect(problemsOf({ PROVIDER_CORP_ISSUER: 'https://idp.example' })).toEqual([
+      'PROVIDER_CORP_CLIENT_ID is missing, yet other PROVIDER_CORP_* variables are set',
+    ]);
+  });
+});
+
+describe('readEnv', () => {
+  const dirWith = (files: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'portero-env-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return dir;
+  };
+
+  it('reads .env, and a real variable wins over the file', () => {
+    const dir = dirWith({ '.env': 'PORT=4000\nJWT_ALG=EdDSA\n# a comment\nLOG_LEVEL="debug"\n' });
+    expect(readEnv({ JWT_ALG: 'RS256' }, dir)).toEqual({ PORT: '4000', JWT_ALG: 'RS256', LOG_LEVEL: 'debug' });
+  });
+
+  it('reads the file ENV_FILE names, relative to the working directory', () => {
+    const dir = dirWith({ '.env': 'PORT=1\n', 'staging.env': 'PORT=2\n' });
+    expect(readEnv({ ENV_FILE: 'staging.env' }, dir).PORT).toBe('2');
+  });
+
+  it('is fine without a .env file, and treats an empty ENV_FILE as unset', () => {
+    const empty = dirWith({});
+    expect(readEnv({ PORT: '5' }, empty)).toEqual({ PORT: '5' });
+    expect(readEnv({ ENV_FILE: '' }, dirWith({ '.env': 'PORT=6\n' })).PORT).toBe('6');
+  });
+
+  it('throws when ENV_FILE names a file that does not exist', () => {
+    expect(() => readEnv({ ENV_FILE: 'missing.env' }, dirWith({}))).toThrow(/ENV_FILE names .*missing\.env, which does not exist/);
+  });
+
+  it('says so when ENV_FILE is a directory (docker mounts one where compose.yaml\'s .env is missing)', () => {
+    const dir = dirWith({});
+    mkdirSync(join(dir, 'portero.env'));
+    expect(() => readEnv({ ENV_FILE: 'portero.env' }, dir)).toThrow(/is a directory, not a file/);
+  });
+});

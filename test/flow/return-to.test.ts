@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { PorteroError } from '../../src/errors.js';
+import { resolveReturnTo, type ReturnToPolicy } from '../../src/flow/return-to.js';
+
+const GATEWAY = 'https://gateway.test';
+
+/** Whether `value` is refused with `return_to_not_allowed`; any other outcome fails the test. */
+function refused(value: string, policy: ReturnToPolicy): boolean {
+  try {
+    resolveReturnTo(value, policy);
+    return false;
+  } catch (err) {
+    expect(err).toBeInstanceOf(PorteroError);
+    expect((err as PorteroError).code).toBe('return_to_not_allowed');
+    return true;
+  }
+}
+
+/** Go's url.QueryUnescape, as oauth2-proxy applies it to each line: `+` is a space, `%XX` a byte. */
+function queryUnescape(line: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i]!;
+    if (char === '%' && /^[0-9a-f]{2}$/i.test(line.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(line.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(char === '+' ? ' ' : char, 'utf8'));
+    }
+  }
+  return new TextDecoder().decode(Uint8Array.from(bytes));
+}
+
+describe('return_to against the oauth2-proxy open-redirect corpus', () => {
+  const policy: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://www.whitelisteddomain.tld'] };
+  const allowedOrigins = new Set(['https://www.whitelisteddomain.tld', GATEWAY]);
+  const file = readFileSync(new URL('../fixtures/openredirects.txt', import.meta.url), 'utf8');
+  const payloads = file.split('\n').filter((line, index, lines) => line !== '' || index < lines.length - 1).map(queryUnescape);
+
+  it('never sends the browser to another origin, or to anything but http(s)', () => {
+    const escapes: string[] = [];
+    let accepted = 0;
+    let checked = 0;
+    for (const payload of payloads) {
+      checked++;
+      if (refused(payload, policy)) continue;
+      accepted++;
+      const target = resolveReturnTo(payload, policy);
+      const url = new URL(target);
+      const safe =
+        allowedOrigins.has(url.origin) &&
+        (url.protocol === 'https:' || url.protocol === 'http:') &&
+        !url.username &&
+        !url.password &&
+        // What a browser follows is exactly what was checked: already in canonical form.
+        url.href === target;
+      if (!safe) escapes.push(`${JSON.stringify(payload)} -> ${target}`);
+    }
+    expect(escapes).toEqual([]);
+    expect(checked).toBe(559);
+    // Relative paths in the corpus (like "/.localdomain.pw") stay on the gateway and are fine to follow.
+    expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe('resolveReturnTo', () => {
+  const policy: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://app.example.com'] };
+
+  it('sends a login without return_to to PUBLIC_URL', () => {
+    expect(resolveReturnTo(undefined, policy)).toBe(`${GATEWAY}/`);
+    expect(resolveReturnTo('', policy)).toBe(`${GATEWAY}/`);
+    expect(resolveReturnTo(undefined, { ...policy, publicUrl: 'https://example.com/auth' })).toBe('https://example.com/auth/');
+  });
+
+  it('resolves a relative path against PUBLIC_URL, even when its origin is not listed in ALLOWED_REDIRECTS', () => {
+    expect(resolveReturnTo('/dashboard?tab=1#top', policy)).toBe(`${GATEWAY}/dashboard?tab=1#top`);
+    expect(resolveReturnTo('settings', policy)).toBe(`${GATEWAY}/settings`);
+    expect(resolveReturnTo('https://gateway.test/me', policy)).toBe(`${GATEWAY}/me`);
+  });
+
+  it('accepts an allowed origin and returns the URL re-serialised', () => {
+    expect(resolveReturnTo('https://APP.example.com:443/a/../b?q=%C3%BC', policy)).toBe('https://app.example.com/b?q=%C3%BC');
+  });
+
+  it.each([
+    ['a protocol-relative URL', '//evil.com'],
+    ['a backslash that browsers read as a slash', '/\\evil.com'],
+    ['a tab that browsers drop', '/\t/evil.com'],
+    ['another origin', 'https://evil.com'],
+    ['an allowed host as a prefix of another', 'https://app.example.com.evil.com/'],
+    ['credentials in front of an allowed host', 'https://user:pw@app.example.com/'],
+    ['an allowed host as credentials', 'https://app.example.com@evil.com/'],
+    ['plain http for an https origin', 'http://app.example.com/'],
+    ['another port', 'https://app.example.com:8443/'],
+    ['a javascript: URL', 'javascript:alert(1)'],
+    ['a javascript: URL in mixed case', 'JaVaScRiPt:alert(document.domain)'],
+    ['a data: URL', 'data:text/html,<script>alert(1)</script>'],
+    ['an overlong value', `/${'a'.repeat(2048)}`],
+  ])('refuses %s', (_, value) => {
+    expect(refused(value, policy)).toBe(true);
+  });
+});
+
+describe('resolveReturnTo with a subdomain pattern', () => {
+  const policy: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://*.example.com'] };
+
+  it.each(['https://a.example.com/x', 'https://a.b.example.com/'])('matches %s', (value) => {
+    expect(resolveReturnTo(value, policy)).toBe(value);
+  });
+
+  it.each([
+    'https://example.com/',
+    'https://evilexample.com/',
+    'https://a.evilexample.com/',
+    'https://example.com.evil.net/',
+    'http://a.example.com/',
+    'https://a.example.com:8443/',
+  ])('does not match %s', (value) => {
+    expect(refused(value, policy)).toBe(true);
+  });
+
+  it('matches a pattern with a port only on that port', () => {
+    const withPort: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://*.example.com:8443'] };
+    expect(resolveReturnTo('https://a.example.com:8443/', withPort)).toBe('https://a.example.com:8443/');
+    expect(refused('https://a.example.com/', withPort)).toBe(true);
+  });
+});

@@ -1,0 +1,241 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { http, HttpResponse, type JsonBodyType } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/parse.js';
+import { PorteroError } from '../../src/errors.js';
+import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
+import { configureProviders } from '../../src/flow/providers.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { ManualClock, TEST_COOKIE_SECRET } from '../support/app.js';
+
+const CLIENT_ID = 'Iv1.gh-client';
+const CLIENT_SECRET = 'gh-secret';
+
+/** GitHub at the network edge: its OAuth token endpoint and the REST API, at any host. */
+class MockGitHub {
+  user: Record<string, unknown> = {};
+  emails: JsonBodyType = [];
+  tokenFailure: { status: number; body: Record<string, unknown> } | undefined;
+  userStatus = 200;
+  readonly apiCalls: string[] = [];
+  readonly #codes = new Map<string, { challenge: string | null; redirectUri: string | null }>();
+  readonly #tokens = new Set<string>();
+
+  constructor(
+    readonly web = 'https://github.com',
+    readonly api = 'https://api.github.com',
+  ) {}
+
+  /** The user approves the app at GitHub: the callback's parameters. */
+  authorize(authorizationUrl: URL): URLSearchParams {
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.web}/login/oauth/authorize`);
+    const code = randomBytes(10).toString('hex');
+    this.#codes.set(code, {
+      challenge: authorizationUrl.searchParams.get('code_challenge'),
+      redirectUri: authorizationUrl.searchParams.get('redirect_uri'),
+    });
+    return new URLSearchParams({ code, state: authorizationUrl.searchParams.get('state')! });
+  }
+
+  handlers() {
+    const authorized = (request: Request) => this.#tokens.has(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '');
+    return [
+      http.post(`${this.web}/login/oauth/access_token`, async ({ request }) => {
+        if (this.tokenFailure) return HttpResponse.json(this.tokenFailure.body, { status: this.tokenFailure.status });
+        const form = new URLSearchParams(await request.text());
+        const issued = this.#codes.get(form.get('code') ?? '');
+        this.#codes.delete(form.get('code') ?? '');
+        const verifier = form.get('code_verifier') ?? '';
+        const valid =
+          issued &&
+          form.get('client_id') === CLIENT_ID &&
+          form.get('client_secret') === CLIENT_SECRET &&
+          form.get('redirect_uri') === issued.redirectUri &&
+          issued.challenge === createHash('sha256').update(verifier).digest('base64url');
+        // GitHub answers errors with 200 and an error field.
+        if (!valid) return HttpResponse.json({ error: 'bad_verification_code' });
+        const token = `gho_${randomBytes(12).toString('hex')}`;
+        this.#tokens.add(token);
+        const body = { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' };
+        // Without Accept: application/json, GitHub answers form-encoded.
+        return request.headers.get('accept')?.includes('application/json')
+          ? HttpResponse.json(body)
+          : new HttpResponse(new URLSearchParams(body).toString(), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      }),
+      http.get(`${this.api}/user`, ({ request }) => {
+        this.apiCalls.push('/user');
+        if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
+        if (this.userStatus !== 200) return HttpResponse.json({ message: 'Server Error' }, { status: this.userStatus });
+        return HttpResponse.json(this.user);
+      }),
+      http.get(`${this.api}/user/emails`, ({ request }) => {
+        this.apiCalls.push('/user/emails');
+        if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
+        return HttpResponse.json(this.emails);
+      }),
+    ];
+  }
+}
+
+const github = new MockGitHub();
+const enterprise = new MockGitHub('https://ghe.corp.example', 'https://ghe.corp.example/api/v3');
+const msw = setupServer(...github.handlers(), ...enterprise.handlers());
+
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
+
+const ADA = {
+  id: 583231,
+  login: 'octoada',
+  name: 'Ada Lovelace',
+  email: 'public@ada.example',
+  avatar_url: 'https://avatars.githubusercontent.com/u/583231?v=4',
+};
+
+function loginDeps(env: Record<string, string>): LoginDeps {
+  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env });
+  const clock = new ManualClock();
+  return {
+    store: new MemoryStore(clock),
+    providers: configureProviders(config.providers),
+    clock,
+    returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
+    publicUrl: config.publicUrl,
+    flowTtl: config.flowTtl,
+  };
+}
+
+let deps: LoginDeps;
+beforeEach(() => {
+  deps = loginDeps({ PROVIDER_GITHUB_CLIENT_ID: CLIENT_ID, PROVIDER_GITHUB_CLIENT_SECRET: CLIENT_SECRET });
+  github.user = ADA;
+  github.emails = [
+    { email: 'old@ada.example', primary: false, verified: true, visibility: null },
+    { email: 'ada@work.example', primary: true, verified: true, visibility: 'private' },
+  ];
+  github.tokenFailure = undefined;
+  github.userStatus = 200;
+  github.apiCalls.length = 0;
+});
+afterEach(() => deps.store.close());
+
+async function signIn(mock = github, providerId = 'github', returnTo = '/profile') {
+  const started = await startLogin(deps, providerId, returnTo);
+  return finishLogin(deps, providerId, started.flowId, mock.authorize(started.authorizationUrl));
+}
+
+async function failure(promise: Promise<unknown>): Promise<PorteroError> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(PorteroError);
+  return error as PorteroError;
+}
+
+describe('GitHub sign-in', () => {
+  it('sends the user to GitHub with PKCE S256, the two scopes and no nonce', async () => {
+    const { authorizationUrl, state } = await startLogin(deps, 'github', undefined);
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe('https://github.com/login/oauth/authorize');
+    const params = authorizationUrl.searchParams;
+    expect(params.get('client_id')).toBe(CLIENT_ID);
+    expect(params.get('redirect_uri')).toBe('https://gateway.test/callback/github');
+    expect(params.get('scope')).toBe('read:user user:email');
+    expect(params.get('code_challenge_method')).toBe('S256');
+    expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+    expect(params.get('state')).toBe(state);
+    expect(params.has('nonce')).toBe(false);
+    expect(params.has('client_secret')).toBe(false);
+  });
+
+  it('builds the profile from /user, with the primary verified address from /user/emails', async () => {
+    const finished = await signIn();
+    expect(finished.provider.id).toBe('github');
+    expect(finished.returnTo).toBe('https://gateway.test/profile');
+    expect(finished.profile).toEqual({
+      subject: '583231',
+      email: 'ada@work.example',
+      emailVerified: true,
+      name: 'Ada Lovelace',
+      preferredUsername: 'octoada',
+      picture: 'https://avatars.githubusercontent.com/u/583231?v=4',
+    });
+    expect(github.apiCalls).toEqual(['/user', '/user/emails']);
+  });
+
+  it('gives no email when the primary address is not verified, rather than another one', async () => {
+    github.emails = [
+      { email: 'ada@unverified.example', primary: true, verified: false },
+      { email: 'old@ada.example', primary: false, verified: true },
+    ];
+    const { profile } = await signIn();
+    expect(profile.email).toBeUndefined();
+    expect(profile.emailVerified).toBeUndefined();
+    expect(profile.subject).toBe('583231');
+  });
+
+  it('gives no email when /user/emails lists none, and ignores entries of the wrong shape', async () => {
+    github.emails = [{ primary: true, verified: true }, 'ada@work.example'];
+    expect((await signIn()).profile.email).toBeUndefined();
+    github.emails = { message: 'not a list' };
+    expect((await signIn()).profile.email).toBeUndefined();
+  });
+
+  it('uses the login name when the user set no display name', async () => {
+    github.user = { id: 7, login: 'noname', name: null, avatar_url: null };
+    const { profile } = await signIn();
+    expect(profile).toMatchObject({ subject: '7', preferredUsername: 'noname' });
+    expect(profile.name).toBeUndefined();
+    expect(profile.picture).toBeUndefined();
+  });
+
+  it('reports a refused code exchange as token_exchange_failed', async () => {
+    github.tokenFailure = { status: 400, body: { error: 'invalid_grant', error_description: 'The code has expired' } };
+    const error = await failure(signIn());
+    expect(error.code).toBe('token_exchange_failed');
+    expect(error.detail).toMatchObject({ provider: 'github', oauth_error: 'invalid_grant' });
+    expect(error.message).not.toContain('expired');
+    expect(github.apiCalls).toEqual([]);
+  });
+
+  it("reports GitHub's 200-with-error answer as token_exchange_failed", async () => {
+    github.tokenFailure = { status: 200, body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' } };
+    expect((await failure(signIn())).code).toBe('token_exchange_failed');
+  });
+
+  it('reports a failing /user as profile_unavailable', async () => {
+    github.userStatus = 500;
+    const error = await failure(signIn());
+    expect(error.code).toBe('profile_unavailable');
+    expect(error.detail.provider).toBe('github');
+  });
+
+  it('uses the flow once: a replayed callback is refused before any call to GitHub', async () => {
+    const started = await startLogin(deps, 'github', undefined);
+    const callback = github.authorize(started.authorizationUrl);
+    await finishLogin(deps, 'github', started.flowId, callback);
+    github.apiCalls.length = 0;
+    expect((await failure(finishLogin(deps, 'github', started.flowId, callback))).code).toBe('flow_invalid');
+    expect(github.apiCalls).toEqual([]);
+  });
+});
+
+describe('GitHub Enterprise (type github with its own endpoints)', () => {
+  it('reads the user and the addresses from the enterprise API, never from api.github.com', async () => {
+    deps = loginDeps({
+      PROVIDER_GHE_CLIENT_ID: CLIENT_ID,
+      PROVIDER_GHE_CLIENT_SECRET: CLIENT_SECRET,
+      PROVIDER_GHE_TYPE: 'github',
+      PROVIDER_GHE_AUTHORIZATION_URL: 'https://ghe.corp.example/login/oauth/authorize',
+      PROVIDER_GHE_TOKEN_URL: 'https://ghe.corp.example/login/oauth/access_token',
+      PROVIDER_GHE_USERINFO_URL: 'https://ghe.corp.example/api/v3/user',
+    });
+    enterprise.user = { id: 12, login: 'ada', name: 'Ada' };
+    enterprise.emails = [{ email: 'ada@corp.example', primary: true, verified: true }];
+    const { profile } = await signIn(enterprise, 'ghe');
+    expect(profile).toMatchObject({ subject: '12', email: 'ada@corp.example', emailVerified: true });
+    expect(enterprise.apiCalls).toEqual(['/user', '/user/emails']);
+    expect(github.apiCalls).toEqual([]);
+  });
+});

@@ -1,0 +1,222 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { http, HttpResponse, type JsonBodyType } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/parse.js';
+import { PorteroError } from '../../src/errors.js';
+import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
+import { configureProviders } from '../../src/flow/providers.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { ManualClock, TEST_COOKIE_SECRET } from '../support/app.js';
+
+/** A plain OAuth 2.0 server (no discovery, no ID token) at the network edge. */
+class MockOAuth2Server {
+  me: JsonBodyType = {};
+  meStatus = 200;
+  readonly tokenForms: URLSearchParams[] = [];
+  readonly #codes = new Map<string, { challenge: string | null; redirectUri: string | null }>();
+  readonly #tokens = new Set<string>();
+
+  constructor(readonly origin: string) {}
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      PROVIDER_SSO_CLIENT_ID: 'sso-client',
+      PROVIDER_SSO_TYPE: 'oauth2',
+      PROVIDER_SSO_AUTHORIZATION_URL: `${this.origin}/oauth/authorize`,
+      PROVIDER_SSO_TOKEN_URL: `${this.origin}/oauth/token`,
+      PROVIDER_SSO_USERINFO_URL: `${this.origin}/api/me`,
+      ...extra,
+    };
+  }
+
+  authorize(authorizationUrl: URL): URLSearchParams {
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.origin}/oauth/authorize`);
+    const code = randomBytes(10).toString('hex');
+    this.#codes.set(code, {
+      challenge: authorizationUrl.searchParams.get('code_challenge'),
+      redirectUri: authorizationUrl.searchParams.get('redirect_uri'),
+    });
+    return new URLSearchParams({ code, state: authorizationUrl.searchParams.get('state')! });
+  }
+
+  handlers() {
+    return [
+      http.post(`${this.origin}/oauth/token`, async ({ request }) => {
+        const form = new URLSearchParams(await request.text());
+        this.tokenForms.push(form);
+        const issued = this.#codes.get(form.get('code') ?? '');
+        this.#codes.delete(form.get('code') ?? '');
+        const pkce = issued?.challenge === createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+        if (!issued || !pkce || form.get('redirect_uri') !== issued.redirectUri) {
+          return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 });
+        }
+        const token = randomBytes(12).toString('hex');
+        this.#tokens.add(token);
+        return HttpResponse.json({ access_token: token, token_type: 'Bearer', expires_in: 3600 });
+      }),
+      http.get(`${this.origin}/api/me`, ({ request }) => {
+        if (!this.#tokens.has(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '')) {
+          return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
+        }
+        return HttpResponse.json(this.me, { status: this.meStatus });
+      }),
+    ];
+  }
+}
+
+const sso = new MockOAuth2Server('https://sso.example.net');
+const local = new MockOAuth2Server('http://127.0.0.1:9711');
+const msw = setupServer(...sso.handlers(), ...local.handlers());
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
+
+let deps: LoginDeps;
+function useProvider(env: Record<string, string>) {
+  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env });
+  const clock = new ManualClock();
+  deps = {
+    store: new MemoryStore(clock),
+    providers: configureProviders(config.providers),
+    clock,
+    returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
+    publicUrl: config.publicUrl,
+    flowTtl: config.flowTtl,
+  };
+}
+
+beforeEach(() => {
+  useProvider(sso.env());
+  sso.meStatus = 200;
+});
+afterEach(() => deps.store.close());
+
+async function signIn(server = sso) {
+  const started = await startLogin(deps, 'sso', undefined);
+  return finishLogin(deps, 'sso', started.flowId, server.authorize(started.authorizationUrl));
+}
+
+async function failure(promise: Promise<unknown>): Promise<PorteroError> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(PorteroError);
+  return error as PorteroError;
+}
+
+describe('oauth2 provider: the authorization request', () => {
+  it('goes to the configured endpoint with PKCE, the configured scopes and no nonce', async () => {
+    useProvider(sso.env({ PROVIDER_SSO_SCOPES: 'profile,email' }));
+    const { authorizationUrl } = await startLogin(deps, 'sso', undefined);
+    const params = authorizationUrl.searchParams;
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe('https://sso.example.net/oauth/authorize');
+    expect(params.get('client_id')).toBe('sso-client');
+    expect(params.get('scope')).toBe('profile email');
+    expect(params.get('code_challenge_method')).toBe('S256');
+    expect(params.has('nonce')).toBe(false);
+  });
+
+  it('sends no scope parameter when none is configured', async () => {
+    const { authorizationUrl } = await startLogin(deps, 'sso', undefined);
+    expect(authorizationUrl.searchParams.has('scope')).toBe(false);
+  });
+});
+
+describe('oauth2 provider: the profile', () => {
+  it('maps the standard fields of the userinfo answer', async () => {
+    sso.me = {
+      sub: 'u-17',
+      email: 'grace@example.net',
+      email_verified: true,
+      name: 'Grace Hopper',
+      preferred_username: 'grace',
+      picture: 'https://sso.example.net/avatars/17.png',
+      groups: ['admins'],
+    };
+    const { profile, returnTo } = await signIn();
+    expect(profile).toEqual({
+      subject: 'u-17',
+      email: 'grace@example.net',
+      emailVerified: true,
+      name: 'Grace Hopper',
+      preferredUsername: 'grace',
+      picture: 'https://sso.example.net/avatars/17.png',
+    });
+    expect(returnTo).toBe('https://gateway.test/');
+  });
+
+  it('takes the subject from sub, else from a numeric id', async () => {
+    sso.me = { sub: 'from-sub', id: 5 };
+    expect((await signIn()).profile.subject).toBe('from-sub');
+    sso.me = { id: 4242, email: 'n@example.net' };
+    expect((await signIn()).profile).toMatchObject({ subject: '4242', email: 'n@example.net', emailVerified: false });
+  });
+
+  it('takes the subject only from PROVIDER_<ID>_SUBJECT_CLAIM when it is set', async () => {
+    useProvider(sso.env({ PROVIDER_SSO_SUBJECT_CLAIM: 'user_id' }));
+    sso.me = { sub: 'ignored', id: 1, user_id: 'emp-0042' };
+    expect((await signIn()).profile.subject).toBe('emp-0042');
+    // No fallback to sub or id: a missing claim is an error, not another user's identifier.
+    sso.me = { sub: 'someone', id: 1 };
+    const error = await failure(signIn());
+    expect(error.code).toBe('profile_unavailable');
+    expect(error.detail.reason).toBe('userinfo response has no user_id');
+  });
+
+  it('believes email_verified only as true or "true"', async () => {
+    for (const [claim, verified] of [
+      [true, true],
+      ['true', true],
+      [false, false],
+      ['yes', false],
+      [undefined, false],
+    ] as const) {
+      sso.me = { sub: 'u', email: 'e@example.net', ...(claim === undefined ? {} : { email_verified: claim }) };
+      expect((await signIn()).profile.emailVerified, String(claim)).toBe(verified);
+    }
+  });
+
+  it('reports a userinfo answer without any subject, or not an object, as profile_unavailable', async () => {
+    sso.me = { email: 'nobody@example.net' };
+    expect((await failure(signIn())).code).toBe('profile_unavailable');
+    sso.me = [{ sub: 'u' }];
+    expect((await failure(signIn())).code).toBe('profile_unavailable');
+  });
+
+  it('reports a failing userinfo endpoint as profile_unavailable', async () => {
+    sso.me = { sub: 'u' };
+    sso.meStatus = 503;
+    expect((await failure(signIn())).code).toBe('profile_unavailable');
+  });
+});
+
+describe('oauth2 provider: the code exchange', () => {
+  it('authenticates a public client with its id only, and a confidential one with its secret', async () => {
+    sso.me = { sub: 'u' };
+    await signIn();
+    const publicForm = sso.tokenForms.at(-1)!;
+    expect(publicForm.get('client_id')).toBe('sso-client');
+    expect(publicForm.has('client_secret')).toBe(false);
+    expect(publicForm.get('redirect_uri')).toBe('https://gateway.test/callback/sso');
+
+    useProvider(sso.env({ PROVIDER_SSO_CLIENT_SECRET: 's3cret' }));
+    await signIn();
+    expect(sso.tokenForms.at(-1)!.get('client_secret')).toBe('s3cret');
+  });
+
+  it('reports a refused code as token_exchange_failed', async () => {
+    const started = await startLogin(deps, 'sso', undefined);
+    const callback = sso.authorize(started.authorizationUrl);
+    callback.set('code', 'forged');
+    const error = await failure(finishLogin(deps, 'sso', started.flowId, callback));
+    expect(error.code).toBe('token_exchange_failed');
+    expect(error.detail.oauth_error).toBe('invalid_grant');
+  });
+
+  it('works over plain http on a loopback host', async () => {
+    useProvider(local.env());
+    local.me = { sub: 'dev-user' };
+    expect((await signIn(local)).profile.subject).toBe('dev-user');
+  });
+});

@@ -1,0 +1,152 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { JWT_ALGS } from '../../src/config/types.js';
+import { buildKeySet, generateKeyJwk, loadKeyFile, type KeySet } from '../../src/tokens/keys.js';
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** The problems listed in buildKeySet's error, one per line. */
+async function problemsOf(build: Promise<unknown>): Promise<string[]> {
+  const error = await build.then(
+    () => undefined,
+    (err: unknown) => err as Error,
+  );
+  expect(error?.message).toMatch(/^invalid signing keys:\n/);
+  return error!.message.split('\n  - ').slice(1);
+}
+
+async function sign(keys: Pick<KeySet, 'signing'>, subject = 'corp:u-1'): Promise<string> {
+  return new SignJWT({ sub: subject })
+    .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(keys.signing.key);
+}
+
+describe('generateKeyJwk', () => {
+  it.each(JWT_ALGS)('makes a private %s JWK with kid, alg and use', async (alg) => {
+    const jwk = await generateKeyJwk(alg);
+    expect(jwk).toMatchObject({ alg, use: 'sig', kty: { ES256: 'EC', EdDSA: 'OKP', RS256: 'RSA' }[alg] });
+    expect(typeof jwk.d).toBe('string');
+    expect(jwk.kid).toMatch(/^[\w-]{43}$/);
+    // A fresh key each time.
+    expect((await generateKeyJwk(alg)).kid).not.toBe(jwk.kid);
+  });
+});
+
+describe('buildKeySet', () => {
+  it.each(JWT_ALGS)('publishes only the public part of %s keys, and signs with the first', async (alg) => {
+    const jwk = await generateKeyJwk(alg);
+    const keys = await buildKeySet([jwk], alg);
+    expect(keys.signing).toMatchObject({ kid: jwk.kid, alg });
+    expect(keys.algorithms).toEqual([alg]);
+    const [published, ...others] = keys.publicJwks.keys;
+    expect(others).toEqual([]);
+    expect(published).toMatchObject({ kid: jwk.kid, alg, use: 'sig', kty: jwk.kty });
+    for (const member of PRIVATE_MEMBERS) expect(published, member).not.toHaveProperty(member);
+    const { payload } = await jwtVerify(await sign(keys), keys.verifier, { algorithms: [alg] });
+    expect(payload.sub).toBe('corp:u-1');
+  });
+
+  it('gives a key without kid its thumbprint and a key without alg JWT_ALG', async () => {
+    const { kid, alg, ...bare } = await generateKeyJwk('ES256');
+    const keys = await buildKeySet([bare], 'ES256');
+    expect(keys.signing).toMatchObject({ kid, alg: 'ES256' });
+  });
+
+  it('refuses a public key, an alg/kty mismatch, a first key off JWT_ALG and a duplicate kid, all at once', async () => {
+    const signing = await generateKeyJwk('EdDSA');
+    const rsa = await generateKeyJwk('RS256');
+    const { d: _, ...publicOnly } = await generateKeyJwk('ES256');
+    const ecAsRsa = { ...(await generateKeyJwk('ES256')), alg: 'RS256' };
+    const problems = await problemsOf(buildKeySet([signing, publicOnly, ecAsRsa, rsa, { ...rsa }], 'ES256', 'keys.json'));
+    expect(problems).toEqual([
+      `keys.json key 1 (kid ${signing.kid}): the signing key (first) is EdDSA, but JWT_ALG is ES256`,
+      `keys.json key 2 (kid ${publicOnly.kid}): is a public key; keys.json must hold private keys`,
+      `keys.json key 3 (kid ${ecAsRsa.kid}): a RS256 key must be kty RSA`,
+      `keys.json key 5 (kid ${rsa.kid}): kid ${rsa.kid} appears twice`,
+    ]);
+  });
+
+  it('refuses an algorithm outside the allow-list, and an empty file', async () => {
+    const hmac = { kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA', alg: 'HS256', kid: 'h' };
+    expect(await problemsOf(buildKeySet([await generateKeyJwk('ES256'), hmac], 'ES256'))).toEqual([
+      'JWT_KEYS key 2 (kid h): alg HS256 is not one of ES256, EdDSA, RS256',
+    ]);
+    expect(await problemsOf(buildKeySet([], 'ES256'))).toEqual(['JWT_KEYS holds no keys']);
+  });
+
+  it('refuses an RSA key shorter than 2048 bits at load time, not at the first sign-in', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const short: JWK = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', kid: 'short' };
+    expect(await problemsOf(buildKeySet([short], 'RS256'))).toEqual(['JWT_KEYS key 1 (kid short): an RSA key must be at least 2048 bits, this one has 1024']);
+  });
+
+  it('refuses an EC key on another curve', async () => {
+    const { privateKey } = await generateKeyPair('ES384', { extractable: true });
+    const p384: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256', kid: 'p384' };
+    expect(await problemsOf(buildKeySet([p384], 'ES256'))).toEqual(['JWT_KEYS key 1 (kid p384): a ES256 key must be kty EC crv P-256']);
+  });
+});
+
+describe('key rotation', () => {
+  it('keeps verifying tokens of the old key after a new one is put first, and signs with the new one', async () => {
+    const a = await generateKeyJwk('ES256');
+    const b = await generateKeyJwk('ES256');
+    const before = await buildKeySet([a], 'ES256');
+    const oldToken = await sign(before, 'corp:before-rotation');
+
+    const after = await buildKeySet([b, a], 'ES256');
+    expect(after.signing.kid).toBe(b.kid);
+    expect(after.publicJwks.keys.map((key) => key.kid)).toEqual([b.kid, a.kid]);
+    const { payload } = await jwtVerify(oldToken, after.verifier, { algorithms: [...after.algorithms] });
+    expect(payload.sub).toBe('corp:before-rotation');
+
+    const newToken = await sign(after);
+    expect(decodeProtectedHeader(newToken)).toEqual({ alg: 'ES256', kid: b.kid, typ: 'JWT' });
+    // Once A is retired, its tokens stop verifying.
+    const retired = await buildKeySet([b], 'ES256');
+    await expect(jwtVerify(oldToken, retired.verifier)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  });
+
+  it('publishes keys of several algorithms, the signing one first', async () => {
+    const keys = await buildKeySet([await generateKeyJwk('EdDSA'), await generateKeyJwk('RS256')], 'EdDSA');
+    expect(keys.algorithms).toEqual(['EdDSA', 'RS256']);
+    const rsaSigned = await buildKeySet([await generateKeyJwk('RS256')], 'RS256');
+    // A token of a key that is not in the set does not verify, whatever its algorithm.
+    await expect(jwtVerify(await sign(rsaSigned), keys.verifier)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  });
+});
+
+describe('loadKeyFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portero-keys-'));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('loads a JWKS of private keys', async () => {
+    const a = await generateKeyJwk('RS256');
+    const keys = await loadKeyFile(file('keys.json', JSON.stringify({ keys: [a] })), 'RS256');
+    expect(keys.signing).toMatchObject({ kid: a.kid, alg: 'RS256' });
+  });
+
+  it('names the file in every problem', async () => {
+    const path = file('public.json', JSON.stringify({ keys: [{ ...(await generateKeyJwk('ES256')), d: undefined }] }));
+    const problems = await problemsOf(loadKeyFile(path, 'ES256'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`JWT_KEYS (${path}) key 1`);
+    expect(problems[0]).toContain('is a public key');
+  });
+
+  it('refuses a file that is not JSON, is not a JWKS, or does not exist', async () => {
+    await expect(loadKeyFile(file('broken.json', '{"keys": ['), 'ES256')).rejects.toThrow(/^JWT_KEYS: cannot read .*broken\.json as JSON/);
+    await expect(loadKeyFile(file('array.json', '[]'), 'ES256')).rejects.toThrow(/array\.json is not a JWKS/);
+    await expect(loadKeyFile(join(dir, 'missing.json'), 'ES256')).rejects.toThrow(/^JWT_KEYS: cannot read .*missing\.json/);
+  });
+});
