@@ -2,7 +2,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { readEnv } from './config/env.js';
-import { ConfigError, parseConfig } from './config/parse.js';
+import { parseConfig } from './config/parse.js';
 import type { Config } from './config/types.js';
 import { startDevIdp, type DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
@@ -18,11 +18,9 @@ function readConfig(): Config {
   try {
     return parseConfig(readEnv());
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof Error) {
-      console.error(`portero cannot start: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
+    // A ConfigError lists every problem; an unreadable ENV_FILE is a plain Error. Neither is a crash.
+    console.error(`portero cannot start: ${(err as Error).message}`);
+    process.exit(1);
   }
 }
 
@@ -58,7 +56,7 @@ async function main(): Promise<void> {
   let devIdp: DevIdp | undefined;
   const providerSettings = [...config.providers];
   if (config.devIdp) {
-    devIdp = await startDevIdp({ redirectUri: callbackUrl(config.publicUrl, 'dev'), port: Number(process.env.DEV_IDP_PORT ?? 0) });
+    devIdp = await startDevIdp({ redirectUri: callbackUrl(config.publicUrl, 'dev'), port: config.devIdpPort });
     providerSettings.push(devIdp.settings);
     logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
   }

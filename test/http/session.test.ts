@@ -78,6 +78,20 @@ describe('GET /auth (forward auth)', () => {
     expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(401);
   });
 
+  it('names the sign-in page, returning to the URL the proxy was asked for, when it refuses', async () => {
+    const ask = (headers: Record<string, string>) => gateway.app.request(`${GATEWAY}/auth`, { headers });
+    const nginx = await ask({ 'x-original-url': 'https://app.example.com/reports?year=2026&q=a%20b' });
+    expect(nginx.status).toBe(401);
+    const target = new URL(nginx.headers.get('x-auth-request-redirect')!);
+    expect(target.origin + target.pathname).toBe(`${GATEWAY}/`);
+    expect(target.searchParams.get('return_to')).toBe('https://app.example.com/reports?year=2026&q=a%20b');
+    const traefik = await ask({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'wiki.example.com', 'x-forwarded-uri': '/page' });
+    expect(new URL(traefik.headers.get('x-auth-request-redirect')!).searchParams.get('return_to')).toBe('https://wiki.example.com/page');
+    // An address portero would not return to is left out rather than passed on.
+    const foreign = await ask({ 'x-original-url': 'https://evil.example.net/' });
+    expect(foreign.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
+  });
+
   it('refuses a token of another issuer or audience signed with the same key', async () => {
     const other = await buildTestApp({ store: memoryStore(), keys: gateway.keys, env: { ...idp.env('corp'), PUBLIC_URL: 'https://other.example.com' } });
     const browser = new TestBrowser();

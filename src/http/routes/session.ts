@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { AppDeps } from '../../app.js';
-import { PorteroError } from '../../errors.js';
+import { isPorteroError, PorteroError } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
 import type { CookieJar } from '../cookies.js';
 import type { AppEnv } from '../types.js';
@@ -23,9 +23,32 @@ export function sessionRoutes(deps: AppDeps, jar: CookieJar) {
     return { token, claims: await deps.sessions.authenticate(token) };
   };
 
-  // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401.
+  /**
+   * Where to send a person whom /auth refused: the sign-in page, returning to the URL the proxy
+   * was asked for (nginx: `X-Original-URL`; Traefik, Caddy: `X-Forwarded-Proto/Host/Uri`) when
+   * that URL is allowed. nginx cannot URL-encode, so portero builds the address for it.
+   */
+  const signInUrl = (c: Context) => {
+    const forwarded = c.req.header('x-forwarded-host') && c.req.header('x-forwarded-uri')
+      ? `${c.req.header('x-forwarded-proto') ?? 'https'}://${c.req.header('x-forwarded-host')}${c.req.header('x-forwarded-uri')}`
+      : undefined;
+    const original = c.req.header('x-original-url') ?? forwarded;
+    const signIn = `${deps.config.publicUrl}/`;
+    if (!original) return signIn;
+    try {
+      return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.login.returnTo) })}`;
+    } catch {
+      return signIn;
+    }
+  };
+
+  // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401
+  // with `X-Auth-Request-Redirect` naming the sign-in page.
   app.get('/auth', async (c) => {
-    const { token, claims } = await authenticate(c);
+    const { token, claims } = await authenticate(c).catch((err: unknown) => {
+      if (isPorteroError(err) && err.code === 'unauthenticated') c.header('x-auth-request-redirect', signInUrl(c));
+      throw err;
+    });
     c.header('cache-control', 'no-store');
     c.header('x-auth-request-user', claims.sub);
     if (claims.email) c.header('x-auth-request-email', claims.email);
