@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
@@ -34,10 +35,23 @@ async function readKeys(config: Config): Promise<KeySet> {
   }
 }
 
-function openStore(config: Config, logger: Logger): Store {
+const REDIS_START_WAIT_MS = 5000;
+
+/**
+ * The store. With Redis, waits (a few seconds at most) for the first connection, so the first
+ * requests are not refused while it is being made; if Redis is down, portero starts anyway,
+ * not ready (/readyz 503), and connects when Redis comes.
+ */
+async function openStore(config: Config, logger: Logger): Promise<Store> {
   if (config.redisUrl) {
     logger.info({ redis: redactedUrl(config.redisUrl) }, 'store: redis');
-    return new RedisStore(createRedisClient(config.redisUrl, logger));
+    const client = createRedisClient(config.redisUrl, logger);
+    const connected = await Promise.race([
+      once(client, 'ready').then(() => true),
+      new Promise<false>((resolve) => setTimeout(resolve, REDIS_START_WAIT_MS, false).unref()),
+    ]);
+    if (!connected) logger.warn({ waited_ms: REDIS_START_WAIT_MS }, 'redis not reachable yet; starting unready, will keep trying');
+    return new RedisStore(client);
   }
   logger.warn('store: in-memory (REDIS_URL unset); it serves ONE instance only: logins fail across instances');
   return new MemoryStore(systemClock);
@@ -64,7 +78,7 @@ async function main(): Promise<void> {
   if (!config.jwtKeysFile) logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
   if (config.cookieSecretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
 
-  const store = openStore(config, logger);
+  const store = await openStore(config, logger);
   const providers = configureProviders(providerSettings);
   const app = createApp({ config, store, keys, providers, logger, clock: systemClock });
 

@@ -53,6 +53,8 @@ function allowedRedirects(env: Env, ownOrigin: string, problems: string[]): stri
       const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
       const scheme = url.protocol === 'https:' || url.protocol === 'http:';
       if (!bare || !scheme) throw new Error();
+      // `*.example.com`, never a whole top-level domain (`*.com`) nor a nested wildcard.
+      if (wildcard && (url.hostname.split('.').length < 3 || url.hostname.includes('*'))) throw new Error();
       origins.push(wildcard ? url.origin.replace('://wildcard.', '://*.') : url.origin);
     } catch {
       problems.push(
