@@ -6,11 +6,11 @@ export type Logger = PinoLogger;
  * Structured JSON lines on stdout. The redact list is a second net: code never hands tokens,
  * codes, secrets or cookie values to the logger in the first place.
  */
-export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+export function createLogger(level = 'info', destination?: DestinationStream, instance?: string): Logger {
   return pino(
     {
       level,
-      base: { service: 'portero' },
+      base: { service: 'portero', ...(instance ? { instance } : {}) },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: {

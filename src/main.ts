@@ -59,7 +59,7 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.instanceName);
   if (config.mode === 'development') {
     logger.warn(
       '*** DEVELOPMENT MODE *** (NODE_ENV is not production): ephemeral keys and cookie secret where unset, in-memory store without REDIS_URL, a built-in IdP without providers. Do not expose this.',

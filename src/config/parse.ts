@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Env } from './env.js';
 import { parseProviders } from './providers.js';
 import { JWT_ALGS, type Config, type JwtAlg, type ProviderSettings } from './types.js';
@@ -133,6 +134,7 @@ export function parseConfig(env: Env): Config {
     devIdp: !production && providers.length === 0,
     devIdpPort: integer(env, 'DEV_IDP_PORT', 0, 0, 65535, problems),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    instanceName: env.INSTANCE_NAME?.trim() || hostname(),
     secureCookies: url.startsWith('https:'),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -48,6 +48,8 @@ export interface Config {
   /** Port of the built-in development IdP on 127.0.0.1; 0 picks a free one. */
   readonly devIdpPort: number;
   readonly logLevel: string;
+  /** Names this process in every log line (`instance`), to tell replicas apart; the host name by default. */
+  readonly instanceName: string;
   /** Whether cookies get `Secure` and the `__Host-` prefix: PUBLIC_URL is https. */
   readonly secureCookies: boolean;
 }
