@@ -1,12 +1,17 @@
 /**
  * Writes the JWKS file of private signing keys that JWT_KEYS names.
  *
- *   npm run keys -- [--alg ES256|EdDSA|RS256] [--out FILE] [--rotate]
+ *   npm run keys -- [--alg ES256|EdDSA|RS256] [--out FILE] [--rotate | --stage | --promote]
  *
- * Without --rotate it refuses to touch an existing file. With --rotate the new key goes first (it
- * signs) and up to two earlier keys follow it, so tokens signed before the rotation still verify
- * until they expire. Restart every instance soon after a rotation: one still running on the old
- * file cannot verify tokens signed with the new key.
+ * Without an option it refuses to touch an existing file. The first key signs; the others are
+ * published for verification, so tokens signed before a rotation still verify until they expire.
+ *
+ * --rotate   the new key goes first and signs at once (one instance, or a restart of all at once).
+ * --stage    the new key goes second: published, not yet signing. Roll it out to every instance…
+ * --promote  …then swap the first two keys, so the staged key signs; roll that out too.
+ *            With several instances, stage-then-promote means no instance ever meets a token
+ *            signed by a key it does not know, even during a rolling restart.
+ * At most three keys are kept; the oldest is dropped.
  */
 import { chmod, link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -17,7 +22,7 @@ import { JWT_ALGS, type JwtAlg } from '../src/config/types.js';
 import { generateKeyJwk, loadKeyFile } from '../src/tokens/keys.js';
 
 const MAX_KEYS = 3;
-const USAGE = `usage: npm run keys -- [--alg ${JWT_ALGS.join('|')}] [--out FILE] [--rotate]`;
+const USAGE = `usage: npm run keys -- [--alg ${JWT_ALGS.join('|')}] [--out FILE] [--rotate | --stage | --promote]`;
 
 function fail(message: string): never {
   console.error(`keys: ${message}`);
@@ -45,7 +50,14 @@ async function readExisting(path: string): Promise<JWK[] | undefined> {
 function options() {
   try {
     return parseArgs({
-      options: { alg: { type: 'string' }, out: { type: 'string' }, rotate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        alg: { type: 'string' },
+        out: { type: 'string' },
+        rotate: { type: 'boolean' },
+        stage: { type: 'boolean' },
+        promote: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -65,32 +77,47 @@ async function main(): Promise<void> {
   if (!JWT_ALGS.includes(alg)) fail(`unknown algorithm ${JSON.stringify(alg)}; use one of ${JWT_ALGS.join(', ')}\n${USAGE}`);
   const out = resolve(values.out ?? 'jwt-keys.json');
 
+  const modes = [values.rotate, values.stage, values.promote].filter(Boolean).length;
+  if (modes > 1) fail(`use one of --rotate, --stage, --promote\n${USAGE}`);
   const existing = await readExisting(out);
-  if (existing && !values.rotate) fail(`${out} exists; use --rotate to add a new signing key to it, or --out another file`);
+  if (existing && modes === 0) fail(`${out} exists; use --rotate or --stage to add a new signing key to it, or --out another file`);
+  if (values.promote && (existing?.length ?? 0) < 2) fail(`${out} has no staged key to promote; run --stage first`);
 
-  const key = await generateKeyJwk(alg);
-  const kept = (existing ?? []).slice(0, MAX_KEYS - 1);
-  const dropped = (existing ?? []).slice(MAX_KEYS - 1);
+  // The new key list: generated key (if any) placed per mode, at most MAX_KEYS, oldest dropped.
+  const key = values.promote ? undefined : await generateKeyJwk(alg);
+  const [first, second, ...rest] = existing ?? [];
+  const ordered: JWK[] = values.promote
+    ? [second!, first!, ...rest]
+    : values.stage && first
+      ? [first, key!, ...(second ? [second] : []), ...rest]
+      : [key!, ...(existing ?? [])];
+  const kept = ordered.slice(0, MAX_KEYS);
+  const dropped = ordered.slice(MAX_KEYS);
+  const signing = kept[0]!;
+  const signingAlg = (signing.alg ?? alg) as JwtAlg;
 
   // Write a private temporary file beside the target, check it loads as portero will load it,
   // then move it into place: a failed run never leaves a half-written or unloadable key file.
   const temporary = `${out}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify({ keys: [key, ...kept] }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(temporary, `${JSON.stringify({ keys: kept }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   try {
     await chmod(temporary, 0o600); // the mode given above is only a request, narrowed by umask
-    await loadKeyFile(temporary, alg);
+    await loadKeyFile(temporary, signingAlg);
     if (existing) await rename(temporary, out);
     else await link(temporary, out); // fails rather than overwrite a file created meanwhile
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
 
-  console.error(`keys: ${existing ? 'rotated' : 'created'} ${out} (mode 0600)`);
-  console.error(`keys: signing key kid ${key.kid}, alg ${alg}`);
-  for (const old of kept) console.error(`keys: kept for verification: kid ${old.kid ?? '(none)'}, alg ${old.alg ?? '?'}`);
+  const done = values.promote ? 'promoted the staged key in' : values.stage ? 'staged a new key in' : existing ? 'rotated' : 'created';
+  console.error(`keys: ${done} ${out} (mode 0600)`);
+  if (key) console.error(`keys: new key kid ${key.kid}, alg ${alg}${values.stage ? ' (published, not signing yet)' : ''}`);
+  console.error(`keys: signing key kid ${signing.kid}, alg ${signingAlg}`);
+  for (const old of kept.slice(1)) console.error(`keys: published for verification: kid ${old.kid ?? '(none)'}, alg ${old.alg ?? '?'}`);
   for (const old of dropped) console.error(`keys: dropped (oldest): kid ${old.kid ?? '(none)'}`);
-  if (alg !== 'ES256') console.error(`keys: set JWT_ALG=${alg} for portero: the signing key's alg must match it`);
-  if (existing) console.error('keys: restart every portero instance to sign with the new key');
+  if (signingAlg !== 'ES256') console.error(`keys: set JWT_ALG=${signingAlg} for portero: the signing key's alg must match it`);
+  if (values.stage) console.error('keys: roll this file out to every instance, then run --promote and roll it out again');
+  else if (existing) console.error('keys: restart every portero instance to sign with the new key');
 }
 
 await main().catch((err: Error) => fail(err.message));

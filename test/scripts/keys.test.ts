@@ -88,6 +88,36 @@ describe('npm run keys', () => {
     await expect(stat(join(dir, 'jwt-keys.json'))).rejects.toThrow(/ENOENT/);
   });
 
+  it('--stage publishes a new key without signing with it; --promote then makes it sign', async () => {
+    const path = join(dir, 'k.json');
+    await keys(['--out', 'k.json']);
+    const [original] = await readKeys(path);
+    const staged = await keys(['--out', 'k.json', '--stage']);
+    expect(staged.code).toBe(0);
+    const afterStage = await readKeys(path);
+    expect(afterStage).toHaveLength(2);
+    expect(afterStage[0]?.kid).toBe(original?.kid);
+    const stagedKid = afterStage[1]?.kid;
+    // Every instance on this file still signs with the original key but already knows the new one.
+    expect((await loadKeyFile(path, 'ES256')).signing.kid).toBe(original?.kid);
+    expect((await loadKeyFile(path, 'ES256')).publicJwks.keys.map((key) => key.kid)).toContain(stagedKid);
+    expect(staged.stderr).toContain('published, not signing yet');
+
+    expect((await keys(['--out', 'k.json', '--promote'])).code).toBe(0);
+    expect((await readKeys(path)).map((key) => key.kid)).toEqual([stagedKid, original?.kid]);
+    expect((await loadKeyFile(path, 'ES256')).signing.kid).toBe(stagedKid);
+  });
+
+  it('--promote without a staged key, or two modes at once, is refused', async () => {
+    await keys(['--out', 'k.json']);
+    const promote = await keys(['--out', 'k.json', '--promote']);
+    expect(promote.code).not.toBe(0);
+    expect(promote.stderr).toContain('no staged key to promote; run --stage first');
+    const both = await keys(['--out', 'k.json', '--rotate', '--stage']);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain('use one of --rotate, --stage, --promote');
+  });
+
   it('--rotate refuses a file that is not a JWKS and leaves it alone', async () => {
     await writeFile(join(dir, 'jwt-keys.json'), '{"not": "keys"}');
     const { code, stderr } = await keys(['--rotate']);
