@@ -4,7 +4,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { PorteroError } from './errors.js';
-import type { LoginDeps } from './flow/login.js';
+import { loginDeps, type LoginDeps } from './flow/login.js';
 import type { ConfiguredProvider } from './flow/providers.js';
 import { CookieJar } from './http/cookies.js';
 import { respondWithError } from './http/errors.js';
@@ -47,14 +47,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     config,
     store,
     keys,
-    login: {
-      store,
-      providers,
-      clock,
-      publicUrl: config.publicUrl,
-      flowTtl: config.flowTtl,
-      returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
-    },
+    login: loginDeps(config, { store, providers, clock }),
     sessions: new Sessions(keys, store, { issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.jwtTtl }, clock),
   };
   const jar = new CookieJar(config);

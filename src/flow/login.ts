@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
 import type { JsonObject, Profile } from '../../providers/index.js';
 import type { Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
 import { PorteroError } from '../errors.js';
 import { keys, type Store } from '../store/types.js';
 import { classifyGrantError, profileError } from './grant-errors.js';
@@ -43,6 +44,19 @@ export interface FinishedLogin {
   readonly provider: ConfiguredProvider;
   readonly profile: Profile;
   readonly returnTo: string;
+}
+
+/** The login dependencies as the configuration describes them; `createApp` and tests build them so. */
+export function loginDeps(
+  config: Pick<Config, 'publicUrl' | 'flowTtl' | 'allowedRedirects'>,
+  parts: Pick<LoginDeps, 'store' | 'providers' | 'clock'>,
+): LoginDeps {
+  return {
+    ...parts,
+    publicUrl: config.publicUrl,
+    flowTtl: config.flowTtl,
+    returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
+  };
 }
 
 export const callbackUrl = (publicUrl: string, providerId: string) => `${publicUrl}/callback/${providerId}`;

@@ -1,13 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { http, HttpResponse, type JsonBodyType } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/parse.js';
-import { PorteroError } from '../../src/errors.js';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
-import { configureProviders } from '../../src/flow/providers.js';
-import { MemoryStore } from '../../src/store/memory.js';
-import { ManualClock, TEST_COOKIE_SECRET } from '../support/app.js';
+import { flowDepsFor, rejection } from '../support/flow.js';
+import { CodeBook } from '../support/oauth-server.js';
 
 const CLIENT_ID = 'Iv1.gh-client';
 const CLIENT_SECRET = 'gh-secret';
@@ -19,8 +15,7 @@ class MockGitHub {
   tokenFailure: { status: number; body: Record<string, unknown> } | undefined;
   userStatus = 200;
   readonly apiCalls: string[] = [];
-  readonly #codes = new Map<string, { challenge: string | null; redirectUri: string | null }>();
-  readonly #tokens = new Set<string>();
+  readonly #book = new CodeBook<true>();
 
   constructor(
     readonly web = 'https://github.com',
@@ -30,33 +25,20 @@ class MockGitHub {
   /** The user approves the app at GitHub: the callback's parameters. */
   authorize(authorizationUrl: URL): URLSearchParams {
     expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.web}/login/oauth/authorize`);
-    const code = randomBytes(10).toString('hex');
-    this.#codes.set(code, {
-      challenge: authorizationUrl.searchParams.get('code_challenge'),
-      redirectUri: authorizationUrl.searchParams.get('redirect_uri'),
-    });
-    return new URLSearchParams({ code, state: authorizationUrl.searchParams.get('state')! });
+    return this.#book.issue(authorizationUrl, true);
   }
 
   handlers() {
-    const authorized = (request: Request) => this.#tokens.has(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '');
+    const authorized = (request: Request) => this.#book.bearerOf(request) !== undefined;
     return [
       http.post(`${this.web}/login/oauth/access_token`, async ({ request }) => {
         if (this.tokenFailure) return HttpResponse.json(this.tokenFailure.body, { status: this.tokenFailure.status });
         const form = new URLSearchParams(await request.text());
-        const issued = this.#codes.get(form.get('code') ?? '');
-        this.#codes.delete(form.get('code') ?? '');
-        const verifier = form.get('code_verifier') ?? '';
-        const valid =
-          issued &&
-          form.get('client_id') === CLIENT_ID &&
-          form.get('client_secret') === CLIENT_SECRET &&
-          form.get('redirect_uri') === issued.redirectUri &&
-          issued.challenge === createHash('sha256').update(verifier).digest('base64url');
+        const grant = this.#book.redeem(form);
+        const valid = grant && form.get('client_id') === CLIENT_ID && form.get('client_secret') === CLIENT_SECRET;
         // GitHub answers errors with 200 and an error field.
         if (!valid) return HttpResponse.json({ error: 'bad_verification_code' });
-        const token = `gho_${randomBytes(12).toString('hex')}`;
-        this.#tokens.add(token);
+        const token = this.#book.accessTokenFor(true);
         const body = { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' };
         // Without Accept: application/json, GitHub answers form-encoded.
         return request.headers.get('accept')?.includes('application/json')
@@ -93,22 +75,9 @@ const ADA = {
   avatar_url: 'https://avatars.githubusercontent.com/u/583231?v=4',
 };
 
-function loginDeps(env: Record<string, string>): LoginDeps {
-  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env });
-  const clock = new ManualClock();
-  return {
-    store: new MemoryStore(clock),
-    providers: configureProviders(config.providers),
-    clock,
-    returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
-    publicUrl: config.publicUrl,
-    flowTtl: config.flowTtl,
-  };
-}
-
 let deps: LoginDeps;
 beforeEach(() => {
-  deps = loginDeps({ PROVIDER_GITHUB_CLIENT_ID: CLIENT_ID, PROVIDER_GITHUB_CLIENT_SECRET: CLIENT_SECRET });
+  deps = flowDepsFor({ PROVIDER_GITHUB_CLIENT_ID: CLIENT_ID, PROVIDER_GITHUB_CLIENT_SECRET: CLIENT_SECRET });
   github.user = ADA;
   github.emails = [
     { email: 'old@ada.example', primary: false, verified: true, visibility: null },
@@ -123,15 +92,6 @@ afterEach(() => deps.store.close());
 async function signIn(mock = github, providerId = 'github', returnTo = '/profile') {
   const started = await startLogin(deps, providerId, returnTo);
   return finishLogin(deps, providerId, started.flowId, mock.authorize(started.authorizationUrl));
-}
-
-async function failure(promise: Promise<unknown>): Promise<PorteroError> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(PorteroError);
-  return error as PorteroError;
 }
 
 describe('GitHub sign-in', () => {
@@ -192,7 +152,7 @@ describe('GitHub sign-in', () => {
 
   it('reports a refused code exchange as token_exchange_failed', async () => {
     github.tokenFailure = { status: 400, body: { error: 'invalid_grant', error_description: 'The code has expired' } };
-    const error = await failure(signIn());
+    const error = await rejection(signIn());
     expect(error.code).toBe('token_exchange_failed');
     expect(error.detail).toMatchObject({ provider: 'github', oauth_error: 'invalid_grant' });
     expect(error.message).not.toContain('expired');
@@ -201,12 +161,12 @@ describe('GitHub sign-in', () => {
 
   it("reports GitHub's 200-with-error answer as token_exchange_failed", async () => {
     github.tokenFailure = { status: 200, body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' } };
-    expect((await failure(signIn())).code).toBe('token_exchange_failed');
+    expect((await rejection(signIn())).code).toBe('token_exchange_failed');
   });
 
   it('reports a failing /user as profile_unavailable', async () => {
     github.userStatus = 500;
-    const error = await failure(signIn());
+    const error = await rejection(signIn());
     expect(error.code).toBe('profile_unavailable');
     expect(error.detail.provider).toBe('github');
   });
@@ -216,14 +176,14 @@ describe('GitHub sign-in', () => {
     const callback = github.authorize(started.authorizationUrl);
     await finishLogin(deps, 'github', started.flowId, callback);
     github.apiCalls.length = 0;
-    expect((await failure(finishLogin(deps, 'github', started.flowId, callback))).code).toBe('flow_invalid');
+    expect((await rejection(finishLogin(deps, 'github', started.flowId, callback))).code).toBe('flow_invalid');
     expect(github.apiCalls).toEqual([]);
   });
 });
 
 describe('GitHub Enterprise (type github with its own endpoints)', () => {
   it('reads the user and the addresses from the enterprise API, never from api.github.com', async () => {
-    deps = loginDeps({
+    deps = flowDepsFor({
       PROVIDER_GHE_CLIENT_ID: CLIENT_ID,
       PROVIDER_GHE_CLIENT_SECRET: CLIENT_SECRET,
       PROVIDER_GHE_TYPE: 'github',

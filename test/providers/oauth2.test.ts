@@ -1,21 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { http, HttpResponse, type JsonBodyType } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/parse.js';
-import { PorteroError } from '../../src/errors.js';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
-import { configureProviders } from '../../src/flow/providers.js';
-import { MemoryStore } from '../../src/store/memory.js';
-import { ManualClock, TEST_COOKIE_SECRET } from '../support/app.js';
+import { flowDepsFor, rejection } from '../support/flow.js';
+import { CodeBook } from '../support/oauth-server.js';
 
 /** A plain OAuth 2.0 server (no discovery, no ID token) at the network edge. */
 class MockOAuth2Server {
   me: JsonBodyType = {};
   meStatus = 200;
   readonly tokenForms: URLSearchParams[] = [];
-  readonly #codes = new Map<string, { challenge: string | null; redirectUri: string | null }>();
-  readonly #tokens = new Set<string>();
+  readonly #book = new CodeBook<true>();
 
   constructor(readonly origin: string) {}
 
@@ -32,12 +27,7 @@ class MockOAuth2Server {
 
   authorize(authorizationUrl: URL): URLSearchParams {
     expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.origin}/oauth/authorize`);
-    const code = randomBytes(10).toString('hex');
-    this.#codes.set(code, {
-      challenge: authorizationUrl.searchParams.get('code_challenge'),
-      redirectUri: authorizationUrl.searchParams.get('redirect_uri'),
-    });
-    return new URLSearchParams({ code, state: authorizationUrl.searchParams.get('state')! });
+    return this.#book.issue(authorizationUrl, true);
   }
 
   handlers() {
@@ -45,18 +35,12 @@ class MockOAuth2Server {
       http.post(`${this.origin}/oauth/token`, async ({ request }) => {
         const form = new URLSearchParams(await request.text());
         this.tokenForms.push(form);
-        const issued = this.#codes.get(form.get('code') ?? '');
-        this.#codes.delete(form.get('code') ?? '');
-        const pkce = issued?.challenge === createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
-        if (!issued || !pkce || form.get('redirect_uri') !== issued.redirectUri) {
-          return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 });
-        }
-        const token = randomBytes(12).toString('hex');
-        this.#tokens.add(token);
+        if (!this.#book.redeem(form)) return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 });
+        const token = this.#book.accessTokenFor(true);
         return HttpResponse.json({ access_token: token, token_type: 'Bearer', expires_in: 3600 });
       }),
       http.get(`${this.origin}/api/me`, ({ request }) => {
-        if (!this.#tokens.has(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '')) {
+        if (!this.#book.bearerOf(request)) {
           return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
         }
         return HttpResponse.json(this.me, { status: this.meStatus });
@@ -73,16 +57,7 @@ afterAll(() => msw.close());
 
 let deps: LoginDeps;
 function useProvider(env: Record<string, string>) {
-  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env });
-  const clock = new ManualClock();
-  deps = {
-    store: new MemoryStore(clock),
-    providers: configureProviders(config.providers),
-    clock,
-    returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
-    publicUrl: config.publicUrl,
-    flowTtl: config.flowTtl,
-  };
+  deps = flowDepsFor(env);
 }
 
 beforeEach(() => {
@@ -94,15 +69,6 @@ afterEach(() => deps.store.close());
 async function signIn(server = sso) {
   const started = await startLogin(deps, 'sso', undefined);
   return finishLogin(deps, 'sso', started.flowId, server.authorize(started.authorizationUrl));
-}
-
-async function failure(promise: Promise<unknown>): Promise<PorteroError> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(PorteroError);
-  return error as PorteroError;
 }
 
 describe('oauth2 provider: the authorization request', () => {
@@ -159,7 +125,7 @@ describe('oauth2 provider: the profile', () => {
     expect((await signIn()).profile.subject).toBe('emp-0042');
     // No fallback to sub or id: a missing claim is an error, not another user's identifier.
     sso.me = { sub: 'someone', id: 1 };
-    const error = await failure(signIn());
+    const error = await rejection(signIn());
     expect(error.code).toBe('profile_unavailable');
     expect(error.detail.reason).toBe('userinfo response has no user_id');
   });
@@ -179,15 +145,15 @@ describe('oauth2 provider: the profile', () => {
 
   it('reports a userinfo answer without any subject, or not an object, as profile_unavailable', async () => {
     sso.me = { email: 'nobody@example.net' };
-    expect((await failure(signIn())).code).toBe('profile_unavailable');
+    expect((await rejection(signIn())).code).toBe('profile_unavailable');
     sso.me = [{ sub: 'u' }];
-    expect((await failure(signIn())).code).toBe('profile_unavailable');
+    expect((await rejection(signIn())).code).toBe('profile_unavailable');
   });
 
   it('reports a failing userinfo endpoint as profile_unavailable', async () => {
     sso.me = { sub: 'u' };
     sso.meStatus = 503;
-    expect((await failure(signIn())).code).toBe('profile_unavailable');
+    expect((await rejection(signIn())).code).toBe('profile_unavailable');
   });
 });
 
@@ -209,7 +175,7 @@ describe('oauth2 provider: the code exchange', () => {
     const started = await startLogin(deps, 'sso', undefined);
     const callback = sso.authorize(started.authorizationUrl);
     callback.set('code', 'forged');
-    const error = await failure(finishLogin(deps, 'sso', started.flowId, callback));
+    const error = await rejection(finishLogin(deps, 'sso', started.flowId, callback));
     expect(error.code).toBe('token_exchange_failed');
     expect(error.detail.oauth_error).toBe('invalid_grant');
   });

@@ -1,18 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { http, HttpResponse, type HttpHandler } from 'msw';
+import { CodeBook } from './oauth-server.js';
 
 export interface MockUser {
   readonly sub: string;
   readonly claims?: Record<string, unknown>;
-}
-
-interface IssuedCode {
-  readonly user: MockUser;
-  readonly clientId: string;
-  readonly redirectUri: string;
-  readonly codeChallenge: string | null;
-  readonly nonce: string | null;
 }
 
 export interface TokenRequestRecord {
@@ -37,8 +29,7 @@ export class MockOidcProvider {
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
   readonly tokenRequests: TokenRequestRecord[] = [];
-  readonly #codes = new Map<string, IssuedCode>();
-  readonly #accessTokens = new Map<string, MockUser>();
+  readonly #book = new CodeBook<MockUser>();
   #key!: { privateKey: CryptoKey; jwk: JWK };
   #foreignKey!: CryptoKey;
 
@@ -68,15 +59,9 @@ export class MockOidcProvider {
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
     if (url.origin + url.pathname !== `${this.issuer}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
-    const code = randomBytes(16).toString('base64url');
-    this.#codes.set(code, {
-      user,
-      clientId: url.searchParams.get('client_id') ?? '',
-      redirectUri: url.searchParams.get('redirect_uri') ?? '',
-      codeChallenge: url.searchParams.get('code_challenge'),
-      nonce: url.searchParams.get('nonce'),
-    });
-    return new URLSearchParams({ code, state: url.searchParams.get('state') ?? '', iss: this.issuer });
+    const params = this.#book.issue(url, user);
+    params.set('iss', this.issuer);
+    return params;
   }
 
   /** The user refuses consent at the provider. */
@@ -106,7 +91,7 @@ export class MockOidcProvider {
       http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
       http.post(`${issuer}/token`, async ({ request }) => this.#token(new URLSearchParams(await request.text()))),
       http.get(`${issuer}/userinfo`, ({ request }) => {
-        const user = this.#accessTokens.get(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '');
+        const user = this.#book.bearerOf(request);
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
         return HttpResponse.json({ sub: user.sub, ...user.claims });
       }),
@@ -116,29 +101,21 @@ export class MockOidcProvider {
   async #token(form: URLSearchParams) {
     this.tokenRequests.push({ redirectUri: form.get('redirect_uri'), codeVerifier: form.get('code_verifier'), clientId: form.get('client_id') });
     if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
-    const code = form.get('code') ?? '';
-    const issued = this.#codes.get(code);
-    this.#codes.delete(code);
-    const fail = (description: string) => HttpResponse.json({ error: 'invalid_grant', error_description: description }, { status: 400 });
-    if (!issued) return fail('unknown or used code');
+    const grant = this.#book.redeem(form);
+    if (!grant) return HttpResponse.json({ error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' }, { status: 400 });
     if (form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
-    if (form.get('redirect_uri') !== issued.redirectUri) return fail('redirect_uri mismatch');
-    const verifier = form.get('code_verifier') ?? '';
-    if (issued.codeChallenge !== createHash('sha256').update(verifier).digest('base64url')) return fail('PKCE verification failed');
-
-    const accessToken = randomBytes(16).toString('base64url');
-    this.#accessTokens.set(accessToken, issued.user);
+    const accessToken = this.#book.accessTokenFor(grant.data);
     const now = Math.floor(Date.now() / 1000);
     let claims: JWTPayload = {
       iss: this.issuer,
       aud: this.clientId,
-      sub: issued.user.sub,
+      sub: grant.data.sub,
       iat: now,
       exp: now + 300,
-      ...(issued.nonce ? { nonce: issued.nonce } : {}),
-      ...issued.user.claims,
+      ...(grant.nonce ? { nonce: grant.nonce } : {}),
+      ...grant.data.claims,
     };
     if (this.idTokenOverride) claims = this.idTokenOverride(claims);
     const idToken = await new SignJWT(claims)

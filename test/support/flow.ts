@@ -1,0 +1,24 @@
+import { expect } from 'vitest';
+import { parseConfig } from '../../src/config/parse.js';
+import { PorteroError } from '../../src/errors.js';
+import { loginDeps, type LoginDeps } from '../../src/flow/login.js';
+import { configureProviders } from '../../src/flow/providers.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { ManualClock, TEST_COOKIE_SECRET } from './app.js';
+
+/** The flow's dependencies for the providers these variables configure, on a memory store. */
+export function flowDepsFor(env: Record<string, string>): LoginDeps {
+  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env });
+  const clock = new ManualClock();
+  return loginDeps(config, { store: new MemoryStore(clock), providers: configureProviders(config.providers), clock });
+}
+
+/** The PorteroError a promise rejects with (and a failed expectation if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<PorteroError> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(PorteroError);
+  return error as PorteroError;
+}
