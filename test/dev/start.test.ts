@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setCookieLines, TestBrowser } from '../support/browser.js';
+import { network, setCookieLines, TestBrowser } from '../support/browser.js';
+import { signInAtOp } from '../support/oidc-op.js';
 import { runGatewayToExit, startGateway, type GatewayProcess } from '../support/process.js';
 
 // A newcomer clones the repository and types `npm start`: no .env, no Redis, no provider.
 // The gateway must come up in development mode with its built-in IdP, and a sign-in must work.
-
-/** Real HTTP, as a browser sees it: the TestBrowser keeps the cookies, redirects are not followed. */
-const network = { fetch: (request: Request) => fetch(request) };
 
 let gateway: GatewayProcess;
 
@@ -16,48 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
 });
-
-const isRedirect = (response: Response) => response.status >= 300 && response.status < 400;
-
-/**
- * Follows redirects as a browser does (every hop a GET) until a page answers, or until a redirect
- * points at `stopAt`'s origin, which the caller then visits itself to look at that hop.
- */
-async function follow(browser: TestBrowser, response: Response, from: string, stopAt?: string): Promise<{ response: Response; url: string }> {
-  let url = from;
-  for (let hops = 0; isRedirect(response); hops++) {
-    if (hops > 10) throw new Error(`more than 10 redirects from ${from}`);
-    const next = new URL(response.headers.get('location')!, url);
-    if (stopAt && next.origin === new URL(stopAt).origin) return { response, url: next.href };
-    url = next.href;
-    response = await browser.get(network, url);
-  }
-  return { response, url };
-}
-
-/** The first POST form of an oidc-provider devInteractions page: where it posts and its hidden fields. */
-function parseForm(page: string, pageUrl: string): { action: string; fields: Record<string, string>; names: string[] } {
-  const form = page.match(/<form\b[^>]*>([\s\S]*?)<\/form>/);
-  if (!form) throw new Error(`no form on ${pageUrl}:\n${page}`);
-  const action = form[0].match(/\baction="([^"]*)"/)?.[1]?.replaceAll('&amp;', '&') ?? pageUrl;
-  const fields: Record<string, string> = {};
-  const names: string[] = [];
-  for (const [input] of form[1]!.matchAll(/<input\b[^>]*>/g)) {
-    const name = input.match(/\bname="([^"]*)"/)?.[1];
-    if (!name) continue;
-    names.push(name);
-    if (/\btype="hidden"/.test(input)) fields[name] = input.match(/\bvalue="([^"]*)"/)?.[1] ?? '';
-  }
-  return { action: new URL(action, pageUrl).href, fields, names };
-}
-
-async function submit(browser: TestBrowser, action: string, fields: Record<string, string>): Promise<Response> {
-  return browser.request(network, action, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-}
 
 const unescapeHtml = (text: string) =>
   text.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
@@ -86,21 +42,8 @@ describe('npm start with no configuration', () => {
     expect(authorize.origin).toBe(new URL(idp).origin);
     expect(authorize.searchParams.get('redirect_uri')).toBe(`${gateway.url}/callback/dev`);
 
-    // The IdP's sign-in form: any user name, any password.
-    const loginPage = await follow(browser, await browser.get(network, authorize), authorize.href);
-    expect(loginPage.response.status).toBe(200);
-    const loginForm = parseForm(await loginPage.response.text(), loginPage.url);
-    expect(loginForm.names).toEqual(expect.arrayContaining(['login', 'password']));
-    const afterLogin = await submit(browser, loginForm.action, { ...loginForm.fields, login: 'ada', password: 'anything' });
-
-    // Its consent page, then back to portero with a code.
-    const consentPage = await follow(browser, afterLogin, loginForm.action);
-    expect(consentPage.response.status).toBe(200);
-    const consentHtml = await consentPage.response.text();
-    const consentForm = parseForm(consentHtml, consentPage.url);
-    expect(consentForm.fields.prompt, consentHtml).toBe('consent');
-    const back = await follow(browser, await submit(browser, consentForm.action, consentForm.fields), consentForm.action, gateway.url);
-    const callbackUrl = new URL(back.url);
+    // The IdP's sign-in and consent forms, with any password, then back to portero with a code.
+    const callbackUrl = await signInAtOp(browser, authorize, 'ada', 'anything');
     expect(callbackUrl.origin + callbackUrl.pathname).toBe(`${gateway.url}/callback/dev`);
     expect(callbackUrl.searchParams.get('code')).toBeTruthy();
 

@@ -1,5 +1,8 @@
 import { CookieJar, type Cookie } from 'tough-cookie';
 
+/** Real HTTP (the global fetch), as a {@link TestBrowser} target for servers and processes on the network. */
+export const network = { fetch: (request: Request) => fetch(request) };
+
 type Fetcher = { request(input: Request): Response | Promise<Response> } | { fetch(input: Request): Response | Promise<Response> };
 
 /**

@@ -16,7 +16,10 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 /** A gateway started with `npm start`, as its own process group (npm, sh, tsx and node). */
 export interface GatewayProcess {
-  /** Where it listens: `http://localhost:<port>`, which is also PUBLIC_URL's default. */
+  /**
+   * Where it listens: `http://localhost:<port>` (PUBLIC_URL's default), or `http://<HOST>:<port>`
+   * when HOST names one address. Never PUBLIC_URL: behind a proxy that is the proxy's address.
+   */
   readonly url: string;
   readonly port: number;
   /** Everything it printed so far, stdout and stderr, in the order it arrived. */
@@ -67,8 +70,12 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid !== undefined && groupAlive(child.pid)) process.kill(-child.pid, signal);
 }
 
-/** SIGTERM, then waits for the group to empty; SIGKILL and an error if it has not within `ms`. */
-async function stopGroup(child: ChildProcess, describe: () => string, ms = 10_000): Promise<void> {
+/**
+ * SIGTERM to the process group that `child` leads (spawned with `detached: true`), then waits for
+ * the group to empty; SIGKILL and an error naming `name` if it has not within `ms`.
+ */
+export async function stopGroup(child: ChildProcess, describe: () => string, options: { ms?: number; name?: string } = {}): Promise<void> {
+  const { ms = 10_000, name = 'npm start' } = options;
   const pid = child.pid;
   if (pid === undefined) return;
   signalGroup(child, 'SIGTERM');
@@ -76,7 +83,7 @@ async function stopGroup(child: ChildProcess, describe: () => string, ms = 10_00
   while (groupAlive(pid)) {
     if (Date.now() > deadline) {
       signalGroup(child, 'SIGKILL');
-      throw new Error(`npm start (process group ${pid}) still ran ${ms} ms after SIGTERM; killed it. Output:\n${describe()}`);
+      throw new Error(`${name} (process group ${pid}) still ran ${ms} ms after SIGTERM; killed it. Output:\n${describe()}`);
     }
     await sleep(50);
   }
@@ -102,7 +109,9 @@ function jsonLines(text: string): Record<string, unknown>[] {
 export async function startGateway(options: StartGatewayOptions = {}): Promise<GatewayProcess> {
   const env = cleanEnv({ PORT: String(await freePort()), ...options.env });
   const port = Number(env.PORT);
-  const url = `http://localhost:${port}`;
+  // Its own port, not PUBLIC_URL (behind nginx that is nginx's); on HOST when that is one address.
+  const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+  const url = `http://${host}:${port}`;
   const { child, output, exited } = launch(env);
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code === null ? -1 : code));

@@ -1,0 +1,220 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { network, TestBrowser } from '../support/browser.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { PORTERO_LOCATIONS } from '../support/nginx.js';
+import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
+import { REPO_ROOT, type GatewayProcess } from '../support/process.js';
+
+// portero as it runs in production: two `npm start` processes (NODE_ENV=production) sharing one
+// Redis, one COOKIE_SECRET and one JWT_KEYS file, behind nginx with the repository's
+// deploy/nginx/portero-locations.conf, signing people in at a real OpenID provider, and
+// protecting an app with auth_request. Everything is reached over HTTP, as a browser does.
+
+let stack: E2eStack;
+let verifyKeys: ReturnType<typeof createLocalJWKSet>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The process that served a response, and its log line for it, found by the response's X-Request-Id. */
+async function servedBy(response: Response): Promise<{ gateway: GatewayProcess; line: Record<string, unknown> }> {
+  const id = response.headers.get('x-request-id');
+  if (!id) throw new Error(`no X-Request-Id on the ${response.status} response from ${response.url}`);
+  // The line is written before the response; it may still be in the pipe from the process.
+  for (const deadline = Date.now() + 3000; Date.now() < deadline; await sleep(20)) {
+    for (const gateway of stack.gateways) {
+      const line = gateway.logLines().find((entry) => entry.request_id === id);
+      if (line) return { gateway, line };
+    }
+  }
+  throw new Error(`no process logged request ${id}. Logs:\n${stack.gateways.map((gateway) => gateway.logs()).join('\n---\n')}`);
+}
+
+/** A person signs in at nginx: /login/corp, the provider's login and consent, back to /callback/corp. */
+async function signIn(browser: TestBrowser, account: string, returnTo?: string) {
+  const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
+  const start = await browser.get(network, `${stack.url}/login/${stack.providerId}${query}`);
+  expect(start.status, await start.clone().text()).toBe(302);
+  const callbackUrl = await signInAtOp(browser, start.headers.get('location')!, account, OP_ACCOUNTS[account]!.password);
+  expect(callbackUrl.origin + callbackUrl.pathname).toBe(`${stack.url}/callback/${stack.providerId}`);
+  const callback = await browser.get(network, callbackUrl);
+  return { start, callback };
+}
+
+/** The token cookie the browser holds for nginx's origin, verified against the keys portero publishes there. */
+async function tokenClaims(browser: TestBrowser) {
+  const cookie = await browser.cookie(stack.url, 'auth_token');
+  if (!cookie) throw new Error('no auth_token cookie');
+  const { payload } = await jwtVerify(cookie.value, verifyKeys, { issuer: stack.url, algorithms: ['ES256'], typ: 'JWT' });
+  return payload;
+}
+
+/** How many `/auth` requests a process refused because the session was signed out. */
+const revokedAuthLines = (gateway: GatewayProcess) =>
+  gateway.logLines().filter((line) => line.path === '/auth' && line.status === 401 && line.reason === 'revoked').length;
+
+const expectedClaims = (account: string) => ({
+  iss: stack.url,
+  sub: `${stack.providerId}:${account}`,
+  provider: stack.providerId,
+  email: OP_ACCOUNTS[account]!.email,
+  email_verified: true,
+  name: OP_ACCOUNTS[account]!.name,
+  preferred_username: account,
+});
+
+describe('in production: two processes, nginx, Redis, an OpenID provider', () => {
+  // One stack for the whole file: starting it takes a few seconds. Should it not start (nginx or
+  // redis-server missing, say), every test fails with the reason, rather than being skipped.
+  let startFailure: unknown;
+  beforeAll(async () => {
+    try {
+      stack = await startE2eStack();
+      const jwks = await fetch(`${stack.url}/.well-known/jwks.json`);
+      verifyKeys = createLocalJWKSet((await jwks.json()) as JSONWebKeySet);
+    } catch (err) {
+      startFailure = err;
+    }
+  }, 60_000);
+  beforeEach(() => {
+    if (startFailure) throw startFailure;
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  describe('two portero processes behind nginx, one Redis', () => {
+    it('a login started on one process completes on the other', async () => {
+      // nginx alternates between the two; a login is two requests to portero, so it splits.
+      // Should anything else have reached portero in between, the next login splits.
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        const browser = new TestBrowser();
+        const { start, callback } = await signIn(browser, 'alice');
+        expect(callback.status, await callback.clone().text()).toBe(302);
+        expect(callback.headers.get('location')).toBe(`${stack.url}/`);
+        expect(await tokenClaims(browser)).toMatchObject(expectedClaims('alice'));
+
+        const started = await servedBy(start);
+        const finished = await servedBy(callback);
+        expect(started.line).toMatchObject({ method: 'GET', path: `/login/${stack.providerId}`, status: 302 });
+        expect(finished.line).toMatchObject({ method: 'GET', path: `/callback/${stack.providerId}`, status: 302 });
+        if (started.gateway === finished.gateway) continue;
+        // Two processes, each naming itself (INSTANCE_NAME) in every one of its log lines.
+        expect([started.line.instance, finished.line.instance].sort()).toEqual(['a', 'b']);
+        for (const [index, gateway] of stack.gateways.entries()) {
+          expect(new Set(gateway.logLines().map((line) => line.instance))).toEqual(new Set([['a', 'b'][index]]));
+        }
+        return;
+      }
+      throw new Error('four logins in a row were each served by one process only: nginx did not balance between the two');
+    });
+
+    it('signs people in 20 times in a row without one failure, the callbacks landing on both processes', async () => {
+      const callbacksServedBy = new Map<string, number>();
+      for (let n = 1; n <= 20; n++) {
+        const account = n % 2 ? 'alice' : 'bob';
+        const page = `${stack.url}/app/welcome?n=${n}`;
+        const browser = new TestBrowser();
+        const { callback } = await signIn(browser, account, page);
+        expect(callback.status, `login ${n}: ${await callback.clone().text()}`).toBe(302);
+        expect(callback.headers.get('location'), `login ${n}`).toBe(page);
+        expect(await tokenClaims(browser), `login ${n}`).toMatchObject(expectedClaims(account));
+        const instance = String((await servedBy(callback)).line.instance);
+        callbacksServedBy.set(instance, (callbacksServedBy.get(instance) ?? 0) + 1);
+
+        // Back where they started, now let through.
+        const landed = await browser.get(network, page);
+        expect(landed.status, `login ${n}`).toBe(200);
+        expect(await landed.text(), `login ${n}`).toContain(`hello ${stack.providerId}:${account}`);
+      }
+      expect([...callbacksServedBy.keys()].sort(), JSON.stringify(Object.fromEntries(callbacksServedBy))).toEqual(['a', 'b']);
+    });
+
+    it('a wrong password at the provider signs no one in', async () => {
+      const browser = new TestBrowser();
+      const start = await browser.get(network, `${stack.url}/login/${stack.providerId}`);
+      await expect(signInAtOp(browser, start.headers.get('location')!, 'alice', 'not-her-password')).rejects.toThrow(/refused the sign-in/);
+      expect(await browser.cookie(stack.url, 'auth_token')).toBeUndefined();
+    });
+  });
+
+  describe('an app behind nginx auth_request', () => {
+    it('sends a stranger to sign in and back, lets them through with identity headers portero gave, and not after sign-out', async () => {
+      const browser = new TestBrowser();
+      const page = `${stack.url}/app/some/page?x=1&y=2`;
+      const received = stack.app.requests.length;
+
+      // Not signed in: to the sign-in page, which will return to the whole original URL.
+      const denied = await browser.get(network, page);
+      expect(denied.status).toBe(302);
+      const signInPage = new URL(denied.headers.get('location')!, stack.url);
+      expect(signInPage.origin + signInPage.pathname).toBe(`${stack.url}/`);
+      expect(signInPage.searchParams.get('return_to')).toBe(page);
+      expect(stack.app.requests.length, 'the app saw a request nginx should have stopped').toBe(received);
+
+      // The sign-in page offers the provider and passes return_to on; signing in lands on the page.
+      const choose = await browser.get(network, signInPage);
+      expect(choose.status).toBe(200);
+      const href = (await choose.text()).match(new RegExp(`href="(/login/${stack.providerId}\\?[^"]*)"`))?.[1]?.replaceAll('&amp;', '&');
+      expect(href).toBeDefined();
+      expect(new URL(href!, stack.url).searchParams.get('return_to')).toBe(page);
+      const start = await browser.get(network, new URL(href!, stack.url));
+      expect(start.status).toBe(302);
+      const callback = await browser.get(network, await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password));
+      expect(callback.status).toBe(302);
+      expect(callback.headers.get('location')).toBe(page);
+      const token = (await browser.cookie(stack.url, 'auth_token'))!.value;
+
+      // Signed in, and trying to pass as someone else: the app hears portero's word only.
+      const allowed = await browser.get(network, page, {
+        'x-auth-request-user': 'corp:mallory',
+        'x-auth-request-email': 'mallory@evil.example',
+        'x-auth-request-token': 'forged',
+      });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toContain('hello corp:alice');
+      expect(stack.app.requests.length).toBe(received + 1);
+      const upstream = stack.app.requests.at(-1)!;
+      expect(upstream.url).toBe('/app/some/page?x=1&y=2');
+      expect(upstream.headers).toMatchObject({
+        'x-auth-request-user': 'corp:alice',
+        'x-auth-request-email': OP_ACCOUNTS.alice!.email,
+        'x-auth-request-preferred-username': 'alice',
+        'x-auth-request-token': token,
+      });
+      expect(JSON.stringify(upstream.headers)).not.toMatch(/mallory|forged/);
+
+      // Sign out through nginx: back to the app, which sends to sign in again.
+      const logout = await browser.get(network, `${stack.url}/logout?${new URLSearchParams({ return_to: `${stack.url}/app/` })}`);
+      expect(logout.status).toBe(302);
+      expect(logout.headers.get('location')).toBe(`${stack.url}/app/`);
+      expect(await browser.cookie(stack.url, 'auth_token')).toBeUndefined();
+      const again = await browser.get(network, `${stack.url}/app/`);
+      expect(again.status).toBe(302);
+      expect(new URL(again.headers.get('location')!).searchParams.get('return_to')).toBe(`${stack.url}/app/`);
+
+      // A copy of the signed-out token is refused too, by both processes (the sign-out is in Redis).
+      const revokedBefore = stack.gateways.map((gateway) => revokedAuthLines(gateway));
+      for (let i = 0; i < 2; i++) {
+        const replay = await fetch(page, { headers: { cookie: `auth_token=${token}` }, redirect: 'manual' });
+        expect(replay.status).toBe(302);
+        expect(new URL(replay.headers.get('location')!).searchParams.get('return_to')).toBe(page);
+      }
+      for (const [index, gateway] of stack.gateways.entries()) {
+        await expect.poll(() => revokedAuthLines(gateway), { timeout: 3000 }).toBeGreaterThan(revokedBefore[index]!);
+      }
+      expect(stack.app.requests.length, 'the app saw a request after sign-out').toBe(received + 1);
+    });
+  });
+});
+
+describe('README.md', () => {
+  it('shows the nginx locations these tests run, verbatim', async () => {
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    const locations = await readFile(PORTERO_LOCATIONS, 'utf8');
+    const block = `\`\`\`nginx\n${locations}\`\`\``;
+    expect(readme.includes(block), `README.md must show deploy/nginx/portero-locations.conf verbatim, in a block:\n${block}`).toBe(true);
+  });
+});

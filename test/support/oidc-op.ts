@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyJwk } from '../../src/tokens/keys.js';
+import { network, type TestBrowser } from './browser.js';
+
+/** A person with an account at the test provider. */
+export interface OpAccount {
+  readonly password: string;
+  readonly email: string;
+  readonly name: string;
+}
+
+/** The provider's accounts: sign in with one of these user names and its password, nothing else. */
+export const OP_ACCOUNTS: Readonly<Record<string, OpAccount>> = Object.freeze({
+  alice: { password: 'alice-correct-horse', email: 'alice@corp.example', name: 'Alice Liddell' },
+  bob: { password: 'bob-battery-staple', email: 'bob@corp.example', name: 'Bob Marley' },
+});
+
+export interface OidcOp {
+  /** `http://127.0.0.1:<port>`: discovery is at `/.well-known/openid-configuration`. */
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /**
+   * portero's configuration for this provider, exactly as an operator writes it:
+   * `PROVIDER_<ID>_TYPE=oidc`, `_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`.
+   */
+  env(id?: string): Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface OidcOpOptions {
+  /** The client's registered redirect URIs, e.g. `${PUBLIC_URL}/callback/corp`. */
+  readonly redirectUris: readonly string[];
+  readonly clientId?: string;
+}
+
+const escapeHtml = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+
+// The same form shapes as oidc-provider's devInteractions (hidden `prompt`, `login` and `password`),
+// so one helper, signInAtOp, plays the user at this provider and at portero's development IdP.
+const loginForm = (uid: string, error?: string) =>
+  page(
+    'Sign in to Corp',
+    `${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+<form autocomplete="off" action="/interaction/${uid}/login" method="post">
+  <input type="hidden" name="prompt" value="login"/>
+  <input required type="text" name="login" placeholder="User name">
+  <input required type="password" name="password" placeholder="Password">
+  <button type="submit">Sign in</button>
+</form>`,
+  );
+
+const consentForm = (uid: string, clientId: string, scopes: readonly string[]) =>
+  page(
+    'Authorize',
+    `<p>${escapeHtml(clientId)} asks for: ${scopes.map(escapeHtml).join(', ') || 'a new authorization'}</p>
+<form autocomplete="off" action="/interaction/${uid}/confirm" method="post">
+  <input type="hidden" name="prompt" value="consent"/>
+  <button type="submit">Continue</button>
+</form>`,
+  );
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > 64 * 1024) throw new Error('form too large');
+  }
+  return new URLSearchParams(body);
+}
+
+function send(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(html);
+}
+
+/**
+ * A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1 and a free port,
+ * standing in for a corporate IdP: one confidential client, PKCE required, and the accounts of
+ * {@link OP_ACCOUNTS}, whose passwords are checked by its own sign-in page (devInteractions, the
+ * package's development pages, would take any user name and any password). Claims: `sub` (the
+ * user name), `email`, `email_verified`, `name`, `preferred_username`.
+ */
+export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
+  const { default: OidcProvider } = await import('oidc-provider');
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
+  const server = createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clientId = options.clientId ?? 'portero';
+  const clientSecret = randomBytes(24).toString('base64url');
+
+  const provider = new OidcProvider(issuer, {
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: [...options.redirectUris],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        // token_endpoint_auth_method left at its default, client_secret_basic, as an operator
+        // registers a client; oidc-provider accepts client_secret_post (portero's) for it too.
+      },
+    ],
+    async findAccount(_ctx, id) {
+      // Unknown accounts are refused, as a real IdP would.
+      if (!Object.hasOwn(OP_ACCOUNTS, id)) return undefined;
+      const account = OP_ACCOUNTS[id]!;
+      return {
+        accountId: id,
+        claims: async () => ({ sub: id, email: account.email, email_verified: true, name: account.name, preferred_username: id }),
+      };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    features: { devInteractions: { enabled: false } },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    pkce: { required: () => true },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    jwks: { keys: [(await generateKeyJwk('RS256')) as never] },
+  });
+
+  /** The provider's own sign-in and consent pages, under /interaction/<uid>. */
+  const interaction = async (req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined) => {
+    const details = await provider.interactionDetails(req, res);
+    if (details.uid !== uid) return send(res, 400, page('Error', '<p>This sign-in has expired. Start again.</p>'));
+    const prompt = details.prompt.name;
+
+    if (req.method === 'GET' && action === undefined) {
+      if (prompt === 'login') return send(res, 200, loginForm(uid));
+      const scopes = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
+      if (prompt === 'consent') return send(res, 200, consentForm(uid, String(details.params.client_id), scopes));
+    }
+
+    if (req.method === 'POST' && action === 'login' && prompt === 'login') {
+      const form = await readForm(req);
+      const login = form.get('login') ?? '';
+      const account = Object.hasOwn(OP_ACCOUNTS, login) ? OP_ACCOUNTS[login] : undefined;
+      if (!account || form.get('password') !== account.password) return send(res, 200, loginForm(uid, 'Wrong user name or password.'));
+      return provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+    }
+
+    if (req.method === 'POST' && action === 'confirm' && prompt === 'consent') {
+      const { details: missing } = details.prompt;
+      const grant = details.grantId
+        ? (await provider.Grant.find(details.grantId))!
+        : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+      if (missing.missingOIDCScope) grant.addOIDCScope((missing.missingOIDCScope as string[]).join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims as string[]);
+      if (missing.missingResourceScopes) {
+        for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes as Record<string, string[]>)) {
+          grant.addResourceScope(indicator, scopes.join(' '));
+        }
+      }
+      return provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+    }
+    return send(res, 400, page('Error', `<p>Unexpected ${escapeHtml(req.method ?? '')} at the ${escapeHtml(prompt)} step.</p>`));
+  };
+
+  const callback = provider.callback();
+  handle = (req, res) => {
+    const match = /^\/interaction\/([\w-]+)(?:\/(login|confirm))?$/.exec(new URL(req.url ?? '/', issuer).pathname);
+    if (!match) return void callback(req, res);
+    interaction(req, res, match[1]!, match[2]).catch((err: Error) => {
+      if (!res.headersSent) send(res, 400, page('Error', `<p>${escapeHtml(err.message)}</p>`));
+      else res.end();
+    });
+  };
+
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    env(id = 'corp') {
+      const prefix = `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
+      return {
+        [`${prefix}TYPE`]: 'oidc',
+        [`${prefix}ISSUER`]: issuer,
+        [`${prefix}CLIENT_ID`]: clientId,
+        [`${prefix}CLIENT_SECRET`]: clientSecret,
+      };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const isRedirect = (response: Response) => response.status >= 300 && response.status < 400;
+
+/** The first form of a page: where it posts, its hidden fields, and the names of all its inputs. */
+export function parseForm(html: string, pageUrl: string): { action: string; fields: Record<string, string>; names: string[] } {
+  const form = html.match(/<form\b[^>]*>([\s\S]*?)<\/form>/);
+  if (!form) throw new Error(`no form on ${pageUrl}:\n${html}`);
+  const action = form[0].match(/\baction="([^"]*)"/)?.[1]?.replaceAll('&amp;', '&') ?? pageUrl;
+  const fields: Record<string, string> = {};
+  const names: string[] = [];
+  for (const [input] of form[1]!.matchAll(/<input\b[^>]*>/g)) {
+    const name = input.match(/\bname="([^"]*)"/)?.[1];
+    if (!name) continue;
+    names.push(name);
+    if (/\btype="hidden"/.test(input)) fields[name] = input.match(/\bvalue="([^"]*)"/)?.[1] ?? '';
+  }
+  return { action: new URL(action, pageUrl).href, fields, names };
+}
+
+/**
+ * Plays the user at an OpenID provider over HTTP: opens `authorizationUrl` (where portero's
+ * `/login/<id>` redirected), signs in as `account` with `password` on the provider's login form,
+ * agrees on its consent form, and follows redirects as a browser does until one leaves the
+ * provider. Returns that address (portero's callback with `code` and `state`) without visiting it,
+ * so the caller sees that hop. Throws, with the page, when the provider refuses the sign-in.
+ * Works with this file's provider and with oidc-provider's devInteractions (portero's dev IdP).
+ */
+export async function signInAtOp(browser: TestBrowser, authorizationUrl: string | URL, account: string, password: string): Promise<URL> {
+  const provider = new URL(authorizationUrl).origin;
+  let url = String(authorizationUrl);
+  let response = await browser.get(network, url);
+  let signedIn = false;
+  for (let steps = 0; steps < 20; steps++) {
+    if (isRedirect(response)) {
+      const next = new URL(response.headers.get('location')!, url);
+      if (next.origin !== provider) return next;
+      url = next.href;
+      response = await browser.get(network, url);
+      continue;
+    }
+    const html = await response.text();
+    if (response.status !== 200) throw new Error(`the provider answered ${response.status} at ${url}:\n${html}`);
+    const form = parseForm(html, url);
+    let fields: Record<string, string>;
+    if (form.names.includes('password')) {
+      // The login form again after a submitted password: the provider refused it.
+      if (signedIn) throw new Error(`the provider refused the sign-in of ${JSON.stringify(account)}:\n${html}`);
+      signedIn = true;
+      fields = { ...form.fields, login: account, password };
+    } else if (form.fields.prompt === 'consent') {
+      fields = form.fields;
+    } else {
+      throw new Error(`neither a login nor a consent form at ${url}:\n${html}`);
+    }
+    url = form.action;
+    response = await browser.request(network, url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+  throw new Error(`still at the provider after 20 steps from ${String(authorizationUrl)} (last: ${url})`);
+}
