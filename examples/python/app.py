@@ -1,0 +1,88 @@
+"""A minimal WSGI backend behind portero: who is signed in, from portero's token.
+
+Standard library only (wsgiref) plus verify_token.py beside it (PyJWT). Configuration, from
+<portero>/.well-known/openid-configuration:
+
+    PORTERO_ISSUER     its `issuer` (portero's JWT_ISSUER, by default its PUBLIC_URL); required
+    PORTERO_JWKS_URL   its `jwks_uri`; default PORTERO_ISSUER + /.well-known/jwks.json
+    PORTERO_AUDIENCE   portero's JWT_AUDIENCE, when it sets one
+    PORTERO_COOKIE     portero's TOKEN_COOKIE_NAME; default auth_token
+    HOST, PORT         where to listen; default 127.0.0.1:8000 (PORT=0: any free port)
+
+    PORTERO_ISSUER=https://auth.example.com python3 app.py
+
+GET any path: 200 {"user": sub, "email": ...} for a valid token in the cookie or in
+`Authorization: Bearer`; 401 {"error": "missing_token" | "invalid_token"} otherwise; 503
+{"error": "jwks_unavailable"} when portero's keys cannot be fetched.
+"""
+
+import json
+import os
+import re
+import sys
+from urllib.error import URLError
+from wsgiref.simple_server import make_server
+
+import jwt
+
+from verify_token import verify_token
+
+ISSUER = os.environ.get("PORTERO_ISSUER", "")
+JWKS_URL = os.environ.get("PORTERO_JWKS_URL") or ISSUER.rstrip("/") + "/.well-known/jwks.json"
+AUDIENCE = os.environ.get("PORTERO_AUDIENCE") or None
+COOKIE = os.environ.get("PORTERO_COOKIE") or "auth_token"
+
+BEARER = re.compile(r"^Bearer\s+(\S+)$", re.IGNORECASE)
+
+
+def token_from(environ):
+    """The token from `Authorization: Bearer` (API clients), or else the cookie (browsers)."""
+    bearer = BEARER.match(environ.get("HTTP_AUTHORIZATION", ""))
+    if bearer:
+        return bearer.group(1)
+    # Split by hand: http.cookies.SimpleCookie gives up on the whole header at one odd cookie.
+    for pair in environ.get("HTTP_COOKIE", "").split(";"):
+        name, sep, value = pair.partition("=")
+        if sep and name.strip() == COOKIE and value.strip():
+            return value.strip().strip('"')
+    return None
+
+
+def keys_unreachable(err):
+    # PyJWT >= 2.7 raises PyJWKClientConnectionError; 2.6 (Debian 12) a PyJWKClientError from a URLError.
+    return type(err).__name__ == "PyJWKClientConnectionError" or isinstance(err.__context__, URLError)
+
+
+def app(environ, start_response):
+    def respond(status, body, headers=()):
+        start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers])
+        return [json.dumps(body).encode()]
+
+    token = token_from(environ)
+    if token is None:
+        return respond("401 Unauthorized", {"error": "missing_token"}, [("WWW-Authenticate", "Bearer")])
+    try:
+        claims = verify_token(token, JWKS_URL, ISSUER, AUDIENCE)
+    except jwt.PyJWKClientError as err:
+        if keys_unreachable(err):
+            return respond("503 Service Unavailable", {"error": "jwks_unavailable"})
+        return respond("401 Unauthorized", {"error": "invalid_token"}, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+    except jwt.PyJWTError:
+        return respond("401 Unauthorized", {"error": "invalid_token"}, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+    return respond("200 OK", {"user": claims["sub"], "email": claims.get("email")})
+
+
+def main():
+    if not ISSUER:
+        print("PORTERO_ISSUER is required: the issuer of <portero>/.well-known/openid-configuration", file=sys.stderr)
+        return 2
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    with make_server(host, port, app) as server:
+        print(f"listening on http://{host}:{server.server_port}", flush=True)
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

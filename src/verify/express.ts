@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authSetup, refusal, type AuthOptions } from './auth.js';
+import type { PorteroClaims } from './claims.js';
+import { PorteroTokenError } from './errors.js';
+
+/** A Node request once {@link expressAuth} let it through: `req.portero` holds the verified claims. */
+export type PorteroRequest = IncomingMessage & { portero?: PorteroClaims };
+
+/** An Express / Connect middleware, typed with Node's own request and response (no express dependency). */
+export type NodeMiddleware = (req: PorteroRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/**
+ * Express (or Connect, or any `(req, res, next)` framework) middleware: verifies the token from
+ * `Authorization: Bearer` or the `auth_token` cookie, sets `req.portero` to its claims and calls
+ * `next()`. Otherwise it answers itself, as {@link porteroAuth} does: 401 JSON with
+ * `WWW-Authenticate: Bearer`, or 503 when portero's keys cannot be fetched. An unexpected error
+ * goes to `next(err)`. Options are checked when it is built.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { expressAuth } from 'portero/verify';
+ *
+ * const app = express();
+ * app.use('/api', expressAuth({ issuer: 'https://auth.example.com' }));
+ * app.get('/api/me', (req, res) => res.json({ user: req.portero.sub }));
+ * ```
+ */
+export function expressAuth(options: AuthOptions): NodeMiddleware {
+  const { verifier, cookieName } = authSetup(options);
+  return function porteroExpressAuth(req, res, next) {
+    verifier.verify(verifier.tokenFrom(req.headers, cookieName)).then(
+      (claims) => {
+        req.portero = claims;
+        next();
+      },
+      (err: unknown) => {
+        if (!(err instanceof PorteroTokenError)) return next(err);
+        const { status, headers, body } = refusal(err);
+        res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify(body));
+      },
+    );
+  };
+}

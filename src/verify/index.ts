@@ -1,0 +1,20 @@
+/**
+ * @module
+ * Verifies portero's tokens in a downstream Node service: `createVerifier` for any code,
+ * `porteroAuth` for Hono, `expressAuth` for Express and Connect. Depends on jose only.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'portero/verify';
+ *
+ * const { verify, tokenFrom } = createVerifier({ issuer: 'https://auth.example.com' });
+ * const claims = await verify(tokenFrom(req.headers));
+ * ```
+ */
+export type { AuthOptions } from './auth.js';
+export type { PorteroClaims } from './claims.js';
+export { INVALID_TOKEN, JWKS_UNAVAILABLE, MISSING_TOKEN, PorteroTokenError, type PorteroTokenErrorCode } from './errors.js';
+export { expressAuth, type NodeMiddleware, type PorteroRequest } from './express.js';
+export { porteroAuth, type PorteroVariables } from './hono.js';
+export { DEFAULT_COOKIE_NAME, tokenFrom, type RequestHeaders } from './token-from.js';
+export { createVerifier, PORTERO_ALGORITHMS, type PorteroAlgorithm, type Verifier, type VerifierOptions } from './verifier.js';

@@ -1,0 +1,40 @@
+/** Request headers as Node (`req.headers`) or the Fetch API (`request.headers`) hold them. */
+export type RequestHeaders = { authorization?: string | undefined; cookie?: string | undefined } | Headers;
+
+/** The cookie portero sets the token in (`TOKEN_COOKIE_NAME`). */
+export const DEFAULT_COOKIE_NAME = 'auth_token';
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+function header(headers: RequestHeaders, name: 'authorization' | 'cookie'): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function cookieValue(cookieHeader: string, name: string): string | undefined {
+  for (const pair of cookieHeader.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+    const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/**
+ * The token a request carries: from `Authorization: Bearer <token>` (API clients), or else from the
+ * `cookieName` cookie (browsers), the order portero's own `/auth` uses. `undefined` when neither.
+ *
+ * @example
+ * ```ts
+ * tokenFrom(req.headers);                 // Node / Express
+ * tokenFrom(request.headers, 'my_token'); // Fetch API, a custom TOKEN_COOKIE_NAME
+ * ```
+ */
+export function tokenFrom(headers: RequestHeaders, cookieName: string = DEFAULT_COOKIE_NAME): string | undefined {
+  const bearer = header(headers, 'authorization')?.match(BEARER)?.[1];
+  if (bearer) return bearer;
+  const cookies = header(headers, 'cookie');
+  return cookies ? cookieValue(cookies, cookieName) : undefined;
+}

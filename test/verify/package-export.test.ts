@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeJwt } from 'jose';
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from './gateway.js';
+
+// What a downstream Node team gets: `npm run build` emits dist/verify, and plain `node` (no tsx)
+// runs examples/node/verify.mjs, which imports `portero/verify` through package.json "exports".
+// Inside this repository the name resolves by package self-reference, as it does in a service
+// that installed portero; the keys come over real HTTP from a gateway served by this process.
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const EXAMPLE = 'examples/node/verify.mjs';
+const DIST = `${REPO_ROOT}dist/verify/`;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program in the repository root. Asynchronous: the JWKS it may fetch is served by this process. */
+function run(command: string, args: string[], cwd = REPO_ROOT): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // A bare environment: no NODE_OPTIONS (a tsx loader) or proxy variable from the test runner.
+    const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const node = (...args: string[]) => run(process.execPath, args);
+
+/** The one line the example printed when it refused a token. */
+function refusal(result: Run): string {
+  expect(result.code, `the example accepted the token:\n${result.stdout}`).toBe(1);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trim().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  return lines[0]!;
+}
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers(), loopbackIsReal);
+let gateway: ServedGateway;
+
+beforeAll(async () => {
+  msw.listen({ onUnhandledRequest: 'error' });
+  const build = await run('npm', ['run', 'build']);
+  expect(build.code, `npm run build failed:\n${build.stdout}${build.stderr}`).toBe(0);
+  gateway = await serveGateway(idp);
+}, 60_000);
+afterAll(async () => {
+  await gateway?.close();
+  msw.close();
+});
+
+describe('npm run build', () => {
+  it('emits dist/verify (JS and types) that needs nothing at run time but jose', async () => {
+    const files = (await readdir(DIST)).sort();
+    expect(files).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'verifier.js', 'hono.js', 'express.js']));
+    expect(await readdir(`${REPO_ROOT}dist`)).toEqual(['verify']);
+    for (const file of files.filter((name) => name.endsWith('.js'))) {
+      const source = await readFile(`${DIST}${file}`, 'utf8');
+      const imported = [...source.matchAll(/^(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((match) => match[1]!);
+      for (const specifier of imported) expect(specifier, `${file} imports ${specifier}`).toMatch(/^(jose|\.\/[\w-]+\.js)$/);
+    }
+  });
+
+  it('is what `npm pack` ships (dist/ is git-ignored, "files" brings it back)', async () => {
+    const packed = await run('npm', ['pack', '--dry-run', '--json']);
+    expect(packed.code, packed.stderr).toBe(0);
+    const [{ files }] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
+    expect(files.map((file) => file.path)).toEqual(expect.arrayContaining(['dist/verify/index.js', 'dist/verify/index.d.ts', 'package.json']));
+  });
+
+  it('resolves `portero/verify`, with its types, in a service that installed portero', async () => {
+    // A service of its own, outside this repository, with portero in its node_modules.
+    const service = await mkdtemp(join(tmpdir(), 'portero-consumer-'));
+    try {
+      await mkdir(join(service, 'node_modules'));
+      await symlink(REPO_ROOT, join(service, 'node_modules', 'portero'), 'dir');
+      await writeFile(join(service, 'package.json'), JSON.stringify({ name: 'my-service', type: 'module', private: true }));
+      await writeFile(
+        join(service, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules/@types')] },
+          files: ['service.ts'],
+        }),
+      );
+      await writeFile(
+        join(service, 'service.ts'),
+        [
+          "import { createVerifier, porteroAuth, expressAuth, PorteroTokenError, type PorteroClaims, type PorteroVariables } from 'portero/verify';",
+          "const verifier = createVerifier({ issuer: 'https://auth.example.com', algorithms: ['ES256'] });",
+          'export async function who(headers: Headers): Promise<string> {',
+          '  try {',
+          '    const claims: PorteroClaims = await verifier.verify(verifier.tokenFrom(headers));',
+          '    return claims.sub;',
+          '  } catch (err) {',
+          "    if (err instanceof PorteroTokenError && err.code === 'jwks_unavailable') return 'unknown';",
+          '    throw err;',
+          '  }',
+          '}',
+          'export const hono = porteroAuth({ verifier });',
+          "export const express = expressAuth({ verifier, cookieName: 'auth_token' });",
+          'export type Vars = PorteroVariables;',
+          '// @ts-expect-error portero never signs with HS256: the types refuse it too',
+          "createVerifier({ issuer: 'https://auth.example.com', algorithms: ['HS256'] });",
+          '',
+        ].join('\n'),
+      );
+      const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+      const checked = await run(process.execPath, [tsc, '-p', service]);
+      expect(checked.code, `${checked.stdout}${checked.stderr}`).toBe(0);
+
+      const loaded = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('portero/verify'); console.log(typeof m.createVerifier)"], service);
+      expect(loaded.stdout.trim(), loaded.stderr).toBe('function');
+    } finally {
+      await rm(service, { recursive: true, force: true });
+    }
+  });
+});
+
+describe(`plain node running ${EXAMPLE}`, () => {
+  it('prints the claims of a token from a real sign-in', async () => {
+    const token = await gateway.signIn('u-7', { email: 'grace@example.com', name: 'Grace Hopper' });
+    const result = await node(EXAMPLE, token, gateway.jwksUrl, gateway.issuer);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(decodeJwt(token));
+    expect(JSON.parse(result.stdout)).toMatchObject({ sub: 'corp:u-7', email: 'grace@example.com', iss: gateway.origin });
+  });
+
+  it('exits 1 with one line for a forged token, another issuer, or a gateway it cannot reach', async () => {
+    const token = await gateway.signIn('u-8');
+    expect(refusal(await node(EXAMPLE, tamper(token, { sub: 'corp:admin' }), gateway.jwksUrl, gateway.issuer))).toBe(
+      'token refused: invalid_token: the token is not valid: signature verification failed',
+    );
+    expect(refusal(await node(EXAMPLE, token, gateway.jwksUrl, 'https://someone-else.example'))).toMatch(/^token refused: invalid_token: .*"iss"/);
+    expect(refusal(await node(EXAMPLE, token, await deadUrl(), gateway.issuer))).toMatch(/^token refused: jwks_unavailable: cannot fetch portero's keys from /);
+  });
+});
