@@ -1,20 +1,5 @@
-import type { JWTPayload } from 'jose';
-
-/** The claims of a token portero issues. Downstream apps rely on these names. */
-export interface PorteroClaims extends JWTPayload {
-  iss: string;
-  /** `<provider id>:<subject at the provider>`, e.g. `github:583231`. */
-  sub: string;
-  iat: number;
-  exp: number;
-  jti: string;
-  /** Session id; `/logout` revokes it. */
-  sid: string;
-  /** The provider id the user signed in with. */
-  provider: string;
-  email?: string;
-  email_verified?: boolean;
-  name?: string;
-  preferred_username?: string;
-  picture?: string;
-}
+/**
+ * The claims of a token portero issues. One definition, in the `portero/verify` module that
+ * downstream services import, so the two can never drift apart.
+ */
+export type { PorteroClaims } from '../verify/claims.js';

@@ -1,10 +1,8 @@
 import type { JWTPayload } from 'jose';
 
 /**
- * The claims of a token portero issues, as {@link Verifier.verify} returns them.
- *
- * A copy of the gateway's own `PorteroClaims` (src/tokens/claims.ts), so this module ships without
- * the server code; test/verify/verify.test.ts fails to compile if the two drift apart.
+ * The claims of a token portero issues, as {@link Verifier.verify} returns them. The gateway's
+ * own code uses this very type (src/tokens/claims.ts re-exports it).
  */
 export interface PorteroClaims extends JWTPayload {
   iss: string;

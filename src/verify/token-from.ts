@@ -1,3 +1,5 @@
+import { parseCookie } from 'cookie';
+
 /** Request headers as Node (`req.headers`) or the Fetch API (`request.headers`) hold them. */
 export type RequestHeaders = { authorization?: string | undefined; cookie?: string | undefined } | Headers;
 
@@ -12,19 +14,11 @@ function header(headers: RequestHeaders, name: 'authorization' | 'cookie'): stri
   return typeof value === 'string' ? value : undefined;
 }
 
-function cookieValue(cookieHeader: string, name: string): string | undefined {
-  for (const pair of cookieHeader.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
-    const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-    if (value) return value;
-  }
-  return undefined;
-}
 
 /**
  * The token a request carries: from `Authorization: Bearer <token>` (API clients), or else from the
- * `cookieName` cookie (browsers), the order portero's own `/auth` uses. `undefined` when neither.
+ * `cookieName` cookie (browsers). `undefined` when neither. (portero's own `/auth` tries both,
+ * cookie first; a backend that is handed one token wants the explicit header to win.)
  *
  * @example
  * ```ts
@@ -36,5 +30,5 @@ export function tokenFrom(headers: RequestHeaders, cookieName: string = DEFAULT_
   const bearer = header(headers, 'authorization')?.match(BEARER)?.[1];
   if (bearer) return bearer;
   const cookies = header(headers, 'cookie');
-  return cookies ? cookieValue(cookies, cookieName) : undefined;
+  return cookies ? parseCookie(cookies)[cookieName] || undefined : undefined;
 }

@@ -65,14 +65,14 @@ afterAll(async () => {
 });
 
 describe('npm run build', () => {
-  it('emits dist/verify (JS and types) that needs nothing at run time but jose', async () => {
+  it('emits dist/verify (JS and types) that needs nothing at run time but jose and cookie', async () => {
     const files = (await readdir(DIST)).sort();
     expect(files).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'verifier.js', 'hono.js', 'express.js']));
     expect(await readdir(`${REPO_ROOT}dist`)).toEqual(['verify']);
     for (const file of files.filter((name) => name.endsWith('.js'))) {
       const source = await readFile(`${DIST}${file}`, 'utf8');
       const imported = [...source.matchAll(/^(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((match) => match[1]!);
-      for (const specifier of imported) expect(specifier, `${file} imports ${specifier}`).toMatch(/^(jose|\.\/[\w-]+\.js)$/);
+      for (const specifier of imported) expect(specifier, `${file} imports ${specifier}`).toMatch(/^(jose|cookie|\.\/[\w-]+\.js)$/);
     }
   });
 
