@@ -3,24 +3,42 @@ import { Hono } from 'hono';
 import type { AppDeps } from '../../app.js';
 import { isPorteroError, PorteroError } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
-import type { CookieJar } from '../cookies.js';
+import type { PorteroCookies } from '../cookies.js';
 import type { AppEnv } from '../types.js';
 
-/** The token from `Authorization: Bearer` (API clients) or else the token cookie (browsers). */
-function presentedToken(c: Context, jar: CookieJar): string | undefined {
-  const authorization = c.req.header('authorization');
-  const bearer = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  return bearer ?? jar.readToken(c);
+/**
+ * The tokens a request presents: the token cookie (browsers) and `Authorization: Bearer` (API
+ * clients). The cookie comes first, so an app behind forward auth that sends its own bearer token
+ * upstream does not lock its signed-in users out.
+ */
+function presentedTokens(c: Context, cookies: PorteroCookies): string[] {
+  const bearer = c.req.header('authorization')?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  return [cookies.readToken(c), bearer].filter((token): token is string => token !== undefined);
 }
 
+/**
+ * A claim as an HTTP header value: UTF-8 bytes (as oauth2-proxy sends them; a header is a byte
+ * string, and `山田` would not fit as it is), with control characters removed so a claim can never
+ * split a header.
+ */
+const headerValue = (claim: string) => Buffer.from(claim.replace(/[\u0000-\u001f\u007f]/g, ''), 'utf8').toString('latin1');
+
 /** Forward-auth, userinfo and logout: everything that reads the token portero issued. */
-export function sessionRoutes(deps: AppDeps, jar: CookieJar) {
+export function sessionRoutes(deps: AppDeps, cookies: PorteroCookies) {
   const app = new Hono<AppEnv>();
 
+  /** The first presented token that is valid and not revoked; else the last one's reason. */
   const authenticate = async (c: Context) => {
-    const token = presentedToken(c, jar);
-    if (!token) throw new PorteroError('unauthenticated', 'no token presented', { detail: { reason: 'no token' } });
-    return { token, claims: await deps.sessions.authenticate(token) };
+    let failure: unknown = new PorteroError('unauthenticated', 'no token presented', { detail: { reason: 'no token' } });
+    for (const token of presentedTokens(c, cookies)) {
+      try {
+        return { token, claims: await deps.sessions.authenticate(token) };
+      } catch (err) {
+        if (!isPorteroError(err) || err.code !== 'unauthenticated') throw err;
+        failure = err;
+      }
+    }
+    throw failure;
   };
 
   /**
@@ -50,9 +68,10 @@ export function sessionRoutes(deps: AppDeps, jar: CookieJar) {
       throw err;
     });
     c.header('cache-control', 'no-store');
-    c.header('x-auth-request-user', claims.sub);
-    if (claims.email) c.header('x-auth-request-email', claims.email);
-    if (claims.preferred_username) c.header('x-auth-request-preferred-username', claims.preferred_username);
+    c.header('x-auth-request-user', headerValue(claims.sub));
+    // Only a verified address: apps key accounts by it, and an unverified one can be anyone's.
+    if (claims.email && claims.email_verified === true) c.header('x-auth-request-email', headerValue(claims.email));
+    if (claims.preferred_username) c.header('x-auth-request-preferred-username', headerValue(claims.preferred_username));
     c.header('x-auth-request-token', token);
     return c.body(null, 200);
   });
@@ -65,10 +84,9 @@ export function sessionRoutes(deps: AppDeps, jar: CookieJar) {
 
   app.on(['GET', 'POST'], '/logout', async (c) => {
     const returnTo = resolveReturnTo(c.req.query('return_to'), deps.login.returnTo);
-    const token = presentedToken(c, jar);
-    jar.clearToken(c);
+    cookies.clearToken(c);
     c.header('cache-control', 'no-store');
-    if (token) {
+    for (const token of presentedTokens(c, cookies)) {
       // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
       const claims = await deps.sessions.verify(token).catch(() => undefined);
       if (claims) await deps.sessions.revoke(claims);
