@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
@@ -46,10 +45,18 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
   if (config.redisUrl) {
     logger.info({ redis: redactedUrl(config.redisUrl) }, 'store: redis');
     const client = createRedisClient(config.redisUrl, logger);
-    const connected = await Promise.race([
-      once(client, 'ready').then(() => true),
-      new Promise<false>((resolve) => setTimeout(resolve, REDIS_START_WAIT_MS, false).unref()),
-    ]);
+    // Not events.once(): it rejects on the first 'error', and a refused connection is not fatal here.
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        resolve(false);
+      }, REDIS_START_WAIT_MS).unref();
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      client.once('ready', onReady);
+    });
     if (!connected) logger.warn({ waited_ms: REDIS_START_WAIT_MS }, 'redis not reachable yet; starting unready, will keep trying');
     return new RedisStore(client);
   }

@@ -57,9 +57,10 @@ async function waitUntilReady(port: number, child: ChildProcess): Promise<void> 
   throw new Error(`redis-server did not answer on port ${port} within 10s`);
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** Starts a server on `port` (a free one by default), e.g. where a gateway already expects it. */
+export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
   assertInstalled();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   let child: ChildProcess;
   const launch = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {

@@ -1,0 +1,33 @@
+import { afterAll, expect, it } from 'vitest';
+import { startGateway, type GatewayProcess } from '../support/process.js';
+import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
+
+// Orchestrators start containers in any order: a gateway whose Redis is not up yet must come up
+// unready (and say so), not crash into a restart loop, and become ready when Redis arrives.
+
+let gateway: GatewayProcess | undefined;
+let redis: RedisServer | undefined;
+afterAll(async () => {
+  await gateway?.stop();
+  await redis?.stop();
+});
+
+async function readyStatus(url: string) {
+  return (await fetch(`${url}/readyz`, { headers: { accept: 'application/json' } })).status;
+}
+
+it('starts unready while Redis is unreachable, and becomes ready when it comes', async () => {
+  const redisPort = await freePort();
+  gateway = await startGateway({ env: { REDIS_URL: `redis://127.0.0.1:${redisPort}` }, timeoutMs: 30_000 });
+  expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  expect(await readyStatus(gateway.url)).toBe(503);
+  expect(gateway.logLines().some((line) => line.msg === 'redis not reachable yet; starting unready, will keep trying')).toBe(true);
+
+  redis = await startRedisServer({ port: redisPort });
+  const deadline = Date.now() + 10_000;
+  while ((await readyStatus(gateway.url)) !== 200) {
+    if (Date.now() > deadline) throw new Error(`never became ready:\n${gateway.logs()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(gateway.logLines().some((line) => line.msg === 'redis reachable again')).toBe(true);
+}, 60_000);
