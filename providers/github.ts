@@ -14,7 +14,8 @@ const isGitHubEmail = (value: unknown): value is GitHubEmail =>
  * GitHub is OAuth 2.0, not OIDC: the profile comes from `GET /user`, and since `/user` shows only
  * a public email, the address is the primary verified one from `GET /user/emails` (scope `user:email`).
  * GitHub Enterprise: type `github` with its own `*_URL`s; `/user/emails` is read beside its `/user`.
- * No verified primary email: the token carries no email rather than an unverified one.
+ * No verified primary email (or no permission to read them): the token carries no email rather
+ * than an unverified one.
  */
 export const github = {
   type: 'github',
@@ -32,7 +33,9 @@ export const github = {
     const subject = pick(user, 'id');
     if (!subject) throw new TypeError('GitHub /user response has no id');
     // Beside /user, so GitHub Enterprise (own USERINFO_URL) never sends its token to api.github.com.
-    const emails = await source.fetchJson(`${source.settings.userinfoUrl!.replace(/\/+$/, '')}/emails`);
+    // Optional: a GitHub App without the "Email addresses" permission, or scopes without
+    // `user:email`, gets 403/404 here; the user signs in without an email rather than not at all.
+    const emails = await source.fetchJson(`${source.settings.userinfoUrl!.replace(/\/+$/, '')}/emails`, { optional: true });
     const primary = Array.isArray(emails)
       ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified)
       : undefined;

@@ -24,8 +24,12 @@ export interface ProfileSource {
    * has a numeric `id` and no `sub`).
    */
   userinfo(): Promise<JsonObject | undefined>;
-  /** GET another JSON resource of the provider with the access token (e.g. GitHub's `/user/emails`). */
-  fetchJson(url: string): Promise<unknown>;
+  /**
+   * GET another JSON resource of the provider with the access token (e.g. GitHub's `/user/emails`).
+   * With `optional`, a 403 or 404 (a scope or permission the operator did not grant) gives
+   * undefined instead of failing the sign-in.
+   */
+  fetchJson(url: string, options?: { optional?: boolean }): Promise<unknown>;
 }
 
 export interface Endpoints {

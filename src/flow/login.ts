@@ -4,7 +4,7 @@ import type { JsonObject, Profile } from '../../providers/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import { PorteroError } from '../errors.js';
-import { keys, type Store } from '../store/types.js';
+import { storeKeys, type Store } from '../store/types.js';
 import { classifyGrantError, profileError } from './grant-errors.js';
 import type { ConfiguredProvider } from './providers.js';
 import { resolveReturnTo, type ReturnToPolicy } from './return-to.js';
@@ -93,7 +93,7 @@ export async function startLogin(deps: LoginDeps, providerId: string, returnTo: 
   };
   if (!parameters.scope) delete parameters.scope;
   const flowId = randomBytes(32).toString('base64url');
-  await deps.store.set(keys.flow(flowStoreId(flowId)), seal(flowId, JSON.stringify(record)), deps.flowTtl);
+  await deps.store.set(storeKeys.flow(flowStoreId(flowId)), seal(flowId, JSON.stringify(record)), deps.flowTtl);
   return { flowId, state: record.state, authorizationUrl: client.buildAuthorizationUrl(config, parameters) };
 }
 
@@ -105,7 +105,7 @@ const sameText = (a: string, b: string) => {
 
 /** Takes the flow out of the store: it can be used once, by the browser that holds its id. */
 async function consumeFlow(deps: LoginDeps, flowId: string): Promise<FlowRecord> {
-  const sealed = await deps.store.getAndDelete(keys.flow(flowStoreId(flowId)));
+  const sealed = await deps.store.getAndDelete(storeKeys.flow(flowStoreId(flowId)));
   const plaintext = sealed === undefined ? undefined : unseal(flowId, sealed);
   if (plaintext === undefined) {
     throw new PorteroError('flow_invalid', 'the login expired or was already used', {
@@ -121,13 +121,21 @@ function checkCallback(record: FlowRecord, provider: ConfiguredProvider, params:
     throw new PorteroError('flow_invalid', message, { detail: { provider: provider.id, reason } });
   };
   if (record.provider !== provider.id) refuse('the login was started with another provider', 'provider mismatch');
+  for (const name of ['state', 'code', 'iss', 'error']) {
+    if (params.getAll(name).length > 1) refuse('the callback repeats a parameter', `duplicate ${name}`);
+  }
   if (!sameText(params.get('state') ?? '', record.state)) refuse('the login state does not match', 'state mismatch');
+  // RFC 9207: a callback naming another issuer than the one the user was sent to is a mix-up attack.
+  const iss = params.get('iss');
+  if (iss !== null && iss !== record.issuer) refuse('the callback names another issuer', 'iss mismatch');
   const error = params.get('error');
   if (error) {
-    throw new PorteroError(error === 'access_denied' ? 'access_denied' : 'provider_error', `the provider answered ${error}`, {
-      detail: { provider: provider.id, error: error.slice(0, 64) },
+    const oauthError = error.slice(0, 64);
+    throw new PorteroError(error === 'access_denied' ? 'access_denied' : 'provider_error', `the provider answered ${oauthError}`, {
+      detail: { provider: provider.id, oauth_error: oauthError },
     });
   }
+  if (!params.get('code')) refuse('the callback carries no code', 'no code');
 }
 
 type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
@@ -158,9 +166,10 @@ async function readProfile(provider: ConfiguredProvider, config: client.Configur
   const idTokenClaims = tokens.claims();
   const accessToken = tokens.access_token;
   const userinfoEndpoint = config.serverMetadata().userinfo_endpoint;
-  const fetchJson = async (url: string): Promise<unknown> => {
+  const fetchJson = async (url: string, options: { optional?: boolean } = {}): Promise<unknown> => {
     const headers = new Headers({ accept: 'application/json' });
     const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, headers);
+    if (options.optional && (response.status === 403 || response.status === 404)) return undefined;
     if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
     return response.json();
   };

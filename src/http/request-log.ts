@@ -16,13 +16,15 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
     const started = clock.now();
     await next();
     const error = c.get('error');
+    // The error's detail first, so none of its keys can overwrite the fields every line has.
     const line = {
+      ...error?.detail,
       request_id: c.get('requestId'),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       duration_ms: clock.now() - started,
-      ...(error ? { error: error.code, ...error.detail } : {}),
+      ...(error ? { error: error.code } : {}),
     };
     if (error?.code === 'internal') {
       const cause = error.cause instanceof Error ? error.cause : undefined;

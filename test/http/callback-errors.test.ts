@@ -1,6 +1,6 @@
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PorteroError } from '../../src/errors.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
@@ -29,6 +29,7 @@ let gateway: TestApp;
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
+afterEach(() => msw.resetHandlers());
 beforeEach(async () => {
   clock = new ManualClock();
   store = countingStore(memoryStore(clock));
@@ -114,6 +115,56 @@ describe('a callback that cannot be trusted is refused with 400 and a way to sta
   });
 });
 
+describe('a malformed callback is refused with 400 before any code exchange', () => {
+  const cases: [string, (params: URLSearchParams) => void, string][] = [
+    ['a repeated state', (params) => params.append('state', params.get('state')!), 'duplicate state'],
+    ['a repeated code', (params) => params.append('code', 'other'), 'duplicate code'],
+    ['another issuer (RFC 9207 mix-up)', (params) => params.set('iss', 'https://evil.example.test'), 'iss mismatch'],
+    ['no code', (params) => params.delete('code'), 'no code'],
+  ];
+  for (const [what, tamper, reason] of cases) {
+    it(`with ${what}`, async () => {
+      const browser = new TestBrowser();
+      const location = await startLogin(browser);
+      const params = idp.authorize(location, { sub: 'u' });
+      tamper(params);
+      const exchanges = idp.tokenRequests.length;
+      const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${params}`);
+      await expectStartAgainPage(response, 400, 'Your sign-in expired or was not valid');
+      expect(lastErrorLine()).toMatchObject({ error: 'flow_invalid', reason });
+      expect(idp.tokenRequests.length).toBe(exchanges);
+    });
+  }
+});
+
+describe('response_mode=form_post: POST /callback', () => {
+  it('completes a login from a form body', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const response = await browser.request(gateway.app, `${GATEWAY}/callback/corp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: idp.authorize(location, { sub: 'u-post' }).toString(),
+    });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('https://gateway.test/after');
+    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeDefined();
+  });
+
+  it('refuses a body that is not a form, or too large, with 400', async () => {
+    const notForm = await gateway.app.request(`${GATEWAY}/callback/corp`, { method: 'POST', headers: { 'content-type': 'application/json', ...JSON_ACCEPT }, body: '{}' });
+    expect(notForm.status).toBe(400);
+    expect(await notForm.json()).toMatchObject({ error: 'bad_request' });
+    const huge = await gateway.app.request(`${GATEWAY}/callback/corp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(1024 * 1024), ...JSON_ACCEPT },
+      body: `state=${'x'.repeat(1024 * 1024 - 6)}`,
+    });
+    expect(huge.status).toBe(400);
+    expect(await huge.json()).toMatchObject({ error: 'bad_request' });
+  });
+});
+
 describe('what the provider or its tokens say', () => {
   it('access_denied at the provider gives a 401 page naming it, and the user can start again', async () => {
     const browser = new TestBrowser();
@@ -124,6 +175,16 @@ describe('what the provider or its tokens say', () => {
     const again = await startLogin(browser);
     const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(again, { sub: 'u' })}`);
     expect(done.headers.get('location')).toBe('https://gateway.test/after');
+  });
+
+  it("another error from the provider is a 502 logged as provider_error, its own word kept apart", async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const params = idp.deny(location);
+    params.set('error', 'temporarily_unavailable');
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${params}`);
+    await expectStartAgainPage(response, 502, 'The sign-in provider reported an error');
+    expect(lastErrorLine()).toMatchObject({ error: 'provider_error', oauth_error: 'temporarily_unavailable' });
   });
 
   it('a token endpoint error is a 502, with the provider response kept out of the page', async () => {
@@ -165,6 +226,20 @@ describe('what the provider or its tokens say', () => {
   });
 });
 
+describe('when the provider cannot be reached', () => {
+  it('discovery failing gives 502 and stores nothing; the next login retries and works', async () => {
+    const fresh = await buildTestApp({ store, clock, env: idp.env('corp') });
+    msw.use(http.get(`${idp.issuer}/.well-known/openid-configuration`, () => HttpResponse.error(), { once: true }));
+    const browser = new TestBrowser();
+    const down = await browser.get(fresh.app, `${GATEWAY}/login/corp`);
+    await expectStartAgainPage(down, 502, 'The sign-in provider cannot be reached');
+    expect(down.headers.getSetCookie()).toEqual([]);
+    const up = await browser.get(fresh.app, `${GATEWAY}/login/corp`);
+    expect(up.status).toBe(302);
+    expect(up.headers.get('location')).toMatch(/^https:\/\/idp\.example\.test\/authorize\?/);
+  });
+});
+
 describe('errors are logged once, without secrets', () => {
   it('one JSON line per failed request, with its request id and no code, state, cookie or token', async () => {
     idp.tokenError = { status: 400, body: { error: 'invalid_grant' } };
@@ -183,9 +258,4 @@ describe('errors are logged once, without secrets', () => {
     expect(everything).not.toContain(idp.clientSecret);
     expect(await response.text()).toContain(requestId);
   });
-});
-
-it('PorteroError keeps its cause but shows only its code and message', () => {
-  const error = new PorteroError('flow_invalid', 'x', { cause: new Error('inner') });
-  expect(JSON.parse(JSON.stringify({ ...error }))).not.toHaveProperty('cause');
 });

@@ -14,6 +14,7 @@ class MockGitHub {
   emails: JsonBodyType = [];
   tokenFailure: { status: number; body: Record<string, unknown> } | undefined;
   userStatus = 200;
+  emailsStatus = 200;
   readonly apiCalls: string[] = [];
   readonly #book = new CodeBook<true>();
 
@@ -54,6 +55,7 @@ class MockGitHub {
       http.get(`${this.api}/user/emails`, ({ request }) => {
         this.apiCalls.push('/user/emails');
         if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
+        if (this.emailsStatus !== 200) return HttpResponse.json({ message: 'Resource not accessible by integration' }, { status: this.emailsStatus });
         return HttpResponse.json(this.emails);
       }),
     ];
@@ -85,6 +87,7 @@ beforeEach(() => {
   ];
   github.tokenFailure = undefined;
   github.userStatus = 200;
+  github.emailsStatus = 200;
   github.apiCalls.length = 0;
 });
 afterEach(() => deps.store.close());
@@ -140,6 +143,15 @@ describe('GitHub sign-in', () => {
     expect((await signIn()).profile.email).toBeUndefined();
     github.emails = { message: 'not a list' };
     expect((await signIn()).profile.email).toBeUndefined();
+  });
+
+  it('signs in without an email when the app may not read /user/emails (403), but fails on a 500', async () => {
+    github.emailsStatus = 403;
+    const { profile } = await signIn();
+    expect(profile).toMatchObject({ subject: '583231', preferredUsername: 'octoada' });
+    expect(profile.email).toBeUndefined();
+    github.emailsStatus = 500;
+    expect((await rejection(signIn())).code).toBe('profile_unavailable');
   });
 
   it('uses the login name when the user set no display name', async () => {
