@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Profile } from '../../providers/index.js';
 import type { Clock } from '../clock.js';
+import { PorteroError } from '../errors.js';
 import type { PorteroClaims } from './claims.js';
 import type { KeySet } from './keys.js';
 
@@ -16,6 +17,9 @@ export interface IssuedToken {
   readonly token: string;
   readonly claims: PorteroClaims;
 }
+
+/** Characters of a token, leaving room in a 4096-byte cookie for its name and attributes. */
+export const MAX_TOKEN_LENGTH = 3800;
 
 const randomId = () => randomBytes(16).toString('base64url');
 
@@ -42,8 +46,17 @@ export async function issueToken(
     ...(profile.preferredUsername !== undefined ? { preferred_username: profile.preferredUsername } : {}),
     ...(profile.picture !== undefined ? { picture: profile.picture } : {}),
   };
-  const token = await new SignJWT(claims)
-    .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' })
-    .sign(keys.signing.key);
-  return { token, claims };
+  // Browsers silently drop a cookie over about 4 KB, and the user would loop between app and
+  // sign-in. A provider's long picture URL or name gives way first; beyond that, refuse clearly.
+  for (const dropped of [[], ['picture'], ['picture', 'name']] as const) {
+    const kept: PorteroClaims = { ...claims };
+    for (const name of dropped) delete kept[name];
+    const token = await new SignJWT(kept)
+      .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' })
+      .sign(keys.signing.key);
+    if (token.length <= MAX_TOKEN_LENGTH) return { token, claims: kept };
+  }
+  throw new PorteroError('profile_unavailable', 'the profile is too large to fit in a cookie', {
+    detail: { provider: providerId, reason: 'token too large' },
+  });
 }

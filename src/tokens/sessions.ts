@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
 import { PorteroError } from '../errors.js';
-import { keys as storeKeys, type Store } from '../store/types.js';
+import { storeKeys, type Store } from '../store/types.js';
 import type { PorteroClaims } from './claims.js';
 import type { Profile } from '../../providers/index.js';
 import { issueToken, type IssuedToken, type TokenSettings } from './issue.js';
