@@ -6,7 +6,7 @@ import type { Config } from './config/types.js';
 import { PorteroError } from './errors.js';
 import { loginDeps, type LoginDeps } from './flow/login.js';
 import type { ConfiguredProvider } from './flow/providers.js';
-import { CookieJar } from './http/cookies.js';
+import { PorteroCookies } from './http/cookies.js';
 import { respondWithError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { loginRoutes } from './http/routes/login.js';
@@ -50,10 +50,13 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     login: loginDeps(config, { store, providers, clock }),
     sessions: new Sessions(keys, store, { issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.jwtTtl }, clock),
   };
-  const jar = new CookieJar(config);
+  const cookies = new PorteroCookies(config);
   const basePath = new URL(config.publicUrl).pathname.replace(/\/$/, '');
 
-  const app = new Hono<AppEnv>();
+  // With PUBLIC_URL https://example.com/sso, every route lives under /sso (the proxy need not strip
+  // it), and `/sso/`, where sign-ins land by default, is the sign-in page: hence strict: false.
+  const root = new Hono<AppEnv>({ strict: false });
+  const app = basePath ? root.basePath(basePath) : root;
   app.use(requestId());
   app.use(requestLog(logger, clock));
   app.use(
@@ -74,9 +77,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     c.set('basePath', basePath);
     await next();
   });
-  app.route('/', publicRoutes(deps, jar));
-  app.route('/', loginRoutes(deps, jar));
-  app.route('/', sessionRoutes(deps, jar));
+  app.route('/', publicRoutes(deps, cookies));
+  app.route('/', loginRoutes(deps, cookies));
+  app.route('/', sessionRoutes(deps, cookies));
   app.notFound((c) => respondWithError(new PorteroError('not_found', 'no such route'), c));
   app.onError((err, c) => respondWithError(err, c));
   return app;

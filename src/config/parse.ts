@@ -15,6 +15,7 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_LENGTH = 32;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
   const raw = env[name]?.trim();
@@ -103,8 +104,18 @@ export function parseConfig(env: Env): Config {
   if (cookieDomain && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(cookieDomain)) {
     problems.push(`COOKIE_DOMAIN must be a domain like .example.com, got ${JSON.stringify(cookieDomain)}`);
   }
+  const host = new URL(url).hostname;
+  if (cookieDomain && !`.${host}`.endsWith(`.${cookieDomain.replace(/^\./, '')}`)) {
+    problems.push(`COOKIE_DOMAIN ${cookieDomain} does not contain PUBLIC_URL's host ${host}: browsers would refuse the token cookie`);
+  }
   const tokenCookieName = env.TOKEN_COOKIE_NAME?.trim() || 'auth_token';
   if (!/^[A-Za-z0-9_.-]+$/.test(tokenCookieName)) problems.push('TOKEN_COOKIE_NAME may hold letters, digits, _, . and -');
+  // Browsers enforce cookie name prefixes; a name that breaks their rules would never be stored.
+  const secure = url.startsWith('https:');
+  if (/^__(Host|Secure)-/i.test(tokenCookieName) && !secure) problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} needs an https PUBLIC_URL`);
+  if (/^__Host-/i.test(tokenCookieName) && cookieDomain) problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} cannot be used with COOKIE_DOMAIN`);
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
 
   const providers = parseProviders(env, problems);
   const jwtKeysFile = env.JWT_KEYS?.trim() || undefined;
@@ -133,9 +144,9 @@ export function parseConfig(env: Env): Config {
     providers: Object.freeze(providers.map(freezeProvider)),
     devIdp: !production && providers.length === 0,
     devIdpPort: integer(env, 'DEV_IDP_PORT', 0, 0, 65535, problems),
-    logLevel: env.LOG_LEVEL?.trim() || 'info',
+    logLevel,
     instanceName: env.INSTANCE_NAME?.trim() || hostname(),
-    secureCookies: url.startsWith('https:'),
+    secureCookies: secure,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -12,7 +12,7 @@ export const MAX_PENDING_FLOWS = 5;
  * overwrite the first ("state mismatch" in gateways that do so). Each carries the flow id signed
  * with COOKIE_SECRET, lives FLOW_TTL seconds, and is `__Host-` prefixed and Secure under https.
  */
-export class CookieJar {
+export class PorteroCookies {
   readonly #config: Config;
 
   constructor(config: Config) {
@@ -41,7 +41,7 @@ export class CookieJar {
   }
 
   setFlow(c: Context, state: string, flowId: string): Promise<void> {
-    return setSignedCookie(c, CookieJar.flowCookieName(state), flowId, this.#config.cookieSecret, {
+    return setSignedCookie(c, PorteroCookies.flowCookieName(state), flowId, this.#config.cookieSecret, {
       httpOnly: true,
       sameSite: 'Lax',
       path: '/',
@@ -53,7 +53,7 @@ export class CookieJar {
 
   /** The flow id; `false` when the cookie is forged (refused before any store round trip), undefined when absent. */
   async readFlow(c: Context, state: string): Promise<string | false | undefined> {
-    const name = CookieJar.flowCookieName(state);
+    const name = PorteroCookies.flowCookieName(state);
     const verified = await getSignedCookie(c, this.#config.cookieSecret, name, this.#prefix);
     // Hono skips a value that is not even shaped like "value.signature"; that is forged too, not absent.
     if (verified === undefined && getCookie(c, name, this.#prefix) !== undefined) return false;
@@ -61,7 +61,7 @@ export class CookieJar {
   }
 
   clearFlow(c: Context, state: string): void {
-    this.#deleteFlowCookie(c, CookieJar.flowCookieName(state));
+    this.#deleteFlowCookie(c, PorteroCookies.flowCookieName(state));
   }
 
   #deleteFlowCookie(c: Context, name: string): void {

@@ -21,7 +21,7 @@ export interface Store {
 }
 
 /** Key namespaces, so one Redis can be shared with other applications. */
-export const keys = {
+export const storeKeys = {
   flow: (id: string) => `flow:${id}`,
   revokedSession: (sid: string) => `revoked:${sid}`,
 } as const;

@@ -120,6 +120,29 @@ describe('parseConfig problems', () => {
   });
 });
 
+describe('parseConfig cookies and logs', () => {
+  it('refuses a COOKIE_DOMAIN that browsers would refuse for PUBLIC_URL', () => {
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com', COOKIE_DOMAIN: '.example.com' }).cookieDomain).toBe('.example.com');
+    expect(parseConfig({ PUBLIC_URL: 'https://example.com', COOKIE_DOMAIN: 'example.com' }).cookieDomain).toBe('example.com');
+    expect(problemsOf({ PUBLIC_URL: 'https://auth.example.com', COOKIE_DOMAIN: '.other.example' })).toEqual([
+      "COOKIE_DOMAIN .other.example does not contain PUBLIC_URL's host auth.example.com: browsers would refuse the token cookie",
+    ]);
+    expect(problemsOf({ PUBLIC_URL: 'https://badexample.com', COOKIE_DOMAIN: 'example.com' })).toHaveLength(1);
+  });
+
+  it('refuses token cookie names whose prefix browsers would not honour', () => {
+    expect(problemsOf({ TOKEN_COOKIE_NAME: '__Secure-auth' })).toEqual(['TOKEN_COOKIE_NAME __Secure-auth needs an https PUBLIC_URL']);
+    expect(problemsOf({ PUBLIC_URL: 'https://auth.example.com', COOKIE_DOMAIN: '.example.com', TOKEN_COOKIE_NAME: '__Host-auth' })).toEqual([
+      'TOKEN_COOKIE_NAME __Host-auth cannot be used with COOKIE_DOMAIN',
+    ]);
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com', TOKEN_COOKIE_NAME: '__Host-auth' }).tokenCookieName).toBe('__Host-auth');
+  });
+
+  it('refuses an unknown LOG_LEVEL instead of crashing at start', () => {
+    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual(['LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"']);
+  });
+});
+
 describe('parseConfig providers', () => {
   it('turns PROVIDER_MY_CORP_* into provider my-corp', () => {
     const [provider, ...others] = parseConfig({

@@ -2,7 +2,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { flowStoreId } from '../../src/flow/sealed.js';
-import { CookieJar } from '../../src/http/cookies.js';
+import { PorteroCookies } from '../../src/http/cookies.js';
 import { buildTestApp, isolatedRedisStore, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -205,7 +205,7 @@ describe('GET /callback/:provider', () => {
     callback.set('state', forgedState);
     const exchangesBefore = idp.tokenRequests.length;
     const response = await gateway.app.request(`${GATEWAY}/callback/corp?${callback}`, {
-      headers: { cookie: `__Host-${CookieJar.flowCookieName(forgedState)}=${cookie.value}` },
+      headers: { cookie: `__Host-${PorteroCookies.flowCookieName(forgedState)}=${cookie.value}` },
     });
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('Your sign-in expired or was not valid');

@@ -78,6 +78,23 @@ describe('GET /auth (forward auth)', () => {
     expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(401);
   });
 
+  it('sends identity headers as UTF-8 bytes, never a verified-looking unverified email', async () => {
+    const { browser } = await signIn({ sub: 'u-8', claims: { preferred_username: '山田', email: 'yamada@example.com', email_verified: false } });
+    const response = await browser.get(gateway.app, `${GATEWAY}/auth`);
+    expect(response.status).toBe(200);
+    const utf8 = (value: string | null) => Buffer.from(value ?? '', 'latin1').toString('utf8');
+    expect(utf8(response.headers.get('x-auth-request-preferred-username'))).toBe('山田');
+    // Unverified: anyone may have typed it at the provider. Apps that key accounts by it must not see it.
+    expect(response.headers.get('x-auth-request-email')).toBeNull();
+  });
+
+  it('tries the cookie first, so an app sending its own bearer token upstream does not lock users out', async () => {
+    const { browser } = await signIn();
+    const response = await browser.get(gateway.app, `${GATEWAY}/auth`, { authorization: 'Bearer the-apps-own-api-token' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
+  });
+
   it('names the sign-in page, returning to the URL the proxy was asked for, when it refuses', async () => {
     const ask = (headers: Record<string, string>) => gateway.app.request(`${GATEWAY}/auth`, { headers });
     const nginx = await ask({ 'x-original-url': 'https://app.example.com/reports?year=2026&q=a%20b' });
@@ -172,6 +189,16 @@ describe('public pages', () => {
     expect(jwks.keys[0]).not.toHaveProperty('d');
     const discovery = await (await gateway.app.request(`${GATEWAY}/.well-known/openid-configuration`)).json();
     expect(discovery).toMatchObject({ issuer: GATEWAY, jwks_uri: `${GATEWAY}/.well-known/jwks.json` });
+  });
+
+  it('serves every route under the path of PUBLIC_URL', async () => {
+    const prefixed = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), PUBLIC_URL: 'https://example.com/sso' } });
+    const page = await (await prefixed.app.request('https://example.com/sso/')).text();
+    expect(page).toContain('href="/sso/login/corp"');
+    const login = await prefixed.app.request('https://example.com/sso/login/corp');
+    expect(new URL(login.headers.get('location')!).searchParams.get('redirect_uri')).toBe('https://example.com/sso/callback/corp');
+    expect((await prefixed.app.request('https://example.com/sso/.well-known/jwks.json')).status).toBe(200);
+    expect((await prefixed.app.request('https://example.com/login/corp')).status).toBe(404);
   });
 
   it('unknown routes get a 404 page or JSON, not a stack trace', async () => {

@@ -69,6 +69,22 @@ describe('when Redis goes away', () => {
     expect(redisLogs.lines.filter((line) => line.msg === 'redis reachable again')).toHaveLength(1);
   });
 
+  it('a signed-in user is told the service is unavailable, not shown the sign-in page', async () => {
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+    await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
+    expect(await (await browser.get(gateway.app, `${GATEWAY}/`)).text()).toContain('Signed in as');
+    await redis.kill();
+    try {
+      const home = await browser.get(gateway.app, `${GATEWAY}/`);
+      expect(home.status).toBe(503);
+      expect(await home.text()).toContain('Sign-in is temporarily unavailable');
+    } finally {
+      await redis.restart();
+      await eventually(ready);
+    }
+  });
+
   it('a paused Redis gives 503 within seconds instead of hanging the request', async () => {
     const browser = new TestBrowser();
     const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { PorteroError } from '../../errors.js';
 import { finishLogin, startLogin } from '../../flow/login.js';
 import type { AppDeps } from '../../app.js';
-import { CookieJar } from '../cookies.js';
+import { PorteroCookies } from '../cookies.js';
 import type { AppEnv } from '../types.js';
 
 const MAX_CALLBACK_BODY = 64 * 1024;
@@ -14,35 +15,44 @@ async function callbackParams(request: Request): Promise<URLSearchParams> {
   if (!type.startsWith('application/x-www-form-urlencoded')) {
     throw new PorteroError('bad_request', 'callback POST must be a form', { detail: { content_type: type.slice(0, 64) } });
   }
-  const body = await request.text();
-  if (body.length > MAX_CALLBACK_BODY) throw new PorteroError('bad_request', 'callback body too large');
-  return new URLSearchParams(body);
+  return new URLSearchParams(await request.text());
 }
 
-export function loginRoutes(deps: AppDeps, jar: CookieJar) {
+export function loginRoutes(deps: AppDeps, cookies: PorteroCookies) {
   const app = new Hono<AppEnv>();
 
   app.get('/login/:provider', async (c) => {
     const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'));
-    jar.pruneFlows(c);
-    await jar.setFlow(c, started.state, started.flowId);
+    cookies.pruneFlows(c);
+    await cookies.setFlow(c, started.state, started.flowId);
     c.header('cache-control', 'no-store');
     return c.redirect(started.authorizationUrl.href, 302);
   });
+
+  // A form_post callback is a few hundred bytes; refuse a large body before reading it.
+  app.post(
+    '/callback/:provider',
+    bodyLimit({
+      maxSize: MAX_CALLBACK_BODY,
+      onError: () => {
+        throw new PorteroError('bad_request', 'callback body too large');
+      },
+    }),
+  );
 
   app.on(['GET', 'POST'], '/callback/:provider', async (c) => {
     c.header('cache-control', 'no-store');
     const params = await callbackParams(c.req.raw);
     const state = params.get('state');
     if (!state) throw new PorteroError('flow_invalid', 'the callback carries no state', { detail: { reason: 'no state' } });
-    const flowId = await jar.readFlow(c, state);
-    jar.clearFlow(c, state);
+    const flowId = await cookies.readFlow(c, state);
+    cookies.clearFlow(c, state);
     if (flowId === false) throw new PorteroError('flow_invalid', 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
     if (flowId === undefined) throw new PorteroError('flow_invalid', 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
 
     const finished = await finishLogin(deps.login, c.req.param('provider'), flowId, params);
     const issued = await deps.sessions.issue(finished.provider.id, finished.profile);
-    jar.setToken(c, issued.token);
+    cookies.setToken(c, issued.token);
     return c.redirect(finished.returnTo, 302);
   });
 

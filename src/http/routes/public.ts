@@ -1,20 +1,27 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../../app.js';
+import { isPorteroError } from '../../errors.js';
 import type { PorteroClaims } from '../../tokens/claims.js';
-import type { CookieJar } from '../cookies.js';
+import type { PorteroCookies } from '../cookies.js';
 import { signInPage, signedInPage } from '../pages.js';
 import type { AppEnv } from '../types.js';
 
 /** The sign-in page, key discovery and health: what needs no session. */
-export function publicRoutes(deps: AppDeps, jar: CookieJar) {
+export function publicRoutes(deps: AppDeps, cookies: PorteroCookies) {
   const app = new Hono<AppEnv>();
   const { config } = deps;
   const providerLinks = [...deps.login.providers.values()].map(({ id, displayName }) => ({ id, displayName }));
 
   app.get('/', async (c) => {
     c.header('cache-control', 'no-store');
-    const token = jar.readToken(c);
-    const claims: PorteroClaims | undefined = token ? await deps.sessions.authenticate(token).catch(() => undefined) : undefined;
+    const token = cookies.readToken(c);
+    // An invalid token just means "not signed in"; a store outage is a 503 like anywhere else.
+    const claims: PorteroClaims | undefined = token
+      ? await deps.sessions.authenticate(token).catch((err: unknown) => {
+          if (isPorteroError(err) && err.code === 'unauthenticated') return undefined;
+          throw err;
+        })
+      : undefined;
     if (claims) return c.html(signedInPage(c.get('basePath'), claims));
     return c.html(signInPage(c.get('basePath'), providerLinks, c.req.query('return_to')));
   });
