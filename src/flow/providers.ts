@@ -25,8 +25,16 @@ export interface ProviderOptions {
 
 const allowsHttp = (url: string | undefined) => url !== undefined && new URL(url).protocol === 'http:' && isLoopbackHost(new URL(url).hostname);
 
-function clientAuth(settings: ProviderSettings): client.ClientAuth {
-  return settings.clientSecret ? client.ClientSecretPost(settings.clientSecret) : client.None();
+/**
+ * How the client secret travels to the token endpoint. HTTP Basic is what RFC 6749 requires every
+ * server to support and OIDC's default, so it is used unless discovery lists only the form body.
+ * Providers without discovery (GitHub and the like) take it in the form body.
+ */
+function clientAuth(settings: ProviderSettings, metadata?: client.ServerMetadata): client.ClientAuth {
+  if (!settings.clientSecret) return client.None();
+  const supported = metadata?.token_endpoint_auth_methods_supported;
+  const basic = metadata !== undefined && (supported === undefined || supported.includes('client_secret_basic'));
+  return basic ? client.ClientSecretBasic(settings.clientSecret) : client.ClientSecretPost(settings.clientSecret);
 }
 
 async function buildClient(preset: Provider, settings: ProviderSettings, timeout: number): Promise<client.Configuration> {
@@ -34,11 +42,13 @@ async function buildClient(preset: Provider, settings: ProviderSettings, timeout
   // Plain http was refused at start-up except on loopback hosts; here it only needs allowing.
   const insecure = [settings.issuer, settings.authorizationUrl, settings.tokenUrl, settings.userinfoUrl].some(allowsHttp);
   if (preset.protocol === 'oidc') {
-    const issuer = new URL(settings.issuer!);
-    config = await client.discovery(issuer, settings.clientId, undefined, clientAuth(settings), {
+    const discovered = await client.discovery(new URL(settings.issuer!), settings.clientId, undefined, client.None(), {
       timeout,
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
+    const metadata = discovered.serverMetadata();
+    config = new client.Configuration(metadata, settings.clientId, undefined, clientAuth(settings, metadata));
+    if (insecure) client.allowInsecureRequests(config);
     // The code flow could trust TLS alone (OIDC Core 3.1.3.7); checking the ID token's signature
     // against the issuer's JWKS as well costs one cached fetch and catches a compromised channel.
     client.enableNonRepudiationChecks(config);

@@ -123,6 +123,7 @@ describe('GET /callback/:provider', () => {
     const [tokenRequest] = idp.tokenRequests.slice(-1);
     expect(tokenRequest!.redirectUri).toBe('https://gateway.test/callback/corp');
     expect(tokenRequest!.codeVerifier).toMatch(/^[\w-]{43,128}$/);
+    expect(tokenRequest!.clientAuth).toBe('client_secret_basic');
 
     const cookies = setCookieLines(response);
     const flowLine = [...cookies.entries()].find(([name]) => name.startsWith('__Host-portero_flow_'))![1];
@@ -152,6 +153,20 @@ describe('GET /callback/:provider', () => {
     expect(claims.sid).toMatch(/^[\w-]{22}$/);
     // The flow is gone from the store.
     expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
+  });
+
+  it('sends the client secret in the form body to a provider whose discovery lists only that', async () => {
+    idp.tokenEndpointAuthMethods = ['client_secret_post'];
+    try {
+      const postOnly = await buildTestApp({ store: gateway.store, env: idp.env('corp') });
+      const browser = new TestBrowser();
+      const login = await browser.get(postOnly.app, `${GATEWAY}/login/corp`);
+      const done = await browser.get(postOnly.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
+      expect(done.status).toBe(302);
+      expect(idp.tokenRequests.at(-1)!.clientAuth).toBe('client_secret_post');
+    } finally {
+      idp.tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
+    }
   });
 
   it('refuses a replayed callback: the flow is consumed exactly once', async () => {

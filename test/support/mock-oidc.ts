@@ -8,6 +8,8 @@ export interface MockUser {
 }
 
 export interface TokenRequestRecord {
+  /** How the client authenticated: HTTP Basic or the form body. */
+  clientAuth?: 'client_secret_basic' | 'client_secret_post';
   readonly redirectUri: string | null;
   readonly codeVerifier: string | null;
   readonly clientId: string | null;
@@ -26,6 +28,8 @@ export class MockOidcProvider {
   idTokenOverride: ((claims: JWTPayload) => JWTPayload) | undefined;
   /** Makes the token endpoint fail with this status and body. */
   tokenError: { status: number; body: Record<string, unknown> } | undefined;
+  /** What discovery says the token endpoint accepts. */
+  tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
   readonly tokenRequests: TokenRequestRecord[] = [];
@@ -84,12 +88,12 @@ export class MockOidcProvider {
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
+          token_endpoint_auth_methods_supported: this.tokenEndpointAuthMethods,
           authorization_response_iss_parameter_supported: true,
         }),
       ),
       http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${issuer}/token`, async ({ request }) => this.#token(new URLSearchParams(await request.text()))),
+      http.post(`${issuer}/token`, async ({ request }) => this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization'))),
       http.get(`${issuer}/userinfo`, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
@@ -98,12 +102,15 @@ export class MockOidcProvider {
     ];
   }
 
-  async #token(form: URLSearchParams) {
+  async #token(form: URLSearchParams, authorization: string | null) {
     this.tokenRequests.push({ redirectUri: form.get('redirect_uri'), codeVerifier: form.get('code_verifier'), clientId: form.get('client_id') });
     if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
     const grant = this.#book.redeem(form);
     if (!grant) return HttpResponse.json({ error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' }, { status: 400 });
-    if (form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret) {
+    const [basicId, basicSecret] = Buffer.from(authorization?.replace(/^Basic /, '') ?? '', 'base64').toString().split(':').map(decodeURIComponent);
+    this.tokenRequests.at(-1)!.clientAuth = authorization?.startsWith('Basic ') ? 'client_secret_basic' : 'client_secret_post';
+    const [clientId, clientSecret] = authorization?.startsWith('Basic ') ? [basicId, basicSecret] : [form.get('client_id'), form.get('client_secret')];
+    if (clientId !== this.clientId || clientSecret !== this.clientSecret) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
     const accessToken = this.#book.accessTokenFor(grant.data);
