@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,13 +27,58 @@ export interface DemoUpstream {
 
 const escapeHtml = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
+/** The claims of the token nginx passed on (`X-Auth-Request-Token`), decoded only: nginx vouches for it. */
+function tokenClaims(token: string | undefined): Record<string, unknown> | undefined {
+  try {
+    return token ? (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The demo app's page: `hello <user>` (what the tests look for), then what nginx told it about
+ * the person (the X-Auth-Request-* headers), the page asked for, and the token's claims.
+ */
+function demoPage(req: IncomingMessage): string {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const user = header('x-auth-request-user') ?? '';
+  const claims = tokenClaims(header('x-auth-request-token'));
+  const rows = [
+    ['user', user],
+    ['email', header('x-auth-request-email')],
+    ['user name', header('x-auth-request-preferred-username')],
+    ['page', req.url],
+  ]
+    .filter((row): row is [string, string] => row[1] !== undefined)
+    .map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>demo app</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #1d2430; }
+  header { border-bottom: 1px solid #c5ccd6; margin-bottom: 1rem; color: #5b6573; }
+  th { text-align: left; padding-right: 1rem; color: #5b6573; font-weight: normal; }
+  pre { background: #f2f5f9; padding: 1rem; border-radius: .5rem; font-size: .85rem; white-space: pre-wrap; word-break: break-all; }
+</style></head>
+<body>
+<header>demo app, behind nginx and portero</header>
+<h1>hello ${escapeHtml(user)}</h1>
+<table>${rows}</table>
+${claims ? `<h2>Claims of the token portero issued</h2>\n<pre>${escapeHtml(JSON.stringify(claims, null, 2))}</pre>` : ''}
+</body></html>
+`;
+}
+
 export async function startDemoUpstream(): Promise<DemoUpstream> {
   const requests: UpstreamRequest[] = [];
   const server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    const user = req.headers['x-auth-request-user'];
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(`<!doctype html><title>demo app</title><p>hello ${escapeHtml(String(user ?? ''))}</p>\n`);
+    res.end(demoPage(req));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -58,12 +103,20 @@ export interface E2eStack {
   readonly providerId: string;
   readonly op: OidcOp;
   readonly redis: RedisServer;
-  /** INSTANCE_NAME `a` and `b`. */
+  /** INSTANCE_NAME `a` and `b`: the processes running now (a restart replaces one). */
   readonly gateways: readonly [GatewayProcess, GatewayProcess];
   readonly nginx: NginxServer;
   readonly app: DemoUpstream;
-  /** The shared JWT_KEYS file (private keys, mode 0600). */
+  /** The shared JWT_KEYS file (private keys, mode 0600), which a test may rewrite and then restart the gateways. */
   readonly jwtKeysFile: string;
+  /**
+   * Stops gateway `index` (0 is `a`, 1 is `b`) and starts it again with the same environment on
+   * the same port, so nginx's upstream finds it there: a deploy of one instance, which reads
+   * JWT_KEYS afresh. Resolves once it answers `/healthz`; the other keeps serving meanwhile.
+   */
+  restartGateway(index: 0 | 1): Promise<GatewayProcess>;
+  /** A rolling restart: `a`, then `b`, one at a time, as an operator rolls out a new key file. */
+  restartGateways(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -115,25 +168,60 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       ...op.env(providerId),
       ...options.env,
     };
-    const [a, b] = await Promise.allSettled([
-      startGateway({ env: { ...shared, INSTANCE_NAME: 'a' } }),
-      startGateway({ env: { ...shared, INSTANCE_NAME: 'b' } }),
-    ]);
-    for (const result of [a, b]) if (result.status === 'fulfilled') started.push(() => result.value.stop());
+    const names = ['a', 'b'] as const;
+    // The processes running now, by index; a restart swaps one. Stopping the stack stops these.
+    const running: (GatewayProcess | undefined)[] = [undefined, undefined];
+    started.push(async () => {
+      const results = await Promise.allSettled(running.splice(0, 2, undefined, undefined).map((gateway) => gateway?.stop()));
+      const failed = results.filter((result) => result.status === 'rejected');
+      if (failed.length > 0) throw failed[0]!.reason;
+    });
+    const launch = async (index: 0 | 1, port?: number) => {
+      const gateway = await startGateway({ env: { ...shared, INSTANCE_NAME: names[index], ...(port ? { PORT: String(port) } : {}) } });
+      running[index] = gateway;
+      return gateway;
+    };
+    const [a, b] = await Promise.allSettled([launch(0), launch(1)]);
     if (a.status === 'rejected') throw a.reason;
     if (b.status === 'rejected') throw b.reason;
-    const gateways = [a.value, b.value] as const;
+    const ports = [a.value.port, b.value.port] as const;
+
+    const restartGateway = async (index: 0 | 1) => {
+      const old = running[index];
+      running[index] = undefined;
+      await old?.stop();
+      return launch(index, ports[index]);
+    };
 
     const app = await startDemoUpstream();
     started.push(() => app.close());
 
     const nginx = await startNginx({
       port,
-      upstreams: { portero: gateways.map((gateway) => `127.0.0.1:${gateway.port}`), app: [app.address] },
+      upstreams: { portero: ports.map((port) => `127.0.0.1:${port}`), app: [app.address] },
     });
     started.push(() => nginx.stop());
 
-    return { url, providerId, op, redis, gateways, nginx, app, jwtKeysFile, stop: stopAll };
+    return {
+      url,
+      providerId,
+      op,
+      redis,
+      get gateways() {
+        const [first, second] = running;
+        if (!first || !second) throw new Error('a gateway of the end-to-end stack is not running (a restart failed, or the stack was stopped)');
+        return [first, second] as const;
+      },
+      nginx,
+      app,
+      jwtKeysFile,
+      restartGateway,
+      async restartGateways() {
+        await restartGateway(0);
+        await restartGateway(1);
+      },
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll().catch(() => {});
     throw err;
