@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -6,7 +5,8 @@ import { createVerifier, PorteroTokenError, type Verifier } from '../../src/veri
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
-import { cleanEnv, REPO_ROOT } from '../support/process.js';
+import { REPO_ROOT, runToExit } from '../support/process.js';
+import { assertPythonJwt, startPythonBackend, type PythonBackend } from '../support/python.js';
 
 // A key rotation as an operator does it, seen from outside: `scripts/keys.ts` rewrites the JWT_KEYS
 // file the two `npm start` processes behind nginx share, the processes are restarted one at a time,
@@ -16,83 +16,7 @@ import { cleanEnv, REPO_ROOT } from '../support/process.js';
 // each fetching the keys through nginx. Dropping the old key refuses its tokens everywhere.
 
 const AUDIENCE = 'reports';
-/** Debian's Python, which has the packages; the pyenv `python3` on PATH does not. */
-const PYTHON = '/usr/bin/python3';
-const PYTHON_APP = 'examples/python/app.py';
 const NODE_EXAMPLE = 'examples/node/verify.mjs';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program in the repository root with a newcomer's bare environment (no .env read), to its end. */
-function run(command: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, env: cleanEnv() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-interface PythonBackend {
-  readonly url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** examples/python/app.py on a free port, as a Python team runs it behind portero; resolves on its ready line. */
-async function startPythonBackend(): Promise<PythonBackend> {
-  const child = spawn(PYTHON, [PYTHON_APP], {
-    cwd: REPO_ROOT,
-    // A bare environment: no proxy variable may send Python's JWKS request to 127.0.0.1 elsewhere.
-    env: {
-      PATH: '/usr/bin:/bin',
-      LANG: 'C.UTF-8',
-      PYTHONDONTWRITEBYTECODE: '1',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      PORTERO_ISSUER: stack.url,
-      PORTERO_JWKS_URL: `${stack.url}/.well-known/jwks.json`,
-      PORTERO_AUDIENCE: AUDIENCE,
-    },
-  });
-  let output = '';
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${PYTHON_APP} printed no ready line within 10 s:\n${output}`)), 10_000);
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk;
-        const ready = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(output);
-        if (ready) {
-          clearTimeout(timer);
-          resolve(ready[1]!);
-        }
-      });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${PYTHON_APP} exited with code ${code} before it was ready:\n${output}`));
-      });
-    });
-    return { url, output: () => output, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
 
 let stack: E2eStack;
 /** Started before any rotation: its PyJWKClient has only the first key cached when the second's tokens arrive. */
@@ -106,7 +30,7 @@ let t2: string | undefined;
 
 /** `npm run keys -- --out <JWT_KEYS> --<mode>`: the operator's script, on the stack's key file. */
 async function keys(mode: 'rotate' | 'stage' | 'promote'): Promise<string> {
-  const result = await run(`${REPO_ROOT}node_modules/.bin/tsx`, ['scripts/keys.ts', '--out', stack.jwtKeysFile, `--${mode}`]);
+  const result = await runToExit(`${REPO_ROOT}node_modules/.bin/tsx`, ['scripts/keys.ts', '--out', stack.jwtKeysFile, `--${mode}`]);
   expect(result.code, `keys --${mode}:\n${result.stderr}`).toBe(0);
   return result.stderr;
 }
@@ -139,6 +63,9 @@ async function signIn(): Promise<string> {
   return cookie.value;
 }
 
+/** The Python backend's settings: this stack's tokens, keys fetched through nginx. */
+const pythonConfig = () => ({ issuer: stack.url, jwksUrl: `${stack.url}/.well-known/jwks.json`, audience: AUDIENCE });
+
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 
 /** The protected app through nginx (auth_request to portero's /auth) with the token as the browser's cookie. */
@@ -160,8 +87,8 @@ async function askPython(token: string, backend = python): Promise<{ status: num
   return answers[0]!;
 }
 
-/** Plain node running the example that imports `portero/verify` from dist/. */
-const nodeExample = (token: string) => run(process.execPath, [NODE_EXAMPLE, token, `${stack.url}/.well-known/jwks.json`, stack.url, AUDIENCE]);
+/** Plain node running the example that imports `portero/verify` from dist/ (built by test/global-setup.ts). */
+const nodeExample = (token: string) => runToExit(process.execPath, [NODE_EXAMPLE, token, `${stack.url}/.well-known/jwks.json`, stack.url, AUDIENCE]);
 
 /** The code of the PorteroTokenError a verification threw. */
 async function refusedWith(promise: Promise<unknown>): Promise<string> {
@@ -185,18 +112,9 @@ describe('rotating the signing key of two processes behind nginx', () => {
   let startFailure: unknown;
   beforeAll(async () => {
     try {
-      const probe = spawnSync(PYTHON, ['-c', 'import jwt, cryptography'], { encoding: 'utf8' });
-      if (probe.error || probe.status !== 0) {
-        throw new Error(
-          `${PYTHON} cannot import PyJWT with its crypto backend (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}). ` +
-            'This test needs Debian packages python3-jwt and python3-cryptography: apt-get install python3-jwt python3-cryptography',
-        );
-      }
-      // dist/verify, which examples/node/verify.mjs imports as `portero/verify`.
-      const build = await run('npm', ['run', 'build']);
-      if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+      assertPythonJwt();
       stack = await startE2eStack({ env: { JWT_AUDIENCE: AUDIENCE } });
-      python = await startPythonBackend();
+      python = await startPythonBackend(pythonConfig());
       verifier = createVerifier({ issuer: stack.url, audience: AUDIENCE, algorithms: ['ES256'] });
     } catch (err) {
       startFailure = err;
@@ -320,7 +238,7 @@ describe('rotating the signing key of two processes behind nginx', () => {
     for (let i = 0; i < 2; i++) expect(await app(t2)).toMatchObject({ status: 200, body: expect.stringContaining('hello corp:alice') });
 
     // A Python backend (re)started now refuses T1 as an invalid token, and takes T2.
-    const restarted = await startPythonBackend();
+    const restarted = await startPythonBackend(pythonConfig());
     try {
       expect(await askPython(t1, restarted), restarted.output()).toEqual({ status: 401, body: { error: 'invalid_token' } });
       expect(await askPython(t2, restarted), restarted.output()).toEqual({ status: 200, body: alice });

@@ -14,6 +14,36 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ENV_FILE: '/dev/null', ...extra };
 }
 
+/** How a program run to its end ended: its exit code (null when a signal ended it) and what it printed. */
+export interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** The repository root by default. */
+  cwd?: string;
+  /** The whole environment; {@link cleanEnv} by default. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs a program to its end, in the repository root with a newcomer's bare environment unless
+ * `options` says otherwise. Asynchronous, so a server in this process (a JWKS) can answer it.
+ */
+export function runToExit(command: string, args: readonly string[], options: RunOptions = {}): Promise<Exited> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? cleanEnv() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** A gateway started with `npm start`, as its own process group (npm, sh, tsx and node). */
 export interface GatewayProcess {
   /**
@@ -143,10 +173,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
 }
 
 /** Runs `npm start` until it exits by itself (a configuration refused, say): its exit code and output. */
-export async function runGatewayToExit(
-  extraEnv: Record<string, string>,
-  timeoutMs = 20_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runGatewayToExit(extraEnv: Record<string, string>, timeoutMs = 20_000): Promise<Exited> {
   const { child, output, exited } = launch(cleanEnv({ PORT: String(await freePort()), ...extraEnv }));
   const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), timeoutMs);
   const code = await exited;

@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
@@ -8,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
+import type { Exited } from '../support/process.js';
+import { assertPythonJwt, runPython } from '../support/python.js';
 import { freePort } from '../support/redis-server.js';
 
 // A downstream backend that is not written in TypeScript checks portero's tokens with its own JWT
 // library: here Python's PyJWT, fetching the keys from the gateway over real HTTP, exactly as
 // examples/python/verify_token.py shows. It must accept every algorithm portero signs with.
 
-/** Debian's Python, which has the packages; the pyenv `python3` on PATH does not. */
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../../examples/python/verify_token.py', import.meta.url));
 
 const idp = await new MockOidcProvider().init();
@@ -24,13 +23,7 @@ const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers());
 
 beforeAll(() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import jwt, cryptography'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(
-      `${PYTHON} cannot import PyJWT with its crypto backend (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}). ` +
-        'These tests need Debian packages python3-jwt and python3-cryptography: apt-get install python3-jwt python3-cryptography',
-    );
-  }
+  assertPythonJwt();
   msw.listen({ onUnhandledRequest: 'error' });
 });
 afterAll(() => msw.close());
@@ -84,33 +77,16 @@ async function serveGateway(env: Record<string, string>, clock?: ManualClock): P
   };
 }
 
-interface PythonResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs examples/python/verify_token.py. Asynchronous: the JWKS it fetches is served by this process. */
-function verifyInPython(...args: string[]): Promise<PythonResult> {
-  return new Promise((resolve, reject) => {
-    // A bare environment: no proxy variable may send Python's request to 127.0.0.1 elsewhere.
-    const child = spawn(PYTHON, [SCRIPT, ...args], { env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const verifyInPython = (...args: string[]) => runPython(SCRIPT, ...args);
 
-function acceptedClaims(result: PythonResult): Record<string, unknown> {
+function acceptedClaims(result: Exited): Record<string, unknown> {
   expect(result.code, `Python refused the token: ${result.stderr}`).toBe(0);
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
 /** The one-line reason Python printed for refusing a token. */
-function refusal(result: PythonResult): string {
+function refusal(result: Exited): string {
   expect(result.code, `Python accepted the token:\n${result.stdout}`).toBe(1);
   expect(result.stdout).toBe('');
   const lines = result.stderr.trim().split('\n');

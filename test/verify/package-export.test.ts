@@ -1,47 +1,26 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockOidcProvider } from '../support/mock-oidc.js';
+import { REPO_ROOT, runToExit, type Exited } from '../support/process.js';
 import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from './gateway.js';
 
-// What a downstream Node team gets: `npm run build` emits dist/verify, and plain `node` (no tsx)
-// runs examples/node/verify.mjs, which imports `portero/verify` through package.json "exports".
-// Inside this repository the name resolves by package self-reference, as it does in a service
-// that installed portero; the keys come over real HTTP from a gateway served by this process.
+// What a downstream Node team gets: `npm run build` (test/global-setup.ts runs it once, before any
+// test file) emits dist/verify, and plain `node` (no tsx) runs examples/node/verify.mjs, which
+// imports `portero/verify` through package.json "exports". Inside this repository the name
+// resolves by package self-reference, as it does in a service that installed portero; the keys
+// come over real HTTP from a gateway served by this process.
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLE = 'examples/node/verify.mjs';
 const DIST = `${REPO_ROOT}dist/verify/`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program in the repository root. Asynchronous: the JWKS it may fetch is served by this process. */
-function run(command: string, args: string[], cwd = REPO_ROOT): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // A bare environment: no NODE_OPTIONS (a tsx loader) or proxy variable from the test runner.
-    const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const node = (...args: string[]) => run(process.execPath, args);
+const node = (...args: string[]) => runToExit(process.execPath, args);
 
 /** The one line the example printed when it refused a token. */
-function refusal(result: Run): string {
+function refusal(result: Exited): string {
   expect(result.code, `the example accepted the token:\n${result.stdout}`).toBe(1);
   expect(result.stdout).toBe('');
   const lines = result.stderr.trim().split('\n');
@@ -55,10 +34,8 @@ let gateway: ServedGateway;
 
 beforeAll(async () => {
   msw.listen({ onUnhandledRequest: 'error' });
-  const build = await run('npm', ['run', 'build']);
-  expect(build.code, `npm run build failed:\n${build.stdout}${build.stderr}`).toBe(0);
   gateway = await serveGateway(idp);
-}, 60_000);
+});
 afterAll(async () => {
   await gateway?.close();
   msw.close();
@@ -77,7 +54,7 @@ describe('npm run build', () => {
   });
 
   it('is what `npm pack` ships (dist/ is git-ignored, "files" brings it back)', async () => {
-    const packed = await run('npm', ['pack', '--dry-run', '--json']);
+    const packed = await runToExit('npm', ['pack', '--dry-run', '--json']);
     expect(packed.code, packed.stderr).toBe(0);
     const [{ files }] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
     expect(files.map((file) => file.path)).toEqual(expect.arrayContaining(['dist/verify/index.js', 'dist/verify/index.d.ts', 'package.json']));
@@ -120,10 +97,12 @@ describe('npm run build', () => {
         ].join('\n'),
       );
       const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
-      const checked = await run(process.execPath, [tsc, '-p', service]);
+      const checked = await runToExit(process.execPath, [tsc, '-p', service]);
       expect(checked.code, `${checked.stdout}${checked.stderr}`).toBe(0);
 
-      const loaded = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('portero/verify'); console.log(typeof m.createVerifier)"], service);
+      const loaded = await runToExit(process.execPath, ['--input-type=module', '-e', "const m = await import('portero/verify'); console.log(typeof m.createVerifier)"], {
+        cwd: service,
+      });
       expect(loaded.stdout.trim(), loaded.stderr).toBe('function');
     } finally {
       await rm(service, { recursive: true, force: true });
