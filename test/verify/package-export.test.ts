@@ -6,7 +6,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { REPO_ROOT, runToExit, type Exited } from '../support/process.js';
-import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from './gateway.js';
+import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
 
 // What a downstream Node team gets: `npm run build` (test/global-setup.ts runs it once, before any
 // test file) emits dist/verify, and plain `node` (no tsx) runs examples/node/verify.mjs, which

@@ -2,7 +2,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { assertPythonJwt, PYTHON_APP, startPythonApp, startPythonBackend, type PythonBackend } from '../support/python.js';
-import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from './gateway.js';
+import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
 
 // examples/python/app.py, the WSGI backend a Python team copies, run as a real process by Debian's
 // Python: it reads portero's token from the cookie or the Bearer header and verifies it with

@@ -28,7 +28,7 @@ import {
   type VerifierOptions,
 } from '../../src/verify/index.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
-import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from './gateway.js';
+import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
 
 // A downstream Node service checks portero's tokens with `portero/verify`: keys fetched over real
 // HTTP from a gateway served on 127.0.0.1, tokens from a real sign-in. Only the provider is mocked.

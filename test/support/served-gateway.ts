@@ -3,10 +3,11 @@ import { serve, type ServerType } from '@hono/node-server';
 import { http, passthrough } from 'msw';
 import { expect } from 'vitest';
 import type { KeySet } from '../../src/tokens/keys.js';
-import { buildTestApp, memoryStore, type TestApp } from '../support/app.js';
-import { TestBrowser } from '../support/browser.js';
-import type { MockOidcProvider } from '../support/mock-oidc.js';
-import { freePort } from '../support/redis-server.js';
+import type { Clock } from '../../src/clock.js';
+import { buildTestApp, memoryStore, type TestApp } from './app.js';
+import { TestBrowser } from './browser.js';
+import type { MockOidcProvider } from './mock-oidc.js';
+import { freePort } from './redis-server.js';
 
 /**
  * msw sees this process's own `fetch` too, so the verifier's JWKS request to the gateway and the
@@ -19,6 +20,7 @@ export interface GatewayOptions {
   /** Environment variables, as an operator would set them (PUBLIC_URL is the served origin). */
   env?: Record<string, string>;
   keys?: KeySet;
+  clock?: Clock;
 }
 
 /** A real gateway served over HTTP on 127.0.0.1, as downstream backends reach it. */
@@ -42,7 +44,12 @@ export async function serveGateway(idp: MockOidcProvider, options: GatewayOption
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const build = (opts: GatewayOptions) =>
-    buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), PUBLIC_URL: origin, ...opts.env }, ...(opts.keys ? { keys: opts.keys } : {}) });
+    buildTestApp({
+      store: memoryStore(opts.clock),
+      env: { ...idp.env('corp'), PUBLIC_URL: origin, ...opts.env },
+      ...(opts.keys ? { keys: opts.keys } : {}),
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
   let current = await build(options);
   let jwksFetches = 0;
   const server = await new Promise<ServerType>((resolve) => {
