@@ -79,6 +79,26 @@ function cookieSecret(env: Env, production: boolean, problems: string[]) {
   return { cookieSecret: randomBytes(32).toString('base64url'), cookieSecretGenerated: true };
 }
 
+/** COOKIE_DOMAIN and TOKEN_COOKIE_NAME, checked against what browsers would accept for PUBLIC_URL. */
+function tokenCookie(env: Env, url: string, problems: string[]) {
+  const cookieDomain = env.COOKIE_DOMAIN?.trim() || undefined;
+  if (cookieDomain && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(cookieDomain)) {
+    problems.push(`COOKIE_DOMAIN must be a domain like .example.com, got ${JSON.stringify(cookieDomain)}`);
+  }
+  const host = new URL(url).hostname;
+  if (cookieDomain && !`.${host}`.endsWith(`.${cookieDomain.replace(/^\./, '')}`)) {
+    problems.push(`COOKIE_DOMAIN ${cookieDomain} does not contain PUBLIC_URL's host ${host}: browsers would refuse the token cookie`);
+  }
+  const tokenCookieName = env.TOKEN_COOKIE_NAME?.trim() || 'auth_token';
+  if (!/^[A-Za-z0-9_.-]+$/.test(tokenCookieName)) problems.push('TOKEN_COOKIE_NAME may hold letters, digits, _, . and -');
+  // Browsers enforce cookie name prefixes; a name that breaks their rules would never be stored.
+  if (/^__(Host|Secure)-/i.test(tokenCookieName) && !url.startsWith('https:')) {
+    problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} needs an https PUBLIC_URL`);
+  }
+  if (/^__Host-/i.test(tokenCookieName) && cookieDomain) problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} cannot be used with COOKIE_DOMAIN`);
+  return { cookieDomain, tokenCookieName };
+}
+
 // Frozen through, not just at the top: nothing may widen the redirect list or change a provider after start-up.
 const freezeProvider = (provider: ProviderSettings): ProviderSettings =>
   Object.freeze({ ...provider, scopes: provider.scopes && Object.freeze([...provider.scopes]) });
@@ -100,20 +120,8 @@ export function parseConfig(env: Env): Config {
   const redisUrl = env.REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
 
-  const cookieDomain = env.COOKIE_DOMAIN?.trim() || undefined;
-  if (cookieDomain && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(cookieDomain)) {
-    problems.push(`COOKIE_DOMAIN must be a domain like .example.com, got ${JSON.stringify(cookieDomain)}`);
-  }
-  const host = new URL(url).hostname;
-  if (cookieDomain && !`.${host}`.endsWith(`.${cookieDomain.replace(/^\./, '')}`)) {
-    problems.push(`COOKIE_DOMAIN ${cookieDomain} does not contain PUBLIC_URL's host ${host}: browsers would refuse the token cookie`);
-  }
-  const tokenCookieName = env.TOKEN_COOKIE_NAME?.trim() || 'auth_token';
-  if (!/^[A-Za-z0-9_.-]+$/.test(tokenCookieName)) problems.push('TOKEN_COOKIE_NAME may hold letters, digits, _, . and -');
-  // Browsers enforce cookie name prefixes; a name that breaks their rules would never be stored.
   const secure = url.startsWith('https:');
-  if (/^__(Host|Secure)-/i.test(tokenCookieName) && !secure) problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} needs an https PUBLIC_URL`);
-  if (/^__Host-/i.test(tokenCookieName) && cookieDomain) problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} cannot be used with COOKIE_DOMAIN`);
+  const { cookieDomain, tokenCookieName } = tokenCookie(env, url, problems);
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
 

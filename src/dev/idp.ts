@@ -3,12 +3,45 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { generateKeyJwk } from '../tokens/keys.js';
 import type { ProviderSettings } from '../config/types.js';
+import type { Configuration } from 'oidc-provider';
 
 export interface DevIdp {
   readonly issuer: string;
   /** Settings for the `dev` provider, exactly as an operator would configure any OIDC issuer. */
   readonly settings: ProviderSettings;
   close(): Promise<void>;
+}
+
+/** One client (portero), any user name signs in, profile and email claims made up from it. */
+async function devConfiguration(redirectUri: string, clientId: string, clientSecret: string): Promise<Configuration> {
+  return {
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    ],
+    async findAccount(_ctx, id) {
+      return {
+        accountId: id,
+        claims: async () => ({
+          sub: id,
+          email: `${id}@example.test`,
+          email_verified: true,
+          name: id,
+          preferred_username: id,
+        }),
+      };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    features: { devInteractions: { enabled: true } },
+    pkce: { required: () => true },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    jwks: { keys: [(await generateKeyJwk('RS256')) as never] },
+  };
 }
 
 /**
@@ -30,35 +63,7 @@ export async function startDevIdp(options: { redirectUri: string; port?: number;
   const clientId = 'portero-dev';
   const clientSecret = randomBytes(24).toString('base64url');
 
-  const provider = new OidcProvider(issuer, {
-    clients: [
-      {
-        client_id: clientId,
-        client_secret: clientSecret,
-        redirect_uris: [options.redirectUri],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_post',
-      },
-    ],
-    async findAccount(_ctx, id) {
-      return {
-        accountId: id,
-        claims: async () => ({
-          sub: id,
-          email: `${id}@example.test`,
-          email_verified: true,
-          name: id,
-          preferred_username: id,
-        }),
-      };
-    },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
-    features: { devInteractions: { enabled: true } },
-    pkce: { required: () => true },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
-    jwks: { keys: [(await generateKeyJwk('RS256')) as never] },
-  });
+  const provider = new OidcProvider(issuer, await devConfiguration(options.redirectUri, clientId, clientSecret));
   const callback = provider.callback();
   handle = (req, res) => void callback(req, res);
 

@@ -23,48 +23,48 @@ function presentedTokens(c: Context, cookies: PorteroCookies): string[] {
  */
 const headerValue = (claim: string) => Buffer.from(claim.replace(/[\u0000-\u001f\u007f]/g, ''), 'utf8').toString('latin1');
 
+/** The first presented token that is valid and not revoked; else the last one's reason. */
+async function authenticate(c: Context, deps: AppDeps, cookies: PorteroCookies) {
+  let failure: unknown = new PorteroError('unauthenticated', 'no token presented', { detail: { reason: 'no token' } });
+  for (const token of presentedTokens(c, cookies)) {
+    try {
+      return { token, claims: await deps.sessions.authenticate(token) };
+    } catch (err) {
+      if (!isPorteroError(err) || err.code !== 'unauthenticated') throw err;
+      failure = err;
+    }
+  }
+  throw failure;
+}
+
+/**
+ * Where to send a person whom /auth refused: the sign-in page, returning to the URL the proxy
+ * was asked for (nginx: `X-Original-URL`; Traefik, Caddy: `X-Forwarded-Proto/Host/Uri`) when
+ * that URL is allowed. nginx cannot URL-encode, so portero builds the address for it.
+ */
+function signInUrl(c: Context, deps: AppDeps): string {
+  const host = c.req.header('x-forwarded-host');
+  const uri = c.req.header('x-forwarded-uri');
+  const forwarded = host && uri ? `${c.req.header('x-forwarded-proto') ?? 'https'}://${host}${uri}` : undefined;
+  const original = c.req.header('x-original-url') ?? forwarded;
+  const signIn = `${deps.config.publicUrl}/`;
+  if (!original) return signIn;
+  try {
+    return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.login.returnTo) })}`;
+  } catch {
+    return signIn;
+  }
+}
+
 /** Forward-auth, userinfo and logout: everything that reads the token portero issued. */
 export function sessionRoutes(deps: AppDeps, cookies: PorteroCookies) {
   const app = new Hono<AppEnv>();
 
-  /** The first presented token that is valid and not revoked; else the last one's reason. */
-  const authenticate = async (c: Context) => {
-    let failure: unknown = new PorteroError('unauthenticated', 'no token presented', { detail: { reason: 'no token' } });
-    for (const token of presentedTokens(c, cookies)) {
-      try {
-        return { token, claims: await deps.sessions.authenticate(token) };
-      } catch (err) {
-        if (!isPorteroError(err) || err.code !== 'unauthenticated') throw err;
-        failure = err;
-      }
-    }
-    throw failure;
-  };
-
-  /**
-   * Where to send a person whom /auth refused: the sign-in page, returning to the URL the proxy
-   * was asked for (nginx: `X-Original-URL`; Traefik, Caddy: `X-Forwarded-Proto/Host/Uri`) when
-   * that URL is allowed. nginx cannot URL-encode, so portero builds the address for it.
-   */
-  const signInUrl = (c: Context) => {
-    const forwarded = c.req.header('x-forwarded-host') && c.req.header('x-forwarded-uri')
-      ? `${c.req.header('x-forwarded-proto') ?? 'https'}://${c.req.header('x-forwarded-host')}${c.req.header('x-forwarded-uri')}`
-      : undefined;
-    const original = c.req.header('x-original-url') ?? forwarded;
-    const signIn = `${deps.config.publicUrl}/`;
-    if (!original) return signIn;
-    try {
-      return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.login.returnTo) })}`;
-    } catch {
-      return signIn;
-    }
-  };
-
   // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401
   // with `X-Auth-Request-Redirect` naming the sign-in page.
   app.get('/auth', async (c) => {
-    const { token, claims } = await authenticate(c).catch((err: unknown) => {
-      if (isPorteroError(err) && err.code === 'unauthenticated') c.header('x-auth-request-redirect', signInUrl(c));
+    const { token, claims } = await authenticate(c, deps, cookies).catch((err: unknown) => {
+      if (isPorteroError(err) && err.code === 'unauthenticated') c.header('x-auth-request-redirect', signInUrl(c, deps));
       throw err;
     });
     c.header('cache-control', 'no-store');
@@ -77,7 +77,7 @@ export function sessionRoutes(deps: AppDeps, cookies: PorteroCookies) {
   });
 
   app.get('/userinfo', async (c) => {
-    const { claims } = await authenticate(c);
+    const { claims } = await authenticate(c, deps, cookies);
     c.header('cache-control', 'no-store');
     return c.json(claims);
   });
