@@ -2,7 +2,8 @@
 //
 //     node verify.mjs TOKEN JWKS_URL ISSUER [AUDIENCE]
 //
-// prints the token's claims as JSON, or one line on stderr and exit status 1 when it is refused.
+// prints the token's claims as JSON, or one line on stderr and exit status 1 when it is refused
+// (2 for bad arguments).
 // JWKS_URL and ISSUER are the `jwks_uri` and `issuer` of <portero>/.well-known/openid-configuration;
 // AUDIENCE is portero's JWT_AUDIENCE, when it sets one.
 //
@@ -20,7 +21,15 @@ if (!token || !jwksUrl || !issuer) {
 }
 
 // One verifier per process: it caches portero's keys and fetches them again after a rotation.
-const verifier = createVerifier({ issuer, jwksUrl, ...(audience ? { audience } : {}) });
+// A bad argument (say, a plain-http JWKS_URL on a host that is not loopback) is a TypeError here.
+let verifier;
+try {
+  verifier = createVerifier({ issuer, jwksUrl, ...(audience ? { audience } : {}) });
+} catch (err) {
+  if (!(err instanceof TypeError)) throw err;
+  console.error(`bad argument: ${err.message}`);
+  process.exit(2);
+}
 
 try {
   const claims = await verifier.verify(token);

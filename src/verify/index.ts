@@ -1,7 +1,8 @@
 /**
  * @module
  * Verifies portero's tokens in a downstream Node service: `createVerifier` for any code,
- * `porteroAuth` for Hono, `expressAuth` for Express and Connect. Depends on jose only.
+ * `porteroAuth` for Hono, `expressAuth` for Express and Connect. Needs jose and cookie at run time,
+ * nothing else.
  *
  * @example
  * ```ts

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type RemoteJWKSetOptions } from 'jose';
 import type { PorteroClaims } from './claims.js';
 import { INVALID_TOKEN, invalidOption, JWKS_UNAVAILABLE, MISSING_TOKEN, PorteroTokenError } from './errors.js';
 import { DEFAULT_COOKIE_NAME, tokenFrom, type RequestHeaders } from './token-from.js';
@@ -24,6 +24,43 @@ export interface VerifierOptions {
    * name only your gateway's `JWT_ALG` (and the previous one during a change) to be strict.
    */
   algorithms?: readonly PorteroAlgorithm[];
+  /**
+   * How long, in ms, fetched keys are used without asking the gateway again. Default 600 000
+   * (10 min); `Infinity` keeps them until a token names a key not among them.
+   *
+   * This is how long verification keeps working while the gateway is down: once the keys are older
+   * than this, the next verification fetches them again first and, if that fails, is refused as
+   * `jwks_unavailable` (503 from the middlewares). The old keys are not used as a fallback, and a
+   * failed fetch does not reset their age, so every verification after that tries again until one
+   * fetch succeeds. Longer rides out a longer outage; but a key the gateway stops publishing
+   * (retired, or leaked and removed) can still verify tokens in this process for up to this long.
+   *
+   * @example
+   * ```ts
+   * // Through a gateway outage of up to 6 h; a key portero drops may be trusted as long.
+   * createVerifier({ issuer: 'https://auth.example.com', cacheMaxAge: 6 * 60 * 60 * 1000 });
+   * ```
+   */
+  cacheMaxAge?: number;
+  /**
+   * How long, in ms, a fetch of the keys may take before it is given up (`jwks_unavailable`).
+   * Default 5 000. Verifications that need the keys wait for it, so this bounds their delay while
+   * the gateway hangs. A positive integer.
+   */
+  timeoutDuration?: number;
+  /**
+   * How long, in ms, after the last successful fetch of the keys a token naming an unknown key
+   * (`kid`) is refused as `invalid_token` without fetching them again. Default 30 000. Shorter
+   * notices a brand-new signing key sooner; longer caps how often forged tokens can make this
+   * process call the gateway.
+   */
+  cooldownDuration?: number;
+  /**
+   * Accept a plain `http://` JWKS URL on a host that is not loopback (`localhost`, `127.0.0.0/8`,
+   * `[::1]`). Default `false`: anyone on that network path could replace the keys and forge tokens.
+   * Set it only where the path is private and trusted (a sidecar, a service mesh that encrypts).
+   */
+  allowInsecureHttp?: boolean;
 }
 
 /** What {@link createVerifier} returns. Both functions can be passed around detached. */
@@ -37,7 +74,13 @@ export interface Verifier {
   tokenFrom(headers: RequestHeaders, cookieName?: string): string | undefined;
 }
 
+/** Hosts plain http may reach by default: the traffic never leaves the machine. */
+const isLoopback = (hostname: string) => hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+
 function jwksUrlOf(options: VerifierOptions): URL {
+  if (options.allowInsecureHttp !== undefined && typeof options.allowInsecureHttp !== 'boolean') {
+    throw invalidOption('"allowInsecureHttp" option must be a boolean', 'ERR_INVALID_ARG_TYPE');
+  }
   const given = options.jwksUrl !== undefined;
   let url: URL;
   try {
@@ -50,7 +93,32 @@ function jwksUrlOf(options: VerifierOptions): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw invalidOption(`"jwksUrl" option must be an http(s) URL, got ${url.protocol} (${given ? 'given' : 'from "issuer"'})`);
   }
+  if (url.protocol === 'http:' && !isLoopback(url.hostname) && options.allowInsecureHttp !== true) {
+    throw invalidOption(
+      `${given ? '"jwksUrl" option' : '"issuer" option (which gives the JWKS URL)'} uses plain http on a non-loopback host (${url.host}): ` +
+        'anyone on the path could replace the keys; use https, or pass allowInsecureHttp: true',
+    );
+  }
   return url;
+}
+
+/** jose's key-set options passed on when given (jose's defaults otherwise), and what each accepts. */
+const DURATIONS: Record<'cacheMaxAge' | 'timeoutDuration' | 'cooldownDuration', { rule: string; ok: (ms: number) => boolean }> = {
+  cacheMaxAge: { rule: 'a positive number', ok: (ms) => ms > 0 }, // Infinity too
+  timeoutDuration: { rule: 'a positive integer', ok: (ms) => Number.isSafeInteger(ms) && ms > 0 },
+  cooldownDuration: { rule: 'a non-negative number', ok: (ms) => ms >= 0 },
+};
+
+function keySetOptions(options: VerifierOptions): RemoteJWKSetOptions {
+  const picked: RemoteJWKSetOptions = {};
+  for (const [name, { rule, ok }] of Object.entries(DURATIONS) as [keyof typeof DURATIONS, (typeof DURATIONS)[keyof typeof DURATIONS]][]) {
+    const value: unknown = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number') throw invalidOption(`"${name}" option must be a number of milliseconds, got ${typeof value}`, 'ERR_INVALID_ARG_TYPE');
+    if (!ok(value)) throw invalidOption(`"${name}" option must be ${rule} of milliseconds, got ${value}`);
+    picked[name] = value;
+  }
+  return picked;
 }
 
 function checkedAudience(audience: VerifierOptions['audience']): string | string[] | undefined {
@@ -76,9 +144,9 @@ function checkedAlgorithms(algorithms: VerifierOptions['algorithms']): PorteroAl
 
 /**
  * A verifier for the tokens one portero gateway issues. Options are checked here, once (a bad one
- * throws a `TypeError` naming it); portero's keys are fetched on first use, cached, and fetched
- * again when a token names a key not in the cache (after a key rotation), at most once per 30 s.
- * Build one per process and share it.
+ * throws a `TypeError` naming it); portero's keys are fetched on first use, cached for
+ * `cacheMaxAge` (10 min), and fetched again when a token names a key not in the cache (after a key
+ * rotation), at most once per `cooldownDuration` (30 s). Build one per process and share it.
  *
  * Checks the signature against the published keys, the algorithm against `algorithms`, header
  * `typ: JWT`, `iss`, `aud` (when `audience` is given), `exp` and `iat` (required), and `sub` (required).
@@ -104,8 +172,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const audience = checkedAudience(options.audience);
   const algorithms = checkedAlgorithms(options.algorithms);
   const jwksUrl = jwksUrlOf(options);
-
-  const remote = createRemoteJWKSet(jwksUrl);
+  const remote = createRemoteJWKSet(jwksUrl, keySetOptions(options));
   // Errors of the key lookup that the token causes (no key with its kid) are the token's; any
   // other (connection refused, timeout, not 200, not a JWKS) is the gateway's, and says so.
   const keys: JWTVerifyGetKey = async (header, token) => {

@@ -1,85 +1,15 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Hono } from 'hono';
-import {
-  decodeJwt,
-  decodeProtectedHeader,
-  errors,
-  exportSPKI,
-  generateKeyPair,
-  importJWK,
-  SignJWT,
-  UnsecuredJWT,
-  type JSONWebKeySet,
-} from 'jose';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildKeySet, generateKeyJwk } from '../../src/tokens/keys.js';
-import {
-  createVerifier,
-  expressAuth,
-  porteroAuth,
-  PorteroTokenError,
-  tokenFrom,
-  type PorteroClaims,
-  type PorteroRequest,
-  type PorteroVariables,
-  type Verifier,
-  type VerifierOptions,
-} from '../../src/verify/index.js';
-import { MockOidcProvider } from '../support/mock-oidc.js';
-import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
+import { decodeJwt, decodeProtectedHeader, errors, exportSPKI, importJWK, SignJWT, UnsecuredJWT, type JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier, expressAuth, porteroAuth, tokenFrom, type VerifierOptions } from '../../src/verify/index.js';
+import { deadUrl, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
+import { foreignToken, later, refusal, verifyFixture } from '../support/verify.js';
 
 // A downstream Node service checks portero's tokens with `portero/verify`: keys fetched over real
 // HTTP from a gateway served on 127.0.0.1, tokens from a real sign-in. Only the provider is mocked.
+// What a token must be, and the options a verifier is built with. Fetching and caching the keys:
+// keys.test.ts; the Hono and Express middlewares: middleware.test.ts.
 
-const idp = await new MockOidcProvider().init();
-const msw = setupServer(...idp.handlers(), loopbackIsReal);
-
-beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
-afterAll(() => msw.close());
-afterEach(() => {
-  vi.useRealTimers();
-});
-
-/** The PorteroTokenError a refused verification threw. */
-async function refusal(promise: Promise<unknown>): Promise<PorteroTokenError> {
-  const err = await promise.then(
-    (claims) => expect.fail(`accepted: ${JSON.stringify(claims)}`),
-    (err: unknown) => err,
-  );
-  expect(err).toBeInstanceOf(PorteroTokenError);
-  return err as PorteroTokenError;
-}
-
-/** Moves the clock of this process (jose's `exp` check and its JWKS cache) forward. */
-function later(seconds: number) {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(Date.now() + seconds * 1000);
-}
-
-/** A token signed by a key portero does not publish, with a kid of its own. */
-async function foreignToken(claims: Record<string, unknown>): Promise<string> {
-  const { privateKey } = await generateKeyPair('ES256');
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: `foreign-${Math.random()}`, typ: 'JWT' }).sign(privateKey);
-}
-
-let gateway: ServedGateway;
-let verifier: Verifier;
-let token: string;
-
-beforeAll(async () => {
-  gateway = await serveGateway(idp);
-  verifier = createVerifier({ issuer: gateway.issuer, jwksUrl: gateway.jwksUrl });
-  token = await gateway.signIn('u-7', {
-    email: 'grace@example.com',
-    email_verified: true,
-    name: 'Grace Hopper',
-    preferred_username: 'grace',
-    picture: 'https://example.com/grace.png',
-  });
-});
-afterAll(() => gateway.close());
+const { idp, gateway, verifier, token } = await verifyFixture();
 
 describe('createVerifier', () => {
   it('returns the claims of a token from a real sign-in, fetching the keys once and on first use', async () => {
@@ -223,6 +153,20 @@ describe('createVerifier', () => {
     [{ issuer: 'https://auth.example.com', algorithms: [] }, /^"algorithms" option must be a non-empty array of ES256, EdDSA, RS256$/],
     [{ issuer: 'https://auth.example.com', algorithms: ['ES256', 'HS256', 'none'] }, /^"algorithms" option: HS256, none not allowed/],
     [{ issuer: 'https://auth.example.com', audience: '' }, /^"audience" option must be a non-empty string/],
+    [{ issuer: 'https://auth.example.com', cacheMaxAge: '600000' }, /^"cacheMaxAge" option must be a number of milliseconds, got string$/],
+    [{ issuer: 'https://auth.example.com', cacheMaxAge: 0 }, /^"cacheMaxAge" option must be a positive number of milliseconds, got 0$/],
+    [{ issuer: 'https://auth.example.com', cacheMaxAge: NaN }, /^"cacheMaxAge" option must be a positive number of milliseconds, got NaN$/],
+    [{ issuer: 'https://auth.example.com', timeoutDuration: 1.5 }, /^"timeoutDuration" option must be a positive integer of milliseconds, got 1.5$/],
+    [{ issuer: 'https://auth.example.com', timeoutDuration: Infinity }, /^"timeoutDuration" option must be a positive integer of milliseconds, got Infinity$/],
+    [{ issuer: 'https://auth.example.com', cooldownDuration: -1 }, /^"cooldownDuration" option must be a non-negative number of milliseconds, got -1$/],
+    [{ issuer: 'https://auth.example.com', allowInsecureHttp: 'yes' }, /^"allowInsecureHttp" option must be a boolean$/],
+    // Plain http off loopback: anyone on the path could hand the verifier keys of their own.
+    [{ issuer: 'http://auth.example.com' }, /^"issuer" option \(which gives the JWKS URL\) uses plain http on a non-loopback host \(auth\.example\.com\): .*use https, or pass allowInsecureHttp: true$/],
+    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://10.0.0.5:3000/.well-known/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host \(10\.0\.0\.5:3000\)/],
+    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://localhost.evil.example/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host/],
+    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://127.0.0.1.nip.io/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host/],
+    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://[::2]/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host/],
+    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://auth.example.com/jwks.json', allowInsecureHttp: 'true' }, /^"allowInsecureHttp" option must be a boolean$/],
   ])('refuses bad options when built, naming the option: %j', (options, message) => {
     expect(() => createVerifier(asJs(options))).toThrow(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(message) }));
     expect(() => porteroAuth(asJs(options))).toThrow(TypeError);
@@ -251,127 +195,3 @@ describe('createVerifier with JWT_AUDIENCE=downstream-app', () => {
   });
 });
 
-describe('key rotation', () => {
-  it('the same verifier accepts tokens of the new key (fetching the keys again) and still the old ones', async () => {
-    const keyA = await generateKeyJwk('ES256');
-    const keyB = await generateKeyJwk('ES256');
-    const rotating = await serveGateway(idp, { keys: await buildKeySet([keyA], 'ES256') });
-    try {
-      const shared = createVerifier({ issuer: rotating.issuer });
-      const t1 = await rotating.signIn('u-1');
-      expect(decodeProtectedHeader(t1).kid).toBe(keyA.kid);
-      await expect(shared.verify(t1)).resolves.toMatchObject({ sub: 'corp:u-1' });
-      expect(rotating.jwksFetches).toBe(1);
-
-      // `npm run keys -- --rotate` and a restart, some time later (past jose's 30 s cooldown).
-      later(60);
-      await rotating.rebuild({ keys: await buildKeySet([keyB, keyA], 'ES256') });
-      const t2 = await rotating.signIn('u-2');
-      expect(decodeProtectedHeader(t2).kid).toBe(keyB.kid);
-
-      await expect(shared.verify(t2)).resolves.toMatchObject({ sub: 'corp:u-2' });
-      expect(rotating.jwksFetches).toBe(2);
-      await expect(shared.verify(t1)).resolves.toMatchObject({ sub: 'corp:u-1' });
-      expect(rotating.jwksFetches).toBe(2);
-    } finally {
-      await rotating.close();
-    }
-  });
-
-  it('tokens with unknown kids cost the gateway at most one JWKS fetch per 30 s', async () => {
-    const shared = createVerifier({ issuer: gateway.issuer });
-    await shared.verify(token);
-    const fetches = gateway.jwksFetches;
-    for (let i = 0; i < 10; i++) {
-      expect((await refusal(shared.verify(await foreignToken(decodeJwt(token))))).cause).toBeInstanceOf(errors.JWKSNoMatchingKey);
-    }
-    expect(gateway.jwksFetches).toBe(fetches);
-
-    later(31);
-    expect((await refusal(shared.verify(await foreignToken(decodeJwt(token))))).code).toBe('invalid_token');
-    expect(gateway.jwksFetches).toBe(fetches + 1);
-  });
-});
-
-describe('porteroAuth on a Hono app', () => {
-  let handled = 0;
-  const app = new Hono<{ Variables: PorteroVariables }>();
-  beforeAll(() => {
-    app.use('/api/*', porteroAuth({ verifier }));
-    app.get('/api/me', (c) => {
-      handled += 1;
-      return c.json(c.get('portero'));
-    });
-  });
-
-  it('passes the claims to the handler, from the cookie or the Bearer header', async () => {
-    for (const headers of [{ cookie: `auth_token=${token}` }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
-      const response = await app.request('/api/me', { headers });
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual(decodeJwt(token));
-    }
-  });
-
-  it('answers 401 JSON with WWW-Authenticate without reaching the handler', async () => {
-    const before = handled;
-    const none = await app.request('/api/me');
-    expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer');
-    expect(none.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await none.json()).toEqual({ error: 'missing_token' });
-
-    const forged = await app.request('/api/me', { headers: { authorization: `Bearer ${tamper(token, { sub: 'corp:admin' })}` } });
-    expect(forged.status).toBe(401);
-    expect(forged.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
-    expect(await forged.json()).toEqual({ error: 'invalid_token' });
-    expect(handled).toBe(before);
-  });
-
-  it('answers 503 when the gateway cannot be reached, not a 401 that sends the user to sign in', async () => {
-    const down = new Hono<{ Variables: PorteroVariables }>();
-    down.use(porteroAuth({ issuer: gateway.issuer, jwksUrl: await deadUrl(), cookieName: 'portero' }));
-    down.get('/', (c) => c.text('never'));
-    const response = await down.request('/', { headers: { cookie: `portero=${token}` } });
-    expect(response.status).toBe(503);
-    expect(response.headers.get('www-authenticate')).toBeNull();
-    expect(await response.json()).toEqual({ error: 'jwks_unavailable' });
-  });
-});
-
-describe('expressAuth on a node:http server', () => {
-  let server: Server;
-  let url: string;
-  beforeAll(async () => {
-    const auth = expressAuth({ issuer: gateway.issuer, jwksUrl: gateway.jwksUrl });
-    server = createServer((req: PorteroRequest, res) =>
-      auth(req, res, (err) => {
-        if (err) throw err;
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify(req.portero));
-      }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/me`;
-  });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-  it('sets req.portero to the claims, from the cookie or the Bearer header', async () => {
-    for (const headers of [{ cookie: `auth_token=${token}` }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
-      const response = await fetch(url, { headers });
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual(decodeJwt(token));
-    }
-  });
-
-  it('answers 401 JSON with WWW-Authenticate otherwise', async () => {
-    const none = await fetch(url);
-    expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer');
-    expect(await none.json()).toEqual({ error: 'missing_token' });
-
-    const expired = await fetch(url, { headers: { cookie: `auth_token=${tamper(token, { exp: 1 })}` } });
-    expect(expired.status).toBe(401);
-    expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
-    expect(await expired.json()).toEqual({ error: 'invalid_token' });
-  });
-});
