@@ -6,6 +6,7 @@ Standard library only (wsgiref) plus verify_token.py beside it (PyJWT). Configur
     PORTERO_ISSUER     its `issuer` (portero's JWT_ISSUER, by default its PUBLIC_URL); required
     PORTERO_JWKS_URL   its `jwks_uri`; default PORTERO_ISSUER + /.well-known/jwks.json
     PORTERO_AUDIENCE   portero's JWT_AUDIENCE, when it sets one
+    PORTERO_ALGORITHMS the algorithms of its keys (its JWT_ALG), comma-separated; default ES256
     PORTERO_COOKIE     portero's TOKEN_COOKIE_NAME; default auth_token
     HOST, PORT         where to listen; default 127.0.0.1:8000 (PORT=0: any free port)
 
@@ -13,23 +14,23 @@ Standard library only (wsgiref) plus verify_token.py beside it (PyJWT). Configur
 
 GET any path: 200 {"user": sub, "email": ...} for a valid token in the cookie or in
 `Authorization: Bearer`; 401 {"error": "missing_token" | "invalid_token"} otherwise; 503
-{"error": "jwks_unavailable"} when portero's keys cannot be fetched.
+{"error": "jwks_unavailable"} when portero's keys cannot be fetched (within 5 s).
 """
 
 import json
 import os
 import re
 import sys
-from urllib.error import URLError
 from wsgiref.simple_server import make_server
 
 import jwt
 
-from verify_token import verify_token
+from verify_token import KeysUnavailable, check_algorithms, parse_algorithms, verify_token
 
 ISSUER = os.environ.get("PORTERO_ISSUER", "")
 JWKS_URL = os.environ.get("PORTERO_JWKS_URL") or ISSUER.rstrip("/") + "/.well-known/jwks.json"
 AUDIENCE = os.environ.get("PORTERO_AUDIENCE") or None
+ALGORITHMS = parse_algorithms(os.environ.get("PORTERO_ALGORITHMS"))
 COOKIE = os.environ.get("PORTERO_COOKIE") or "auth_token"
 
 BEARER = re.compile(r"^Bearer\s+(\S+)$", re.IGNORECASE)
@@ -48,11 +49,6 @@ def token_from(environ):
     return None
 
 
-def keys_unreachable(err):
-    # PyJWT >= 2.7 raises PyJWKClientConnectionError; 2.6 (Debian 12) a PyJWKClientError from a URLError.
-    return type(err).__name__ == "PyJWKClientConnectionError" or isinstance(err.__context__, URLError)
-
-
 def app(environ, start_response):
     def respond(status, body, headers=()):
         start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers])
@@ -62,19 +58,25 @@ def app(environ, start_response):
     if token is None:
         return respond("401 Unauthorized", {"error": "missing_token"}, [("WWW-Authenticate", "Bearer")])
     try:
-        claims = verify_token(token, JWKS_URL, ISSUER, AUDIENCE)
-    except jwt.PyJWKClientError as err:
-        if keys_unreachable(err):
-            return respond("503 Service Unavailable", {"error": "jwks_unavailable"})
-        return respond("401 Unauthorized", {"error": "invalid_token"}, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
-    except jwt.PyJWTError:
+        claims = verify_token(token, JWKS_URL, ISSUER, AUDIENCE, ALGORITHMS)
+    except KeysUnavailable as err:
+        print(f"portero's keys unavailable: {err}", file=sys.stderr, flush=True)
+        return respond("503 Service Unavailable", {"error": "jwks_unavailable"})
+    except jwt.InvalidTokenError:
         return respond("401 Unauthorized", {"error": "invalid_token"}, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
     return respond("200 OK", {"user": claims["sub"], "email": claims.get("email")})
 
 
 def main():
+    problems = []
     if not ISSUER:
-        print("PORTERO_ISSUER is required: the issuer of <portero>/.well-known/openid-configuration", file=sys.stderr)
+        problems.append("PORTERO_ISSUER is required: the issuer of <portero>/.well-known/openid-configuration")
+    try:
+        check_algorithms(ALGORITHMS)
+    except ValueError as err:
+        problems.append(f"PORTERO_ALGORITHMS: {err}")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
         return 2
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))

@@ -26,9 +26,9 @@ export function assertPythonJwt(): void {
   }
 }
 
-/** Runs {@link PYTHON} with `args` in the bare environment, to its end. */
-export function runPython(...args: string[]): Promise<Exited> {
-  return runToExit(PYTHON, args, { env: PYTHON_ENV });
+/** Runs {@link PYTHON} with `args` in the bare environment plus `env`, to its end. */
+export function runPython(args: readonly string[], env: Record<string, string> = {}): Promise<Exited> {
+  return runToExit(PYTHON, args, { env: { ...PYTHON_ENV, ...env } });
 }
 
 export interface PythonBackend {
@@ -43,11 +43,18 @@ export interface PythonBackendOptions {
   issuer: string;
   jwksUrl: string;
   audience: string;
+  /** PORTERO_ALGORITHMS, portero's JWT_ALG; unset (app.py's default, ES256) when not given. */
+  algorithms?: readonly string[];
 }
 
 /** {@link PYTHON_APP} on a free port, as a Python team runs it behind portero; resolves on its ready line. */
-export function startPythonBackend({ issuer, jwksUrl, audience }: PythonBackendOptions): Promise<PythonBackend> {
-  return startPythonApp({ PORTERO_ISSUER: issuer, PORTERO_JWKS_URL: jwksUrl, PORTERO_AUDIENCE: audience });
+export function startPythonBackend({ issuer, jwksUrl, audience, algorithms }: PythonBackendOptions): Promise<PythonBackend> {
+  return startPythonApp({
+    PORTERO_ISSUER: issuer,
+    PORTERO_JWKS_URL: jwksUrl,
+    PORTERO_AUDIENCE: audience,
+    ...(algorithms ? { PORTERO_ALGORITHMS: algorithms.join(',') } : {}),
+  });
 }
 
 /**
@@ -88,4 +95,13 @@ export async function startPythonApp(env: Record<string, string>): Promise<Pytho
     await stop();
     throw err;
   }
+}
+
+/**
+ * The token with its header replaced and its payload and signature kept, as a forger would try:
+ * another `alg` for the same `kid`, or a `kid` the gateway never published.
+ */
+export function withHeader(token: string, header: Record<string, unknown>): string {
+  const [, payload, signature] = token.split('.');
+  return [Buffer.from(JSON.stringify(header)).toString('base64url'), payload, signature].join('.');
 }

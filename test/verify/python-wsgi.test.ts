@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { decodeProtectedHeader } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockOidcProvider } from '../support/mock-oidc.js';
-import { assertPythonJwt, PYTHON_APP, startPythonApp, startPythonBackend, type PythonBackend } from '../support/python.js';
+import { assertPythonJwt, PYTHON_APP, startPythonApp, startPythonBackend, withHeader, type PythonBackend } from '../support/python.js';
 import { deadUrl, loopbackIsReal, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
 
 // examples/python/app.py, the WSGI backend a Python team copies, run as a real process by Debian's
@@ -26,8 +29,38 @@ afterAll(async () => {
 });
 
 async function get(url: string, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { headers });
+  // A backend that hangs fails the test here, not at vitest's timeout.
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A backend of its own (a fresh key cache) for `gateway`'s tokens, stopped after `use`. */
+async function withBackend<T>(options: { jwksUrl?: string; algorithms?: string[] }, use: (backend: PythonBackend) => Promise<T>): Promise<T> {
+  const own = await startPythonBackend({ issuer: gateway.issuer, jwksUrl: gateway.jwksUrl, audience: 'downstream-app', ...options });
+  try {
+    return await use(own);
+  } finally {
+    await own.stop();
+  }
+}
+
+/** A JWKS URL whose server accepts the connection and never answers: a gateway that hangs. */
+async function hangingUrl(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describe(`${PYTHON_APP} behind portero`, () => {
@@ -77,7 +110,66 @@ describe(`${PYTHON_APP} behind portero`, () => {
     }
   });
 
+  // Regression: with all three algorithms allowed, `alg: RS256` and the kid of the EC key made PyJWT
+  // raise a TypeError, and app.py answered 500.
+  it('answers 401 invalid_token for a header that names another algorithm than its key\'s, all three allowed', async () => {
+    const token = await gateway.signIn('u-7');
+    await withBackend({ algorithms: ['ES256', 'EdDSA', 'RS256'] }, async (lenient) => {
+      for (const alg of ['RS256', 'EdDSA']) {
+        const forged = await get(`${lenient.url}/`, { authorization: `Bearer ${withHeader(token, { ...decodeProtectedHeader(token), alg })}` });
+        expect(forged.status, lenient.output()).toBe(401);
+        expect(forged.body).toEqual({ error: 'invalid_token' });
+      }
+      expect((await get(`${lenient.url}/`, { authorization: `Bearer ${token}` })).status).toBe(200);
+    });
+  });
+
+  // Regression: PyJWT 2.6 fetched the keys again for every token naming an unknown kid.
+  it('fetches the keys at most once for 20 tokens with made-up kids, and still takes a good token', async () => {
+    const token = await gateway.signIn('u-7');
+    await withBackend({}, async (own) => {
+      expect((await get(`${own.url}/`, { authorization: `Bearer ${token}` })).status, own.output()).toBe(200);
+      const before = gateway.jwksFetches;
+      for (let i = 0; i < 20; i++) {
+        const madeUp = withHeader(token, { ...decodeProtectedHeader(token), kid: randomBytes(16).toString('base64url') });
+        const refused = await get(`${own.url}/`, { authorization: `Bearer ${madeUp}` });
+        expect(refused.status, own.output()).toBe(401);
+        expect(refused.body).toEqual({ error: 'invalid_token' });
+      }
+      expect(gateway.jwksFetches - before).toBeLessThanOrEqual(1);
+      const after = gateway.jwksFetches;
+      expect((await get(`${own.url}/`, { authorization: `Bearer ${token}` })).status).toBe(200);
+      expect(gateway.jwksFetches).toBe(after);
+    });
+  });
+
+  // Regression: the JWKS was fetched without a timeout, so a gateway that accepted the connection
+  // and never answered froze the (single-threaded) backend.
+  it('answers 503 within about 5 s when portero accepts the connection for its keys and never answers', async () => {
+    const hanging = await hangingUrl();
+    try {
+      await withBackend({ jwksUrl: hanging.url }, async (stuck) => {
+        const token = await gateway.signIn('u-9');
+        const started = Date.now();
+        const response = await get(`${stuck.url}/`, { cookie: `auth_token=${token}` });
+        const elapsed = Date.now() - started;
+        expect(response.status, stuck.output()).toBe(503);
+        expect(response.body).toEqual({ error: 'jwks_unavailable' });
+        expect(elapsed).toBeGreaterThan(4_000);
+        expect(elapsed).toBeLessThan(7_000);
+      });
+    } finally {
+      await hanging.close();
+    }
+  }, 20_000);
+
   it('refuses to start without PORTERO_ISSUER, saying so', async () => {
     await expect(startPythonApp({})).rejects.toThrow(/exited with code 2 before it was ready:\nPORTERO_ISSUER is required/);
+  });
+
+  it('refuses to start with an algorithm portero does not sign with, naming every problem at once', async () => {
+    await expect(startPythonApp({ PORTERO_ALGORITHMS: 'ES256,HS256' })).rejects.toThrow(
+      /exited with code 2 before it was ready:\nPORTERO_ISSUER is required.*\nPORTERO_ALGORITHMS: portero signs with ES256, EdDSA or RS256, not HS256\n/,
+    );
   });
 });
