@@ -1,11 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { describeLeftover, removeLeftovers } from './support/leftovers.js';
 import { runToExit } from './support/process.js';
 
 /**
- * Vitest's globalSetup: runs once, before any test file. `npm run build` emits dist/verify, which
- * test/verify/package-export.test.ts checks and examples/node/verify.mjs imports as `portero/verify`
- * (there and in test/e2e/rotation.test.ts). Once here, so no two test files build into dist/ at once.
+ * Vitest's globalSetup: runs once, before any test file, and its returned teardown once after all.
+ *
+ * `npm run build` emits dist/verify, which test/verify/package-export.test.ts checks and
+ * examples/node/verify.mjs imports as `portero/verify` (there and in test/e2e/rotation.test.ts).
+ * Once here, so no two test files build into dist/ at once.
+ *
+ * The run's file of started programs (test/support/leftovers.ts) is named here and given to every
+ * test worker; the teardown kills what a worker that died left running, and removes the file.
  */
-export default async function buildOnce(): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runFile = join(tmpdir(), `portero-test-run-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
+  project.provide('porteroRunFile', runFile);
+
   const build = await runToExit('npm', ['run', 'build']);
   if (build.code !== 0) throw new Error(`npm run build failed (exit code ${build.code}):\n${build.stdout}${build.stderr}`);
+
+  return async () => {
+    const left = await removeLeftovers(runFile);
+    if (left.length > 0) {
+      console.warn(`test run: killed or removed what a test worker left behind (it died before its afterAll):\n${left.map((item) => `  ${describeLeftover(item)}`).join('\n')}`);
+    }
+  };
 }

@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
 import { ConfigError, parseConfig } from '../../src/config/parse.js';
 
@@ -238,8 +238,14 @@ describe('parseConfig providers', () => {
 });
 
 describe('readEnv', () => {
+  /** The directories dirWith() made in this test, removed after it. */
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
   const dirWith = (files: Record<string, string>) => {
     const dir = mkdtempSync(join(tmpdir(), 'portero-env-'));
+    dirs.push(dir);
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     return dir;
   };

@@ -1,6 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { startGateway, type GatewayProcess } from '../support/process.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { pollUntil } from '../support/wait.js';
 
 // Orchestrators start containers in any order: a gateway whose Redis is not up yet must come up
 // unready (and say so), not crash into a restart loop, and become ready when Redis arrives.
@@ -24,10 +25,9 @@ it('starts unready while Redis is unreachable, and becomes ready when it comes',
   expect(gateway.logLines().some((line) => line.msg === 'redis not reachable yet; starting unready, will keep trying')).toBe(true);
 
   redis = await startRedisServer({ port: redisPort });
-  const deadline = Date.now() + 10_000;
-  while ((await readyStatus(gateway.url)) !== 200) {
-    if (Date.now() > deadline) throw new Error(`never became ready:\n${gateway.logs()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  const ready = async () => (await readyStatus(gateway!.url)) === 200;
+  await pollUntil(ready, { what: `${gateway.url}/readyz to answer 200`, timeoutMs: 10_000, intervalMs: 200 }).catch((err: Error) => {
+    throw new Error(`never became ready: ${err.message}\n${gateway!.logs()}`);
+  });
   expect(gateway.logLines().some((line) => line.msg === 'redis reachable again')).toBe(true);
 }, 60_000);

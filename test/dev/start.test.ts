@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, setCookieLines, TestBrowser } from '../support/browser.js';
+import { unescapeHtml } from '../support/html.js';
 import { signInAtOp } from '../support/oidc-op.js';
 import { runGatewayToExit, startGateway, type GatewayProcess } from '../support/process.js';
 
@@ -14,9 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
 });
-
-const unescapeHtml = (text: string) =>
-  text.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
 
 describe('npm start with no configuration', () => {
   it('listens on PORT and warns loudly, in a JSON log line, that it runs in development mode', () => {

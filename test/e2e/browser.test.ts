@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { launchChromium, type Chromium } from '../support/chromium.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { OP_ACCOUNTS } from '../support/oidc-op.js';
 import { REPO_ROOT } from '../support/process.js';
@@ -12,12 +12,10 @@ import { REPO_ROOT } from '../support/process.js';
 // provider with its own login and consent pages). Everything is clicked and typed as a person
 // would; what the test checks is what they would see: the page's text and its address.
 
-const CHROMIUM = '/usr/bin/chromium';
-const MISSING = `${CHROMIUM} is not installed: the browser test drives a real Chromium. Install Debian package "chromium" (apt-get install chromium).`;
 const SCREENSHOT = join(REPO_ROOT, 'test/artifacts/signed-in.png');
 
 let stack: E2eStack;
-let browser: Browser;
+let browser: Chromium;
 let context: BrowserContext;
 let page: Page;
 
@@ -30,6 +28,77 @@ function signInPageOf(url: string): { at: string; returnTo: string | null } {
   return { at: parsed.origin + parsed.pathname, returnTo: parsed.searchParams.get('return_to') };
 }
 
+/** The protected page, not signed in: portero's sign-in page, which will return there; the app never sees the request. */
+async function expectSentToSignIn(appUrl: string, unseen: string): Promise<void> {
+  const received = stack.app.requests.length;
+  await page.goto(appUrl);
+  expect(signInPageOf(page.url())).toEqual({ at: `${stack.url}/`, returnTo: appUrl });
+  expect(await heading()).toBe('Sign in');
+  expect(stack.app.requests.length, unseen).toBe(received);
+}
+
+/** From portero's sign-in page: the provider's button, a mistyped password, her real one, and the consent form. */
+async function signInAtProvider(): Promise<void> {
+  // The provider's button leads to the provider's own sign-in page.
+  const button = page.getByRole('link', { name: 'Continue with Corp SSO' });
+  expect(await button.count()).toBe(1);
+  await button.click();
+  await page.waitForURL((url) => url.origin === stack.op.issuer && url.pathname.startsWith('/interaction/'));
+  expect(await heading()).toBe('Sign in to Corp');
+
+  // A mistyped password: the provider says so and asks again.
+  await page.getByPlaceholder('User name').fill('alice');
+  await page.getByPlaceholder('Password').fill('alice-wrong-horse');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  expect(await page.getByRole('alert').textContent()).toBe('Wrong user name or password.');
+  expect(new URL(page.url()).origin).toBe(stack.op.issuer);
+
+  // Her real password, then the consent form naming portero.
+  await page.getByPlaceholder('User name').fill('alice');
+  await page.getByPlaceholder('Password').fill(OP_ACCOUNTS.alice!.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Authorize' }).waitFor();
+  expect(await page.locator('body').textContent()).toContain(`${stack.op.clientId} asks for:`);
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+/** Back on the very page she asked for, query and all, signed in; a screenshot of it in test/artifacts/. */
+async function expectSignedInOn(appPath: string): Promise<void> {
+  const appUrl = `${stack.url}${appPath}`;
+  await page.waitForURL(appUrl);
+  expect(page.url()).toBe(appUrl);
+  expect(await heading()).toBe('hello corp:alice');
+  const text = await page.locator('body').innerText();
+  expect(text).toContain(OP_ACCOUNTS.alice!.email);
+  expect(text).toContain(appPath);
+  expect(text).toContain(`"name": "${OP_ACCOUNTS.alice!.name}"`);
+  expect(stack.app.requests.at(-1)?.url).toBe(appPath);
+  await mkdir(join(REPO_ROOT, 'test/artifacts'), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+}
+
+/** The token cookie: sent with top-level navigation only (Lax), out of reach of page scripts. */
+async function expectTokenCookieHidden(): Promise<void> {
+  const token = (await context.cookies(stack.url)).find((cookie) => cookie.name === 'auth_token');
+  expect(token, 'no auth_token cookie in the browser').toBeDefined();
+  expect(token).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+  const readable = await page.evaluate(() => document.cookie);
+  expect(readable).not.toContain('auth_token');
+  expect(readable).not.toContain(token!.value);
+}
+
+/** portero's own page shows who she is and a sign-out button; after it, she is signed out. */
+async function signOutAtPortero(): Promise<void> {
+  await page.goto(`${stack.url}/`);
+  expect(await heading()).toBe(`Signed in as ${OP_ACCOUNTS.alice!.name}`);
+  expect(await page.locator('pre').textContent()).toContain('"sub": "corp:alice"');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${stack.url}/`);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  expect(await page.getByRole('link', { name: 'Continue with Corp SSO' }).count()).toBe(1);
+  expect((await context.cookies(stack.url)).map((cookie) => cookie.name)).not.toContain('auth_token');
+}
+
 describe('a person in a real browser', () => {
   // Should the stack or the browser not start (chromium, nginx or redis-server missing), every test
   // fails with the reason, rather than being skipped.
@@ -37,12 +106,7 @@ describe('a person in a real browser', () => {
   beforeAll(async () => {
     const [started, launched] = await Promise.allSettled([
       startE2eStack({ env: { PROVIDER_CORP_NAME: 'Corp SSO' } }),
-      existsSync(CHROMIUM)
-        ? chromium.launch({
-            executablePath: CHROMIUM,
-            args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-          })
-        : Promise.reject(new Error(MISSING)),
+      launchChromium({ viewport: { width: 1000, height: 800 } }),
     ]);
     if (started.status === 'fulfilled') stack = started.value;
     if (launched.status === 'fulfilled') browser = launched.value;
@@ -51,9 +115,9 @@ describe('a person in a real browser', () => {
       startFailure = failure.reason;
       return;
     }
-    context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    context = browser.context;
     context.setDefaultTimeout(10_000);
-    page = await context.newPage();
+    page = context.pages()[0] ?? (await context.newPage());
   }, 60_000);
   beforeEach(() => {
     if (startFailure) throw startFailure;
@@ -64,72 +128,19 @@ describe('a person in a real browser', () => {
   });
 
   it('signs in at the provider from a protected page, lands back on it with its query, and signs out', async () => {
-    const appUrl = `${stack.url}/app/reports?year=2026&q=x`;
-    const received = stack.app.requests.length;
-
+    const appPath = '/app/reports?year=2026&q=x';
+    const appUrl = `${stack.url}${appPath}`;
     // 1. The protected page sends a stranger to portero's sign-in page, which will return there.
-    await page.goto(appUrl);
-    expect(signInPageOf(page.url())).toEqual({ at: `${stack.url}/`, returnTo: appUrl });
-    expect(await heading()).toBe('Sign in');
-    expect(stack.app.requests.length, 'the app saw a request nginx should have stopped').toBe(received);
-
-    // 2. The provider's button leads to the provider's own sign-in page.
-    const button = page.getByRole('link', { name: 'Continue with Corp SSO' });
-    expect(await button.count()).toBe(1);
-    await button.click();
-    await page.waitForURL((url) => url.origin === stack.op.issuer && url.pathname.startsWith('/interaction/'));
-    expect(await heading()).toBe('Sign in to Corp');
-
-    // 3. A mistyped password: the provider says so and asks again.
-    await page.getByPlaceholder('User name').fill('alice');
-    await page.getByPlaceholder('Password').fill('alice-wrong-horse');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    expect(await page.getByRole('alert').textContent()).toBe('Wrong user name or password.');
-    expect(new URL(page.url()).origin).toBe(stack.op.issuer);
-
-    // 4. Her real password, then the consent form naming portero.
-    await page.getByPlaceholder('User name').fill('alice');
-    await page.getByPlaceholder('Password').fill(OP_ACCOUNTS.alice!.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Authorize' }).waitFor();
-    expect(await page.locator('body').textContent()).toContain(`${stack.op.clientId} asks for:`);
-    await page.getByRole('button', { name: 'Continue' }).click();
-
+    await expectSentToSignIn(appUrl, 'the app saw a request nginx should have stopped');
+    // 2-4. The provider's own sign-in page: a mistyped password, her real one, consent.
+    await signInAtProvider();
     // 5. Back on the very page she asked for, query and all, signed in.
-    await page.waitForURL(appUrl);
-    expect(page.url()).toBe(appUrl);
-    expect(await heading()).toBe('hello corp:alice');
-    const text = await page.locator('body').innerText();
-    expect(text).toContain(OP_ACCOUNTS.alice!.email);
-    expect(text).toContain('/app/reports?year=2026&q=x');
-    expect(text).toContain(`"name": "${OP_ACCOUNTS.alice!.name}"`);
-    expect(stack.app.requests.at(-1)?.url).toBe('/app/reports?year=2026&q=x');
-    await mkdir(join(REPO_ROOT, 'test/artifacts'), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-
-    // 6. The token cookie: sent with top-level navigation only (Lax), out of reach of page scripts.
-    const token = (await context.cookies(stack.url)).find((cookie) => cookie.name === 'auth_token');
-    expect(token, 'no auth_token cookie in the browser').toBeDefined();
-    expect(token).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
-    const readable = await page.evaluate(() => document.cookie);
-    expect(readable).not.toContain('auth_token');
-    expect(readable).not.toContain(token!.value);
-
-    // 7. portero's own page shows who she is and a sign-out button; after it, she is signed out.
-    await page.goto(`${stack.url}/`);
-    expect(await heading()).toBe(`Signed in as ${OP_ACCOUNTS.alice!.name}`);
-    expect(await page.locator('pre').textContent()).toContain('"sub": "corp:alice"');
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL(`${stack.url}/`);
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    expect(await page.getByRole('link', { name: 'Continue with Corp SSO' }).count()).toBe(1);
-    expect((await context.cookies(stack.url)).map((cookie) => cookie.name)).not.toContain('auth_token');
-
+    await expectSignedInOn(appPath);
+    // 6. The token cookie is out of reach of page scripts.
+    await expectTokenCookieHidden();
+    // 7. She signs out on portero's own page.
+    await signOutAtPortero();
     // 8. The app sends her to sign in again; it never sees the request.
-    const seen = stack.app.requests.length;
-    await page.goto(appUrl);
-    expect(signInPageOf(page.url())).toEqual({ at: `${stack.url}/`, returnTo: appUrl });
-    expect(await heading()).toBe('Sign in');
-    expect(stack.app.requests.length, 'the app saw a request after sign-out').toBe(seen);
+    await expectSentToSignIn(appUrl, 'the app saw a request after sign-out');
   }, 60_000);
 });

@@ -4,9 +4,11 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { unescapeHtml } from '../support/html.js';
 import { PORTERO_LOCATIONS } from '../support/nginx.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
 import { REPO_ROOT, type GatewayProcess } from '../support/process.js';
+import { pollUntil } from '../support/wait.js';
 
 // portero as it runs in production: two `npm start` processes (NODE_ENV=production) sharing one
 // Redis, one COOKIE_SECRET and one JWT_KEYS file, behind nginx with the repository's
@@ -16,20 +18,21 @@ import { REPO_ROOT, type GatewayProcess } from '../support/process.js';
 let stack: E2eStack;
 let verifyKeys: ReturnType<typeof createLocalJWKSet>;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The process that served a response, and its log line for it, found by the response's X-Request-Id. */
 async function servedBy(response: Response): Promise<{ gateway: GatewayProcess; line: Record<string, unknown> }> {
   const id = response.headers.get('x-request-id');
   if (!id) throw new Error(`no X-Request-Id on the ${response.status} response from ${response.url}`);
-  // The line is written before the response; it may still be in the pipe from the process.
-  for (const deadline = Date.now() + 3000; Date.now() < deadline; await sleep(20)) {
+  const logged = () => {
     for (const gateway of stack.gateways) {
       const line = gateway.logLines().find((entry) => entry.request_id === id);
       if (line) return { gateway, line };
     }
-  }
-  throw new Error(`no process logged request ${id}. Logs:\n${stack.gateways.map((gateway) => gateway.logs()).join('\n---\n')}`);
+    return undefined;
+  };
+  // The line is written before the response; it may still be in the pipe from the process.
+  return pollUntil(logged, { what: `a process to log request ${id}`, timeoutMs: 3000, intervalMs: 20 }).catch((err: Error) => {
+    throw new Error(`${err.message}. Logs:\n${stack.gateways.map((gateway) => gateway.logs()).join('\n---\n')}`);
+  });
 }
 
 /** A person signs in at nginx: /login/corp, the provider's login and consent, back to /callback/corp. */
@@ -64,6 +67,56 @@ const expectedClaims = (account: string) => ({
   name: OP_ACCOUNTS[account]!.name,
   preferred_username: account,
 });
+
+/** Not signed in, `page` redirects to the sign-in page, which will return to the whole original URL. */
+async function sentToSignIn(browser: TestBrowser, page: string): Promise<URL> {
+  const denied = await browser.get(network, page);
+  expect(denied.status).toBe(302);
+  const signInPage = new URL(denied.headers.get('location')!, stack.url);
+  expect(signInPage.origin + signInPage.pathname).toBe(`${stack.url}/`);
+  expect(signInPage.searchParams.get('return_to')).toBe(page);
+  return signInPage;
+}
+
+/** The sign-in page offers the provider and passes return_to on; signing in as alice lands on `page`. Her token. */
+async function signInFrom(browser: TestBrowser, signInPage: URL, page: string): Promise<string> {
+  const choose = await browser.get(network, signInPage);
+  expect(choose.status).toBe(200);
+  const href = (await choose.text()).match(new RegExp(`href="(/login/${stack.providerId}\\?[^"]*)"`))?.[1];
+  expect(href).toBeDefined();
+  const login = new URL(unescapeHtml(href!), stack.url);
+  expect(login.searchParams.get('return_to')).toBe(page);
+  const start = await browser.get(network, login);
+  expect(start.status).toBe(302);
+  const callback = await browser.get(network, await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password));
+  expect(callback.status).toBe(302);
+  expect(callback.headers.get('location')).toBe(page);
+  return (await browser.cookie(stack.url, 'auth_token'))!.value;
+}
+
+/** Sign out through nginx: back to the app, which sends to sign in again. */
+async function signOut(browser: TestBrowser): Promise<void> {
+  const logout = await browser.get(network, `${stack.url}/logout?${new URLSearchParams({ return_to: `${stack.url}/app/` })}`);
+  expect(logout.status).toBe(302);
+  expect(logout.headers.get('location')).toBe(`${stack.url}/app/`);
+  expect(await browser.cookie(stack.url, 'auth_token')).toBeUndefined();
+  const again = await browser.get(network, `${stack.url}/app/`);
+  expect(again.status).toBe(302);
+  expect(new URL(again.headers.get('location')!).searchParams.get('return_to')).toBe(`${stack.url}/app/`);
+}
+
+/** A copy of the signed-out token is refused too, by both processes (the sign-out is in Redis). */
+async function expectRevokedEverywhere(token: string, page: string): Promise<void> {
+  const revokedBefore = stack.gateways.map((gateway) => revokedAuthLines(gateway));
+  for (let i = 0; i < 2; i++) {
+    const replay = await fetch(page, { headers: { cookie: `auth_token=${token}` }, redirect: 'manual' });
+    expect(replay.status).toBe(302);
+    expect(new URL(replay.headers.get('location')!).searchParams.get('return_to')).toBe(page);
+  }
+  for (const [index, gateway] of stack.gateways.entries()) {
+    await expect.poll(() => revokedAuthLines(gateway), { timeout: 3000 }).toBeGreaterThan(revokedBefore[index]!);
+  }
+}
 
 describe('in production: two processes, nginx, Redis, an OpenID provider', () => {
   // One stack for the whole file: starting it takes a few seconds. Should it not start (nginx or
@@ -132,6 +185,13 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       expect([...callbacksServedBy.keys()].sort(), JSON.stringify(Object.fromEntries(callbacksServedBy))).toEqual(['a', 'b']);
     });
 
+    it('sends the client secret to the token endpoint by HTTP Basic, which the provider\'s discovery lists', async () => {
+      const before = stack.op.tokenRequestAuth.length;
+      const { callback } = await signIn(new TestBrowser(), 'bob');
+      expect(callback.status, await callback.clone().text()).toBe(302);
+      expect(stack.op.tokenRequestAuth.slice(before)).toEqual(['client_secret_basic']);
+    });
+
     it('a wrong password at the provider signs no one in', async () => {
       const browser = new TestBrowser();
       const start = await browser.get(network, `${stack.url}/login/${stack.providerId}`);
@@ -146,26 +206,9 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       const page = `${stack.url}/app/some/page?x=1&y=2`;
       const received = stack.app.requests.length;
 
-      // Not signed in: to the sign-in page, which will return to the whole original URL.
-      const denied = await browser.get(network, page);
-      expect(denied.status).toBe(302);
-      const signInPage = new URL(denied.headers.get('location')!, stack.url);
-      expect(signInPage.origin + signInPage.pathname).toBe(`${stack.url}/`);
-      expect(signInPage.searchParams.get('return_to')).toBe(page);
+      const signInPage = await sentToSignIn(browser, page);
       expect(stack.app.requests.length, 'the app saw a request nginx should have stopped').toBe(received);
-
-      // The sign-in page offers the provider and passes return_to on; signing in lands on the page.
-      const choose = await browser.get(network, signInPage);
-      expect(choose.status).toBe(200);
-      const href = (await choose.text()).match(new RegExp(`href="(/login/${stack.providerId}\\?[^"]*)"`))?.[1]?.replaceAll('&amp;', '&');
-      expect(href).toBeDefined();
-      expect(new URL(href!, stack.url).searchParams.get('return_to')).toBe(page);
-      const start = await browser.get(network, new URL(href!, stack.url));
-      expect(start.status).toBe(302);
-      const callback = await browser.get(network, await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password));
-      expect(callback.status).toBe(302);
-      expect(callback.headers.get('location')).toBe(page);
-      const token = (await browser.cookie(stack.url, 'auth_token'))!.value;
+      const token = await signInFrom(browser, signInPage, page);
 
       // Signed in, and trying to pass as someone else: the app hears portero's word only.
       const allowed = await browser.get(network, page, {
@@ -186,25 +229,8 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       });
       expect(JSON.stringify(upstream.headers)).not.toMatch(/mallory|forged/);
 
-      // Sign out through nginx: back to the app, which sends to sign in again.
-      const logout = await browser.get(network, `${stack.url}/logout?${new URLSearchParams({ return_to: `${stack.url}/app/` })}`);
-      expect(logout.status).toBe(302);
-      expect(logout.headers.get('location')).toBe(`${stack.url}/app/`);
-      expect(await browser.cookie(stack.url, 'auth_token')).toBeUndefined();
-      const again = await browser.get(network, `${stack.url}/app/`);
-      expect(again.status).toBe(302);
-      expect(new URL(again.headers.get('location')!).searchParams.get('return_to')).toBe(`${stack.url}/app/`);
-
-      // A copy of the signed-out token is refused too, by both processes (the sign-out is in Redis).
-      const revokedBefore = stack.gateways.map((gateway) => revokedAuthLines(gateway));
-      for (let i = 0; i < 2; i++) {
-        const replay = await fetch(page, { headers: { cookie: `auth_token=${token}` }, redirect: 'manual' });
-        expect(replay.status).toBe(302);
-        expect(new URL(replay.headers.get('location')!).searchParams.get('return_to')).toBe(page);
-      }
-      for (const [index, gateway] of stack.gateways.entries()) {
-        await expect.poll(() => revokedAuthLines(gateway), { timeout: 3000 }).toBeGreaterThan(revokedBefore[index]!);
-      }
+      await signOut(browser);
+      await expectRevokedEverywhere(token, page);
       expect(stack.app.requests.length, 'the app saw a request after sign-out').toBe(received + 1);
     });
   });

@@ -3,6 +3,7 @@ import { decodeJwt, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createVerifier, PorteroTokenError, type Verifier } from '../../src/verify/index.js';
 import { network, TestBrowser } from '../support/browser.js';
+import { later } from '../support/clock.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
 import { REPO_ROOT, runToExit } from '../support/process.js';
@@ -100,13 +101,82 @@ async function refusedWith(promise: Promise<unknown>): Promise<string> {
   return (err as PorteroTokenError).code;
 }
 
-/** Moves this process's clock (jose's key cache ages by it) forward; afterEach puts it back. */
-function later(seconds: number): void {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(Date.now() + seconds * 1000);
+const alice = { user: 'corp:alice', email: OP_ACCOUNTS.alice!.email };
+
+/** Stage: key B is added second, published but not signing, and rolled out one process at a time. B's kid. */
+async function stageAndRollOut(): Promise<string> {
+  const staged = await keys('stage');
+  const afterStage = await kidsInFile();
+  expect(afterStage).toHaveLength(2);
+  expect(afterStage[0]).toBe(kidA);
+  const kidB = afterStage[1]!;
+  expect(staged).toContain(`keys: new key kid ${kidB}, alg ES256 (published, not signing yet)`);
+  expect(staged).toContain(`keys: signing key kid ${kidA}`);
+  await stack.restartGateway(0);
+  // Mid-rollout both processes still sign with A (one knows B, the other not yet). nginx alternates
+  // strictly and a login is two requests to portero (/login, then /callback, which signs): one more
+  // request between two logins lands their callbacks on different processes.
+  expect(kidOf(await signIn())).toBe(kidA);
+  await publishedKids(1);
+  expect(kidOf(await signIn())).toBe(kidA);
+  await stack.restartGateway(1);
+  // Both processes publish both keys, through nginx; signing is still A's.
+  expect(await publishedKids()).toEqual([[kidA, kidB].sort(), [kidA, kidB].sort()]);
+  expect(kidOf(await signIn())).toBe(kidA);
+  return kidB;
 }
 
-const alice = { user: 'corp:alice', email: OP_ACCOUNTS.alice!.email };
+/**
+ * Promote: B signs. Restart process a only: its tokens carry kid B, and process b, still on the
+ * staged file, already takes them, so the rollout refuses no one. Then restart b.
+ */
+async function promoteAndRollOut(kidB: string): Promise<void> {
+  const promoted = await keys('promote');
+  expect(await kidsInFile()).toEqual([kidB, kidA]);
+  expect(promoted).toContain(`keys: signing key kid ${kidB}`);
+  await stack.restartGateway(0);
+  let fromA: string | undefined;
+  for (let attempt = 0; attempt < 4 && !fromA; attempt++) {
+    const token = await signIn();
+    if (kidOf(token) === kidB) fromA = token;
+    else {
+      expect(kidOf(token)).toBe(kidA);
+      await publishedKids(1);
+    }
+  }
+  if (!fromA) throw new Error('four logins after restarting process a were all signed with the old key: a did not sign any');
+  for (let i = 0; i < 2; i++) {
+    // Twice: nginx asks /auth of each process in turn.
+    expect(await app(fromA), `auth_request ${i + 1} with a token of the promoted key`).toMatchObject({ status: 200 });
+  }
+  await stack.restartGateway(1);
+}
+
+/** After the rotation, T1 (old key) and T2 (new key) pass nginx, the Python backend, the Node verifier built before, and plain node. */
+async function expectBothTakenEverywhere(t1: string, t2: string): Promise<void> {
+  // Each twice in a row: nginx asks /auth of each process in turn.
+  for (const token of [t1, t1, t2, t2]) {
+    expect(await app(token)).toMatchObject({ status: 200, body: expect.stringContaining('hello corp:alice') });
+  }
+
+  // The Python backend, whose PyJWKClient cached only A, fetches the keys again for B's kid.
+  expect(await askPython(t2), python.output()).toEqual({ status: 200, body: alice });
+  expect(await askPython(t1), python.output()).toEqual({ status: 200, body: alice });
+
+  // The Node verifier built before the rotation: jose fetches keys for an unknown kid at most once
+  // per 30 s, and this rollout took less; a real one takes minutes. Its clock moves on by that much.
+  later(31);
+  await expect(verifier.verify(t2)).resolves.toMatchObject({ sub: 'corp:alice', aud: AUDIENCE });
+  await expect(verifier.verify(t1)).resolves.toMatchObject({ sub: 'corp:alice', aud: AUDIENCE });
+  vi.useRealTimers();
+
+  // Plain node and the built package, fetching the keys through nginx afresh.
+  for (const token of [t1, t2]) {
+    const result = await nodeExample(token);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(decodeJwt(token));
+  }
+}
 
 describe('rotating the signing key of two processes behind nginx', () => {
   let startFailure: unknown;
@@ -143,74 +213,15 @@ describe('rotating the signing key of two processes behind nginx', () => {
     expect(await askPython(t1)).toEqual({ status: 200, body: alice });
     await expect(verifier.verify(t1)).resolves.toMatchObject({ sub: 'corp:alice', aud: AUDIENCE });
 
-    // Stage: B is added second, published but not signing. Roll it out, one process at a time.
-    const staged = await keys('stage');
-    const afterStage = await kidsInFile();
-    expect(afterStage).toHaveLength(2);
-    expect(afterStage[0]).toBe(kidA);
-    const kidB = afterStage[1]!;
-    expect(staged).toContain(`keys: new key kid ${kidB}, alg ES256 (published, not signing yet)`);
-    expect(staged).toContain(`keys: signing key kid ${kidA}`);
-    await stack.restartGateway(0);
-    // Mid-rollout both processes still sign with A (one knows B, the other not yet). nginx alternates
-    // strictly and a login is two requests to portero (/login, then /callback, which signs): one more
-    // request between two logins lands their callbacks on different processes.
-    expect(kidOf(await signIn())).toBe(kidA);
-    await publishedKids(1);
-    expect(kidOf(await signIn())).toBe(kidA);
-    await stack.restartGateway(1);
-    // Both processes publish both keys, through nginx; signing is still A's.
-    expect(await publishedKids()).toEqual([[kidA, kidB].sort(), [kidA, kidB].sort()]);
-    expect(kidOf(await signIn())).toBe(kidA);
+    // Stage B, roll it out; promote B, roll it out.
+    const kidB = await stageAndRollOut();
+    await promoteAndRollOut(kidB);
 
-    // Promote: B signs. Restart process a only: its tokens carry kid B, and process b, still on the
-    // staged file, already takes them, so the rollout refuses no one.
-    const promoted = await keys('promote');
-    expect(await kidsInFile()).toEqual([kidB, kidA]);
-    expect(promoted).toContain(`keys: signing key kid ${kidB}`);
-    await stack.restartGateway(0);
-    let fromA: string | undefined;
-    for (let attempt = 0; attempt < 4 && !fromA; attempt++) {
-      const token = await signIn();
-      if (kidOf(token) === kidB) fromA = token;
-      else {
-        expect(kidOf(token)).toBe(kidA);
-        await publishedKids(1);
-      }
-    }
-    if (!fromA) throw new Error('four logins after restarting process a were all signed with the old key: a did not sign any');
-    for (let i = 0; i < 2; i++) {
-      // Twice: nginx asks /auth of each process in turn.
-      expect(await app(fromA), `auth_request ${i + 1} with a token of the promoted key`).toMatchObject({ status: 200 });
-    }
-    await stack.restartGateway(1);
-
-    // After: every login is signed with B; T1 (A) and T2 (B) both open the app through nginx.
+    // After: every login is signed with B; T1 (A) and T2 (B) are both taken everywhere.
     t2 = await signIn();
     expect(kidOf(t2)).toBe(kidB);
     expect(kidB).not.toBe(kidA);
-    // Each twice in a row: nginx asks /auth of each process in turn.
-    for (const token of [t1, t1, t2, t2]) {
-      expect(await app(token)).toMatchObject({ status: 200, body: expect.stringContaining('hello corp:alice') });
-    }
-
-    // The Python backend, whose PyJWKClient cached only A, fetches the keys again for B's kid.
-    expect(await askPython(t2), python.output()).toEqual({ status: 200, body: alice });
-    expect(await askPython(t1), python.output()).toEqual({ status: 200, body: alice });
-
-    // The Node verifier built before the rotation: jose fetches keys for an unknown kid at most once
-    // per 30 s, and this rollout took less; a real one takes minutes. Its clock moves on by that much.
-    later(31);
-    await expect(verifier.verify(t2)).resolves.toMatchObject({ sub: 'corp:alice', aud: AUDIENCE });
-    await expect(verifier.verify(t1)).resolves.toMatchObject({ sub: 'corp:alice', aud: AUDIENCE });
-    vi.useRealTimers();
-
-    // Plain node and the built package, fetching the keys through nginx afresh.
-    for (const token of [t1, t2]) {
-      const result = await nodeExample(token);
-      expect(result.code, result.stderr).toBe(0);
-      expect(JSON.parse(result.stdout)).toEqual(decodeJwt(token));
-    }
+    await expectBothTakenEverywhere(t1, t2);
   }, 90_000);
 
   it('a rotation that drops the old key: its tokens are refused everywhere, the newer ones still pass', async () => {

@@ -7,6 +7,7 @@ import { buildTestApp, LogCapture, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { pollUntil } from '../support/wait.js';
 
 const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers());
@@ -30,16 +31,9 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function eventually(check: () => Promise<boolean>, seconds = 10) {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`not recovered within ${seconds}s`);
-}
-
 const ready = async () => (await gateway.app.request(`${GATEWAY}/readyz`)).status === 200;
+/** /readyz answers 200 again: the gateway has recovered by itself. */
+const recovered = () => pollUntil(ready, { what: '/readyz to answer 200 again', timeoutMs: 10_000, intervalMs: 100 });
 
 describe('when Redis goes away', () => {
   it('answers 503 (page or JSON), keeps /healthz alive, and recovers by itself when Redis returns', async () => {
@@ -56,10 +50,11 @@ describe('when Redis goes away', () => {
     expect(await json.json()).toMatchObject({ error: 'store_unavailable' });
     expect((await gateway.app.request(`${GATEWAY}/healthz`)).status).toBe(200);
     expect(gateway.logs.lines.find((line) => line.error === 'store_unavailable')).toMatchObject({ level: 'error', status: 503 });
-    await eventually(async () => redisLogs.lines.some((line) => line.msg === 'redis unreachable'));
+    const unreachable = () => redisLogs.lines.some((line) => line.msg === 'redis unreachable');
+    await pollUntil(unreachable, { what: 'the log line "redis unreachable"', timeoutMs: 10_000, intervalMs: 100 });
 
     await redis.restart();
-    await eventually(ready);
+    await recovered();
     const again = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
     const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(again.headers.get('location')!, { sub: 'u' })}`);
     expect(done.status).toBe(302);
@@ -81,7 +76,7 @@ describe('when Redis goes away', () => {
       expect(await home.text()).toContain('Sign-in is temporarily unavailable');
     } finally {
       await redis.restart();
-      await eventually(ready);
+      await recovered();
     }
   });
 
@@ -99,6 +94,6 @@ describe('when Redis goes away', () => {
     } finally {
       redis.resume();
     }
-    await eventually(ready);
+    await recovered();
   });
 });

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyJwk } from '../../src/tokens/keys.js';
+import { escapeHtml } from './html.js';
+import { track } from './leftovers.js';
 import { startNginx, type NginxServer } from './nginx.js';
 import { startOidcOp, type OidcOp } from './oidc-op.js';
 import { startGateway, type GatewayProcess } from './process.js';
@@ -24,8 +26,6 @@ export interface DemoUpstream {
   readonly requests: UpstreamRequest[];
   close(): Promise<void>;
 }
-
-const escapeHtml = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
 /** The claims of the token nginx passed on (`X-Auth-Request-Token`), decoded only: nginx vouches for it. */
 function tokenClaims(token: string | undefined): Record<string, unknown> | undefined {
@@ -127,6 +127,70 @@ export interface E2eStackOptions {
   readonly env?: Record<string, string>;
 }
 
+/** Stop functions of what was started, run in reverse order; every one runs, the errors are collected. */
+class StopList {
+  readonly #stops: (() => Promise<void>)[] = [];
+  push(stop: () => Promise<void>): void {
+    this.#stops.push(stop);
+  }
+  async stopAll(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const stop of this.#stops.splice(0).reverse()) await stop().catch((err: unknown) => errors.push(err));
+    if (errors.length > 0) throw new AggregateError(errors, `stopping the end-to-end stack: ${errors.map(String).join('; ')}`);
+  }
+}
+
+/** `npm run keys`: one ES256 private key in a JWKS file only its owner can read, in a directory of its own. */
+async function writeJwtKeys(stops: StopList): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'portero-keys-'));
+  // Recorded in the run's file too: a test worker that dies must not leave a private key behind.
+  const untrack = track({ kind: 'dir', path: dir, name: 'JWT_KEYS of the end-to-end stack' });
+  stops.push(async () => {
+    await rm(dir, { recursive: true, force: true });
+    untrack();
+  });
+  const file = join(dir, 'jwt-keys.json');
+  await writeFile(file, `${JSON.stringify({ keys: [await generateKeyJwk('ES256')] }, null, 2)}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** Gateways `a` and `b`, started together; a restart keeps the port, so nginx's upstream finds it. */
+interface GatewayPair {
+  readonly ports: readonly [number, number];
+  /** The processes running now, by index (undefined while one restarts). */
+  readonly running: readonly (GatewayProcess | undefined)[];
+  restart(index: 0 | 1): Promise<GatewayProcess>;
+}
+
+async function startGatewayPair(env: Record<string, string>, stops: StopList): Promise<GatewayPair> {
+  const names = ['a', 'b'] as const;
+  const running: (GatewayProcess | undefined)[] = [undefined, undefined];
+  stops.push(async () => {
+    const results = await Promise.allSettled(running.splice(0, 2, undefined, undefined).map((gateway) => gateway?.stop()));
+    const failed = results.filter((result) => result.status === 'rejected');
+    if (failed.length > 0) throw failed[0]!.reason;
+  });
+  const launch = async (index: 0 | 1, port?: number) => {
+    const gateway = await startGateway({ env: { ...env, INSTANCE_NAME: names[index], ...(port ? { PORT: String(port) } : {}) } });
+    running[index] = gateway;
+    return gateway;
+  };
+  const [a, b] = await Promise.allSettled([launch(0), launch(1)]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  const ports = [a.value.port, b.value.port] as const;
+  return {
+    ports,
+    running,
+    async restart(index) {
+      const old = running[index];
+      running[index] = undefined;
+      await old?.stop();
+      return launch(index, ports[index]);
+    },
+  };
+}
+
 /**
  * Starts, in order: Redis, nginx's port (taken first: it is PUBLIC_URL), the OpenID provider with
  * portero's client registered at `PUBLIC_URL/callback/<id>`, a JWT_KEYS file as `npm run keys`
@@ -135,29 +199,20 @@ export interface E2eStackOptions {
  */
 export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eStack> {
   const providerId = options.providerId ?? 'corp';
-  const started: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    const errors: unknown[] = [];
-    for (const stop of started.splice(0).reverse()) await stop().catch((err: unknown) => errors.push(err));
-    if (errors.length > 0) throw new AggregateError(errors, `stopping the end-to-end stack: ${errors.map(String).join('; ')}`);
-  };
+  const stops = new StopList();
   try {
     const redis = await startRedisServer();
-    started.push(() => redis.stop());
+    stops.push(() => redis.stop());
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
 
     const op = await startOidcOp({ redirectUris: [`${url}/callback/${providerId}`] });
-    started.push(() => op.close());
+    stops.push(() => op.close());
 
-    // `npm run keys`: one ES256 private key in a JWKS file only its owner can read.
-    const keysDir = await mkdtemp(join(tmpdir(), 'portero-keys-'));
-    started.push(() => rm(keysDir, { recursive: true, force: true }));
-    const jwtKeysFile = join(keysDir, 'jwt-keys.json');
-    await writeFile(jwtKeysFile, `${JSON.stringify({ keys: [await generateKeyJwk('ES256')] }, null, 2)}\n`, { mode: 0o600 });
-
-    const shared = {
+    const jwtKeysFile = await writeJwtKeys(stops);
+    // Production, configured through the environment only, as an operator does.
+    const env = {
       NODE_ENV: 'production',
       PUBLIC_URL: url,
       HOST: '127.0.0.1',
@@ -168,39 +223,16 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       ...op.env(providerId),
       ...options.env,
     };
-    const names = ['a', 'b'] as const;
-    // The processes running now, by index; a restart swaps one. Stopping the stack stops these.
-    const running: (GatewayProcess | undefined)[] = [undefined, undefined];
-    started.push(async () => {
-      const results = await Promise.allSettled(running.splice(0, 2, undefined, undefined).map((gateway) => gateway?.stop()));
-      const failed = results.filter((result) => result.status === 'rejected');
-      if (failed.length > 0) throw failed[0]!.reason;
-    });
-    const launch = async (index: 0 | 1, port?: number) => {
-      const gateway = await startGateway({ env: { ...shared, INSTANCE_NAME: names[index], ...(port ? { PORT: String(port) } : {}) } });
-      running[index] = gateway;
-      return gateway;
-    };
-    const [a, b] = await Promise.allSettled([launch(0), launch(1)]);
-    if (a.status === 'rejected') throw a.reason;
-    if (b.status === 'rejected') throw b.reason;
-    const ports = [a.value.port, b.value.port] as const;
-
-    const restartGateway = async (index: 0 | 1) => {
-      const old = running[index];
-      running[index] = undefined;
-      await old?.stop();
-      return launch(index, ports[index]);
-    };
+    const gateways = await startGatewayPair(env, stops);
 
     const app = await startDemoUpstream();
-    started.push(() => app.close());
+    stops.push(() => app.close());
 
     const nginx = await startNginx({
       port,
-      upstreams: { portero: ports.map((port) => `127.0.0.1:${port}`), app: [app.address] },
+      upstreams: { portero: gateways.ports.map((port) => `127.0.0.1:${port}`), app: [app.address] },
     });
-    started.push(() => nginx.stop());
+    stops.push(() => nginx.stop());
 
     return {
       url,
@@ -208,22 +240,22 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       op,
       redis,
       get gateways() {
-        const [first, second] = running;
+        const [first, second] = gateways.running;
         if (!first || !second) throw new Error('a gateway of the end-to-end stack is not running (a restart failed, or the stack was stopped)');
         return [first, second] as const;
       },
       nginx,
       app,
       jwtKeysFile,
-      restartGateway,
+      restartGateway: (index) => gateways.restart(index),
       async restartGateways() {
-        await restartGateway(0);
-        await restartGateway(1);
+        await gateways.restart(0);
+        await gateways.restart(1);
       },
-      stop: stopAll,
+      stop: () => stops.stopAll(),
     };
   } catch (err) {
-    await stopAll().catch(() => {});
+    await stops.stopAll().catch(() => {});
     throw err;
   }
 }

@@ -1,10 +1,12 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, stopGroup } from './process.js';
+import { track } from './leftovers.js';
+import { REPO_ROOT, spawnGroup, stopGroup } from './process.js';
 import { freePort } from './redis-server.js';
+import { untilChildAnswers } from './wait.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -34,26 +36,12 @@ export interface NginxOptions {
   readonly include?: string;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Starts Debian's nginx as the test's own: configuration, logs, pid file and temporary files all
- * in a fresh temporary directory, listening on 127.0.0.1 only, in the foreground (`daemon off`)
- * as the leader of its own process group, so `stop()` reaches the master and its workers. One
- * worker: it alone keeps the round-robin position, so requests alternate strictly between the
- * servers of an upstream (several workers would each keep their own).
- */
-export async function startNginx(options: NginxOptions): Promise<NginxServer> {
-  if (!existsSync(NGINX)) throw new Error(MISSING);
-  const port = options.port ?? (await freePort());
-  const dir = await mkdtemp(join(tmpdir(), 'portero-nginx-'));
-  // Run as root, nginx's workers are `nobody` and must reach the temporary directories it makes
-  // for them (and chowns to them) in here. Nothing secret is kept in this directory.
-  await chmod(dir, 0o755);
+/** The nginx.conf for `options`, keeping everything of nginx's in `dir` and listening on 127.0.0.1:`port`. */
+function renderConfig(dir: string, port: number, options: NginxOptions): string {
   const upstreams = Object.entries(options.upstreams)
     .map(([name, servers]) => `    upstream ${name} {\n${servers.map((server) => `        server ${server};\n`).join('')}    }`)
     .join('\n');
-  const config = `# Written by test/support/nginx.ts for one test run.
+  return `# Written by test/support/nginx.ts for one test run.
 daemon off;
 master_process on;
 worker_processes 1;
@@ -81,19 +69,52 @@ ${upstreams}
     }
 }
 `;
+}
+
+/**
+ * Waits until `url` gets an HTTP answer from the nginx `child` (any answer: even a 502 from an
+ * upstream means nginx itself listens). Its own answer, not another server's on the port: nginx
+ * writes its pid file only once it has bound its sockets, before it starts a worker to answer.
+ */
+async function waitListening(child: ChildProcess, url: string, dir: string): Promise<void> {
+  const answered = () =>
+    fetch(url, { signal: AbortSignal.timeout(1000), redirect: 'manual' }).then(
+      async (response) => (await response.arrayBuffer(), true),
+      () => false,
+    );
+  const pidFile = () => readFile(join(dir, 'nginx.pid'), 'utf8').catch(() => '');
+  await untilChildAnswers(child, 'nginx', answered, {
+    what: `${url} to answer`,
+    timeoutMs: 10_000,
+    isOwn: async () => Number((await pidFile()).trim()) === child.pid,
+  });
+}
+
+/**
+ * Starts Debian's nginx as the test's own: configuration, logs, pid file and temporary files all
+ * in a fresh temporary directory, listening on 127.0.0.1 only, in the foreground (`daemon off`)
+ * as the leader of its own process group, so `stop()` reaches the master and its workers. One
+ * worker: it alone keeps the round-robin position, so requests alternate strictly between the
+ * servers of an upstream (several workers would each keep their own). The group and the directory
+ * are recorded in the run's file until `stop()` (test/support/leftovers.ts).
+ */
+export async function startNginx(options: NginxOptions): Promise<NginxServer> {
+  if (!existsSync(NGINX)) throw new Error(MISSING);
+  const port = options.port ?? (await freePort());
+  const dir = await mkdtemp(join(tmpdir(), 'portero-nginx-'));
+  const untrackDir = track({ kind: 'dir', path: dir, name: 'nginx' });
+  // Run as root, nginx's workers are `nobody` and must reach the temporary directories it makes
+  // for them (and chowns to them) in here. Nothing secret is kept in this directory.
+  await chmod(dir, 0o755);
+  const config = renderConfig(dir, port, options);
   const configPath = join(dir, 'nginx.conf');
   await writeFile(configPath, config);
 
   // -e: the error log from the first line on (the compiled-in one is not ours to write to).
-  const child = spawn(NGINX, ['-p', dir, '-c', configPath, '-e', join(dir, 'error.log')], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnGroup(NGINX, ['-p', dir, '-c', configPath, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] }, 'nginx');
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  let exitCode: number | null | undefined;
-  child.once('exit', (code, signal) => (exitCode = code ?? (signal ? -1 : null)));
 
   const errorLog = () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
   const describe = () => `${output}${output ? '\n' : ''}(error log in ${dir}/error.log)`;
@@ -107,29 +128,16 @@ ${upstreams}
       await stopGroup(child, describe, { name: 'nginx' });
     } finally {
       await rm(dir, { recursive: true, force: true });
+      untrackDir();
     }
   };
 
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (exitCode !== undefined) {
-      const log = await errorLog();
-      stopped = true;
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`nginx exited (code ${exitCode}) before ${url} answered.\n${output}\nerror log:\n${log}\nconfiguration:\n${config}`);
-    }
-    // Any HTTP answer will do (even 502 from an upstream): nginx itself is listening.
-    const answered = await fetch(url, { signal: AbortSignal.timeout(1000), redirect: 'manual' }).then(
-      async (response) => (await response.arrayBuffer(), true),
-      () => false,
-    );
-    if (answered) break;
-    if (Date.now() > deadline) {
-      const log = await errorLog();
-      await stop().catch(() => {});
-      throw new Error(`nginx: ${url} did not answer within 10 s.\n${output}\nerror log:\n${log}`);
-    }
-    await sleep(50);
+  try {
+    await waitListening(child, url, dir);
+  } catch (err) {
+    const log = await errorLog();
+    await stop().catch(() => {});
+    throw new Error(`${(err as Error).message}\n${output}\nerror log:\n${log}\nconfiguration:\n${config}`, { cause: err });
   }
 
   return {

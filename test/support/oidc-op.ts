@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { generateKeyJwk } from '../../src/tokens/keys.js';
 import { network, type TestBrowser } from './browser.js';
+import { escapeHtml, unescapeHtml } from './html.js';
 
 /** A person with an account at the test provider. */
 export interface OpAccount {
@@ -17,11 +18,19 @@ export const OP_ACCOUNTS: Readonly<Record<string, OpAccount>> = Object.freeze({
   bob: { password: 'bob-battery-staple', email: 'bob@corp.example', name: 'Bob Marley' },
 });
 
+/** How a client authenticates with its secret at the token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
 export interface OidcOp {
   /** `http://127.0.0.1:<port>`: discovery is at `/.well-known/openid-configuration`. */
   readonly issuer: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /**
+   * How each request to the token endpoint so far authenticated the client: `client_secret_basic`
+   * (an `Authorization: Basic` header) or `client_secret_post` (the secret in the form body).
+   */
+  readonly tokenRequestAuth: readonly ClientAuthMethod[];
   /**
    * portero's configuration for this provider, exactly as an operator writes it:
    * `PROVIDER_<ID>_TYPE=oidc`, `_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`.
@@ -35,9 +44,6 @@ export interface OidcOpOptions {
   readonly redirectUris: readonly string[];
   readonly clientId?: string;
 }
-
-const escapeHtml = (text: string) =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
 
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
@@ -80,35 +86,71 @@ function send(res: ServerResponse, status: number, html: string): void {
   res.end(html);
 }
 
-/**
- * A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1 and a free port,
- * standing in for a corporate IdP: one confidential client, PKCE required, and the accounts of
- * {@link OP_ACCOUNTS}, whose passwords are checked by its own sign-in page (devInteractions, the
- * package's development pages, would take any user name and any password). Claims: `sub` (the
- * user name), `email`, `email_verified`, `name`, `preferred_username`.
- */
-export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
-  const { default: OidcProvider } = await import('oidc-provider');
-  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
-  const server = createServer((req, res) => handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const clientId = options.clientId ?? 'portero';
-  const clientSecret = randomBytes(24).toString('base64url');
+type Provider = InstanceType<(typeof import('oidc-provider'))['default']>;
 
-  const provider = new OidcProvider(issuer, {
+/** Finishes the consent prompt: grants what the provider says is missing, to the grant there is or a new one. */
+async function grantConsent(provider: Provider, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
+  const { details: missing } = details.prompt;
+  const grant = details.grantId
+    ? (await provider.Grant.find(details.grantId))!
+    : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+  if (missing.missingOIDCScope) grant.addOIDCScope((missing.missingOIDCScope as string[]).join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims as string[]);
+  if (missing.missingResourceScopes) {
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes as Record<string, string[]>)) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+  }
+  return grant.save();
+}
+
+/**
+ * The provider's own sign-in and consent pages, at `/interaction/<uid>` (GET shows the form of the
+ * current prompt) and `/interaction/<uid>/login|confirm` (POST answers it). The password is checked
+ * against {@link OP_ACCOUNTS}; a wrong one shows the form again with an alert.
+ */
+async function interaction(provider: Provider, req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined): Promise<void> {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) return send(res, 400, page('Error', '<p>This sign-in has expired. Start again.</p>'));
+  const prompt = details.prompt.name;
+
+  if (req.method === 'GET' && action === undefined) {
+    if (prompt === 'login') return send(res, 200, loginForm(uid));
+    const scopes = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
+    if (prompt === 'consent') return send(res, 200, consentForm(uid, String(details.params.client_id), scopes));
+  }
+
+  if (req.method === 'POST' && action === 'login' && prompt === 'login') {
+    const form = await readForm(req);
+    const login = form.get('login') ?? '';
+    const account = Object.hasOwn(OP_ACCOUNTS, login) ? OP_ACCOUNTS[login] : undefined;
+    if (!account || form.get('password') !== account.password) return send(res, 200, loginForm(uid, 'Wrong user name or password.'));
+    return provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+  }
+
+  if (req.method === 'POST' && action === 'confirm' && prompt === 'consent') {
+    const grantId = await grantConsent(provider, details);
+    return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+  return send(res, 400, page('Error', `<p>Unexpected ${escapeHtml(req.method ?? '')} at the ${escapeHtml(prompt)} step.</p>`));
+}
+
+/** The provider for `issuer`: one confidential client registered for `redirectUris`, the accounts of {@link OP_ACCOUNTS}. */
+async function createProvider(issuer: string, client: { id: string; secret: string; redirectUris: readonly string[] }): Promise<Provider> {
+  const { default: OidcProvider } = await import('oidc-provider');
+  return new OidcProvider(issuer, {
     clients: [
       {
-        client_id: clientId,
-        client_secret: clientSecret,
-        redirect_uris: [...options.redirectUris],
+        client_id: client.id,
+        client_secret: client.secret,
+        redirect_uris: [...client.redirectUris],
         grant_types: ['authorization_code'],
         response_types: ['code'],
-        // token_endpoint_auth_method left at its default, client_secret_basic, as an operator
-        // registers a client; oidc-provider accepts client_secret_post (portero's) for it too.
+        // As an operator registers a client at most IdPs. Discovery here lists client_secret_basic
+        // among the methods, so portero sends the secret by HTTP Basic (src/flow/providers.ts).
+        // oidc-provider takes the form body (client_secret_post) for this client too, so
+        // tokenRequestAuth records which one arrived.
+        token_endpoint_auth_method: 'client_secret_basic',
       },
     ],
     async findAccount(_ctx, id) {
@@ -128,58 +170,55 @@ export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     jwks: { keys: [(await generateKeyJwk('RS256')) as never] },
   });
+}
 
-  /** The provider's own sign-in and consent pages, under /interaction/<uid>. */
-  const interaction = async (req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined) => {
-    const details = await provider.interactionDetails(req, res);
-    if (details.uid !== uid) return send(res, 400, page('Error', '<p>This sign-in has expired. Start again.</p>'));
-    const prompt = details.prompt.name;
-
-    if (req.method === 'GET' && action === undefined) {
-      if (prompt === 'login') return send(res, 200, loginForm(uid));
-      const scopes = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
-      if (prompt === 'consent') return send(res, 200, consentForm(uid, String(details.params.client_id), scopes));
-    }
-
-    if (req.method === 'POST' && action === 'login' && prompt === 'login') {
-      const form = await readForm(req);
-      const login = form.get('login') ?? '';
-      const account = Object.hasOwn(OP_ACCOUNTS, login) ? OP_ACCOUNTS[login] : undefined;
-      if (!account || form.get('password') !== account.password) return send(res, 200, loginForm(uid, 'Wrong user name or password.'));
-      return provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
-    }
-
-    if (req.method === 'POST' && action === 'confirm' && prompt === 'consent') {
-      const { details: missing } = details.prompt;
-      const grant = details.grantId
-        ? (await provider.Grant.find(details.grantId))!
-        : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
-      if (missing.missingOIDCScope) grant.addOIDCScope((missing.missingOIDCScope as string[]).join(' '));
-      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims as string[]);
-      if (missing.missingResourceScopes) {
-        for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes as Record<string, string[]>)) {
-          grant.addResourceScope(indicator, scopes.join(' '));
-        }
-      }
-      return provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
-    }
-    return send(res, 400, page('Error', `<p>Unexpected ${escapeHtml(req.method ?? '')} at the ${escapeHtml(prompt)} step.</p>`));
-  };
-
+/**
+ * The server's request handler: the sign-in and consent pages at `/interaction/...`, everything
+ * else the provider's own. Notes in `tokenRequestAuth` how each token request authenticated.
+ */
+function handler(provider: Provider, tokenRequestAuth: ClientAuthMethod[]) {
   const callback = provider.callback();
-  handle = (req, res) => {
-    const match = /^\/interaction\/([\w-]+)(?:\/(login|confirm))?$/.exec(new URL(req.url ?? '/', issuer).pathname);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const { pathname } = new URL(req.url ?? '/', 'http://op');
+    if (req.method === 'POST' && pathname === '/token') {
+      tokenRequestAuth.push(/^basic /i.test(req.headers.authorization ?? '') ? 'client_secret_basic' : 'client_secret_post');
+    }
+    const match = /^\/interaction\/([\w-]+)(?:\/(login|confirm))?$/.exec(pathname);
     if (!match) return void callback(req, res);
-    interaction(req, res, match[1]!, match[2]).catch((err: Error) => {
+    interaction(provider, req, res, match[1]!, match[2]).catch((err: Error) => {
       if (!res.headersSent) send(res, 400, page('Error', `<p>${escapeHtml(err.message)}</p>`));
       else res.end();
     });
   };
+}
+
+/**
+ * A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1 and a free port,
+ * standing in for a corporate IdP: one confidential client, PKCE required, and the accounts of
+ * {@link OP_ACCOUNTS}, whose passwords are checked by its own sign-in page (devInteractions, the
+ * package's development pages, would take any user name and any password). Claims: `sub` (the
+ * user name), `email`, `email_verified`, `name`, `preferred_username`.
+ */
+export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
+  // Listening first: the issuer names the port.
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
+  const server = createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clientId = options.clientId ?? 'portero';
+  const clientSecret = randomBytes(24).toString('base64url');
+  const provider = await createProvider(issuer, { id: clientId, secret: clientSecret, redirectUris: options.redirectUris });
+  const tokenRequestAuth: ClientAuthMethod[] = [];
+  handle = handler(provider, tokenRequestAuth);
 
   return {
     issuer,
     clientId,
     clientSecret,
+    tokenRequestAuth,
     env(id = 'corp') {
       const prefix = `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
       return {
@@ -203,7 +242,8 @@ const isRedirect = (response: Response) => response.status >= 300 && response.st
 export function parseForm(html: string, pageUrl: string): { action: string; fields: Record<string, string>; names: string[] } {
   const form = html.match(/<form\b[^>]*>([\s\S]*?)<\/form>/);
   if (!form) throw new Error(`no form on ${pageUrl}:\n${html}`);
-  const action = form[0].match(/\baction="([^"]*)"/)?.[1]?.replaceAll('&amp;', '&') ?? pageUrl;
+  const attribute = form[0].match(/\baction="([^"]*)"/)?.[1];
+  const action = attribute === undefined ? pageUrl : unescapeHtml(attribute);
   const fields: Record<string, string> = {};
   const names: string[] = [];
   for (const [input] of form[1]!.matchAll(/<input\b[^>]*>/g)) {

@@ -1,6 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { track } from './leftovers.js';
 import { freePort } from './redis-server.js';
+import { pollUntil, untilChildAnswers } from './wait.js';
 
 /** The repository root, where a newcomer types `npm start`. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -67,11 +69,22 @@ export interface StartGatewayOptions {
   timeoutMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** For each group spawnGroup() started: records in the run's file that it is gone (test/support/leftovers.ts). */
+const untrackGroup = new WeakMap<ChildProcess, () => void>();
+
+/**
+ * Spawns `command` detached: the child leads a new process group, so one signal reaches it and
+ * everything under it (npm, sh, tsx and node; nginx's master and workers). The group is recorded
+ * in the run's file until {@link stopGroup} has emptied it, so a test worker that dies leaves none.
+ */
+export function spawnGroup(command: string, args: readonly string[], options: SpawnOptions, name: string): ChildProcess {
+  const child = spawn(command, args, { ...options, detached: true });
+  if (child.pid !== undefined) untrackGroup.set(child, track({ kind: 'group', pid: child.pid, name }));
+  return child;
+}
 
 function launch(env: Record<string, string>) {
-  // detached: the child leads a new process group, so one signal reaches npm and everything under it.
-  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnGroup('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 'npm start');
   const output = { all: '', stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     output.all += chunk;
@@ -97,25 +110,30 @@ function groupAlive(pid: number): boolean {
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid !== undefined && groupAlive(child.pid)) process.kill(-child.pid, signal);
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // The group is already empty.
+  }
 }
 
 /**
- * SIGTERM to the process group that `child` leads (spawned with `detached: true`), then waits for
+ * SIGTERM to the process group that `child` leads (started by {@link spawnGroup}), then waits for
  * the group to empty; SIGKILL and an error naming `name` if it has not within `ms`.
  */
 export async function stopGroup(child: ChildProcess, describe: () => string, options: { ms?: number; name?: string } = {}): Promise<void> {
   const { ms = 10_000, name = 'npm start' } = options;
   const pid = child.pid;
   if (pid === undefined) return;
-  signalGroup(child, 'SIGTERM');
-  const deadline = Date.now() + ms;
-  while (groupAlive(pid)) {
-    if (Date.now() > deadline) {
+  try {
+    signalGroup(child, 'SIGTERM');
+    await pollUntil(() => !groupAlive(pid), { what: `${name} (process group ${pid}) to end`, timeoutMs: ms }).catch((err: unknown) => {
       signalGroup(child, 'SIGKILL');
-      throw new Error(`${name} (process group ${pid}) still ran ${ms} ms after SIGTERM; killed it. Output:\n${describe()}`);
-    }
-    await sleep(50);
+      throw new Error(`${name} (process group ${pid}) still ran ${ms} ms after SIGTERM; killed it. Output:\n${describe()}`, { cause: err });
+    });
+  } finally {
+    untrackGroup.get(child)?.();
   }
 }
 
@@ -134,7 +152,9 @@ function jsonLines(text: string): Record<string, unknown>[] {
 
 /**
  * Runs `npm start` in the repository root with a clean environment plus `options.env`, and waits
- * until `/healthz` answers 200. Fails with the process's output when it exits or stays silent.
+ * until `/healthz` answers 200 and the process has logged `portero listening` on its port (info
+ * level: a LOG_LEVEL above it would hide the line). Fails with the process's output when it exits
+ * or stays silent.
  */
 export async function startGateway(options: StartGatewayOptions = {}): Promise<GatewayProcess> {
   const env = cleanEnv({ PORT: String(await freePort()), ...options.env });
@@ -143,24 +163,23 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
   const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `http://${host}:${port}`;
   const { child, output, exited } = launch(env);
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code === null ? -1 : code));
   const describe = () => output.all || '(no output)';
 
-  const timeoutMs = options.timeoutMs ?? 20_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exitCode !== undefined) throw new Error(`npm start exited (code ${exitCode}) before ${url}/healthz answered. Output:\n${describe()}`);
-    const healthy = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
-      (response) => response.status === 200,
+  // Healthy, and its own: it logged that it listens on that port (a server that took the port
+  // after freePort() looked would answer /healthz too, but never make this process log that).
+  const listening = () => jsonLines(output.stdout).some((line) => line.msg === 'portero listening' && line.port === port);
+  const healthy = () =>
+    fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.status === 200 && listening(),
       () => false,
     );
-    if (healthy) break;
-    if (Date.now() > deadline) {
-      await stopGroup(child, describe).catch(() => {});
-      throw new Error(`npm start: ${url}/healthz did not answer within ${timeoutMs} ms. Output:\n${describe()}`);
-    }
-    await sleep(100);
+  try {
+    const what = `${url}/healthz to answer 200 and the "portero listening" log line`;
+    await untilChildAnswers(child, 'npm start', healthy, { what, timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 100 });
+  } catch (err) {
+    await stopGroup(child, describe).catch(() => {});
+    await exited; // Everything it printed has been read.
+    throw new Error(`${(err as Error).message}. Output:\n${describe()}`, { cause: err });
   }
 
   return {
@@ -178,6 +197,7 @@ export async function runGatewayToExit(extraEnv: Record<string, string>, timeout
   const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), timeoutMs);
   const code = await exited;
   clearTimeout(timer);
+  await stopGroup(child, () => output.all); // Whatever of the group is left (nothing, normally); marks it gone.
   if (child.signalCode === 'SIGKILL') throw new Error(`npm start did not exit within ${timeoutMs} ms. Output:\n${output.all}`);
   return { code, stdout: output.stdout, stderr: output.stderr };
 }

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { track } from './leftovers.js';
 import { REPO_ROOT, runToExit, type Exited } from './process.js';
 
 // Python backends that check portero's tokens with PyJWT: examples/python/app.py (WSGI, served)
@@ -64,6 +65,8 @@ export function startPythonBackend({ issuer, jwksUrl, audience, algorithms }: Py
  */
 export async function startPythonApp(env: Record<string, string>): Promise<PythonBackend> {
   const child = spawn(PYTHON, [PYTHON_APP], { cwd: REPO_ROOT, env: { ...PYTHON_ENV, HOST: '127.0.0.1', PORT: '0', ...env } });
+  // Registered for the run's teardown, so a worker that dies does not leave the backend running.
+  if (child.pid) child.once('exit', track({ kind: 'process', pid: child.pid, name: PYTHON_APP }));
   let output = '';
   const stop = () =>
     new Promise<void>((resolve) => {

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { track } from './leftovers.js';
+import { exitOf, untilChildAnswers } from './wait.js';
 
 /**
  * A real `redis-server` that the test starts, and can kill, pause and restart on the same port
@@ -38,42 +40,50 @@ function assertInstalled(): void {
   if (probe.error || probe.status !== 0) throw new Error(MISSING);
 }
 
-async function waitUntilReady(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.ping();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      client.disconnect();
-    }
+/** The process id of the Redis answering on `port` (INFO server), or undefined when none answers. */
+async function redisPid(port: number): Promise<number | undefined> {
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const pid = /^process_id:(\d+)/m.exec(await client.info('server'))?.[1];
+    return pid === undefined ? undefined : Number(pid);
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
   }
-  throw new Error(`redis-server did not answer on port ${port} within 10s`);
+}
+
+/** Spawns redis-server on `port`, recorded in the run's file until it exits; resolves once it, and not another, answers there. */
+async function spawnRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    stdio: 'ignore',
+  });
+  if (child.pid !== undefined) child.once('exit', track({ kind: 'process', pid: child.pid, name: `redis-server on port ${port}` }));
+  try {
+    await untilChildAnswers(child, 'redis-server', async () => (await redisPid(port)) !== undefined, {
+      what: `a Redis to answer on 127.0.0.1:${port}`,
+      timeoutMs: 10_000,
+      isOwn: async () => (await redisPid(port)) === child.pid,
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child;
 }
 
 /** Starts a server on `port` (a free one by default), e.g. where a gateway already expects it. */
 export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
   assertInstalled();
   const port = options.port ?? (await freePort());
-  let child: ChildProcess;
-  const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-      stdio: 'ignore',
-    });
-    await waitUntilReady(port, child);
-  };
+  let child = await spawnRedis(port);
   const exited = () =>
     new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      if (exitOf(child)) resolve();
       else child.once('exit', () => resolve());
     });
-  await launch();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -82,7 +92,9 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
       child.kill('SIGKILL');
       await exited();
     },
-    restart: launch,
+    async restart() {
+      child = await spawnRedis(port);
+    },
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
     async stop() {

@@ -2,6 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, expect, vi } from 'vitest';
 import { createVerifier, PorteroTokenError } from '../../src/verify/index.js';
+export { later } from './clock.js';
 import { MockOidcProvider } from './mock-oidc.js';
 import { loopbackIsReal, serveGateway, type ServedGateway } from './served-gateway.js';
 
@@ -44,12 +45,6 @@ export async function refusal(promise: Promise<unknown>): Promise<PorteroTokenEr
   );
   expect(err).toBeInstanceOf(PorteroTokenError);
   return err as PorteroTokenError;
-}
-
-/** Moves the clock of this process (jose's `exp` check and its JWKS cache) forward. */
-export function later(seconds: number) {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(Date.now() + seconds * 1000);
 }
 
 /** A token signed by a key portero does not publish, with a kid of its own. */

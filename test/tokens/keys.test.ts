@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { JWT_ALGS } from '../../src/config/types.js';
 import { buildKeySet, generateKeyJwk, loadKeyFile, type KeySet } from '../../src/tokens/keys.js';
 
@@ -123,7 +123,9 @@ describe('key rotation', () => {
 });
 
 describe('loadKeyFile', () => {
+  // Private keys are written here: removed after the last test.
   const dir = mkdtempSync(join(tmpdir(), 'portero-keys-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, text: string) => {
     const path = join(dir, name);
     writeFileSync(path, text);
