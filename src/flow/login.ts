@@ -61,7 +61,7 @@ export function loginDeps(
 
 export const callbackUrl = (publicUrl: string, providerId: string) => `${publicUrl}/callback/${providerId}`;
 
-export function findProvider(deps: Pick<LoginDeps, 'providers'>, providerId: string): ConfiguredProvider {
+function findProvider(deps: Pick<LoginDeps, 'providers'>, providerId: string): ConfiguredProvider {
   const provider = deps.providers.get(providerId);
   if (!provider) throw new PorteroError('unknown_provider', `no provider named ${providerId}`, { detail: { provider: providerId } });
   return provider;

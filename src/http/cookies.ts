@@ -23,6 +23,11 @@ export class PorteroCookies {
     return this.#config.secureCookies ? ('host' as const) : undefined;
   }
 
+  /** Where a flow cookie lives; setting and clearing must name the same. */
+  #flowScope() {
+    return { path: '/', secure: this.#config.secureCookies, ...(this.#prefix ? { prefix: this.#prefix } : {}) };
+  }
+
   static flowCookieName(state: string): string {
     return `portero_flow_${createHash('sha256').update(state).digest('base64url').slice(0, 16)}`;
   }
@@ -44,10 +49,8 @@ export class PorteroCookies {
     return setSignedCookie(c, PorteroCookies.flowCookieName(state), flowId, this.#config.cookieSecret, {
       httpOnly: true,
       sameSite: 'Lax',
-      path: '/',
-      secure: this.#config.secureCookies,
       maxAge: this.#config.flowTtl,
-      ...(this.#prefix ? { prefix: this.#prefix } : {}),
+      ...this.#flowScope(),
     });
   }
 
@@ -65,7 +68,7 @@ export class PorteroCookies {
   }
 
   #deleteFlowCookie(c: Context, name: string): void {
-    deleteCookie(c, name, { path: '/', secure: this.#config.secureCookies, ...(this.#prefix ? { prefix: this.#prefix } : {}) });
+    deleteCookie(c, name, this.#flowScope());
   }
 
   setToken(c: Context, token: string): void {

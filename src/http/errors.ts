@@ -6,7 +6,7 @@ import { errorPage } from './pages.js';
 import type { AppEnv } from './types.js';
 
 /** Anything thrown that is not a PorteroError is a bug; it becomes a 500 with no detail shown. */
-export function toPorteroError(err: unknown): PorteroError {
+function toPorteroError(err: unknown): PorteroError {
   if (isPorteroError(err)) return err;
   return new PorteroError('internal', 'unexpected error', { cause: err });
 }
