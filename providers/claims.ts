@@ -1,7 +1,6 @@
 import type { JsonObject, Profile } from './types.js';
 
-const text = (value: unknown): string | undefined =>
-  typeof value === 'string' && value.length > 0 ? value : undefined;
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value.length > 0 ? value : undefined);
 
 const identifier = (value: unknown): string | undefined =>
   typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : text(value);
@@ -44,4 +43,3 @@ export function profileFromStandardClaims(
     picture: first('picture'),
   };
 }
-

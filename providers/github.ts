@@ -36,9 +36,7 @@ export const github = {
     // Optional: a GitHub App without the "Email addresses" permission, or scopes without
     // `user:email`, gets 403/404 here; the user signs in without an email rather than not at all.
     const emails = await source.fetchJson(`${source.settings.userinfoUrl!.replace(/\/+$/, '')}/emails`, { optional: true });
-    const primary = Array.isArray(emails)
-      ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified)
-      : undefined;
+    const primary = Array.isArray(emails) ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified) : undefined;
     return {
       subject,
       email: primary?.email,

@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
   }
 
-  if (!config.jwtKeysFile) logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
+  if (!config.jwtKeysFile)
+    logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
   if (config.cookieSecretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
 
   const store = await openStore(config, logger);
@@ -92,11 +93,16 @@ async function main(): Promise<void> {
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
   // a failure here is not fatal: discovery is retried by the next login.
   for (const provider of providers.values()) {
-    provider.client().catch((err: Error) => logger.warn({ provider: provider.id, reason: err.message }, 'provider discovery failed; will retry'));
+    provider
+      .client()
+      .catch((err: Error) => logger.warn({ provider: provider.id, reason: err.message }, 'provider discovery failed; will retry'));
   }
 
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    logger.info({ address: info.address, port: info.port, public_url: config.publicUrl, providers: [...providers.keys()] }, 'portero listening');
+    logger.info(
+      { address: info.address, port: info.port, public_url: config.publicUrl, providers: [...providers.keys()] },
+      'portero listening',
+    );
   });
 
   let stopping = false;

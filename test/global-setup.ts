@@ -25,7 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     const left = await removeLeftovers(runFile);
     if (left.length > 0) {
-      console.warn(`test run: killed or removed what a test worker left behind (it died before its afterAll):\n${left.map((item) => `  ${describeLeftover(item)}`).join('\n')}`);
+      console.warn(
+        `test run: killed or removed what a test worker left behind (it died before its afterAll):\n${left.map((item) => `  ${describeLeftover(item)}`).join('\n')}`,
+      );
     }
   };
 }

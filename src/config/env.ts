@@ -18,7 +18,9 @@ export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): Env
   }
   if (statSync(path).isDirectory()) {
     // docker mounts an empty directory where a bind-mounted file is missing (compose.yaml's .env).
-    throw new Error(`${named ? 'ENV_FILE' : '.env'} at ${path} is a directory, not a file (a missing file that docker mounted as a directory?)`);
+    throw new Error(
+      `${named ? 'ENV_FILE' : '.env'} at ${path} is a directory, not a file (a missing file that docker mounted as a directory?)`,
+    );
   }
   const fromFile = parseEnv(readFileSync(path, 'utf8'));
   return { ...fromFile, ...processEnv };

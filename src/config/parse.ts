@@ -48,7 +48,10 @@ function allowedRedirects(env: Env, ownOrigin: string, problems: string[]): stri
   const raw = env.ALLOWED_REDIRECTS?.trim();
   if (!raw) return [ownOrigin];
   const origins: string[] = [];
-  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const wildcard = entry.includes('://*.');
     try {
       const url = new URL(wildcard ? entry.replace('://*.', '://wildcard.') : entry);
@@ -95,7 +98,8 @@ function tokenCookie(env: Env, url: string, problems: string[]) {
   if (/^__(Host|Secure)-/i.test(tokenCookieName) && !url.startsWith('https:')) {
     problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} needs an https PUBLIC_URL`);
   }
-  if (/^__Host-/i.test(tokenCookieName) && cookieDomain) problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} cannot be used with COOKIE_DOMAIN`);
+  if (/^__Host-/i.test(tokenCookieName) && cookieDomain)
+    problems.push(`TOKEN_COOKIE_NAME ${tokenCookieName} cannot be used with COOKIE_DOMAIN`);
   return { cookieDomain, tokenCookieName };
 }
 

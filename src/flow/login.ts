@@ -177,7 +177,8 @@ async function readProfile(provider: ConfiguredProvider, config: client.Configur
     if (!userinfoEndpoint) return undefined;
     if (idTokenClaims) return { ...(await client.fetchUserInfo(config, accessToken, idTokenClaims.sub)) };
     const body = await fetchJson(userinfoEndpoint);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new TypeError(`${userinfoEndpoint} did not answer a JSON object`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new TypeError(`${userinfoEndpoint} did not answer a JSON object`);
     return body as JsonObject;
   };
   try {
@@ -196,12 +197,7 @@ async function readProfile(provider: ConfiguredProvider, config: client.Configur
  * Finishes a login: consumes the flow exactly once, checks state, exchanges the code with the PKCE
  * verifier, validates the ID token (OIDC) and builds the user's profile.
  */
-export async function finishLogin(
-  deps: LoginDeps,
-  providerId: string,
-  flowId: string,
-  params: URLSearchParams,
-): Promise<FinishedLogin> {
+export async function finishLogin(deps: LoginDeps, providerId: string, flowId: string, params: URLSearchParams): Promise<FinishedLogin> {
   const provider = findProvider(deps, providerId);
   const record = await consumeFlow(deps, flowId);
   checkCallback(record, provider, params);

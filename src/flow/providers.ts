@@ -23,7 +23,8 @@ export interface ProviderOptions {
   readonly timeout?: number;
 }
 
-const allowsHttp = (url: string | undefined) => url !== undefined && new URL(url).protocol === 'http:' && isLoopbackHost(new URL(url).hostname);
+const allowsHttp = (url: string | undefined) =>
+  url !== undefined && new URL(url).protocol === 'http:' && isLoopbackHost(new URL(url).hostname);
 
 /**
  * How the client secret travels to the token endpoint. HTTP Basic is what RFC 6749 requires every

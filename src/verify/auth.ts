@@ -10,13 +10,15 @@ export type AuthOptions = (VerifierOptions | { verifier: Verifier }) & {
 
 /** What both middlewares need, checked once when they are built. */
 export function authSetup(options: AuthOptions): { verifier: Verifier; cookieName: string } {
-  if (typeof options !== 'object' || options === null) throw invalidOption('the middleware needs an options object', 'ERR_INVALID_ARG_TYPE');
+  if (typeof options !== 'object' || options === null)
+    throw invalidOption('the middleware needs an options object', 'ERR_INVALID_ARG_TYPE');
   const cookieName = options.cookieName ?? DEFAULT_COOKIE_NAME;
   if (typeof cookieName !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) {
     throw invalidOption(`"cookieName" option must be a cookie name, got ${JSON.stringify(cookieName)}`);
   }
   if ('verifier' in options) {
-    if (typeof options.verifier?.verify !== 'function') throw invalidOption('"verifier" option must come from createVerifier()', 'ERR_INVALID_ARG_TYPE');
+    if (typeof options.verifier?.verify !== 'function')
+      throw invalidOption('"verifier" option must come from createVerifier()', 'ERR_INVALID_ARG_TYPE');
     return { verifier: options.verifier, cookieName };
   }
   return { verifier: createVerifier(options), cookieName };
@@ -31,7 +33,11 @@ const RESPONSES: Record<PorteroTokenErrorCode, { status: 401 | 503; wwwAuthentic
 };
 
 /** The response to a refused request: status, headers and the JSON body `{"error": code}`. */
-export function refusal(err: PorteroTokenError): { status: 401 | 503; headers: Record<string, string>; body: { error: PorteroTokenErrorCode } } {
+export function refusal(err: PorteroTokenError): {
+  status: 401 | 503;
+  headers: Record<string, string>;
+  body: { error: PorteroTokenErrorCode };
+} {
   const { status, wwwAuthenticate } = RESPONSES[err.code];
   return {
     status,

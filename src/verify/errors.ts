@@ -38,6 +38,9 @@ export class PorteroTokenError extends Error {
 }
 
 /** A caller's mistake (bad option), thrown at once when a verifier or middleware is built. */
-export function invalidOption(message: string, code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' = 'ERR_INVALID_ARG_VALUE'): TypeError {
+export function invalidOption(
+  message: string,
+  code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' = 'ERR_INVALID_ARG_VALUE',
+): TypeError {
   return Object.assign(new TypeError(message), { code });
 }

@@ -14,7 +14,6 @@ function header(headers: RequestHeaders, name: 'authorization' | 'cookie'): stri
   return typeof value === 'string' ? value : undefined;
 }
 
-
 /**
  * The token a request carries: from `Authorization: Bearer <token>` (API clients), or else from the
  * `cookieName` cookie (browsers). `undefined` when neither. (portero's own `/auth` tries both,

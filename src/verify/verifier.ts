@@ -114,7 +114,8 @@ function keySetOptions(options: VerifierOptions): RemoteJWKSetOptions {
   for (const [name, { rule, ok }] of Object.entries(DURATIONS) as [keyof typeof DURATIONS, (typeof DURATIONS)[keyof typeof DURATIONS]][]) {
     const value: unknown = options[name];
     if (value === undefined) continue;
-    if (typeof value !== 'number') throw invalidOption(`"${name}" option must be a number of milliseconds, got ${typeof value}`, 'ERR_INVALID_ARG_TYPE');
+    if (typeof value !== 'number')
+      throw invalidOption(`"${name}" option must be a number of milliseconds, got ${typeof value}`, 'ERR_INVALID_ARG_TYPE');
     if (!ok(value)) throw invalidOption(`"${name}" option must be ${rule} of milliseconds, got ${value}`);
     picked[name] = value;
   }
@@ -137,7 +138,9 @@ function checkedAlgorithms(algorithms: VerifierOptions['algorithms']): PorteroAl
   }
   const unknown = algorithms.filter((alg) => !PORTERO_ALGORITHMS.includes(alg));
   if (unknown.length > 0) {
-    throw invalidOption(`"algorithms" option: ${unknown.map(String).join(', ')} not allowed; portero signs only with ${PORTERO_ALGORITHMS.join(', ')}`);
+    throw invalidOption(
+      `"algorithms" option: ${unknown.map(String).join(', ')} not allowed; portero signs only with ${PORTERO_ALGORITHMS.join(', ')}`,
+    );
   }
   return [...new Set(algorithms)];
 }
@@ -164,7 +167,8 @@ function checkedAlgorithms(algorithms: VerifierOptions['algorithms']): PorteroAl
  * @see {@link https://www.rfc-editor.org/rfc/rfc8725 RFC 8725, JSON Web Token Best Current Practices}
  */
 export function createVerifier(options: VerifierOptions): Verifier {
-  if (typeof options !== 'object' || options === null) throw invalidOption('createVerifier() needs an options object', 'ERR_INVALID_ARG_TYPE');
+  if (typeof options !== 'object' || options === null)
+    throw invalidOption('createVerifier() needs an options object', 'ERR_INVALID_ARG_TYPE');
   const { issuer } = options;
   if (typeof issuer !== 'string' || issuer === '') {
     throw invalidOption(`"issuer" option is required: portero's JWT_ISSUER (its PUBLIC_URL unless set)`, 'ERR_INVALID_ARG_TYPE');
@@ -199,7 +203,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return payload;
       } catch (cause) {
         if (cause instanceof PorteroTokenError) throw cause;
-        if (cause instanceof errors.JOSEError) throw new PorteroTokenError(INVALID_TOKEN, `the token is not valid: ${cause.message}`, { cause });
+        if (cause instanceof errors.JOSEError)
+          throw new PorteroTokenError(INVALID_TOKEN, `the token is not valid: ${cause.message}`, { cause });
         throw cause;
       }
     },

@@ -49,7 +49,11 @@ describe('parseConfig defaults', () => {
   });
 
   it('returns a frozen configuration, lists and providers included', () => {
-    const config = parseConfig({ PROVIDER_GITHUB_CLIENT_ID: 'id', PROVIDER_GITHUB_CLIENT_SECRET: 's', ALLOWED_REDIRECTS: 'https://a.example.com' });
+    const config = parseConfig({
+      PROVIDER_GITHUB_CLIENT_ID: 'id',
+      PROVIDER_GITHUB_CLIENT_SECRET: 's',
+      ALLOWED_REDIRECTS: 'https://a.example.com',
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.allowedRedirects)).toBe(true);
     expect(Object.isFrozen(config.providers)).toBe(true);
@@ -104,18 +108,29 @@ describe('parseConfig problems', () => {
   });
 
   it('refuses a COOKIE_SECRET shorter than 32 characters', () => {
-    expect(problemsOf({ COOKIE_SECRET: 'y'.repeat(31) })).toEqual(['COOKIE_SECRET must be at least 32 characters (try: openssl rand -base64 48)']);
+    expect(problemsOf({ COOKIE_SECRET: 'y'.repeat(31) })).toEqual([
+      'COOKIE_SECRET must be at least 32 characters (try: openssl rand -base64 48)',
+    ]);
     expect(parseConfig({ COOKIE_SECRET: 'y'.repeat(32) }).cookieSecret).toBe('y'.repeat(32));
   });
 
   it('accepts only origins and subdomain patterns in ALLOWED_REDIRECTS', () => {
     const config = parseConfig({ ALLOWED_REDIRECTS: ' https://app.example.com , https://*.example.com,http://localhost:5173 ' });
     expect(config.allowedRedirects).toEqual(['https://app.example.com', 'https://*.example.com', 'http://localhost:5173']);
-    const bad = ['https://a.example.com/app', 'not a url', 'ftp://files.example.com', 'https://u:p@b.example.com', 'https://*.com', 'https://*.*.example.com'];
+    const bad = [
+      'https://a.example.com/app',
+      'not a url',
+      'ftp://files.example.com',
+      'https://u:p@b.example.com',
+      'https://*.com',
+      'https://*.*.example.com',
+    ];
     const problems = problemsOf({ ALLOWED_REDIRECTS: bad.join(',') });
     expect(problems).toHaveLength(bad.length);
     for (const entry of bad) {
-      expect(problems).toContain(`ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`);
+      expect(problems).toContain(
+        `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`,
+      );
     }
   });
 });
@@ -132,14 +147,16 @@ describe('parseConfig cookies and logs', () => {
 
   it('refuses token cookie names whose prefix browsers would not honour', () => {
     expect(problemsOf({ TOKEN_COOKIE_NAME: '__Secure-auth' })).toEqual(['TOKEN_COOKIE_NAME __Secure-auth needs an https PUBLIC_URL']);
-    expect(problemsOf({ PUBLIC_URL: 'https://auth.example.com', COOKIE_DOMAIN: '.example.com', TOKEN_COOKIE_NAME: '__Host-auth' })).toEqual([
-      'TOKEN_COOKIE_NAME __Host-auth cannot be used with COOKIE_DOMAIN',
-    ]);
+    expect(problemsOf({ PUBLIC_URL: 'https://auth.example.com', COOKIE_DOMAIN: '.example.com', TOKEN_COOKIE_NAME: '__Host-auth' })).toEqual(
+      ['TOKEN_COOKIE_NAME __Host-auth cannot be used with COOKIE_DOMAIN'],
+    );
     expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com', TOKEN_COOKIE_NAME: '__Host-auth' }).tokenCookieName).toBe('__Host-auth');
   });
 
   it('refuses an unknown LOG_LEVEL instead of crashing at start', () => {
-    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual(['LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"']);
+    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([
+      'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"',
+    ]);
   });
 });
 
@@ -218,7 +235,12 @@ describe('parseConfig providers', () => {
   });
 
   it('reports a misspelled provider variable', () => {
-    const problems = problemsOf({ PROVIDER_X_CLIENT_ID: 'c', PROVIDER_X_TYPE: 'oidc', PROVIDER_X_ISSUER: 'https://idp.example', PROVIDER_X_CLIENT_SECRT: 's' });
+    const problems = problemsOf({
+      PROVIDER_X_CLIENT_ID: 'c',
+      PROVIDER_X_TYPE: 'oidc',
+      PROVIDER_X_ISSUER: 'https://idp.example',
+      PROVIDER_X_CLIENT_SECRT: 's',
+    });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^PROVIDER_X_CLIENT_SECRT is not a provider setting/);
   });
@@ -270,7 +292,7 @@ describe('readEnv', () => {
     expect(() => readEnv({ ENV_FILE: 'missing.env' }, dirWith({}))).toThrow(/ENV_FILE names .*missing\.env, which does not exist/);
   });
 
-  it('says so when ENV_FILE is a directory (docker mounts one where compose.yaml\'s .env is missing)', () => {
+  it("says so when ENV_FILE is a directory (docker mounts one where compose.yaml's .env is missing)", () => {
     const dir = dirWith({});
     mkdirSync(join(dir, 'portero.env'));
     expect(() => readEnv({ ENV_FILE: 'portero.env' }, dir)).toThrow(/is a directory, not a file/);

@@ -88,7 +88,10 @@ async function signInFrom(browser: TestBrowser, signInPage: URL, page: string): 
   expect(login.searchParams.get('return_to')).toBe(page);
   const start = await browser.get(network, login);
   expect(start.status).toBe(302);
-  const callback = await browser.get(network, await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password));
+  const callback = await browser.get(
+    network,
+    await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password),
+  );
   expect(callback.status).toBe(302);
   expect(callback.headers.get('location')).toBe(page);
   return (await browser.cookie(stack.url, 'auth_token'))!.value;
@@ -185,7 +188,7 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       expect([...callbacksServedBy.keys()].sort(), JSON.stringify(Object.fromEntries(callbacksServedBy))).toEqual(['a', 'b']);
     });
 
-    it('sends the client secret to the token endpoint by HTTP Basic, which the provider\'s discovery lists', async () => {
+    it("sends the client secret to the token endpoint by HTTP Basic, which the provider's discovery lists", async () => {
       const before = stack.op.tokenRequestAuth.length;
       const { callback } = await signIn(new TestBrowser(), 'bob');
       expect(callback.status, await callback.clone().text()).toBe(302);

@@ -57,7 +57,10 @@ async function signIn(): Promise<string> {
   const browser = new TestBrowser();
   const start = await browser.get(network, `${stack.url}/login/${stack.providerId}`);
   expect(start.status, await start.clone().text()).toBe(302);
-  const callback = await browser.get(network, await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password));
+  const callback = await browser.get(
+    network,
+    await signInAtOp(browser, start.headers.get('location')!, 'alice', OP_ACCOUNTS.alice!.password),
+  );
   expect(callback.status, await callback.clone().text()).toBe(302);
   const cookie = await browser.cookie(stack.url, 'auth_token');
   if (!cookie) throw new Error('signed in, but no auth_token cookie');
@@ -78,7 +81,12 @@ async function app(token: string): Promise<{ status: number; body: string; locat
 /** The Python backend's answer to the token as a cookie and as a Bearer header (the same, or the test says so). */
 async function askPython(token: string, backend = python): Promise<{ status: number; body: unknown }> {
   const answers = await Promise.all(
-    ([['cookie', `auth_token=${token}`], ['authorization', `Bearer ${token}`]] as const).map(async ([name, value]) => {
+    (
+      [
+        ['cookie', `auth_token=${token}`],
+        ['authorization', `Bearer ${token}`],
+      ] as const
+    ).map(async ([name, value]) => {
       const headers = { [name]: value };
       const response = await fetch(`${backend.url}/`, { headers });
       return { status: response.status, body: (await response.json()) as unknown };
@@ -89,7 +97,8 @@ async function askPython(token: string, backend = python): Promise<{ status: num
 }
 
 /** Plain node running the example that imports `portero/verify` from dist/ (built by test/global-setup.ts). */
-const nodeExample = (token: string) => runToExit(process.execPath, [NODE_EXAMPLE, token, `${stack.url}/.well-known/jwks.json`, stack.url, AUDIENCE]);
+const nodeExample = (token: string) =>
+  runToExit(process.execPath, [NODE_EXAMPLE, token, `${stack.url}/.well-known/jwks.json`, stack.url, AUDIENCE]);
 
 /** The code of the PorteroTokenError a verification threw. */
 async function refusedWith(promise: Promise<unknown>): Promise<string> {

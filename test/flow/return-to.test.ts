@@ -36,7 +36,10 @@ describe('return_to against the oauth2-proxy open-redirect corpus', () => {
   const policy: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://www.whitelisteddomain.tld'] };
   const allowedOrigins = new Set(['https://www.whitelisteddomain.tld', GATEWAY]);
   const file = readFileSync(new URL('../fixtures/openredirects.txt', import.meta.url), 'utf8');
-  const payloads = file.split('\n').filter((line, index, lines) => line !== '' || index < lines.length - 1).map(queryUnescape);
+  const payloads = file
+    .split('\n')
+    .filter((line, index, lines) => line !== '' || index < lines.length - 1)
+    .map(queryUnescape);
 
   it('never sends the browser to another origin, or to anything but http(s)', () => {
     const escapes: string[] = [];

@@ -152,7 +152,11 @@ describe('response_mode=form_post: POST /callback', () => {
   });
 
   it('refuses a body that is not a form, or too large, with 400', async () => {
-    const notForm = await gateway.app.request(`${GATEWAY}/callback/corp`, { method: 'POST', headers: { 'content-type': 'application/json', ...JSON_ACCEPT }, body: '{}' });
+    const notForm = await gateway.app.request(`${GATEWAY}/callback/corp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...JSON_ACCEPT },
+      body: '{}',
+    });
     expect(notForm.status).toBe(400);
     expect(await notForm.json()).toMatchObject({ error: 'bad_request' });
     const huge = await gateway.app.request(`${GATEWAY}/callback/corp`, {
@@ -177,7 +181,7 @@ describe('what the provider or its tokens say', () => {
     expect(done.headers.get('location')).toBe('https://gateway.test/after');
   });
 
-  it("another error from the provider is a 502 logged as provider_error, its own word kept apart", async () => {
+  it('another error from the provider is a 502 logged as provider_error, its own word kept apart', async () => {
     const browser = new TestBrowser();
     const location = await startLogin(browser);
     const params = idp.deny(location);

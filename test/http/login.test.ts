@@ -115,7 +115,10 @@ describe('GET /callback/:provider', () => {
   it('exchanges the code with the PKCE verifier, issues the token cookie and sends the browser to return_to', async () => {
     const browser = new TestBrowser();
     const location = await startLogin(browser);
-    const callback = idp.authorize(location, { sub: 'u-42', claims: { email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace' } });
+    const callback = idp.authorize(location, {
+      sub: 'u-42',
+      claims: { email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace' },
+    });
     const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
 
     expect(response.status).toBe(302);
@@ -161,7 +164,10 @@ describe('GET /callback/:provider', () => {
       const postOnly = await buildTestApp({ store: gateway.store, env: idp.env('corp') });
       const browser = new TestBrowser();
       const login = await browser.get(postOnly.app, `${GATEWAY}/login/corp`);
-      const done = await browser.get(postOnly.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
+      const done = await browser.get(
+        postOnly.app,
+        `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`,
+      );
       expect(done.status).toBe(302);
       expect(idp.tokenRequests.at(-1)!.clientAuth).toBe('client_secret_post');
     } finally {

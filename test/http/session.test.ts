@@ -66,7 +66,8 @@ describe('GET /auth (forward auth)', () => {
 
   it('answers 401 without a token, with a tampered one, and after it expired', async () => {
     const { token } = await signIn();
-    const ask = (headers: Record<string, string>) => gateway.app.request(`${GATEWAY}/auth`, { headers: { accept: 'application/json', ...headers } });
+    const ask = (headers: Record<string, string>) =>
+      gateway.app.request(`${GATEWAY}/auth`, { headers: { accept: 'application/json', ...headers } });
     const none = await ask({});
     expect(none.status).toBe(401);
     expect(await none.json()).toMatchObject({ error: 'unauthenticated' });
@@ -79,7 +80,10 @@ describe('GET /auth (forward auth)', () => {
   });
 
   it('sends identity headers as UTF-8 bytes, never a verified-looking unverified email', async () => {
-    const { browser } = await signIn({ sub: 'u-8', claims: { preferred_username: '山田', email: 'yamada@example.com', email_verified: false } });
+    const { browser } = await signIn({
+      sub: 'u-8',
+      claims: { preferred_username: '山田', email: 'yamada@example.com', email_verified: false },
+    });
     const response = await browser.get(gateway.app, `${GATEWAY}/auth`);
     expect(response.status).toBe(200);
     const utf8 = (value: string | null) => Buffer.from(value ?? '', 'latin1').toString('utf8');
@@ -110,7 +114,11 @@ describe('GET /auth (forward auth)', () => {
   });
 
   it('refuses a token of another issuer or audience signed with the same key', async () => {
-    const other = await buildTestApp({ store: memoryStore(), keys: gateway.keys, env: { ...idp.env('corp'), PUBLIC_URL: 'https://other.example.com' } });
+    const other = await buildTestApp({
+      store: memoryStore(),
+      keys: gateway.keys,
+      env: { ...idp.env('corp'), PUBLIC_URL: 'https://other.example.com' },
+    });
     const browser = new TestBrowser();
     const login = await browser.get(other.app, 'https://other.example.com/login/corp');
     await browser.get(other.app, `https://other.example.com/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'x' })}`);
@@ -125,7 +133,13 @@ describe('GET /userinfo', () => {
     const { browser } = await signIn();
     const response = await browser.get(gateway.app, `${GATEWAY}/userinfo`, { accept: 'application/json' });
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ sub: 'corp:u-7', aud: 'downstream', iss: GATEWAY, provider: 'corp', email: 'lin@example.com' });
+    expect(await response.json()).toMatchObject({
+      sub: 'corp:u-7',
+      aud: 'downstream',
+      iss: GATEWAY,
+      provider: 'corp',
+      email: 'lin@example.com',
+    });
   });
 
   it('answers 401 JSON without a token', async () => {
@@ -167,7 +181,9 @@ describe('/logout', () => {
 
 describe('public pages', () => {
   it('the sign-in page lists providers and carries return_to; signed in, it shows the claims', async () => {
-    const page = await (await gateway.app.request(`${GATEWAY}/?return_to=${encodeURIComponent('https://app.example.com/x?a=1&b=2')}`)).text();
+    const page = await (
+      await gateway.app.request(`${GATEWAY}/?return_to=${encodeURIComponent('https://app.example.com/x?a=1&b=2')}`)
+    ).text();
     expect(page).toContain('href="/login/corp?return_to=https%3A%2F%2Fapp.example.com%2Fx%3Fa%3D1%26b%3D2"');
     const { browser } = await signIn();
     const signedIn = await (await browser.get(gateway.app, `${GATEWAY}/`)).text();

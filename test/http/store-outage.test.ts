@@ -86,7 +86,10 @@ describe('when Redis goes away', () => {
     redis.pause();
     try {
       const started = Date.now();
-      const callback = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
+      const callback = await browser.get(
+        gateway.app,
+        `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`,
+      );
       expect(callback.status).toBe(503);
       expect(Date.now() - started).toBeLessThan(5000);
       const auth = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: 'Bearer not-even-a-jwt' } });

@@ -37,7 +37,10 @@ describe('behind a load balancer', () => {
     const { instanceA, instanceB, raw, prefix } = await twoInstancesOnRedis();
     const browser = new TestBrowser();
     const login = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/home`);
-    const callback = idp.authorize(login.headers.get('location')!, { sub: 'grace', claims: { email: 'grace@example.com', email_verified: true } });
+    const callback = idp.authorize(login.headers.get('location')!, {
+      sub: 'grace',
+      claims: { email: 'grace@example.com', email_verified: true },
+    });
     expect(await raw.keys(`${prefix}flow:*`)).toHaveLength(1);
 
     const done = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${callback}`);
@@ -58,8 +61,14 @@ describe('behind a load balancer', () => {
     const browser = new TestBrowser();
     const first = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/first`);
     const second = await browser.get(instanceB.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/second`);
-    const secondDone = await browser.get(instanceA.app, `${GATEWAY}/callback/corp?${idp.authorize(second.headers.get('location')!, { sub: 'x' })}`);
-    const firstDone = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${idp.authorize(first.headers.get('location')!, { sub: 'x' })}`);
+    const secondDone = await browser.get(
+      instanceA.app,
+      `${GATEWAY}/callback/corp?${idp.authorize(second.headers.get('location')!, { sub: 'x' })}`,
+    );
+    const firstDone = await browser.get(
+      instanceB.app,
+      `${GATEWAY}/callback/corp?${idp.authorize(first.headers.get('location')!, { sub: 'x' })}`,
+    );
     expect(secondDone.headers.get('location')).toBe('https://app.example.com/second');
     expect(firstDone.headers.get('location')).toBe('https://app.example.com/first');
   });
@@ -78,11 +87,17 @@ describe('behind a load balancer', () => {
     expect(page).toContain('Your sign-in expired or was not valid');
     expect(page).toContain('Start again');
     expect(await browser.cookie(GATEWAY, 'auth_token')).toBeUndefined();
-    expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({ error: 'flow_invalid', reason: 'flow not found (expired or replayed)' });
+    expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({
+      error: 'flow_invalid',
+      reason: 'flow not found (expired or replayed)',
+    });
 
     // Starting again on B, and finishing there, works.
     const retry = await browser.get(instanceB.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/home`);
-    const done = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${idp.authorize(retry.headers.get('location')!, { sub: 'grace' })}`);
+    const done = await browser.get(
+      instanceB.app,
+      `${GATEWAY}/callback/corp?${idp.authorize(retry.headers.get('location')!, { sub: 'grace' })}`,
+    );
     expect(done.headers.get('location')).toBe('https://app.example.com/home');
   });
 });

@@ -55,7 +55,8 @@ class MockGitHub {
       http.get(`${this.api}/user/emails`, ({ request }) => {
         this.apiCalls.push('/user/emails');
         if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
-        if (this.emailsStatus !== 200) return HttpResponse.json({ message: 'Resource not accessible by integration' }, { status: this.emailsStatus });
+        if (this.emailsStatus !== 200)
+          return HttpResponse.json({ message: 'Resource not accessible by integration' }, { status: this.emailsStatus });
         return HttpResponse.json(this.emails);
       }),
     ];
@@ -172,7 +173,10 @@ describe('GitHub sign-in', () => {
   });
 
   it("reports GitHub's 200-with-error answer as token_exchange_failed", async () => {
-    github.tokenFailure = { status: 200, body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' } };
+    github.tokenFailure = {
+      status: 200,
+      body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' },
+    };
     expect((await rejection(signIn())).code).toBe('token_exchange_failed');
   });
 

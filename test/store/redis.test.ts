@@ -151,7 +151,14 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
     await sleep(1500); // a few more failed reconnects, which must not log again
 
     await server.restart();
-    await until(() => store.ping().then(() => true, () => false), 8000);
+    await until(
+      () =>
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+      8000,
+    );
     // The restarted server is empty; the store works again without being rebuilt.
     expect(await store.get('k')).toBeUndefined();
     await store.set('k', 'after', 60);
@@ -170,7 +177,14 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
     } finally {
       server.resume();
     }
-    await until(() => store.ping().then(() => true, () => false), 5000);
+    await until(
+      () =>
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+      5000,
+    );
     await store.set('k', 'after', 60);
     expect(await store.get('k')).toBe('after');
   });

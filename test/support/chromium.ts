@@ -45,7 +45,15 @@ export async function launchChromium(options: { viewport?: { width: number; heig
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       artifactsDir: join(dir, 'artifacts'),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
       ...options,
     });
     const pid = await chromiumPid(profile);

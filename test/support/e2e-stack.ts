@@ -30,7 +30,9 @@ export interface DemoUpstream {
 /** The claims of the token nginx passed on (`X-Auth-Request-Token`), decoded only: nginx vouches for it. */
 function tokenClaims(token: string | undefined): Record<string, unknown> | undefined {
   try {
-    return token ? (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>) : undefined;
+    return token
+      ? (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -241,7 +243,8 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       redis,
       get gateways() {
         const [first, second] = gateways.running;
-        if (!first || !second) throw new Error('a gateway of the end-to-end stack is not running (a restart failed, or the stack was stopped)');
+        if (!first || !second)
+          throw new Error('a gateway of the end-to-end stack is not running (a restart failed, or the stack was stopped)');
         return [first, second] as const;
       },
       nginx,

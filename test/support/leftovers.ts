@@ -126,5 +126,7 @@ export async function removeLeftovers(file: string): Promise<Leftover[]> {
 
 /** One line for a warning: `process group 1234 (npm start)`. */
 export function describeLeftover(item: Leftover): string {
-  return item.kind === 'dir' ? `directory ${item.path} (${item.name})` : `${item.kind === 'group' ? 'process group' : 'process'} ${item.pid} (${item.name})`;
+  return item.kind === 'dir'
+    ? `directory ${item.path} (${item.name})`
+    : `${item.kind === 'group' ? 'process group' : 'process'} ${item.pid} (${item.name})`;
 }

@@ -71,7 +71,12 @@ export class MockOidcProvider {
   /** The user refuses consent at the provider. */
   deny(authorizationUrl: string | URL): URLSearchParams {
     const url = new URL(authorizationUrl);
-    return new URLSearchParams({ error: 'access_denied', error_description: 'The user said no', state: url.searchParams.get('state') ?? '', iss: this.issuer });
+    return new URLSearchParams({
+      error: 'access_denied',
+      error_description: 'The user said no',
+      state: url.searchParams.get('state') ?? '',
+      iss: this.issuer,
+    });
   }
 
   handlers(): HttpHandler[] {
@@ -93,7 +98,9 @@ export class MockOidcProvider {
         }),
       ),
       http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${issuer}/token`, async ({ request }) => this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization'))),
+      http.post(`${issuer}/token`, async ({ request }) =>
+        this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization')),
+      ),
       http.get(`${issuer}/userinfo`, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
@@ -103,13 +110,26 @@ export class MockOidcProvider {
   }
 
   async #token(form: URLSearchParams, authorization: string | null) {
-    this.tokenRequests.push({ redirectUri: form.get('redirect_uri'), codeVerifier: form.get('code_verifier'), clientId: form.get('client_id') });
+    this.tokenRequests.push({
+      redirectUri: form.get('redirect_uri'),
+      codeVerifier: form.get('code_verifier'),
+      clientId: form.get('client_id'),
+    });
     if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
     const grant = this.#book.redeem(form);
-    if (!grant) return HttpResponse.json({ error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' }, { status: 400 });
-    const [basicId, basicSecret] = Buffer.from(authorization?.replace(/^Basic /, '') ?? '', 'base64').toString().split(':').map(decodeURIComponent);
+    if (!grant)
+      return HttpResponse.json(
+        { error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' },
+        { status: 400 },
+      );
+    const [basicId, basicSecret] = Buffer.from(authorization?.replace(/^Basic /, '') ?? '', 'base64')
+      .toString()
+      .split(':')
+      .map(decodeURIComponent);
     this.tokenRequests.at(-1)!.clientAuth = authorization?.startsWith('Basic ') ? 'client_secret_basic' : 'client_secret_post';
-    const [clientId, clientSecret] = authorization?.startsWith('Basic ') ? [basicId, basicSecret] : [form.get('client_id'), form.get('client_secret')];
+    const [clientId, clientSecret] = authorization?.startsWith('Basic ')
+      ? [basicId, basicSecret]
+      : [form.get('client_id'), form.get('client_secret')];
     if (clientId !== this.clientId || clientSecret !== this.clientSecret) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }

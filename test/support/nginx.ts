@@ -111,7 +111,12 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
   await writeFile(configPath, config);
 
   // -e: the error log from the first line on (the compiled-in one is not ours to write to).
-  const child = spawnGroup(NGINX, ['-p', dir, '-c', configPath, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] }, 'nginx');
+  const child = spawnGroup(
+    NGINX,
+    ['-p', dir, '-c', configPath, '-e', join(dir, 'error.log')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+    'nginx',
+  );
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

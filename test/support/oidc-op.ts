@@ -86,7 +86,7 @@ function send(res: ServerResponse, status: number, html: string): void {
   res.end(html);
 }
 
-type Provider = InstanceType<(typeof import('oidc-provider'))['default']>;
+type Provider = InstanceType<typeof import('oidc-provider')['default']>;
 
 /** Finishes the consent prompt: grants what the provider says is missing, to the grant there is or a new one. */
 async function grantConsent(provider: Provider, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<string> {
@@ -109,7 +109,13 @@ async function grantConsent(provider: Provider, details: Awaited<ReturnType<Prov
  * current prompt) and `/interaction/<uid>/login|confirm` (POST answers it). The password is checked
  * against {@link OP_ACCOUNTS}; a wrong one shows the form again with an alert.
  */
-async function interaction(provider: Provider, req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined): Promise<void> {
+async function interaction(
+  provider: Provider,
+  req: IncomingMessage,
+  res: ServerResponse,
+  uid: string,
+  action: string | undefined,
+): Promise<void> {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) return send(res, 400, page('Error', '<p>This sign-in has expired. Start again.</p>'));
   const prompt = details.prompt.name;

@@ -21,7 +21,8 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-const MISSING = 'redis-server is not installed: the tests need a real Redis. Install Debian package "redis-server" (apt-get install redis-server), or set REDIS_URL.';
+const MISSING =
+  'redis-server is not installed: the tests need a real Redis. Install Debian package "redis-server" (apt-get install redis-server), or set REDIS_URL.';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -57,9 +58,13 @@ async function redisPid(port: number): Promise<number | undefined> {
 
 /** Spawns redis-server on `port`, recorded in the run's file until it exits; resolves once it, and not another, answers there. */
 async function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    {
+      stdio: 'ignore',
+    },
+  );
   if (child.pid !== undefined) child.once('exit', track({ kind: 'process', pid: child.pid, name: `redis-server on port ${port}` }));
   try {
     await untilChildAnswers(child, 'redis-server', async () => (await redisPid(port)) !== undefined, {

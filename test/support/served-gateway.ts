@@ -67,7 +67,10 @@ export async function serveGateway(idp: MockOidcProvider, options: GatewayOption
   });
   expect((server.address() as AddressInfo).port).toBe(port);
 
-  const discovery = (await (await current.app.request(`${origin}/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string };
+  const discovery = (await (await current.app.request(`${origin}/.well-known/openid-configuration`)).json()) as {
+    issuer: string;
+    jwks_uri: string;
+  };
   const inProcess = { fetch: (request: Request) => current.app.request(request) };
 
   return {

@@ -81,12 +81,16 @@ describe('a port another server took after freePort()', () => {
   it('startNginx refuses it: the answer came, but nginx wrote no pid file (it never bound the port)', async () => {
     const port = await foreignHttpServer();
     const start = startNginx({ port, upstreams: { portero: ['127.0.0.1:9'], app: ['127.0.0.1:9'] } });
-    await expect(start).rejects.toThrow(new RegExp(`^another server answered while waiting for http://127\\.0\\.0\\.1:${port} to answer: not nginx \\(pid \\d+\\)`));
+    await expect(start).rejects.toThrow(
+      new RegExp(`^another server answered while waiting for http://127\\.0\\.0\\.1:${port} to answer: not nginx \\(pid \\d+\\)`),
+    );
   });
 
   it('startGateway refuses it: /healthz answered, but npm start never logged that it listens, and exits', async () => {
     const port = await foreignHttpServer();
     const start = startGateway({ env: { PORT: String(port) } });
-    await expect(start).rejects.toThrow(/^npm start exited \(code [1-9]\d*\) while waiting for http:\/\/localhost:\d+\/healthz[^]*EADDRINUSE/);
+    await expect(start).rejects.toThrow(
+      /^npm start exited \(code [1-9]\d*\) while waiting for http:\/\/localhost:\d+\/healthz[^]*EADDRINUSE/,
+    );
   });
 });

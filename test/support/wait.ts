@@ -54,6 +54,8 @@ export async function untilChildAnswers(
   };
   await pollUntil(answers, { ...options, giveUp: exited });
   const exit = exitOf(child);
-  if (exit) throw new Error(`another server answered while waiting for ${options.what}: ${name} exited (${exit}), as when it cannot bind the port`);
-  if ((await options.isOwn?.()) === false) throw new Error(`another server answered while waiting for ${options.what}: not ${name} (pid ${child.pid})`);
+  if (exit)
+    throw new Error(`another server answered while waiting for ${options.what}: ${name} exited (${exit}), as when it cannot bind the port`);
+  if ((await options.isOwn?.()) === false)
+    throw new Error(`another server answered while waiting for ${options.what}: not ${name} (pid ${child.pid})`);
 }

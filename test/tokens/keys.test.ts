@@ -83,7 +83,9 @@ describe('buildKeySet', () => {
   it('refuses an RSA key shorter than 2048 bits at load time, not at the first sign-in', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const short: JWK = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', kid: 'short' };
-    expect(await problemsOf(buildKeySet([short], 'RS256'))).toEqual(['JWT_KEYS key 1 (kid short): an RSA key must be at least 2048 bits, this one has 1024']);
+    expect(await problemsOf(buildKeySet([short], 'RS256'))).toEqual([
+      'JWT_KEYS key 1 (kid short): an RSA key must be at least 2048 bits, this one has 1024',
+    ]);
   });
 
   it('refuses an EC key on another curve', async () => {

@@ -82,7 +82,13 @@ describe("checking portero's own tokens", () => {
 
 describe('the size of what is issued', () => {
   it('drops a huge picture, then name, so the token fits in a cookie; refuses when even that is not enough', async () => {
-    const { token, claims } = await sessions.issue('corp', { subject: 'u', name: 'N'.repeat(5000), picture: `https://p/${'x'.repeat(5000)}`, email: 'a@b.c', emailVerified: true });
+    const { token, claims } = await sessions.issue('corp', {
+      subject: 'u',
+      name: 'N'.repeat(5000),
+      picture: `https://p/${'x'.repeat(5000)}`,
+      email: 'a@b.c',
+      emailVerified: true,
+    });
     expect(token.length).toBeLessThanOrEqual(3800);
     expect(claims).not.toHaveProperty('name');
     expect(claims).not.toHaveProperty('picture');

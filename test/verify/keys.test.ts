@@ -56,7 +56,6 @@ describe('key rotation', () => {
   });
 });
 
-
 describe('cacheMaxAge: verifying while the gateway is down', () => {
   it("regression: verification stopped 10 minutes into a gateway outage (jose's default cacheMaxAge, not settable)", async () => {
     const outage = await serveGateway(idp);
@@ -154,7 +153,9 @@ describe('plain http', () => {
 
   it('builds one for an issuer on loopback over http (its JWKS URL comes from it)', () => {
     expect(() => createVerifier({ issuer: 'http://localhost:3000' })).not.toThrow();
-    expect(() => createVerifier({ issuer: 'http://auth.example.com' })).toThrow(/^"issuer" option \(which gives the JWKS URL\) uses plain http/);
+    expect(() => createVerifier({ issuer: 'http://auth.example.com' })).toThrow(
+      /^"issuer" option \(which gives the JWKS URL\) uses plain http/,
+    );
   });
 
   it('fetches the keys over http from another host only with allowInsecureHttp: true', async () => {
@@ -168,8 +169,14 @@ describe('plain http', () => {
       }),
     );
     for (const allowInsecureHttp of [undefined, false]) {
-      expect(() => createVerifier({ issuer: gateway.issuer, jwksUrl, ...(allowInsecureHttp === undefined ? {} : { allowInsecureHttp }) })).toThrow(
-        expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/^"jwksUrl" option uses plain http on a non-loopback host \(portero\.internal\)/) }),
+      expect(() =>
+        createVerifier({ issuer: gateway.issuer, jwksUrl, ...(allowInsecureHttp === undefined ? {} : { allowInsecureHttp }) }),
+      ).toThrow(
+        expect.objectContaining({
+          name: 'TypeError',
+          code: 'ERR_INVALID_ARG_VALUE',
+          message: expect.stringMatching(/^"jwksUrl" option uses plain http on a non-loopback host \(portero\.internal\)/),
+        }),
       );
     }
     const insecure = createVerifier({ issuer: gateway.issuer, jwksUrl, allowInsecureHttp: true });

@@ -57,7 +57,9 @@ describe('npm run build', () => {
     const packed = await runToExit('npm', ['pack', '--dry-run', '--json']);
     expect(packed.code, packed.stderr).toBe(0);
     const [{ files }] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
-    expect(files.map((file) => file.path)).toEqual(expect.arrayContaining(['dist/verify/index.js', 'dist/verify/index.d.ts', 'package.json']));
+    expect(files.map((file) => file.path)).toEqual(
+      expect.arrayContaining(['dist/verify/index.js', 'dist/verify/index.d.ts', 'package.json']),
+    );
   });
 
   it('resolves `portero/verify`, with its types, in a service that installed portero', async () => {
@@ -70,7 +72,15 @@ describe('npm run build', () => {
       await writeFile(
         join(service, 'tsconfig.json'),
         JSON.stringify({
-          compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules/@types')] },
+          compilerOptions: {
+            strict: true,
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            target: 'es2022',
+            noEmit: true,
+            types: ['node'],
+            typeRoots: [join(REPO_ROOT, 'node_modules/@types')],
+          },
           files: ['service.ts'],
         }),
       );
@@ -100,9 +110,13 @@ describe('npm run build', () => {
       const checked = await runToExit(process.execPath, [tsc, '-p', service]);
       expect(checked.code, `${checked.stdout}${checked.stderr}`).toBe(0);
 
-      const loaded = await runToExit(process.execPath, ['--input-type=module', '-e', "const m = await import('portero/verify'); console.log(typeof m.createVerifier)"], {
-        cwd: service,
-      });
+      const loaded = await runToExit(
+        process.execPath,
+        ['--input-type=module', '-e', "const m = await import('portero/verify'); console.log(typeof m.createVerifier)"],
+        {
+          cwd: service,
+        },
+      );
       expect(loaded.stdout.trim(), loaded.stderr).toBe('function');
     } finally {
       await rm(service, { recursive: true, force: true });
@@ -124,7 +138,11 @@ describe(`plain node running ${EXAMPLE}`, () => {
     expect(refusal(await node(EXAMPLE, tamper(token, { sub: 'corp:admin' }), gateway.jwksUrl, gateway.issuer))).toBe(
       'token refused: invalid_token: the token is not valid: signature verification failed',
     );
-    expect(refusal(await node(EXAMPLE, token, gateway.jwksUrl, 'https://someone-else.example'))).toMatch(/^token refused: invalid_token: .*"iss"/);
-    expect(refusal(await node(EXAMPLE, token, await deadUrl(), gateway.issuer))).toMatch(/^token refused: jwks_unavailable: cannot fetch portero's keys from /);
+    expect(refusal(await node(EXAMPLE, token, gateway.jwksUrl, 'https://someone-else.example'))).toMatch(
+      /^token refused: invalid_token: .*"iss"/,
+    );
+    expect(refusal(await node(EXAMPLE, token, await deadUrl(), gateway.issuer))).toMatch(
+      /^token refused: jwks_unavailable: cannot fetch portero's keys from /,
+    );
   });
 });

@@ -66,7 +66,13 @@ describe.each(['ES256', 'EdDSA', 'RS256'] as const)('PyJWT verifies %s tokens', 
     const token = await gateway.signIn('u-7', { email: 'grace@example.com', email_verified: true, name: 'Grace Hopper' });
     expect(decodeProtectedHeader(token).alg).toBe(alg);
     const claims = acceptedClaims(await verify(token, gateway.jwksUrl, gateway.issuer));
-    expect(claims).toMatchObject({ iss: gateway.origin, sub: 'corp:u-7', provider: 'corp', email: 'grace@example.com', name: 'Grace Hopper' });
+    expect(claims).toMatchObject({
+      iss: gateway.origin,
+      sub: 'corp:u-7',
+      provider: 'corp',
+      email: 'grace@example.com',
+      name: 'Grace Hopper',
+    });
     expect(claims).toEqual(decodeJwt(token));
   });
 

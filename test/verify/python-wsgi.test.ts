@@ -35,7 +35,10 @@ async function get(url: string, headers: Record<string, string> = {}) {
 }
 
 /** A backend of its own (a fresh key cache) for `gateway`'s tokens, stopped after `use`. */
-async function withBackend<T>(options: { jwksUrl?: string; algorithms?: string[] }, use: (backend: PythonBackend) => Promise<T>): Promise<T> {
+async function withBackend<T>(
+  options: { jwksUrl?: string; algorithms?: string[] },
+  use: (backend: PythonBackend) => Promise<T>,
+): Promise<T> {
   const own = await startPythonBackend({ issuer: gateway.issuer, jwksUrl: gateway.jwksUrl, audience: 'downstream-app', ...options });
   try {
     return await use(own);
@@ -112,11 +115,13 @@ describe(`${PYTHON_APP} behind portero`, () => {
 
   // Regression: with all three algorithms allowed, `alg: RS256` and the kid of the EC key made PyJWT
   // raise a TypeError, and app.py answered 500.
-  it('answers 401 invalid_token for a header that names another algorithm than its key\'s, all three allowed', async () => {
+  it("answers 401 invalid_token for a header that names another algorithm than its key's, all three allowed", async () => {
     const token = await gateway.signIn('u-7');
     await withBackend({ algorithms: ['ES256', 'EdDSA', 'RS256'] }, async (lenient) => {
       for (const alg of ['RS256', 'EdDSA']) {
-        const forged = await get(`${lenient.url}/`, { authorization: `Bearer ${withHeader(token, { ...decodeProtectedHeader(token), alg })}` });
+        const forged = await get(`${lenient.url}/`, {
+          authorization: `Bearer ${withHeader(token, { ...decodeProtectedHeader(token), alg })}`,
+        });
         expect(forged.status, lenient.output()).toBe(401);
         expect(forged.body).toEqual({ error: 'invalid_token' });
       }

@@ -39,7 +39,9 @@ describe('createVerifier', () => {
   it('works detached: verify(tokenFrom(headers)) with the Bearer header first, then the cookie', async () => {
     const { verify, tokenFrom: from } = verifier;
     await expect(verify(from({ cookie: `theme=dark; auth_token=${token}; other=1` }))).resolves.toMatchObject({ sub: 'corp:u-7' });
-    await expect(verify(from(new Headers({ authorization: `Bearer ${token}`, cookie: 'auth_token=stale' })))).resolves.toMatchObject({ sub: 'corp:u-7' });
+    await expect(verify(from(new Headers({ authorization: `Bearer ${token}`, cookie: 'auth_token=stale' })))).resolves.toMatchObject({
+      sub: 'corp:u-7',
+    });
     await expect(verify(from({ cookie: `portero_token=${token}` }, 'portero_token'))).resolves.toMatchObject({ sub: 'corp:u-7' });
 
     expect(tokenFrom({ authorization: 'Basic dXNlcjpwYXNz', cookie: 'auth_token=abc' })).toBe('abc');
@@ -88,13 +90,17 @@ describe('createVerifier', () => {
 
   it('refuses HS256 tokens: with a secret, and with the published public key as the HMAC secret', async () => {
     const claims = { ...decodeJwt(token), sub: 'corp:admin' };
-    const withSecret = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode('a-guessed-secret-of-32-bytes-----'));
+    const withSecret = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode('a-guessed-secret-of-32-bytes-----'));
 
     // The classic confusion: HMAC keyed with the public key's PEM, and the real kid in the header.
     const jwks = (await (await fetch(gateway.jwksUrl)).json()) as JSONWebKeySet;
     const published = jwks.keys[0]!;
     const pem = await exportSPKI((await importJWK(published, published.alg)) as CryptoKey);
-    const withPublicKey = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: published.kid!, typ: 'JWT' }).sign(new TextEncoder().encode(pem));
+    const withPublicKey = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', kid: published.kid!, typ: 'JWT' })
+      .sign(new TextEncoder().encode(pem));
 
     for (const forged of [withSecret, withPublicKey]) {
       const err = await refusal(verifier.verify(forged));
@@ -110,7 +116,7 @@ describe('createVerifier', () => {
     expect(err.cause).toBeInstanceOf(errors.JOSEAlgNotAllowed);
   });
 
-  it('refuses JWTs signed with portero\'s own key that are not its session tokens: other typ, no sub, no exp', async () => {
+  it("refuses JWTs signed with portero's own key that are not its session tokens: other typ, no sub, no exp", async () => {
     const { kid, alg, key } = gateway.app.keys.signing;
     const { sub: _sub, exp: _exp, ...rest } = decodeJwt(token);
     const sign = (claims: Record<string, unknown>, typ: string) => new SignJWT(claims).setProtectedHeader({ alg, kid, typ }).sign(key);
@@ -156,19 +162,45 @@ describe('createVerifier', () => {
     [{ issuer: 'https://auth.example.com', cacheMaxAge: '600000' }, /^"cacheMaxAge" option must be a number of milliseconds, got string$/],
     [{ issuer: 'https://auth.example.com', cacheMaxAge: 0 }, /^"cacheMaxAge" option must be a positive number of milliseconds, got 0$/],
     [{ issuer: 'https://auth.example.com', cacheMaxAge: NaN }, /^"cacheMaxAge" option must be a positive number of milliseconds, got NaN$/],
-    [{ issuer: 'https://auth.example.com', timeoutDuration: 1.5 }, /^"timeoutDuration" option must be a positive integer of milliseconds, got 1.5$/],
-    [{ issuer: 'https://auth.example.com', timeoutDuration: Infinity }, /^"timeoutDuration" option must be a positive integer of milliseconds, got Infinity$/],
-    [{ issuer: 'https://auth.example.com', cooldownDuration: -1 }, /^"cooldownDuration" option must be a non-negative number of milliseconds, got -1$/],
+    [
+      { issuer: 'https://auth.example.com', timeoutDuration: 1.5 },
+      /^"timeoutDuration" option must be a positive integer of milliseconds, got 1.5$/,
+    ],
+    [
+      { issuer: 'https://auth.example.com', timeoutDuration: Infinity },
+      /^"timeoutDuration" option must be a positive integer of milliseconds, got Infinity$/,
+    ],
+    [
+      { issuer: 'https://auth.example.com', cooldownDuration: -1 },
+      /^"cooldownDuration" option must be a non-negative number of milliseconds, got -1$/,
+    ],
     [{ issuer: 'https://auth.example.com', allowInsecureHttp: 'yes' }, /^"allowInsecureHttp" option must be a boolean$/],
     // Plain http off loopback: anyone on the path could hand the verifier keys of their own.
-    [{ issuer: 'http://auth.example.com' }, /^"issuer" option \(which gives the JWKS URL\) uses plain http on a non-loopback host \(auth\.example\.com\): .*use https, or pass allowInsecureHttp: true$/],
-    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://10.0.0.5:3000/.well-known/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host \(10\.0\.0\.5:3000\)/],
-    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://localhost.evil.example/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host/],
-    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://127.0.0.1.nip.io/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host/],
+    [
+      { issuer: 'http://auth.example.com' },
+      /^"issuer" option \(which gives the JWKS URL\) uses plain http on a non-loopback host \(auth\.example\.com\): .*use https, or pass allowInsecureHttp: true$/,
+    ],
+    [
+      { issuer: 'https://auth.example.com', jwksUrl: 'http://10.0.0.5:3000/.well-known/jwks.json' },
+      /^"jwksUrl" option uses plain http on a non-loopback host \(10\.0\.0\.5:3000\)/,
+    ],
+    [
+      { issuer: 'https://auth.example.com', jwksUrl: 'http://localhost.evil.example/jwks.json' },
+      /^"jwksUrl" option uses plain http on a non-loopback host/,
+    ],
+    [
+      { issuer: 'https://auth.example.com', jwksUrl: 'http://127.0.0.1.nip.io/jwks.json' },
+      /^"jwksUrl" option uses plain http on a non-loopback host/,
+    ],
     [{ issuer: 'https://auth.example.com', jwksUrl: 'http://[::2]/jwks.json' }, /^"jwksUrl" option uses plain http on a non-loopback host/],
-    [{ issuer: 'https://auth.example.com', jwksUrl: 'http://auth.example.com/jwks.json', allowInsecureHttp: 'true' }, /^"allowInsecureHttp" option must be a boolean$/],
+    [
+      { issuer: 'https://auth.example.com', jwksUrl: 'http://auth.example.com/jwks.json', allowInsecureHttp: 'true' },
+      /^"allowInsecureHttp" option must be a boolean$/,
+    ],
   ])('refuses bad options when built, naming the option: %j', (options, message) => {
-    expect(() => createVerifier(asJs(options))).toThrow(expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(message) }));
+    expect(() => createVerifier(asJs(options))).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(message) }),
+    );
     expect(() => porteroAuth(asJs(options))).toThrow(TypeError);
     expect(() => expressAuth(asJs(options))).toThrow(TypeError);
   });
@@ -194,4 +226,3 @@ describe('createVerifier with JWT_AUDIENCE=downstream-app', () => {
     expect((err.cause as errors.JWTClaimValidationFailed).claim).toBe('aud');
   });
 });
-

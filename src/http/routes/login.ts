@@ -47,8 +47,10 @@ export function loginRoutes(deps: AppDeps, cookies: PorteroCookies) {
     if (!state) throw new PorteroError('flow_invalid', 'the callback carries no state', { detail: { reason: 'no state' } });
     const flowId = await cookies.readFlow(c, state);
     cookies.clearFlow(c, state);
-    if (flowId === false) throw new PorteroError('flow_invalid', 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
-    if (flowId === undefined) throw new PorteroError('flow_invalid', 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
+    if (flowId === false)
+      throw new PorteroError('flow_invalid', 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
+    if (flowId === undefined)
+      throw new PorteroError('flow_invalid', 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
 
     const finished = await finishLogin(deps.login, c.req.param('provider'), flowId, params);
     const issued = await deps.sessions.issue(finished.provider.id, finished.profile);

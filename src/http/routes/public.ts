@@ -38,7 +38,21 @@ export function publicRoutes(deps: AppDeps, cookies: PorteroCookies) {
       jwks_uri: `${config.publicUrl}/.well-known/jwks.json`,
       userinfo_endpoint: `${config.publicUrl}/userinfo`,
       id_token_signing_alg_values_supported: deps.keys.algorithms,
-      claims_supported: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'sid', 'provider', 'email', 'email_verified', 'name', 'preferred_username', 'picture'],
+      claims_supported: [
+        'iss',
+        'aud',
+        'sub',
+        'iat',
+        'exp',
+        'jti',
+        'sid',
+        'provider',
+        'email',
+        'email_verified',
+        'name',
+        'preferred_username',
+        'picture',
+      ],
     });
   });
 
