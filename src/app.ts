@@ -1,12 +1,13 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import { systemClock, type Clock } from './clock.js';
+import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/types.js';
-import { PorteroError } from './errors.js';
-import { loginDeps, type LoginDeps } from './flow/login.js';
-import type { ConfiguredProvider } from './flow/providers.js';
+import { NOT_FOUND, PorteroError } from './errors.js';
+import { loginDeps } from './flow/login.js';
+import type { ConfiguredProvider } from './flow/provider-client.js';
 import { PorteroCookies } from './http/cookies.js';
+import type { HttpDeps } from './http/deps.js';
 import { respondWithError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { loginRoutes } from './http/routes/login.js';
@@ -14,26 +15,34 @@ import { publicRoutes } from './http/routes/public.js';
 import { sessionRoutes } from './http/routes/session.js';
 import type { AppEnv } from './http/types.js';
 import type { Logger } from './logger.js';
-import type { Store } from './store/types.js';
+import type { KeyValueStore } from './store/types.js';
 import type { KeySet } from './tokens/keys.js';
+import { Revocations } from './tokens/revocations.js';
 import { Sessions } from './tokens/sessions.js';
 
 export interface AppOptions {
   readonly config: Config;
-  readonly store: Store;
+  readonly store: KeyValueStore;
   readonly keys: KeySet;
   readonly providers: ReadonlyMap<string, ConfiguredProvider>;
   readonly logger: Logger;
   readonly clock?: Clock;
 }
 
-/** What the route modules are given. */
-export interface AppDeps {
-  readonly config: Config;
-  readonly store: Store;
-  readonly keys: KeySet;
-  readonly login: LoginDeps;
-  readonly sessions: Sessions;
+/** The security headers of every response: pages load nothing from elsewhere and are never framed. */
+function securityHeaders(secure: boolean) {
+  return secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      styleSrc: ["'unsafe-inline'"],
+      imgSrc: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+    referrerPolicy: 'no-referrer',
+    strictTransportSecurity: secure ? 'max-age=31536000; includeSubDomains' : false,
+  });
 }
 
 /**
@@ -43,15 +52,17 @@ export interface AppDeps {
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { config, store, keys, providers, logger } = options;
   const clock = options.clock ?? systemClock;
-  const deps: AppDeps = {
-    config,
+  const deps: HttpDeps = {
+    server: config.server,
+    tokens: config.tokens,
+    flow: config.flow,
     store,
     keys,
-    login: loginDeps(config, { store, providers, clock }),
-    sessions: new Sessions(keys, store, { issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.jwtTtl }, clock),
+    login: loginDeps(config.flow, { store, providers, clock }),
+    sessions: new Sessions(keys, new Revocations(store, clock), config.tokens, clock),
+    cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),
   };
-  const cookies = new PorteroCookies(config);
-  const basePath = new URL(config.publicUrl).pathname.replace(/\/$/, '');
+  const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
 
   // With PUBLIC_URL https://example.com/sso, every route lives under /sso (the proxy need not strip
   // it), and `/sso/`, where sign-ins land by default, is the sign-in page: hence strict: false.
@@ -59,28 +70,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const app = basePath ? root.basePath(basePath) : root;
   app.use(requestId());
   app.use(requestLog(logger, clock));
-  app.use(
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        styleSrc: ["'unsafe-inline'"],
-        imgSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-      referrerPolicy: 'no-referrer',
-      strictTransportSecurity: config.secureCookies ? 'max-age=31536000; includeSubDomains' : false,
-    }),
-  );
+  app.use(securityHeaders(config.cookies.secure));
   app.use(async (c, next) => {
     c.set('basePath', basePath);
     await next();
   });
-  app.route('/', publicRoutes(deps, cookies));
-  app.route('/', loginRoutes(deps, cookies));
-  app.route('/', sessionRoutes(deps, cookies));
-  app.notFound((c) => respondWithError(new PorteroError('not_found', 'no such route'), c));
+  app.route('/', publicRoutes(deps));
+  app.route('/', loginRoutes(deps));
+  app.route('/', sessionRoutes(deps));
+  app.notFound((c) => respondWithError(new PorteroError(NOT_FOUND, 'no such route'), c));
   app.onError((err, c) => respondWithError(err, c));
   return app;
 }

@@ -1,43 +1,95 @@
 /**
  * Every failure that portero reports to a person or an API client carries one of these codes.
  * The codes are stable: downstream clients may switch on them (`{"error": "flow_invalid"}`).
- * What each code means over HTTP (status, page text, log level) lives in one table,
- * `src/http/error-table.ts`; nothing below `src/http` knows about status codes.
+ * What each code means over HTTP (status, page text, log level, OAuth `error` value) lives in one
+ * table, `src/http/error-table.ts`; nothing below `src/http` knows about status codes.
  */
+
+/** No route by that name. */
+export const NOT_FOUND = 'not_found';
+/** `/login/<id>` or `/callback/<id>` names no configured provider. */
+export const UNKNOWN_PROVIDER = 'unknown_provider';
+/** The request is malformed (a callback POST that is not a form, a body too large). */
+export const BAD_REQUEST = 'bad_request';
+/** `return_to` names an address portero does not send people to. */
+export const RETURN_TO_NOT_ALLOWED = 'return_to_not_allowed';
+/** The callback belongs to no login of this browser: no or forged flow cookie, expired or replayed flow, state mismatch. */
+export const FLOW_INVALID = 'flow_invalid';
+/** The user declined at the provider. */
+export const ACCESS_DENIED = 'access_denied';
+/** The provider answered the authorization request with an error other than access_denied. */
+export const PROVIDER_ERROR = 'provider_error';
+/** The provider cannot be reached (discovery failed). */
+export const PROVIDER_UNAVAILABLE = 'provider_unavailable';
+/** The provider refused the code exchange, or answered it with something that is not a token response. */
+export const TOKEN_EXCHANGE_FAILED = 'token_exchange_failed';
+/** The provider's ID token (or its token response) does not validate. */
+export const ID_TOKEN_INVALID = 'id_token_invalid';
+/** The user's profile cannot be read from the provider, or is not usable. */
+export const PROFILE_UNAVAILABLE = 'profile_unavailable';
+/** No valid portero token was presented (`/auth`, `/userinfo`). */
+export const UNAUTHENTICATED = 'unauthenticated';
+/** Too many requests from one client; the error carries when to try again. */
+export const RATE_LIMITED = 'rate_limited';
+/** The shared store does not answer. */
+export const STORE_UNAVAILABLE = 'store_unavailable';
+/** A bug: anything thrown that is not a PorteroError. */
+export const INTERNAL = 'internal';
+
 export type ErrorCode =
-  | 'not_found'
-  | 'unknown_provider'
-  | 'bad_request'
-  | 'return_to_not_allowed'
-  | 'flow_invalid'
-  | 'access_denied'
-  | 'provider_error'
-  | 'provider_unavailable'
-  | 'token_exchange_failed'
-  | 'id_token_invalid'
-  | 'profile_unavailable'
-  | 'unauthenticated'
-  | 'store_unavailable'
-  | 'internal';
+  | typeof NOT_FOUND
+  | typeof UNKNOWN_PROVIDER
+  | typeof BAD_REQUEST
+  | typeof RETURN_TO_NOT_ALLOWED
+  | typeof FLOW_INVALID
+  | typeof ACCESS_DENIED
+  | typeof PROVIDER_ERROR
+  | typeof PROVIDER_UNAVAILABLE
+  | typeof TOKEN_EXCHANGE_FAILED
+  | typeof ID_TOKEN_INVALID
+  | typeof PROFILE_UNAVAILABLE
+  | typeof UNAUTHENTICATED
+  | typeof RATE_LIMITED
+  | typeof STORE_UNAVAILABLE
+  | typeof INTERNAL;
+
+/** Safe, non-secret facts for the log line (never tokens, codes or cookie values). */
+export type ErrorDetail = Readonly<Record<string, string | number | boolean | undefined>>;
 
 export interface PorteroErrorOptions {
-  cause?: unknown;
-  /** Safe, non-secret facts for the log line (never tokens, codes or cookie values). */
-  detail?: Record<string, string | number | boolean | undefined>;
+  readonly cause?: unknown;
+  readonly detail?: ErrorDetail;
+  /** Seconds after which trying again may succeed (`Retry-After`), for `rate_limited`. */
+  readonly retryAfter?: number;
 }
 
-export class PorteroError extends Error {
-  readonly code: ErrorCode;
-  readonly detail: Record<string, string | number | boolean | undefined>;
+/**
+ * A failure with a stable `code`. Thrown by every layer (flow, store, providers) for bad data from
+ * outside and for refusals; a caller's mistake (a wrong argument, a bad preset) is a `TypeError`.
+ * The lower-level error, when there is one, is kept as `cause`.
+ */
+export class PorteroError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  readonly detail: ErrorDetail;
+  readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: PorteroErrorOptions = {}) {
+  constructor(code: C, message: string, options: PorteroErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PorteroError';
     this.code = code;
     this.detail = options.detail ?? {};
+    this.retryAfter = options.retryAfter;
   }
 }
 
-export function isPorteroError(err: unknown): err is PorteroError {
-  return err instanceof PorteroError;
+/**
+ * Whether `err` is a PorteroError, and of `code` when one is given.
+ *
+ * @example
+ * ```ts
+ * if (isPorteroError(err, UNAUTHENTICATED)) return undefined; // not signed in; a store outage still throws
+ * ```
+ */
+export function isPorteroError<C extends ErrorCode>(err: unknown, code?: C): err is PorteroError<C> {
+  return err instanceof PorteroError && (code === undefined || err.code === code);
 }

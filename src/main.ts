@@ -3,92 +3,71 @@ import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { readEnv } from './config/env.js';
 import { parseConfig } from './config/parse.js';
-import type { Config } from './config/types.js';
-import { startDevIdp, type DevIdp } from './dev/idp.js';
+import type { Config, TokenConfig } from './config/types.js';
+import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
-import { configureProviders } from './flow/providers.js';
+import { configureProviders } from './flow/provider-client.js';
 import { createLogger, type Logger } from './logger.js';
-import { MemoryStore } from './store/memory.js';
-import { createRedisClient, redactedUrl } from './store/redis-client.js';
-import { RedisStore } from './store/redis.js';
-import type { Store } from './store/types.js';
-import { ephemeralKeySet, loadKeyFile, type KeySet } from './tokens/keys.js';
+import type { ProviderSettings } from './providers/index.js';
+import { connectStore } from './store/connect.js';
+import { ephemeralKeySet, type KeySet, loadKeyFile } from './tokens/keys.js';
+
+/** A configuration or key file refused: one line on stderr, exit 1, never a stack trace. */
+function cannotStart(err: unknown): never {
+  // A ConfigError lists every problem; an unreadable ENV_FILE or JWT_KEYS is a plain Error. Neither is a crash.
+  console.error(`portero cannot start: ${(err as Error).message}`);
+  process.exit(1);
+}
 
 function readConfig(): Config {
   try {
     return parseConfig(readEnv());
   } catch (err) {
-    // A ConfigError lists every problem; an unreadable ENV_FILE is a plain Error. Neither is a crash.
-    console.error(`portero cannot start: ${(err as Error).message}`);
-    process.exit(1);
+    cannotStart(err);
   }
 }
 
 /** The signing keys, read before anything starts: a bad JWT_KEYS file is refused like bad configuration. */
-async function readKeys(config: Config): Promise<KeySet> {
+async function readKeys(tokens: TokenConfig): Promise<KeySet> {
   try {
-    return config.jwtKeysFile ? await loadKeyFile(config.jwtKeysFile, config.jwtAlg) : await ephemeralKeySet(config.jwtAlg);
+    return tokens.keysFile ? await loadKeyFile(tokens.keysFile, tokens.alg) : await ephemeralKeySet(tokens.alg);
   } catch (err) {
-    console.error(`portero cannot start: ${(err as Error).message}`);
-    process.exit(1);
+    cannotStart(err);
   }
 }
 
-const REDIS_START_WAIT_MS = 5000;
-
-/**
- * The store. With Redis, waits (a few seconds at most) for the first connection, so the first
- * requests are not refused while it is being made; if Redis is down, portero starts anyway,
- * not ready (/readyz 503), and connects when Redis comes.
- */
-async function openStore(config: Config, logger: Logger): Promise<Store> {
-  if (config.redisUrl) {
-    logger.info({ redis: redactedUrl(config.redisUrl) }, 'store: redis');
-    const client = createRedisClient(config.redisUrl, logger);
-    // Not events.once(): it rejects on the first 'error', and a refused connection is not fatal here.
-    const connected = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        client.off('ready', onReady);
-        resolve(false);
-      }, REDIS_START_WAIT_MS).unref();
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      client.once('ready', onReady);
-    });
-    if (!connected) logger.warn({ waited_ms: REDIS_START_WAIT_MS }, 'redis not reachable yet; starting unready, will keep trying');
-    return new RedisStore(client);
-  }
-  logger.warn('store: in-memory (REDIS_URL unset); it serves ONE instance only: logins fail across instances');
-  return new MemoryStore(systemClock);
+/** The configured providers, and the built-in development IdP as `dev` when development mode has none. */
+async function providerSettings(config: Config, logger: Logger): Promise<{ settings: ProviderSettings[]; devIdp?: DevIdp }> {
+  if (!config.dev.idp) return { settings: [...config.providers] };
+  // Loaded only here: production never imports the development IdP (nor oidc-provider under it).
+  const { startDevIdp } = await import('./dev/idp.js');
+  const devIdp = await startDevIdp({ redirectUri: callbackUrl(config.server.publicUrl, 'dev'), port: config.dev.idpPort });
+  logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
+  return { settings: [...config.providers, devIdp.settings], devIdp };
 }
 
-async function main(): Promise<void> {
-  const config = readConfig();
-  const logger = createLogger(config.logLevel, undefined, config.instanceName);
+/** What development mode made up where production would refuse to start, said loudly. */
+function warnAboutDevelopment(config: Config, keys: KeySet, logger: Logger): void {
   if (config.mode === 'development') {
     logger.warn(
       '*** DEVELOPMENT MODE *** (NODE_ENV is not production): ephemeral keys and cookie secret where unset, in-memory store without REDIS_URL, a built-in IdP without providers. Do not expose this.',
     );
   }
-
-  const keys = await readKeys(config);
-  let devIdp: DevIdp | undefined;
-  const providerSettings = [...config.providers];
-  if (config.devIdp) {
-    devIdp = await startDevIdp({ redirectUri: callbackUrl(config.publicUrl, 'dev'), port: config.devIdpPort });
-    providerSettings.push(devIdp.settings);
-    logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
-  }
-
-  if (!config.jwtKeysFile)
+  if (!config.tokens.keysFile)
     logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
-  if (config.cookieSecretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
+  if (config.cookies.secretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
+}
 
-  const store = await openStore(config, logger);
-  const providers = configureProviders(providerSettings);
-  const app = createApp({ config, store, keys, providers, logger, clock: systemClock });
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.log.level, undefined, config.log.instanceName);
+  const keys = await readKeys(config.tokens);
+  warnAboutDevelopment(config, keys, logger);
+  const { settings, devIdp } = await providerSettings(config, logger);
+
+  const connection = await connectStore(config.redis, logger);
+  const providers = configureProviders(settings);
+  const app = createApp({ config, store: connection.store, keys, providers, logger, clock: systemClock });
 
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
   // a failure here is not fatal: discovery is retried by the next login.
@@ -98,11 +77,9 @@ async function main(): Promise<void> {
       .catch((err: Error) => logger.warn({ provider: provider.id, reason: err.message }, 'provider discovery failed; will retry'));
   }
 
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    logger.info(
-      { address: info.address, port: info.port, public_url: config.publicUrl, providers: [...providers.keys()] },
-      'portero listening',
-    );
+  const { port, host, publicUrl } = config.server;
+  const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
+    logger.info({ address: info.address, port: info.port, public_url: publicUrl, providers: [...providers.keys()] }, 'portero listening');
   });
 
   let stopping = false;
@@ -111,7 +88,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     server.close(async () => {
-      await store.close();
+      await connection.close();
       await devIdp?.close();
       process.exit(0);
     });

@@ -3,14 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { describeLeftover, removeLeftovers } from './support/leftovers.js';
-import { runToExit } from './support/process.js';
 
 /**
  * Vitest's globalSetup: runs once, before any test file, and its returned teardown once after all.
- *
- * `npm run build` emits dist/verify, which test/verify/package-export.test.ts checks and
- * examples/node/verify.mjs imports as `portero/verify` (there and in test/e2e/rotation.test.ts).
- * Once here, so no two test files build into dist/ at once.
  *
  * The run's file of started programs (test/support/leftovers.ts) is named here and given to every
  * test worker; the teardown kills what a worker that died left running, and removes the file.
@@ -18,9 +13,6 @@ import { runToExit } from './support/process.js';
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const runFile = join(tmpdir(), `portero-test-run-${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
   project.provide('porteroRunFile', runFile);
-
-  const build = await runToExit('npm', ['run', 'build']);
-  if (build.code !== 0) throw new Error(`npm run build failed (exit code ${build.code}):\n${build.stdout}${build.stderr}`);
 
   return async () => {
     const left = await removeLeftovers(runFile);

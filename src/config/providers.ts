@@ -1,133 +1,143 @@
-import { findPreset, presets, type Provider } from '../../providers/index.js';
+import {
+  type CommonSettings,
+  findPreset,
+  type ProviderDefinition,
+  type ProviderRegistry,
+  type ProviderSettings,
+  presets,
+} from '../providers/index.js';
+import { isHttpAllowed } from '../shared/loopback.js';
 import type { Env } from './env.js';
-import type { ProviderSettings } from './types.js';
+import type { EnvReader } from './reader.js';
 
-const SUFFIXES = [
-  'CLIENT_ID',
-  'CLIENT_SECRET',
-  'TYPE',
-  'ISSUER',
-  'SCOPES',
-  'AUTHORIZATION_URL',
-  'TOKEN_URL',
-  'USERINFO_URL',
-  'NAME',
-  'SUBJECT_CLAIM',
-] as const;
-type Suffix = (typeof SUFFIXES)[number];
+/** What every provider reads; its preset declares the rest (`ProviderDefinition.variables`). */
+const COMMON_SUFFIXES = ['CLIENT_ID', 'CLIENT_SECRET', 'TYPE', 'SCOPES', 'NAME'] as const;
 
-// Lazy id, so `PROVIDER_CORP_TOKEN_URL` is provider `CORP` with `TOKEN_URL`, not `CORP_TOKEN` with `URL`.
-const VARIABLE = new RegExp(`^PROVIDER_([A-Z0-9_]+?)_(${SUFFIXES.join('|')})$`);
+type ProviderVariables = Map<string, string>;
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-export const isLoopbackHost = (hostname: string) =>
-  LOOPBACK_HOSTS.has(hostname) || hostname.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-
-/** An https URL, or http on a loopback host (local IdPs and tests); anything else is a problem. */
-function checkEndpoint(variable: string, value: string, problems: string[]): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    problems.push(`${variable} is not a URL: ${JSON.stringify(value)}`);
-    return;
-  }
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
-  problems.push(
-    url.protocol === 'http:'
-      ? `${variable} uses plain http on a non-loopback host (${url.host}); use https`
-      : `${variable} must be an https URL`,
-  );
-}
-
-type ProviderVariables = Partial<Record<Suffix, string>>;
-
-/** Groups the `PROVIDER_<ID>_*` variables by raw id (`MY_CORP`); an unknown suffix is a problem. */
-function groupByProvider(env: Env, problems: string[]): Map<string, ProviderVariables> {
+/** Groups the `PROVIDER_<ID>_*` variables by raw id (`MY_CORP`); a suffix no preset knows is a problem. */
+function groupByProvider(env: Env, registry: ProviderRegistry, reader: EnvReader): Map<string, ProviderVariables> {
+  const suffixes = [...new Set([...COMMON_SUFFIXES, ...Object.values(registry).flatMap((preset) => preset.variables)])];
+  // Lazy id, so `PROVIDER_CORP_TOKEN_URL` is provider `CORP` with `TOKEN_URL`, not `CORP_TOKEN` with `URL`.
+  const variable = new RegExp(`^PROVIDER_([A-Z0-9_]+?)_(${suffixes.join('|')})$`);
   const grouped = new Map<string, ProviderVariables>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PROVIDER_') || value === undefined) continue;
-    const match = VARIABLE.exec(name);
+    const match = variable.exec(name);
     if (!match) {
-      problems.push(`${name} is not a provider setting (known: PROVIDER_<ID>_${SUFFIXES.join(', _')})`);
+      reader.problem(`${name} is not a provider setting (known: PROVIDER_<ID>_${suffixes.join(', _')})`);
       continue;
     }
-    const [, rawId, suffix] = match as unknown as [string, string, Suffix];
-    const entry = grouped.get(rawId) ?? {};
-    entry[suffix] = value.trim();
+    const [, rawId = '', suffix = ''] = match;
+    const entry = grouped.get(rawId) ?? new Map<string, string>();
+    entry.set(suffix, value.trim());
     grouped.set(rawId, entry);
   }
   return grouped;
 }
 
-/** Each endpoint the provider's protocol needs is present and https (or http on loopback). */
-function checkEndpoints(prefix: string, preset: Provider, settings: ProviderSettings, problems: string[]): void {
-  if (preset.protocol === 'oidc') {
-    if (!settings.issuer) problems.push(`${prefix}ISSUER is required for ${preset.displayName} (OIDC discovery)`);
-    else checkEndpoint(`${prefix}ISSUER`, settings.issuer, problems);
-    return;
+/** An https URL, or http on a loopback host (local IdPs and tests); anything else is a problem. */
+function checkUrl(variable: string, value: string, reader: EnvReader): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    reader.problem(`${variable} is not a URL: ${JSON.stringify(value)}`);
+    return undefined;
   }
-  const endpoints = [
-    ['AUTHORIZATION_URL', settings.authorizationUrl],
-    ['TOKEN_URL', settings.tokenUrl],
-    ['USERINFO_URL', settings.userinfoUrl],
-  ] as const;
-  for (const [suffix, value] of endpoints) {
-    if (!value) problems.push(`${prefix}${suffix} is required for ${preset.displayName}`);
-    else checkEndpoint(`${prefix}${suffix}`, value, problems);
-  }
+  if (isHttpAllowed(url)) return value;
+  reader.problem(
+    url.protocol === 'http:'
+      ? `${variable} uses plain http on a non-loopback host (${url.host}); use https`
+      : `${variable} must be an https URL`,
+  );
+  return undefined;
+}
+
+/** The preset's own settings, read through its declared variables only. */
+function presetSettings(preset: ProviderDefinition, prefix: string, vars: ProviderVariables, common: CommonSettings, reader: EnvReader) {
+  const value = (suffix: string) => (preset.variables.includes(suffix) ? vars.get(suffix) || undefined : undefined);
+  return preset.readSettings(
+    {
+      prefix,
+      value,
+      url(suffix, options = {}) {
+        const raw = value(suffix);
+        if (raw === undefined) {
+          if (options.required) {
+            const why = typeof options.required === 'string' ? ` (${options.required})` : '';
+            reader.problem(`${prefix}${suffix} is required for ${preset.displayName}${why}`);
+          }
+          return undefined;
+        }
+        return checkUrl(`${prefix}${suffix}`, raw, reader);
+      },
+      problem: (message) => reader.problem(message),
+    },
+    common,
+  );
+}
+
+/** The preset a provider's TYPE (or id) names, or undefined after recording why there is none. */
+function presetOf(prefix: string, id: string, type: string | undefined, registry: ProviderRegistry, reader: EnvReader) {
+  const preset = findPreset(type || id, registry);
+  if (preset) return preset;
+  const known = Object.keys(registry).join(', ');
+  reader.problem(
+    type
+      ? `${prefix}TYPE=${type} is not a known provider type (known: ${known})`
+      : `${prefix}TYPE is missing: "${id}" is not a preset name (known: ${known})`,
+  );
+  return undefined;
 }
 
 /** One provider's settings from its variables and preset, or undefined after recording why not. */
-function providerFrom(rawId: string, vars: ProviderVariables, problems: string[]): ProviderSettings | undefined {
+function providerFrom(rawId: string, vars: ProviderVariables, registry: ProviderRegistry, reader: EnvReader): ProviderSettings | undefined {
   const id = rawId.toLowerCase().replaceAll('_', '-');
   const prefix = `PROVIDER_${rawId}_`;
-  if (!vars.CLIENT_ID) {
-    problems.push(`${prefix}CLIENT_ID is missing, yet other ${prefix}* variables are set`);
+  const clientId = vars.get('CLIENT_ID');
+  if (!clientId) {
+    reader.problem(`${prefix}CLIENT_ID is missing, yet other ${prefix}* variables are set`);
     return undefined;
   }
   if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id)) {
-    problems.push(`provider id "${id}" (from ${prefix}CLIENT_ID) must be letters and digits separated by single underscores`);
+    reader.problem(`provider id "${id}" (from ${prefix}CLIENT_ID) must be letters and digits separated by single underscores`);
     return undefined;
   }
-  const type = vars.TYPE || id;
-  const preset = findPreset(type);
-  if (!preset) {
-    const known = Object.keys(presets).join(', ');
-    problems.push(
-      vars.TYPE
-        ? `${prefix}TYPE=${vars.TYPE} is not a known provider type (known: ${known})`
-        : `${prefix}TYPE is missing: "${id}" is not a preset name (known: ${known})`,
-    );
-    return undefined;
+  const preset = presetOf(prefix, id, vars.get('TYPE'), registry, reader);
+  if (!preset) return undefined;
+  for (const suffix of vars.keys()) {
+    if (!(COMMON_SUFFIXES as readonly string[]).includes(suffix) && !preset.variables.includes(suffix)) {
+      const own = [...COMMON_SUFFIXES, ...preset.variables].join(', _');
+      reader.problem(
+        `${prefix}${suffix} is not a setting of ${preset.displayName} (its settings: ${prefix}${own.replaceAll(', _', `, ${prefix}`)})`,
+      );
+    }
   }
-  if (preset.requiresClientSecret && !vars.CLIENT_SECRET) {
-    problems.push(`${prefix}CLIENT_SECRET is required for ${preset.displayName}`);
-  }
-  const settings: ProviderSettings = {
+  const clientSecret = vars.get('CLIENT_SECRET') || undefined;
+  if (preset.requiresClientSecret && !clientSecret) reader.problem(`${prefix}CLIENT_SECRET is required for ${preset.displayName}`);
+  const scopes = vars
+    .get('SCOPES')
+    ?.split(/[\s,]+/)
+    .filter(Boolean);
+  const displayName = vars.get('NAME') || undefined;
+  const common: CommonSettings = {
     id,
-    type,
-    clientId: vars.CLIENT_ID,
-    clientSecret: vars.CLIENT_SECRET || undefined,
-    issuer: vars.ISSUER || preset.issuer,
-    scopes: vars.SCOPES ? vars.SCOPES.split(/[\s,]+/).filter(Boolean) : undefined,
-    authorizationUrl: vars.AUTHORIZATION_URL || preset.endpoints?.authorization,
-    tokenUrl: vars.TOKEN_URL || preset.endpoints?.token,
-    userinfoUrl: vars.USERINFO_URL || preset.endpoints?.userinfo,
-    displayName: vars.NAME || undefined,
-    subjectClaim: vars.SUBJECT_CLAIM || undefined,
+    type: preset.type,
+    clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    ...(scopes?.length ? { scopes: Object.freeze(scopes) } : {}),
+    ...(displayName ? { displayName } : {}),
   };
-  checkEndpoints(prefix, preset, settings, problems);
-  return settings;
+  // Frozen: nothing may change a provider after start-up.
+  return Object.freeze({ ...presetSettings(preset, prefix, vars, common, reader), ...common });
 }
 
-/** Reads every `PROVIDER_<ID>_*` variable; pushes one line per problem found. */
-export function parseProviders(env: Env, problems: string[]): ProviderSettings[] {
+/** Reads every `PROVIDER_<ID>_*` variable, by the presets of `registry`; records one problem per line. */
+export function parseProviders(env: Env, reader: EnvReader, registry: ProviderRegistry = presets): ProviderSettings[] {
   const providers: ProviderSettings[] = [];
-  for (const [rawId, vars] of groupByProvider(env, problems)) {
-    const settings = providerFrom(rawId, vars, problems);
+  for (const [rawId, vars] of groupByProvider(env, registry, reader)) {
+    const settings = providerFrom(rawId, vars, registry, reader);
     if (settings) providers.push(settings);
   }
   return providers.sort((a, b) => a.id.localeCompare(b.id));

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateKeyJwk } from '../tokens/keys.js';
-import type { ProviderSettings } from '../config/types.js';
 import type { Configuration } from 'oidc-provider';
+import type { ProviderSettings } from '../providers/index.js';
+import type { IssuerSettings } from '../providers/settings.js';
+import { generateKeyJwk } from '../tokens/keys.js';
 
 export interface DevIdp {
   readonly issuer: string;
   /** Settings for the `dev` provider, exactly as an operator would configure any OIDC issuer. */
-  readonly settings: ProviderSettings;
+  readonly settings: ProviderSettings<IssuerSettings>;
   close(): Promise<void>;
 }
 
@@ -49,7 +50,7 @@ async function devConfiguration(redirectUri: string, clientId: string, clientSec
  * configuration: sign in with any user name and any password. Never used in production.
  */
 export async function startDevIdp(options: { redirectUri: string; port?: number; host?: string }): Promise<DevIdp> {
-  // Loaded only here: production never imports the development IdP.
+  // Loaded only here, at run time: nothing else of portero needs oidc-provider.
   const { default: OidcProvider } = await import('oidc-provider');
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
   const server = createServer((req, res) => handle(req, res));

@@ -1,4 +1,4 @@
-import { PorteroError } from '../errors.js';
+import { PorteroError, RETURN_TO_NOT_ALLOWED } from '../errors.js';
 
 export interface ReturnToPolicy {
   /** Where a login without `return_to` ends, and what relative paths resolve against. */
@@ -9,6 +9,7 @@ export interface ReturnToPolicy {
 
 // Control characters, whitespace and backslashes have no business in a return URL, and browsers
 // "repair" them in ways a parser here may not (`/\evil.com`, `/%09/evil.com`, `java\tscript:`).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are refused.
 const SUSPICIOUS = /[\u0000-\u0020\u007f-\u00a0\\\u2028\u2029]/;
 
 function matches(origin: URL, pattern: string): boolean {
@@ -30,7 +31,7 @@ function matches(origin: URL, pattern: string): boolean {
 export function resolveReturnTo(value: string | undefined, policy: ReturnToPolicy): string {
   if (value === undefined || value === '') return `${policy.publicUrl}/`;
   const refuse = (reason: string): never => {
-    throw new PorteroError('return_to_not_allowed', 'return_to is not an allowed address', { detail: { reason } });
+    throw new PorteroError(RETURN_TO_NOT_ALLOWED, 'return_to is not an allowed address', { detail: { reason } });
   };
   if (value.length > 2048) refuse('too long');
   if (SUSPICIOUS.test(value)) refuse('control character, whitespace or backslash');

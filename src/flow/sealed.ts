@@ -2,8 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 
 /**
  * A flow record is stored encrypted under a key derived from the flow id, and the flow id lives
- * only in the browser's signed cookie: a dump of Redis alone shows neither the PKCE verifier nor
- * where the user is headed (oauth2-proxy's "ticket" design).
+ * only in the browser's signed cookie (oauth2-proxy's "ticket" design).
  */
 const INFO = Buffer.from('portero flow record v1');
 

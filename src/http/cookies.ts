@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from 'hono/cookie';
-import type { Config } from '../config/types.js';
+import type { CookieConfig } from '../config/types.js';
+
+/** How long the cookies live, in seconds: the flow's FLOW_TTL and the token's JWT_TTL. */
+export interface CookieLifetimes {
+  readonly flowTtl: number;
+  readonly tokenTtl: number;
+}
 
 /** More logins than this in flight in one browser: the oldest are dropped. */
 export const MAX_PENDING_FLOWS = 5;
@@ -13,19 +19,21 @@ export const MAX_PENDING_FLOWS = 5;
  * with COOKIE_SECRET, lives FLOW_TTL seconds, and is `__Host-` prefixed and Secure under https.
  */
 export class PorteroCookies {
-  readonly #config: Config;
+  readonly #config: CookieConfig;
+  readonly #lifetimes: CookieLifetimes;
 
-  constructor(config: Config) {
+  constructor(config: CookieConfig, lifetimes: CookieLifetimes) {
     this.#config = config;
+    this.#lifetimes = lifetimes;
   }
 
   get #prefix() {
-    return this.#config.secureCookies ? ('host' as const) : undefined;
+    return this.#config.secure ? ('host' as const) : undefined;
   }
 
   /** Where a flow cookie lives; setting and clearing must name the same. */
   #flowScope() {
-    return { path: '/', secure: this.#config.secureCookies, ...(this.#prefix ? { prefix: this.#prefix } : {}) };
+    return { path: '/', secure: this.#config.secure, ...(this.#prefix ? { prefix: this.#prefix } : {}) };
   }
 
   static flowCookieName(state: string): string {
@@ -45,11 +53,17 @@ export class PorteroCookies {
     }
   }
 
-  setFlow(c: Context, state: string, flowId: string): Promise<void> {
-    return setSignedCookie(c, PorteroCookies.flowCookieName(state), flowId, this.#config.cookieSecret, {
+  /**
+   * Binds the browser to its login. SameSite=Lax: the provider's redirect back is a top-level GET,
+   * which carries it, while other sites' requests do not. A provider that posts its answer
+   * (`crossSite`, form_post) needs SameSite=None, which browsers keep only with Secure (config
+   * requires https for such a provider); the cookie stays HttpOnly, signed, named after its state.
+   */
+  setFlow(c: Context, state: string, flowId: string, options: { crossSite?: boolean } = {}): Promise<void> {
+    return setSignedCookie(c, PorteroCookies.flowCookieName(state), flowId, this.#config.secret, {
       httpOnly: true,
-      sameSite: 'Lax',
-      maxAge: this.#config.flowTtl,
+      sameSite: options.crossSite ? 'None' : 'Lax',
+      maxAge: this.#lifetimes.flowTtl,
       ...this.#flowScope(),
     });
   }
@@ -57,7 +71,7 @@ export class PorteroCookies {
   /** The flow id; `false` when the cookie is forged (refused before any store round trip), undefined when absent. */
   async readFlow(c: Context, state: string): Promise<string | false | undefined> {
     const name = PorteroCookies.flowCookieName(state);
-    const verified = await getSignedCookie(c, this.#config.cookieSecret, name, this.#prefix);
+    const verified = await getSignedCookie(c, this.#config.secret, name, this.#prefix);
     // Hono skips a value that is not even shaped like "value.signature"; that is forged too, not absent.
     if (verified === undefined && getCookie(c, name, this.#prefix) !== undefined) return false;
     return verified;
@@ -72,15 +86,15 @@ export class PorteroCookies {
   }
 
   setToken(c: Context, token: string): void {
-    setCookie(c, this.#config.tokenCookieName, token, this.#tokenCookieOptions(this.#config.jwtTtl));
+    setCookie(c, this.#config.tokenName, token, this.#tokenCookieOptions(this.#lifetimes.tokenTtl));
   }
 
   readToken(c: Context): string | undefined {
-    return getCookie(c, this.#config.tokenCookieName) || undefined;
+    return getCookie(c, this.#config.tokenName) || undefined;
   }
 
   clearToken(c: Context): void {
-    deleteCookie(c, this.#config.tokenCookieName, this.#tokenCookieOptions());
+    deleteCookie(c, this.#config.tokenName, this.#tokenCookieOptions());
   }
 
   /** The token cookie goes to COOKIE_DOMAIN when set, so apps on sibling subdomains receive it. */
@@ -89,8 +103,8 @@ export class PorteroCookies {
       httpOnly: true,
       sameSite: 'Lax' as const,
       path: '/',
-      secure: this.#config.secureCookies,
-      ...(this.#config.cookieDomain ? { domain: this.#config.cookieDomain } : {}),
+      secure: this.#config.secure,
+      ...(this.#config.domain ? { domain: this.#config.domain } : {}),
       ...(maxAge !== undefined ? { maxAge } : {}),
     };
   }

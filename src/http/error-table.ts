@@ -1,7 +1,13 @@
 import type { ErrorCode } from '../errors.js';
 
+/**
+ * The `error` values of RFC 6749 (5.2 and 4.1.2.1) portero's codes map to, for OAuth endpoints
+ * (a token endpoint): their clients switch on these, not on portero's own codes.
+ */
+export type OAuthErrorValue = 'invalid_request' | 'invalid_grant' | 'access_denied' | 'server_error' | 'temporarily_unavailable';
+
 export interface ErrorPresentation {
-  readonly status: 400 | 401 | 404 | 500 | 502 | 503;
+  readonly status: 400 | 401 | 404 | 429 | 500 | 502 | 503;
   /** Page title and JSON `error_description`: what happened, in words a person understands. */
   readonly title: string;
   /** What the person can do about it. */
@@ -10,25 +16,43 @@ export interface ErrorPresentation {
   readonly level: 'info' | 'warn' | 'error';
   /** Offer a link back to the sign-in page. */
   readonly startAgain: boolean;
+  /** The `error` an OAuth endpoint answers with; portero's own routes answer `error` = the code. */
+  readonly oauthError: OAuthErrorValue;
 }
 
 /** The one place where an error code becomes an HTTP status, a message and a log level. */
 export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
-  not_found: { status: 404, title: 'Page not found', hint: 'Check the address.', level: 'info', startAgain: true },
+  not_found: {
+    status: 404,
+    title: 'Page not found',
+    hint: 'Check the address.',
+    level: 'info',
+    startAgain: true,
+    oauthError: 'invalid_request',
+  },
   unknown_provider: {
     status: 404,
     title: 'Unknown sign-in provider',
     hint: 'This gateway has no provider by that name. Pick one from the sign-in page.',
     level: 'info',
     startAgain: true,
+    oauthError: 'invalid_request',
   },
-  bad_request: { status: 400, title: 'Bad request', hint: 'The request could not be understood.', level: 'info', startAgain: true },
+  bad_request: {
+    status: 400,
+    title: 'Bad request',
+    hint: 'The request could not be understood.',
+    level: 'info',
+    startAgain: true,
+    oauthError: 'invalid_request',
+  },
   return_to_not_allowed: {
     status: 400,
     title: 'That return address is not allowed',
     hint: 'The page that sent you here asked to return you to an address this gateway does not serve.',
     level: 'info',
     startAgain: false,
+    oauthError: 'invalid_request',
   },
   flow_invalid: {
     status: 400,
@@ -36,6 +60,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'It may have taken too long, been used already, or been started in another browser. Please sign in again.',
     level: 'info',
     startAgain: true,
+    oauthError: 'invalid_grant',
   },
   access_denied: {
     status: 401,
@@ -43,6 +68,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'Access was denied at the sign-in provider. You can try again, or pick another provider.',
     level: 'info',
     startAgain: true,
+    oauthError: 'access_denied',
   },
   provider_error: {
     status: 502,
@@ -50,6 +76,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'The provider could not complete the sign-in. Please try again in a moment.',
     level: 'warn',
     startAgain: true,
+    oauthError: 'server_error',
   },
   provider_unavailable: {
     status: 502,
@@ -57,6 +84,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'Please try again in a moment.',
     level: 'error',
     startAgain: true,
+    oauthError: 'temporarily_unavailable',
   },
   token_exchange_failed: {
     status: 502,
@@ -64,6 +92,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'Please sign in again. If it keeps failing, tell the people who run this service.',
     level: 'warn',
     startAgain: true,
+    oauthError: 'server_error',
   },
   id_token_invalid: {
     status: 401,
@@ -71,6 +100,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'Its ID token did not validate. Please sign in again.',
     level: 'warn',
     startAgain: true,
+    oauthError: 'server_error',
   },
   profile_unavailable: {
     status: 502,
@@ -78,14 +108,31 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'Please try again in a moment.',
     level: 'warn',
     startAgain: true,
+    oauthError: 'server_error',
   },
-  unauthenticated: { status: 401, title: 'You are not signed in', hint: 'Please sign in.', level: 'info', startAgain: true },
+  unauthenticated: {
+    status: 401,
+    title: 'You are not signed in',
+    hint: 'Please sign in.',
+    level: 'info',
+    startAgain: true,
+    oauthError: 'invalid_grant',
+  },
+  rate_limited: {
+    status: 429,
+    title: 'Too many attempts',
+    hint: 'Too many requests came from your network in a short time. Please wait a moment, then try again.',
+    level: 'warn',
+    startAgain: true,
+    oauthError: 'temporarily_unavailable',
+  },
   store_unavailable: {
     status: 503,
     title: 'Sign-in is temporarily unavailable',
     hint: 'Our session store is not answering. Please try again in a moment.',
     level: 'error',
     startAgain: true,
+    oauthError: 'temporarily_unavailable',
   },
   internal: {
     status: 500,
@@ -93,5 +140,6 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     hint: 'Please try again. If it keeps failing, tell the people who run this service.',
     level: 'error',
     startAgain: true,
+    oauthError: 'server_error',
   },
 };

@@ -1,6 +1,6 @@
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { PorteroClaims } from '../tokens/claims.js';
+import type { PorteroClaims } from '../shared/claims.js';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Clock } from '../clock.js';
+import { INTERNAL } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorTable } from './error-table.js';
 import type { AppEnv } from './types.js';
@@ -26,7 +27,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
       duration_ms: clock.now() - started,
       ...(error ? { error: error.code } : {}),
     };
-    if (error?.code === 'internal') {
+    if (error?.code === INTERNAL) {
       const cause = error.cause instanceof Error ? error.cause : undefined;
       logger.error({ ...line, err_name: cause?.name, err_message: cause?.message, stack: cause?.stack }, error.message);
       return;

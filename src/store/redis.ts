@@ -1,34 +1,68 @@
-import type { Cluster, Redis } from 'ioredis';
-import { PorteroError } from '../errors.js';
-import type { Store } from './types.js';
+import { Cluster, type Redis } from 'ioredis';
+import { type Clock, systemClock } from '../clock.js';
+import { PorteroError, STORE_UNAVAILABLE } from '../errors.js';
+import type { KeyValueStore } from './types.js';
 
 export const DEFAULT_PREFIX = 'portero:';
 
-// INCR, and set the TTL only when this increment created the key (one round trip, atomic).
-const INCR_WITH_TTL = `
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count`;
+/** How long a first subscription waits for its connection before the store counts as unreachable. */
+const SUBSCRIBER_READY_MS = 1000;
+
+// Scripts: one key each (KEYS[1]), so every one runs on a Redis Cluster too. Run by ioredis's
+// defineCommand, which sends EVALSHA and the script itself only when the server does not know it.
+const SCRIPTS = {
+  porteroDeleteIfValue: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  porteroExpireIfValue: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
+  // A sorted set scored by each member's expiry (ms): drop the expired, add or renew the member,
+  // and let the key live until its last member expires. ARGV: member, expiry, now.
+  porteroAddMember: `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(last[2]) - tonumber(ARGV[3])))
+return 1`,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptClient = Record<ScriptName, (key: string, ...args: (string | number)[]) => Promise<unknown>>;
 
 /**
- * The shared store. It is given its client (standalone or Cluster) and never creates one, so the
- * caller decides connection options; see `createRedisClient`. Keys are prefixed (`portero:` by default).
+ * The shared store on Redis. It is given its client (standalone or Cluster; see
+ * `createRedisClient`) and never closes it: whoever made the connection closes it. It makes one
+ * connection of its own, on the first subscription (a subscribed Redis connection can do nothing
+ * else), and closes that in `close()`. Keys and channels are prefixed (`portero:` by default; a
+ * prefix may be a hash tag, `{portero}:`, to keep every key in one Cluster slot).
+ *
+ * Set members expire by the store's clock (scores in ms), so every instance sharing the set must
+ * keep its clock right, as it must anyway for the tokens it signs.
  */
-export class RedisStore implements Store {
+export class RedisStore implements KeyValueStore {
   readonly #client: Redis | Cluster;
   readonly #prefix: string;
+  readonly #clock: Clock;
+  readonly #subscriptions = new Map<string, { readonly handlers: Set<(message: string) => void>; readonly ready: Promise<void> }>();
+  #subscriber: Promise<Redis | Cluster> | undefined;
 
-  constructor(client: Redis | Cluster, prefix = DEFAULT_PREFIX) {
+  constructor(client: Redis | Cluster, options: { prefix?: string; clock?: Clock } = {}) {
     this.#client = client;
-    this.#prefix = prefix;
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#clock = options.clock ?? systemClock;
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
+    }
   }
 
   async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
     try {
       return await command();
     } catch (cause) {
-      throw new PorteroError('store_unavailable', `Redis ${operation} failed`, { cause });
+      throw new PorteroError(STORE_UNAVAILABLE, `Redis ${operation} failed`, { cause });
     }
+  }
+
+  get #scripts(): ScriptClient {
+    return this.#client as unknown as ScriptClient;
   }
 
   get(key: string) {
@@ -41,12 +75,116 @@ export class RedisStore implements Store {
     });
   }
 
+  setIfAbsent(key: string, value: string, ttlSeconds: number) {
+    return this.#run('SET NX', async () => (await this.#client.set(this.#prefix + key, value, 'EX', ttlSeconds, 'NX')) === 'OK');
+  }
+
   getAndDelete(key: string) {
     return this.#run('GETDEL', async () => (await this.#client.getdel(this.#prefix + key)) ?? undefined);
   }
 
-  incr(key: string, ttlSeconds: number) {
-    return this.#run('INCR', async () => Number(await this.#client.eval(INCR_WITH_TTL, 1, this.#prefix + key, ttlSeconds)));
+  delete(key: string) {
+    return this.#run('DEL', async () => (await this.#client.del(this.#prefix + key)) === 1);
+  }
+
+  deleteIfValue(key: string, value: string) {
+    return this.#run('delete-if-value', async () => Number(await this.#scripts.porteroDeleteIfValue(this.#prefix + key, value)) === 1);
+  }
+
+  expireIfValue(key: string, value: string, ttlSeconds: number) {
+    return this.#run(
+      'expire-if-value',
+      async () => Number(await this.#scripts.porteroExpireIfValue(this.#prefix + key, value, ttlSeconds)) === 1,
+    );
+  }
+
+  addMember(key: string, member: string, ttlSeconds: number) {
+    const now = this.#clock.now();
+    return this.#run('add-member', async () => {
+      await this.#scripts.porteroAddMember(this.#prefix + key, member, now + ttlSeconds * 1000, now);
+    });
+  }
+
+  removeMember(key: string, member: string) {
+    return this.#run('ZREM', async () => (await this.#client.zrem(this.#prefix + key, member)) === 1);
+  }
+
+  members(key: string) {
+    // `(now`: a member whose expiry is now has expired.
+    return this.#run('ZRANGEBYSCORE', () => this.#client.zrangebyscore(this.#prefix + key, `(${this.#clock.now()}`, '+inf'));
+  }
+
+  publish(channel: string, message: string) {
+    return this.#run('PUBLISH', async () => {
+      await this.#client.publish(this.#prefix + channel, message);
+    });
+  }
+
+  /**
+   * The subscriber connection, made on the first subscription and awaited until ready: no longer
+   * than a command may take, and not at all while the main connection is down.
+   */
+  #subscriberConnection(): Promise<Redis | Cluster> {
+    this.#subscriber ??= new Promise<Redis | Cluster>((resolve, reject) => {
+      if (this.#client.status !== 'ready') throw new Error(`Redis connection is ${this.#client.status}`);
+      // Each client type its own duplicate(): same server or cluster, same options.
+      const subscriber = this.#client instanceof Cluster ? this.#client.duplicate() : this.#client.duplicate();
+      const fail = (cause: unknown) => {
+        clearTimeout(timer);
+        subscriber.disconnect();
+        reject(cause);
+      };
+      const timer = setTimeout(
+        () => fail(new Error(`subscriber connection not ready within ${SUBSCRIBER_READY_MS} ms`)),
+        SUBSCRIBER_READY_MS,
+      );
+      subscriber.once('error', fail);
+      subscriber.once('ready', () => {
+        clearTimeout(timer);
+        subscriber.off('error', fail);
+        // From now on outages are logged once by the main client's listeners, and ioredis
+        // resubscribes by itself when it reconnects.
+        subscriber.on('error', () => {});
+        resolve(subscriber);
+      });
+      subscriber.on('message', (channel: string, message: string) => {
+        for (const handler of this.#subscriptions.get(channel)?.handlers ?? []) handler(message);
+      });
+    }).catch((cause: unknown) => {
+      this.#subscriber = undefined;
+      throw cause;
+    });
+    return this.#subscriber;
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void) {
+    const name = this.#prefix + channel;
+    return this.#run('SUBSCRIBE', async () => {
+      const subscriber = await this.#subscriberConnection();
+      // Its own function per subscription, so that subscribing one handler twice gives two subscriptions.
+      const handler = (message: string) => onMessage(message);
+      let subscription = this.#subscriptions.get(name);
+      if (!subscription) {
+        // Registered before SUBSCRIBE is sent, so a second subscriber meanwhile waits for the same one.
+        subscription = { handlers: new Set(), ready: subscriber.subscribe(name).then(() => undefined) };
+        this.#subscriptions.set(name, subscription);
+      }
+      const { handlers, ready } = subscription;
+      handlers.add(handler);
+      try {
+        await ready;
+      } catch (cause) {
+        if (this.#subscriptions.get(name) === subscription) this.#subscriptions.delete(name);
+        throw cause;
+      }
+      return () =>
+        this.#run('UNSUBSCRIBE', async () => {
+          handlers.delete(handler);
+          if (handlers.size > 0 || this.#subscriptions.get(name) !== subscription) return;
+          this.#subscriptions.delete(name);
+          await subscriber.unsubscribe(name);
+        });
+    });
   }
 
   ping() {
@@ -56,6 +194,9 @@ export class RedisStore implements Store {
   }
 
   async close() {
-    await this.#client.quit().catch(() => this.#client.disconnect());
+    const subscriber = await this.#subscriber?.catch(() => undefined);
+    this.#subscriber = undefined;
+    this.#subscriptions.clear();
+    await subscriber?.quit().catch(() => subscriber.disconnect());
   }
 }

@@ -1,17 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Profile } from '../../providers/index.js';
 import type { Clock } from '../clock.js';
-import { PorteroError } from '../errors.js';
-import type { PorteroClaims } from './claims.js';
+import type { TokenConfig } from '../config/types.js';
+import { PorteroError, PROFILE_UNAVAILABLE } from '../errors.js';
+import type { Profile } from '../providers/index.js';
+import type { PorteroClaims } from '../shared/claims.js';
 import type { KeySet } from './keys.js';
-
-export interface TokenSettings {
-  readonly issuer: string;
-  readonly audience?: string;
-  /** Seconds. */
-  readonly ttl: number;
-}
 
 export interface IssuedToken {
   readonly token: string;
@@ -26,7 +20,7 @@ const randomId = () => randomBytes(16).toString('base64url');
 /** Signs a new session token for a user who just signed in with provider `providerId`. */
 export async function issueToken(
   keys: KeySet,
-  settings: TokenSettings,
+  settings: Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>,
   clock: Clock,
   providerId: string,
   profile: Profile,
@@ -56,7 +50,7 @@ export async function issueToken(
       .sign(keys.signing.key);
     if (token.length <= MAX_TOKEN_LENGTH) return { token, claims: kept };
   }
-  throw new PorteroError('profile_unavailable', 'the profile is too large to fit in a cookie', {
+  throw new PorteroError(PROFILE_UNAVAILABLE, 'the profile is too large to fit in a cookie', {
     detail: { provider: providerId, reason: 'token too large' },
   });
 }

@@ -9,7 +9,9 @@ import {
   type JSONWebKeySet,
   type JWK,
 } from 'jose';
-import { JWT_ALGS, type JwtAlg } from '../config/types.js';
+import { isPorteroAlgorithm, PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
+
+type JwtAlg = PorteroAlgorithm;
 
 /** The keys portero signs with (the first) and publishes (all of them, public parts only). */
 export interface KeySet {
@@ -57,8 +59,8 @@ export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: JwtAl
   for (const [index, jwk] of privateJwks.entries()) {
     const name = `${source} key ${index + 1}${jwk.kid ? ` (kid ${jwk.kid})` : ''}`;
     const alg = (jwk.alg ?? defaultAlg) as JwtAlg;
-    if (!JWT_ALGS.includes(alg)) {
-      problems.push(`${name}: alg ${alg} is not one of ${JWT_ALGS.join(', ')}`);
+    if (!isPorteroAlgorithm(alg)) {
+      problems.push(`${name}: alg ${alg} is not one of ${PORTERO_ALGORITHMS.join(', ')}`);
       continue;
     }
     const expected = KTY[alg];
@@ -77,7 +79,7 @@ export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: JwtAl
     try {
       const key = (await importJWK(jwk, alg)) as CryptoKey;
       // jose signs with nothing shorter; refuse it here rather than on every sign-in.
-      const bits = (key.algorithm as Partial<RsaHashedKeyAlgorithm>).modulusLength;
+      const bits = (key.algorithm as { modulusLength?: number }).modulusLength;
       if (bits !== undefined && bits < MIN_RSA_BITS) {
         problems.push(`${name}: an RSA key must be at least ${MIN_RSA_BITS} bits, this one has ${bits}`);
         continue;

@@ -1,11 +1,12 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
-import { PorteroError } from '../errors.js';
-import { storeKeys, type Store } from '../store/types.js';
-import type { PorteroClaims } from './claims.js';
-import type { Profile } from '../../providers/index.js';
-import { issueToken, type IssuedToken, type TokenSettings } from './issue.js';
+import type { TokenConfig } from '../config/types.js';
+import { PorteroError, UNAUTHENTICATED } from '../errors.js';
+import type { Profile } from '../providers/index.js';
+import type { PorteroClaims } from '../shared/claims.js';
+import { type IssuedToken, issueToken } from './issue.js';
 import type { KeySet } from './keys.js';
+import type { Revocations } from './revocations.js';
 
 /**
  * Issues portero's tokens, checks them (signature, `typ`, issuer, audience, expiry) and whether their
@@ -13,13 +14,13 @@ import type { KeySet } from './keys.js';
  */
 export class Sessions {
   readonly #keys: KeySet;
-  readonly #store: Store;
-  readonly #settings: TokenSettings;
+  readonly #revocations: Revocations;
+  readonly #settings: Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>;
   readonly #clock: Clock;
 
-  constructor(keys: KeySet, store: Store, settings: TokenSettings, clock: Clock) {
+  constructor(keys: KeySet, revocations: Revocations, settings: Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>, clock: Clock) {
     this.#keys = keys;
-    this.#store = store;
+    this.#revocations = revocations;
     this.#settings = settings;
     this.#clock = clock;
   }
@@ -43,7 +44,7 @@ export class Sessions {
       return payload;
     } catch (cause) {
       if (cause instanceof joseErrors.JOSEError || cause instanceof TypeError) {
-        throw new PorteroError('unauthenticated', 'the token is not valid', {
+        throw new PorteroError(UNAUTHENTICATED, 'the token is not valid', {
           cause,
           detail: { reason: cause instanceof joseErrors.JOSEError ? cause.code : 'malformed' },
         });
@@ -55,15 +56,14 @@ export class Sessions {
   /** The claims of a valid token whose session is not revoked. Throws `unauthenticated` or `store_unavailable`. */
   async authenticate(token: string): Promise<PorteroClaims> {
     const claims = await this.verify(token);
-    if ((await this.#store.get(storeKeys.revokedSession(claims.sid))) !== undefined) {
-      throw new PorteroError('unauthenticated', 'the session was signed out', { detail: { reason: 'revoked' } });
+    if (await this.#revocations.isRevoked(claims.sid)) {
+      throw new PorteroError(UNAUTHENTICATED, 'the session was signed out', { detail: { reason: 'revoked' } });
     }
     return claims;
   }
 
   /** Denies the session until its token would have expired anyway. */
-  async revoke(claims: PorteroClaims): Promise<void> {
-    const remaining = claims.exp - Math.floor(this.#clock.now() / 1000);
-    if (remaining > 0) await this.#store.set(storeKeys.revokedSession(claims.sid), '1', remaining);
+  revoke(claims: PorteroClaims): Promise<void> {
+    return this.#revocations.revoke(claims.sid, claims.exp);
   }
 }

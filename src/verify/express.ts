@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authSetup, refusal, type AuthOptions } from './auth.js';
-import type { PorteroClaims } from './claims.js';
+import type { PorteroClaims } from '../shared/claims.js';
 import { PorteroTokenError } from './errors.js';
 
 /** A Node request once {@link expressAuth} let it through: `req.portero` holds the verified claims. */

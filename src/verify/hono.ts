@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { authSetup, refusal, type AuthOptions } from './auth.js';
-import type { PorteroClaims } from './claims.js';
+import type { PorteroClaims } from '../shared/claims.js';
 import { PorteroTokenError } from './errors.js';
 
 /** The Hono variables {@link porteroAuth} sets: `c.get('portero')` holds the verified claims. */

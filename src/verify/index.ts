@@ -13,9 +13,11 @@
  * ```
  */
 export type { AuthOptions } from './auth.js';
-export type { PorteroClaims } from './claims.js';
+export type { PorteroAlgorithm } from '../shared/algorithms.js';
+export { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
+export type { PorteroClaims } from '../shared/claims.js';
 export { INVALID_TOKEN, JWKS_UNAVAILABLE, MISSING_TOKEN, PorteroTokenError, type PorteroTokenErrorCode } from './errors.js';
 export { expressAuth, type NodeMiddleware, type PorteroRequest } from './express.js';
 export { porteroAuth, type PorteroVariables } from './hono.js';
 export { DEFAULT_COOKIE_NAME, tokenFrom, type RequestHeaders } from './token-from.js';
-export { createVerifier, PORTERO_ALGORITHMS, type PorteroAlgorithm, type Verifier, type VerifierOptions } from './verifier.js';
+export { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';

@@ -1,12 +1,12 @@
 import { parseCookie } from 'cookie';
+import { bearerToken } from '../shared/bearer.js';
+import { DEFAULT_TOKEN_COOKIE } from '../shared/claims.js';
 
 /** Request headers as Node (`req.headers`) or the Fetch API (`request.headers`) hold them. */
 export type RequestHeaders = { authorization?: string | undefined; cookie?: string | undefined } | Headers;
 
 /** The cookie portero sets the token in (`TOKEN_COOKIE_NAME`). */
-export const DEFAULT_COOKIE_NAME = 'auth_token';
-
-const BEARER = /^Bearer\s+(\S+)$/i;
+export const DEFAULT_COOKIE_NAME = DEFAULT_TOKEN_COOKIE;
 
 function header(headers: RequestHeaders, name: 'authorization' | 'cookie'): string | undefined {
   if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
@@ -26,7 +26,7 @@ function header(headers: RequestHeaders, name: 'authorization' | 'cookie'): stri
  * ```
  */
 export function tokenFrom(headers: RequestHeaders, cookieName: string = DEFAULT_COOKIE_NAME): string | undefined {
-  const bearer = header(headers, 'authorization')?.match(BEARER)?.[1];
+  const bearer = bearerToken(header(headers, 'authorization'));
   if (bearer) return bearer;
   const cookies = header(headers, 'cookie');
   return cookies ? parseCookie(cookies)[cookieName] || undefined : undefined;

@@ -1,13 +1,9 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type RemoteJWKSetOptions } from 'jose';
-import type { PorteroClaims } from './claims.js';
+import { PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
+import type { PorteroClaims } from '../shared/claims.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { INVALID_TOKEN, invalidOption, JWKS_UNAVAILABLE, MISSING_TOKEN, PorteroTokenError } from './errors.js';
 import { DEFAULT_COOKIE_NAME, tokenFrom, type RequestHeaders } from './token-from.js';
-
-/** The algorithms portero signs with (its `JWT_ALG`). */
-export type PorteroAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
-
-/** Every algorithm portero can sign with: the default allow-list. */
-export const PORTERO_ALGORITHMS: readonly PorteroAlgorithm[] = Object.freeze(['ES256', 'EdDSA', 'RS256']);
 
 export interface VerifierOptions {
   /**
@@ -74,9 +70,6 @@ export interface Verifier {
   tokenFrom(headers: RequestHeaders, cookieName?: string): string | undefined;
 }
 
-/** Hosts plain http may reach by default: the traffic never leaves the machine. */
-const isLoopback = (hostname: string) => hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-
 function jwksUrlOf(options: VerifierOptions): URL {
   if (options.allowInsecureHttp !== undefined && typeof options.allowInsecureHttp !== 'boolean') {
     throw invalidOption('"allowInsecureHttp" option must be a boolean', 'ERR_INVALID_ARG_TYPE');
@@ -84,7 +77,7 @@ function jwksUrlOf(options: VerifierOptions): URL {
   const given = options.jwksUrl !== undefined;
   let url: URL;
   try {
-    url = new URL(given ? options.jwksUrl! : `${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`);
+    url = new URL(options.jwksUrl ?? `${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`);
   } catch {
     throw given
       ? invalidOption(`"jwksUrl" option must be an absolute http(s) URL, got ${JSON.stringify(String(options.jwksUrl))}`)
@@ -93,7 +86,7 @@ function jwksUrlOf(options: VerifierOptions): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw invalidOption(`"jwksUrl" option must be an http(s) URL, got ${url.protocol} (${given ? 'given' : 'from "issuer"'})`);
   }
-  if (url.protocol === 'http:' && !isLoopback(url.hostname) && options.allowInsecureHttp !== true) {
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && options.allowInsecureHttp !== true) {
     throw invalidOption(
       `${given ? '"jwksUrl" option' : '"issuer" option (which gives the JWKS URL)'} uses plain http on a non-loopback host (${url.host}): ` +
         'anyone on the path could replace the keys; use https, or pass allowInsecureHttp: true',

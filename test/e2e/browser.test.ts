@@ -8,7 +8,7 @@ import { OP_ACCOUNTS } from '../support/oidc-op.js';
 import { REPO_ROOT } from '../support/process.js';
 
 // A person with a real browser: Debian's Chromium, driven by playwright-core, in front of the
-// production-like stack (two `npm start` processes on one Redis behind nginx, a real OpenID
+// production-like stack (two gateway processes on one Redis behind nginx, a real OpenID
 // provider with its own login and consent pages). Everything is clicked and typed as a person
 // would; what the test checks is what they would see: the page's text and its address.
 
@@ -68,6 +68,7 @@ async function expectSignedInOn(appPath: string): Promise<void> {
   await page.waitForURL(appUrl);
   expect(page.url()).toBe(appUrl);
   expect(await heading()).toBe('hello corp:alice');
+  // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText(), the text as a person sees it, not the DOM property.
   const text = await page.locator('body').innerText();
   expect(text).toContain(OP_ACCOUNTS.alice!.email);
   expect(text).toContain(appPath);

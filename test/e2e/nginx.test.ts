@@ -10,7 +10,7 @@ import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
 import { REPO_ROOT, type GatewayProcess } from '../support/process.js';
 import { pollUntil } from '../support/wait.js';
 
-// portero as it runs in production: two `npm start` processes (NODE_ENV=production) sharing one
+// portero as it runs in production: two gateway processes (NODE_ENV=production) sharing one
 // Redis, one COOKIE_SECRET and one JWT_KEYS file, behind nginx with the repository's
 // deploy/nginx/portero-locations.conf, signing people in at a real OpenID provider, and
 // protecting an app with auth_request. Everything is reached over HTTP, as a browser does.

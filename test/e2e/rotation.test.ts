@@ -6,11 +6,11 @@ import { network, TestBrowser } from '../support/browser.js';
 import { later } from '../support/clock.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
-import { REPO_ROOT, runToExit } from '../support/process.js';
+import { runToExit } from '../support/process.js';
 import { assertPythonJwt, startPythonBackend, type PythonBackend } from '../support/python.js';
 
-// A key rotation as an operator does it, seen from outside: `scripts/keys.ts` rewrites the JWT_KEYS
-// file the two `npm start` processes behind nginx share, the processes are restarted one at a time,
+// A key rotation as an operator does it, seen from outside: `npm run keys` (`node dist/cli/keys.js`) rewrites the JWT_KEYS
+// file the two gateway processes behind nginx share, the processes are restarted one at a time,
 // and every party that checks portero's tokens keeps accepting the ones issued before and after:
 // nginx's auth_request (portero's /auth), a Python backend (examples/python/app.py, PyJWT) and a
 // Node backend (portero/verify, in this process and as plain `node examples/node/verify.mjs`),
@@ -31,7 +31,7 @@ let t2: string | undefined;
 
 /** `npm run keys -- --out <JWT_KEYS> --<mode>`: the operator's script, on the stack's key file. */
 async function keys(mode: 'rotate' | 'stage' | 'promote'): Promise<string> {
-  const result = await runToExit(`${REPO_ROOT}node_modules/.bin/tsx`, ['scripts/keys.ts', '--out', stack.jwtKeysFile, `--${mode}`]);
+  const result = await runToExit(process.execPath, ['dist/cli/keys.js', '--out', stack.jwtKeysFile, `--${mode}`]);
   expect(result.code, `keys --${mode}:\n${result.stderr}`).toBe(0);
   return result.stderr;
 }

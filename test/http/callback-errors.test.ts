@@ -1,7 +1,7 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/types.js';
+import type { KeyValueStore } from '../../src/store/types.js';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -11,20 +11,24 @@ const msw = setupServer(...idp.handlers());
 const GATEWAY = 'https://gateway.test';
 const JSON_ACCEPT = { accept: 'application/json' };
 
-/** Counts store calls, to show what is refused before any round trip. */
-function countingStore(inner: Store): Store & { calls: number } {
-  const counted = { calls: 0 } as Store & { calls: number };
-  for (const method of ['get', 'set', 'getAndDelete', 'incr', 'ping', 'close'] as const) {
-    (counted as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-      counted.calls++;
-      return (inner[method] as (...a: unknown[]) => unknown).apply(inner, args);
-    };
-  }
-  return counted;
+/** Counts calls of every store method, to show what is refused before any round trip. */
+function countingStore(inner: KeyValueStore): KeyValueStore & { calls: number } {
+  const counter = { calls: 0 };
+  return new Proxy(inner as KeyValueStore & { calls: number }, {
+    get(target, name, receiver) {
+      if (name === 'calls') return counter.calls;
+      const member = Reflect.get(target, name, receiver) as unknown;
+      if (typeof member !== 'function') return member;
+      return (...args: unknown[]) => {
+        counter.calls++;
+        return (member as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }
 
 let clock: ManualClock;
-let store: Store & { calls: number };
+let store: KeyValueStore & { calls: number };
 let gateway: TestApp;
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));

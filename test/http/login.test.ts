@@ -3,7 +3,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { flowStoreId } from '../../src/flow/sealed.js';
 import { PorteroCookies } from '../../src/http/cookies.js';
-import { buildTestApp, isolatedRedisStore, type TestApp } from '../support/app.js';
+import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
@@ -14,7 +14,8 @@ const redis = await testRedis();
 const GATEWAY = 'https://gateway.test';
 
 let gateway: TestApp;
-let raw: Awaited<ReturnType<typeof isolatedRedisStore>>['raw'];
+let isolated: IsolatedRedisStore;
+let raw: IsolatedRedisStore['raw'];
 let prefix: string;
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
@@ -23,7 +24,7 @@ afterAll(async () => {
   await redis.stop();
 });
 beforeEach(async () => {
-  const isolated = await isolatedRedisStore(redis.url);
+  isolated = await isolatedRedisStore(redis.url);
   raw = isolated.raw;
   prefix = isolated.prefix;
   gateway = await buildTestApp({
@@ -35,8 +36,7 @@ beforeEach(async () => {
   idp.signWithForeignKey = false;
 });
 afterEach(async () => {
-  await gateway.store.close();
-  raw.disconnect();
+  await isolated.close();
 });
 
 async function startLogin(browser: TestBrowser, returnTo = 'https://app.example.com/dashboard?tab=1') {

@@ -163,7 +163,7 @@ describe('/logout', () => {
     expect(replay.status).toBe(401);
     // The denial lasts as long as the token: after that the token is expired anyway.
     const { sid, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string; exp: number };
-    expect(await gateway.store.get(`revoked:${sid}`)).toBe('1');
+    expect(JSON.parse((await gateway.store.get(`revoked:${sid}`))!)).toEqual({ v: 1, at: Math.floor(clock.now() / 1000) });
     clock.advance(exp - Math.floor(clock.now() / 1000) + 1);
     expect(await gateway.store.get(`revoked:${sid}`)).toBeUndefined();
   });

@@ -14,6 +14,7 @@ const msw = setupServer(...idp.handlers());
 const GATEWAY = 'https://gateway.test';
 
 let redis: RedisServer;
+let client: ReturnType<typeof createRedisClient>;
 let gateway: TestApp;
 const redisLogs = new LogCapture();
 
@@ -21,13 +22,14 @@ beforeAll(async () => {
   msw.listen({ onUnhandledRequest: 'error' });
   redis = await startRedisServer();
   // The client exactly as src/main.ts builds it.
-  const client = createRedisClient(redis.url, createLogger('info', redisLogs));
+  client = createRedisClient(redis.url, createLogger('info', redisLogs));
   await new Promise((resolve) => client.once('ready', resolve));
   gateway = await buildTestApp({ store: new RedisStore(client), env: idp.env('corp') });
 });
 afterAll(async () => {
   msw.close();
   await gateway.store.close();
+  client.disconnect();
   await redis.stop();
 });
 

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ephemeralKeySet } from '../../src/tokens/keys.js';
 import { buildTestApp, isolatedRedisStore, memoryStore } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
@@ -14,6 +14,11 @@ const GATEWAY = 'https://gateway.test';
 const env = { ...idp.env('corp'), ALLOWED_REDIRECTS: 'https://app.example.com' };
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+/** The Redis connections each test made, closed after it. */
+const connections: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const connection of connections.splice(0)) await connection.close();
+});
 afterAll(async () => {
   msw.close();
   await redis.stop();
@@ -24,6 +29,7 @@ async function twoInstancesOnRedis() {
   const keys = await ephemeralKeySet('ES256');
   const a = await isolatedRedisStore(redis.url);
   const b = await isolatedRedisStore(redis.url, a.prefix);
+  connections.push(a, b);
   return {
     instanceA: await buildTestApp({ store: a.store, keys, env }),
     instanceB: await buildTestApp({ store: b.store, keys, env }),

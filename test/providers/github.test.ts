@@ -1,6 +1,6 @@
 import { http, HttpResponse, type JsonBodyType } from 'msw';
 import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { CodeBook } from '../support/oauth-server.js';
@@ -91,7 +91,6 @@ beforeEach(() => {
   github.emailsStatus = 200;
   github.apiCalls.length = 0;
 });
-afterEach(() => deps.store.close());
 
 async function signIn(mock = github, providerId = 'github', returnTo = '/profile') {
   const started = await startLogin(deps, providerId, returnTo);

@@ -1,6 +1,6 @@
 import { http, HttpResponse, type JsonBodyType } from 'msw';
 import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { CodeBook } from '../support/oauth-server.js';
@@ -64,7 +64,6 @@ beforeEach(() => {
   useProvider(sso.env());
   sso.meStatus = 200;
 });
-afterEach(() => deps.store.close());
 
 async function signIn(server = sso) {
   const started = await startLogin(deps, 'sso', undefined);

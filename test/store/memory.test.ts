@@ -5,7 +5,13 @@ import { SHORT_TTL, storeContract } from './contract.js';
 
 storeContract('memory', () => {
   const clock = new ManualClock();
-  return { store: new MemoryStore(clock), expire: async () => clock.advance(SHORT_TTL) };
+  const store = new MemoryStore(clock);
+  return {
+    store,
+    expire: async () => clock.advance(SHORT_TTL),
+    advance: (seconds) => clock.advance(seconds),
+    close: () => store.close(),
+  };
 });
 
 describe('MemoryStore TTLs', () => {
@@ -19,17 +25,6 @@ describe('MemoryStore TTLs', () => {
     expect(await store.get('k')).toBeUndefined();
   });
 
-  it('starts the incr window at the first increment; later increments do not extend it', async () => {
-    const clock = new ManualClock();
-    const store = new MemoryStore(clock);
-    expect(await store.incr('attempts', 10)).toBe(1);
-    clock.advance(6);
-    expect(await store.incr('attempts', 10)).toBe(2);
-    clock.advance(4);
-    // 10 s after the first increment: a new window, even though the last one was 4 s ago.
-    expect(await store.incr('attempts', 10)).toBe(1);
-  });
-
   it('set after expiry starts a fresh TTL', async () => {
     const clock = new ManualClock();
     const store = new MemoryStore(clock);
@@ -38,5 +33,18 @@ describe('MemoryStore TTLs', () => {
     await store.set('k', 'new', 5);
     clock.advance(4);
     expect(await store.get('k')).toBe('new');
+  });
+
+  it('a lock extended by its owner outlives its first TTL, and then expires', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore(clock);
+    await store.setIfAbsent('lock', 'me', 10);
+    clock.advance(8);
+    expect(await store.expireIfValue('lock', 'me', 10)).toBe(true);
+    clock.advance(8);
+    expect(await store.get('lock')).toBe('me');
+    clock.advance(2);
+    expect(await store.get('lock')).toBeUndefined();
+    expect(await store.expireIfValue('lock', 'me', 10)).toBe(false);
   });
 });

@@ -1,31 +1,55 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { sleep } from '../support/wait.js';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PorteroError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedisClient, redactedUrl } from '../../src/store/redis-client.js';
-import { DEFAULT_PREFIX, RedisStore } from '../../src/store/redis.js';
-import { isolatedRedisStore, LogCapture } from '../support/app.js';
-import { startRedisServer, testRedis, type RedisServer } from '../support/redis-server.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { isolatedRedisStore, LogCapture, ManualClock } from '../support/app.js';
+import { type RedisClusterNode, type RedisServer, startRedisClusterNode, startRedisServer, testRedis } from '../support/redis-server.js';
+import { pollUntil } from '../support/wait.js';
 import { storeContract } from './contract.js';
 
 const redis = await testRedis();
-const rawClients: Redis[] = [];
+const cluster: RedisClusterNode = await startRedisClusterNode();
 afterAll(async () => {
-  for (const raw of rawClients) raw.disconnect();
   await redis.stop();
+  await cluster.stop();
 });
 
+/** A time in the past: Redis drops the key at once, as when its TTL runs out. */
+const expireNow = async (raw: Redis | Cluster, key: string) => {
+  expect(await raw.pexpireat(key, 1)).toBe(1);
+};
+
 storeContract('redis', async () => {
-  const { store, raw, prefix } = await isolatedRedisStore(redis.url);
-  rawClients.push(raw);
+  const clock = new ManualClock();
+  const isolated = await isolatedRedisStore(redis.url, undefined, clock);
+  return {
+    store: isolated.store,
+    expire: (key) => expireNow(isolated.raw, isolated.prefix + key),
+    advance: (seconds) => clock.advance(seconds),
+    close: () => isolated.close(),
+  };
+});
+
+// The same contract through ioredis's Cluster client: every operation is on one key (a script's
+// keys, too), or this node would refuse it with CROSSSLOT, as every Redis Cluster does.
+storeContract('redis cluster (one node holding every slot)', async () => {
+  const clock = new ManualClock();
+  const client = new Cluster([{ host: cluster.host, port: cluster.port }], { enableOfflineQueue: true });
+  client.on('error', () => {});
+  await once(client, 'ready');
+  const prefix = `{test-${randomBytes(4).toString('hex')}}:`;
+  const store = new RedisStore(client, { prefix, clock });
   return {
     store,
-    expire: async (key) => {
-      expect(await raw.pexpire(prefix + key, 1)).toBe(1);
-      await sleep(10);
+    expire: (key) => expireNow(client, prefix + key),
+    advance: (seconds) => clock.advance(seconds),
+    async close() {
+      await store.close();
+      client.disconnect();
     },
   };
 });
@@ -46,20 +70,19 @@ describe('RedisStore keys and TTLs', () => {
   });
 
   it('prefixes every key, portero: by default, so one Redis can be shared', async () => {
-    expect(DEFAULT_PREFIX).toBe('portero:');
     const k = key('flow');
     await new RedisStore(client).set(k, 'default', 60);
-    await new RedisStore(client, 'tenant-b:').set(k, 'other', 60);
+    await new RedisStore(client, { prefix: 'tenant-b:' }).set(k, 'other', 60);
     expect(await raw.get(`portero:${k}`)).toBe('default');
     expect(await raw.get(`tenant-b:${k}`)).toBe('other');
     expect(await raw.exists(k)).toBe(0);
-    expect(await new RedisStore(client, 'tenant-b:').getAndDelete(k)).toBe('other');
+    expect(await new RedisStore(client, { prefix: 'tenant-b:' }).getAndDelete(k)).toBe('other');
     expect(await new RedisStore(client).get(k)).toBe('default');
     await raw.del(`portero:${k}`);
   });
 
   it('stores set values with their TTL in Redis', async () => {
-    const store = new RedisStore(client, 'ttl-test:');
+    const store = new RedisStore(client, { prefix: 'ttl-test:' });
     const k = key('flow');
     await store.set(k, 'v', 300);
     const ttl = await raw.ttl(`ttl-test:${k}`);
@@ -67,19 +90,53 @@ describe('RedisStore keys and TTLs', () => {
     expect(ttl).toBeLessThanOrEqual(300);
   });
 
-  it('sets the incr TTL at the first increment and never extends it', async () => {
-    const store = new RedisStore(client, 'incr-test:');
-    const k = key('attempts');
-    expect(await store.incr(k, 60)).toBe(1);
-    const first = await raw.pttl(`incr-test:${k}`);
-    expect(first).toBeGreaterThan(59_000);
-    expect(first).toBeLessThanOrEqual(60_000);
-    // As if 55 s of the window had passed.
-    await raw.pexpire(`incr-test:${k}`, 5000);
-    expect(await store.incr(k, 60)).toBe(2);
-    const later = await raw.pttl(`incr-test:${k}`);
-    expect(later).toBeGreaterThan(0);
-    expect(later).toBeLessThanOrEqual(5000);
+  it('gives a lock its TTL, and its owner a new one', async () => {
+    const store = new RedisStore(client, { prefix: 'lock-test:' });
+    const k = key('lock');
+    expect(await store.setIfAbsent(k, 'me', 10)).toBe(true);
+    expect(await raw.pttl(`lock-test:${k}`)).toBeLessThanOrEqual(10_000);
+    expect(await store.expireIfValue(k, 'me', 300)).toBe(true);
+    expect(await raw.pttl(`lock-test:${k}`)).toBeGreaterThan(295_000);
+    expect(await store.expireIfValue(k, 'someone else', 1)).toBe(false);
+    expect(await raw.pttl(`lock-test:${k}`)).toBeGreaterThan(295_000);
+  });
+
+  it('keeps a set as long as its longest-lived member, and no longer', async () => {
+    const store = new RedisStore(client, { prefix: 'set-test:' });
+    const k = key('sessions');
+    await store.addMember(k, 'short', 60);
+    expect(await raw.pttl(`set-test:${k}`)).toBeLessThanOrEqual(60_000);
+    await store.addMember(k, 'long', 600);
+    expect(await raw.pttl(`set-test:${k}`)).toBeGreaterThan(595_000);
+    expect(await raw.pttl(`set-test:${k}`)).toBeLessThanOrEqual(600_000);
+  });
+
+  it('publishes on the prefixed channel, which other programs on the server see', async () => {
+    const store = new RedisStore(client, { prefix: 'pubsub-test:' });
+    const listener = raw.duplicate();
+    try {
+      await listener.subscribe('pubsub-test:revocations');
+      const received = once(listener, 'message');
+      await store.publish('revocations', 'sid-1');
+      expect(await received).toEqual(['pubsub-test:revocations', 'sid-1']);
+    } finally {
+      listener.disconnect();
+    }
+  });
+
+  it('never closes the client it was given, only its own subscriber connection', async () => {
+    const given = new Redis(redis.url);
+    await once(given, 'ready');
+    const store = new RedisStore(given, { prefix: 'close-test:' });
+    const unsubscribe = await store.subscribe('channel', () => {});
+    const subscribers = async () => Number(/^connected_clients:(\d+)/m.exec(await raw.info('clients'))?.[1]);
+    const before = await subscribers();
+    await unsubscribe();
+    await store.close();
+    expect(given.status).toBe('ready');
+    expect(await given.ping()).toBe('PONG');
+    await pollUntil(async () => (await subscribers()) === before - 1, { what: 'the subscriber connection to close', timeoutMs: 2000 });
+    given.disconnect();
   });
 
   it('keeps the password out of the URL it logs', () => {
@@ -98,15 +155,6 @@ async function failure(call: () => Promise<unknown>): Promise<{ error: unknown; 
   return { error, ms: Date.now() - started };
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await condition()) return Date.now() - started;
-    await sleep(100);
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`);
-}
-
 describe('RedisStore on createRedisClient when Redis fails', () => {
   let server: RedisServer;
   let client: Redis;
@@ -116,8 +164,16 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
   const everyMethod = () => ({
     get: () => store.get('k'),
     set: () => store.set('k', 'v', 60),
+    setIfAbsent: () => store.setIfAbsent('lock', 'me', 60),
     getAndDelete: () => store.getAndDelete('k'),
-    incr: () => store.incr('n', 60),
+    delete: () => store.delete('k'),
+    deleteIfValue: () => store.deleteIfValue('lock', 'me'),
+    expireIfValue: () => store.expireIfValue('lock', 'me', 60),
+    addMember: () => store.addMember('set', 'm', 60),
+    removeMember: () => store.removeMember('set', 'm'),
+    members: () => store.members('set'),
+    publish: () => store.publish('channel', 'message'),
+    subscribe: () => store.subscribe('channel', () => {}),
     ping: () => store.ping(),
   });
 
@@ -130,15 +186,22 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
     }
   }
 
+  const answers = () =>
+    store.ping().then(
+      () => true,
+      () => false,
+    );
+
   beforeEach(async () => {
     server = await startRedisServer();
     logs = new LogCapture();
     client = createRedisClient(server.url, createLogger('info', logs));
     await once(client, 'ready');
-    store = new RedisStore(client, 'fault:');
+    store = new RedisStore(client, { prefix: 'fault:' });
     await store.set('k', 'before', 60);
   });
   afterEach(async () => {
+    await store.close();
     client.disconnect();
     await server.stop();
   });
@@ -146,19 +209,13 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
   it('rejects every method with store_unavailable within 2 s when the server dies, and recovers by itself', async () => {
     await server.kill();
     await expectAllUnavailable();
-    const unreachable = () => logs.lines.filter((line) => line.msg === 'redis unreachable').length;
-    await until(async () => unreachable() > 0, 3000);
-    await sleep(1500); // a few more failed reconnects, which must not log again
+    // Count failed reconnects rather than wait: several more, and they must not log again.
+    let reconnects = 0;
+    client.on('reconnecting', () => reconnects++);
+    await pollUntil(() => reconnects >= 3, { what: 'three reconnect attempts', timeoutMs: 10_000 });
 
     await server.restart();
-    await until(
-      () =>
-        store.ping().then(
-          () => true,
-          () => false,
-        ),
-      8000,
-    );
+    await pollUntil(answers, { what: 'the store to answer again', timeoutMs: 8000, intervalMs: 100 });
     // The restarted server is empty; the store works again without being rebuilt.
     expect(await store.get('k')).toBeUndefined();
     await store.set('k', 'after', 60);
@@ -177,15 +234,24 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
     } finally {
       server.resume();
     }
-    await until(
-      () =>
-        store.ping().then(
-          () => true,
-          () => false,
-        ),
-      5000,
-    );
+    await pollUntil(answers, { what: 'the store to answer again', timeoutMs: 5000, intervalMs: 100 });
     await store.set('k', 'after', 60);
     expect(await store.get('k')).toBe('after');
+  });
+
+  it('delivers again to a subscription made before the outage, once Redis is back', async () => {
+    const received: string[] = [];
+    await store.subscribe('revocations', (message) => received.push(message));
+    await server.kill();
+    await server.restart();
+    // Published until the subscriber connection has resubscribed by itself and one arrives.
+    await pollUntil(
+      async () => {
+        await store.publish('revocations', 'after the outage').catch(() => undefined);
+        return received.length > 0;
+      },
+      { what: 'a message after the outage', timeoutMs: 10_000, intervalMs: 200 },
+    );
+    expect(received[0]).toBe('after the outage');
   });
 });

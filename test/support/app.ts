@@ -6,11 +6,13 @@ import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/types.js';
-import { configureProviders } from '../../src/flow/providers.js';
+import { configureProviders } from '../../src/flow/provider-client.js';
 import { createLogger } from '../../src/logger.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
-import type { Store } from '../../src/store/types.js';
+import type { ProviderRegistry } from '../../src/providers/index.js';
+import { presets } from '../../src/providers/index.js';
+import type { KeyValueStore } from '../../src/store/types.js';
 import { ephemeralKeySet, type KeySet } from '../../src/tokens/keys.js';
 
 export const TEST_COOKIE_SECRET = 'test-cookie-secret-0123456789-abcdefghij';
@@ -42,9 +44,11 @@ export class ManualClock implements Clock {
 export interface TestAppOptions {
   /** Environment variables, as an operator would set them. PUBLIC_URL defaults to https://gateway.test. */
   env?: Record<string, string>;
-  store: Store;
+  store: KeyValueStore;
   keys?: KeySet;
   clock?: Clock;
+  /** Provider types beside the presets, for tests of a preset's hooks. */
+  registry?: ProviderRegistry;
 }
 
 export interface TestApp {
@@ -52,23 +56,33 @@ export interface TestApp {
   config: Config;
   keys: KeySet;
   logs: LogCapture;
-  store: Store;
+  store: KeyValueStore;
 }
 
 /** A real app, built from environment variables the way `src/main.ts` builds it. */
 export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
-  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...options.env });
-  const keys = options.keys ?? (await ephemeralKeySet(config.jwtAlg));
+  const registry = { ...presets, ...options.registry };
+  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...options.env }, registry);
+  const keys = options.keys ?? (await ephemeralKeySet(config.tokens.alg));
   const logs = new LogCapture();
   const app = createApp({
     config,
     store: options.store,
     keys,
-    providers: configureProviders(config.providers),
+    providers: configureProviders(config.providers, { registry }),
     logger: createLogger('debug', logs),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   return { app, config, keys, logs, store: options.store };
+}
+
+/** A Redis store of a test's own, its raw client to look into Redis, and one call that closes both connections. */
+export interface IsolatedRedisStore {
+  readonly store: RedisStore;
+  /** A second client on the same server, without the prefix: what an operator sees with redis-cli. */
+  readonly raw: Redis;
+  readonly prefix: string;
+  close(): Promise<void>;
 }
 
 /**
@@ -78,11 +92,23 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
 export async function isolatedRedisStore(
   url: string,
   prefix = `test-${randomBytes(6).toString('hex')}:`,
-): Promise<{ store: RedisStore; raw: Redis; prefix: string }> {
+  clock?: Clock,
+): Promise<IsolatedRedisStore> {
   const client = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000, enableOfflineQueue: false });
   client.on('error', () => {});
   await once(client, 'ready');
-  return { store: new RedisStore(client, prefix), raw: new Redis(url), prefix };
+  const store = new RedisStore(client, { prefix, ...(clock ? { clock } : {}) });
+  const raw = new Redis(url);
+  return {
+    store,
+    raw,
+    prefix,
+    async close() {
+      await store.close();
+      client.disconnect();
+      raw.disconnect();
+    },
+  };
 }
 
 export const memoryStore = (clock: Clock = { now: () => Date.now() }) => new MemoryStore(clock);

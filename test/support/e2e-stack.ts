@@ -97,7 +97,7 @@ export async function startDemoUpstream(): Promise<DemoUpstream> {
   };
 }
 
-/** portero as in production on one machine: two `npm start` processes behind nginx, one Redis, a real OpenID provider. */
+/** portero as in production on one machine: two gateway processes (`node dist/main.js`, as `npm start` runs them) behind nginx, one Redis, a real OpenID provider. */
 export interface E2eStack {
   /** nginx's origin, which is also portero's PUBLIC_URL: everything a browser visits. */
   readonly url: string;

@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { pollUntil } from './wait.js';
 
 // What the tests start that must not outlive the run. A test worker that dies (a crash, a SIGKILL,
-// a fork killed on a timeout) runs no afterAll: the process groups it spawned detached (`npm start`,
+// a fork killed on a timeout) runs no afterAll: the process groups it spawned detached (gateways,
 // nginx) and its redis-server live on with PPID 1, and its temporary directories stay. So every
 // start helper records what it started in this run's file, one JSON line appended per event (small
 // appends with O_APPEND stay whole lines, even from several forks at once), and records its end
@@ -110,7 +110,7 @@ export async function removeLeftovers(file: string): Promise<Leftover[]> {
   const processes = left.filter((item): item is ProcessItem => item.kind !== 'dir');
   for (const item of processes) {
     try {
-      // A negative pid signals the whole group: npm, sh, tsx and node; nginx's master and workers.
+      // A negative pid signals the whole group: a gateway, or npm and what it runs; nginx's master and workers.
       process.kill(item.kind === 'group' ? -item.pid : item.pid, 'SIGKILL');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
@@ -124,7 +124,7 @@ export async function removeLeftovers(file: string): Promise<Leftover[]> {
   return left;
 }
 
-/** One line for a warning: `process group 1234 (npm start)`. */
+/** One line for a warning: `process group 1234 (node dist/main.js)`. */
 export function describeLeftover(item: Leftover): string {
   return item.kind === 'dir'
     ? `directory ${item.path} (${item.name})`

@@ -79,7 +79,10 @@ ${upstreams}
 async function waitListening(child: ChildProcess, url: string, dir: string): Promise<void> {
   const answered = () =>
     fetch(url, { signal: AbortSignal.timeout(1000), redirect: 'manual' }).then(
-      async (response) => (await response.arrayBuffer(), true),
+      async (response) => {
+        await response.arrayBuffer();
+        return true;
+      },
       () => false,
     );
   const pidFile = () => readFile(join(dir, 'nginx.pid'), 'utf8').catch(() => '');

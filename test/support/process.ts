@@ -46,7 +46,13 @@ export function runToExit(command: string, args: readonly string[], options: Run
   });
 }
 
-/** A gateway started with `npm start`, as its own process group (npm, sh, tsx and node). */
+/**
+ * What the tests run as a gateway: the compiled gateway (built once per run by test/global-setup.ts),
+ * run by node as `npm start` runs it, without npm in between (test/dev/npm-start.test.ts runs `npm start` itself).
+ */
+export const GATEWAY = 'node dist/main.js';
+
+/** A gateway started with `node dist/main.js`, as its own process group. */
 export interface GatewayProcess {
   /**
    * Where it listens: `http://localhost:<port>` (PUBLIC_URL's default), or `http://<HOST>:<port>`
@@ -56,7 +62,7 @@ export interface GatewayProcess {
   readonly port: number;
   /** Everything it printed so far, stdout and stderr, in the order it arrived. */
   logs(): string;
-  /** The JSON log lines it printed so far (npm's banner and other plain lines are left out). */
+  /** The JSON log lines it printed so far (plain lines are left out). */
   logLines(): Record<string, unknown>[];
   /** SIGTERM to the whole process group; resolves once no process of it remains. */
   stop(): Promise<void>;
@@ -74,7 +80,7 @@ const untrackGroup = new WeakMap<ChildProcess, () => void>();
 
 /**
  * Spawns `command` detached: the child leads a new process group, so one signal reaches it and
- * everything under it (npm, sh, tsx and node; nginx's master and workers). The group is recorded
+ * everything under it (nginx's master and workers, npm and what it runs). The group is recorded
  * in the run's file until {@link stopGroup} has emptied it, so a test worker that dies leaves none.
  */
 export function spawnGroup(command: string, args: readonly string[], options: SpawnOptions, name: string): ChildProcess {
@@ -84,7 +90,7 @@ export function spawnGroup(command: string, args: readonly string[], options: Sp
 }
 
 function launch(env: Record<string, string>) {
-  const child = spawnGroup('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 'npm start');
+  const child = spawnGroup(process.execPath, ['dist/main.js'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, GATEWAY);
   const output = { all: '', stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     output.all += chunk;
@@ -123,7 +129,7 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  * the group to empty; SIGKILL and an error naming `name` if it has not within `ms`.
  */
 export async function stopGroup(child: ChildProcess, describe: () => string, options: { ms?: number; name?: string } = {}): Promise<void> {
-  const { ms = 10_000, name = 'npm start' } = options;
+  const { ms = 10_000, name = GATEWAY } = options;
   const pid = child.pid;
   if (pid === undefined) return;
   try {
@@ -151,7 +157,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
 }
 
 /**
- * Runs `npm start` in the repository root with a clean environment plus `options.env`, and waits
+ * Runs the gateway (`node dist/main.js`) in the repository root with a clean environment plus `options.env`, and waits
  * until `/healthz` answers 200 and the process has logged `portero listening` on its port (info
  * level: a LOG_LEVEL above it would hide the line). Fails with the process's output when it exits
  * or stays silent.
@@ -175,7 +181,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
     );
   try {
     const what = `${url}/healthz to answer 200 and the "portero listening" log line`;
-    await untilChildAnswers(child, 'npm start', healthy, { what, timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 100 });
+    await untilChildAnswers(child, GATEWAY, healthy, { what, timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 100 });
   } catch (err) {
     await stopGroup(child, describe).catch(() => {});
     await exited; // Everything it printed has been read.
@@ -191,13 +197,13 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
   };
 }
 
-/** Runs `npm start` until it exits by itself (a configuration refused, say): its exit code and output. */
+/** Runs the gateway until it exits by itself (a configuration refused, say): its exit code and output. */
 export async function runGatewayToExit(extraEnv: Record<string, string>, timeoutMs = 20_000): Promise<Exited> {
   const { child, output, exited } = launch(cleanEnv({ PORT: String(await freePort()), ...extraEnv }));
   const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), timeoutMs);
   const code = await exited;
   clearTimeout(timer);
   await stopGroup(child, () => output.all); // Whatever of the group is left (nothing, normally); marks it gone.
-  if (child.signalCode === 'SIGKILL') throw new Error(`npm start did not exit within ${timeoutMs} ms. Output:\n${output.all}`);
+  if (child.signalCode === 'SIGKILL') throw new Error(`${GATEWAY} did not exit within ${timeoutMs} ms. Output:\n${output.all}`);
   return { code, stdout: output.stdout, stderr: output.stderr };
 }

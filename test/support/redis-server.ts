@@ -1,8 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { track } from './leftovers.js';
-import { exitOf, untilChildAnswers } from './wait.js';
+import { exitOf, pollUntil, untilChildAnswers } from './wait.js';
 
 /**
  * A real `redis-server` that the test starts, and can kill, pause and restart on the same port
@@ -57,14 +60,9 @@ async function redisPid(port: number): Promise<number | undefined> {
 }
 
 /** Spawns redis-server on `port`, recorded in the run's file until it exits; resolves once it, and not another, answers there. */
-async function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-    {
-      stdio: 'ignore',
-    },
-  );
+async function spawnRedis(port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...extraArgs];
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
   if (child.pid !== undefined) child.once('exit', track({ kind: 'process', pid: child.pid, name: `redis-server on port ${port}` }));
   try {
     await untilChildAnswers(child, 'redis-server', async () => (await redisPid(port)) !== undefined, {
@@ -108,6 +106,54 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
       await exited();
     },
   };
+}
+
+/**
+ * A Redis Cluster of one node that holds every slot: the smallest real cluster. Clients must
+ * speak the cluster protocol to it, and it refuses, as every cluster does, a command or script
+ * whose keys fall in different slots (CROSSSLOT), even on this one node.
+ */
+export interface RedisClusterNode {
+  readonly host: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function startRedisClusterNode(): Promise<RedisClusterNode> {
+  assertInstalled();
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'portero-redis-cluster-'));
+  const untrack = track({ kind: 'dir', path: dir, name: `redis cluster node ${port}` });
+  const child = await spawnRedis(port, [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--dir',
+    dir,
+    '--cluster-announce-ip',
+    '127.0.0.1',
+  ]);
+  const stop = async () => {
+    child.kill('SIGKILL');
+    if (!exitOf(child)) await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await rm(dir, { recursive: true, force: true });
+    untrack();
+  };
+  const admin = new Redis({ port, host: '127.0.0.1' });
+  try {
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await pollUntil(async () => /cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))), {
+      what: `the one-node cluster on port ${port} to be ok`,
+      timeoutMs: 10_000,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    admin.disconnect();
+  }
+  return { host: '127.0.0.1', port, stop };
 }
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JWT_ALGS } from '../../src/config/types.js';
+import { PORTERO_ALGORITHMS } from '../../src/shared/algorithms.js';
 import { buildKeySet, generateKeyJwk, loadKeyFile, type KeySet } from '../../src/tokens/keys.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -28,7 +28,7 @@ async function sign(keys: Pick<KeySet, 'signing'>, subject = 'corp:u-1'): Promis
 }
 
 describe('generateKeyJwk', () => {
-  it.each(JWT_ALGS)('makes a private %s JWK with kid, alg and use', async (alg) => {
+  it.each(PORTERO_ALGORITHMS)('makes a private %s JWK with kid, alg and use', async (alg) => {
     const jwk = await generateKeyJwk(alg);
     expect(jwk).toMatchObject({ alg, use: 'sig', kty: { ES256: 'EC', EdDSA: 'OKP', RS256: 'RSA' }[alg] });
     expect(typeof jwk.d).toBe('string');
@@ -39,7 +39,7 @@ describe('generateKeyJwk', () => {
 });
 
 describe('buildKeySet', () => {
-  it.each(JWT_ALGS)('publishes only the public part of %s keys, and signs with the first', async (alg) => {
+  it.each(PORTERO_ALGORITHMS)('publishes only the public part of %s keys, and signs with the first', async (alg) => {
     const jwk = await generateKeyJwk(alg);
     const keys = await buildKeySet([jwk], alg);
     expect(keys.signing).toMatchObject({ kid: jwk.kid, alg });

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { PorteroError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { ephemeralKeySet, type KeySet } from '../../src/tokens/keys.js';
+import { Revocations } from '../../src/tokens/revocations.js';
 import { Sessions } from '../../src/tokens/sessions.js';
 import { ManualClock } from '../support/app.js';
 
@@ -15,7 +16,7 @@ let sessions: Sessions;
 beforeEach(async () => {
   clock = new ManualClock();
   keys = await ephemeralKeySet('ES256');
-  sessions = new Sessions(keys, new MemoryStore(clock), SETTINGS, clock);
+  sessions = new Sessions(keys, new Revocations(new MemoryStore(clock), clock), SETTINGS, clock);
 });
 
 /** A token signed with portero's real key, with the header and claims a test chooses. */

@@ -42,15 +42,30 @@ afterAll(async () => {
 });
 
 describe('npm run build', () => {
-  it('emits dist/verify (JS and types) that needs nothing at run time but jose and cookie', async () => {
+  it('emits dist/verify (JS and types) that needs nothing at run time but jose, cookie and dist/shared', async () => {
     const files = (await readdir(DIST)).sort();
     expect(files).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'verifier.js', 'hono.js', 'express.js']));
-    expect(await readdir(`${REPO_ROOT}dist`)).toEqual(['verify']);
-    for (const file of files.filter((name) => name.endsWith('.js'))) {
-      const source = await readFile(`${DIST}${file}`, 'utf8');
+    // Every module the export reaches, followed import by import from its index: only verify/ and
+    // shared/ of dist, and of packages only jose and cookie; never the gateway.
+    const reached = new Set<string>();
+    const pending = [`${DIST}index.js`];
+    while (pending.length > 0) {
+      const file = pending.pop()!;
+      if (reached.has(file)) continue;
+      reached.add(file);
+      const source = await readFile(file, 'utf8');
       const imported = [...source.matchAll(/^(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((match) => match[1]!);
-      for (const specifier of imported) expect(specifier, `${file} imports ${specifier}`).toMatch(/^(jose|cookie|\.\/[\w-]+\.js)$/);
+      for (const specifier of imported) {
+        if (specifier.startsWith('.')) pending.push(join(file, '..', specifier));
+        else expect(specifier, `${file} imports ${specifier}`).toMatch(/^(jose|cookie)$/);
+      }
     }
+    for (const file of reached)
+      expect(file, 'a module the export reaches').toMatch(new RegExp(`^${REPO_ROOT}dist/(verify|shared)/[\\w-]+\\.js$`));
+    expect(
+      [...reached].some((file) => file.includes('/dist/shared/')),
+      'the shared claims and rules',
+    ).toBe(true);
   });
 
   it('is what `npm pack` ships (dist/ is git-ignored, "files" brings it back)', async () => {

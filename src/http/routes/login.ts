@@ -1,9 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { PorteroError } from '../../errors.js';
+import { BAD_REQUEST, FLOW_INVALID, PorteroError } from '../../errors.js';
 import { finishLogin, startLogin } from '../../flow/login.js';
-import type { AppDeps } from '../../app.js';
-import { PorteroCookies } from '../cookies.js';
+import type { HttpDeps } from '../deps.js';
 import type { AppEnv } from '../types.js';
 
 const MAX_CALLBACK_BODY = 64 * 1024;
@@ -13,18 +12,19 @@ async function callbackParams(request: Request): Promise<URLSearchParams> {
   if (request.method !== 'POST') return new URL(request.url).searchParams;
   const type = request.headers.get('content-type') ?? '';
   if (!type.startsWith('application/x-www-form-urlencoded')) {
-    throw new PorteroError('bad_request', 'callback POST must be a form', { detail: { content_type: type.slice(0, 64) } });
+    throw new PorteroError(BAD_REQUEST, 'callback POST must be a form', { detail: { content_type: type.slice(0, 64) } });
   }
   return new URLSearchParams(await request.text());
 }
 
-export function loginRoutes(deps: AppDeps, cookies: PorteroCookies) {
+export function loginRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
+  const { cookies } = deps;
 
   app.get('/login/:provider', async (c) => {
     const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'));
     cookies.pruneFlows(c);
-    await cookies.setFlow(c, started.state, started.flowId);
+    await cookies.setFlow(c, started.state, started.flowId, { crossSite: started.crossSiteCallback });
     c.header('cache-control', 'no-store');
     return c.redirect(started.authorizationUrl.href, 302);
   });
@@ -35,7 +35,7 @@ export function loginRoutes(deps: AppDeps, cookies: PorteroCookies) {
     bodyLimit({
       maxSize: MAX_CALLBACK_BODY,
       onError: () => {
-        throw new PorteroError('bad_request', 'callback body too large');
+        throw new PorteroError(BAD_REQUEST, 'callback body too large');
       },
     }),
   );
@@ -44,13 +44,12 @@ export function loginRoutes(deps: AppDeps, cookies: PorteroCookies) {
     c.header('cache-control', 'no-store');
     const params = await callbackParams(c.req.raw);
     const state = params.get('state');
-    if (!state) throw new PorteroError('flow_invalid', 'the callback carries no state', { detail: { reason: 'no state' } });
+    if (!state) throw new PorteroError(FLOW_INVALID, 'the callback carries no state', { detail: { reason: 'no state' } });
     const flowId = await cookies.readFlow(c, state);
     cookies.clearFlow(c, state);
-    if (flowId === false)
-      throw new PorteroError('flow_invalid', 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
+    if (flowId === false) throw new PorteroError(FLOW_INVALID, 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
     if (flowId === undefined)
-      throw new PorteroError('flow_invalid', 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
+      throw new PorteroError(FLOW_INVALID, 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
 
     const finished = await finishLogin(deps.login, c.req.param('provider'), flowId, params);
     const issued = await deps.sessions.issue(finished.provider.id, finished.profile);

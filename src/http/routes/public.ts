@@ -1,15 +1,14 @@
 import { Hono } from 'hono';
-import type { AppDeps } from '../../app.js';
-import { isPorteroError } from '../../errors.js';
-import type { PorteroClaims } from '../../tokens/claims.js';
-import type { PorteroCookies } from '../cookies.js';
+import { isPorteroError, UNAUTHENTICATED } from '../../errors.js';
+import type { PorteroClaims } from '../../shared/claims.js';
+import type { HttpDeps } from '../deps.js';
 import { signInPage, signedInPage } from '../pages.js';
 import type { AppEnv } from '../types.js';
 
 /** The sign-in page, key discovery and health: what needs no session. */
-export function publicRoutes(deps: AppDeps, cookies: PorteroCookies) {
+export function publicRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
-  const { config } = deps;
+  const { cookies, server } = deps;
   const providerLinks = [...deps.login.providers.values()].map(({ id, displayName }) => ({ id, displayName }));
 
   app.get('/', async (c) => {
@@ -18,7 +17,7 @@ export function publicRoutes(deps: AppDeps, cookies: PorteroCookies) {
     // An invalid token just means "not signed in"; a store outage is a 503 like anywhere else.
     const claims: PorteroClaims | undefined = token
       ? await deps.sessions.authenticate(token).catch((err: unknown) => {
-          if (isPorteroError(err) && err.code === 'unauthenticated') return undefined;
+          if (isPorteroError(err, UNAUTHENTICATED)) return undefined;
           throw err;
         })
       : undefined;
@@ -34,9 +33,9 @@ export function publicRoutes(deps: AppDeps, cookies: PorteroCookies) {
   app.get('/.well-known/openid-configuration', (c) => {
     c.header('cache-control', 'public, max-age=300');
     return c.json({
-      issuer: config.jwtIssuer,
-      jwks_uri: `${config.publicUrl}/.well-known/jwks.json`,
-      userinfo_endpoint: `${config.publicUrl}/userinfo`,
+      issuer: deps.tokens.issuer,
+      jwks_uri: `${server.publicUrl}/.well-known/jwks.json`,
+      userinfo_endpoint: `${server.publicUrl}/userinfo`,
       id_token_signing_alg_values_supported: deps.keys.algorithms,
       claims_supported: [
         'iss',

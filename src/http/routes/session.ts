@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import type { AppDeps } from '../../app.js';
-import { isPorteroError, PorteroError } from '../../errors.js';
+import { isPorteroError, PorteroError, UNAUTHENTICATED } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
+import { bearerToken } from '../../shared/bearer.js';
 import type { PorteroCookies } from '../cookies.js';
+import type { HttpDeps } from '../deps.js';
 import type { AppEnv } from '../types.js';
 
 /**
@@ -12,7 +13,7 @@ import type { AppEnv } from '../types.js';
  * upstream does not lock its signed-in users out.
  */
 function presentedTokens(c: Context, cookies: PorteroCookies): string[] {
-  const bearer = c.req.header('authorization')?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  const bearer = bearerToken(c.req.header('authorization'));
   return [cookies.readToken(c), bearer].filter((token): token is string => token !== undefined);
 }
 
@@ -21,16 +22,17 @@ function presentedTokens(c: Context, cookies: PorteroCookies): string[] {
  * string, and `山田` would not fit as it is), with control characters removed so a claim can never
  * split a header.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are removed.
 const headerValue = (claim: string) => Buffer.from(claim.replace(/[\u0000-\u001f\u007f]/g, ''), 'utf8').toString('latin1');
 
 /** The first presented token that is valid and not revoked; else the last one's reason. */
-async function authenticate(c: Context, deps: AppDeps, cookies: PorteroCookies) {
-  let failure: unknown = new PorteroError('unauthenticated', 'no token presented', { detail: { reason: 'no token' } });
-  for (const token of presentedTokens(c, cookies)) {
+async function authenticate(c: Context, deps: HttpDeps) {
+  let failure: unknown = new PorteroError(UNAUTHENTICATED, 'no token presented', { detail: { reason: 'no token' } });
+  for (const token of presentedTokens(c, deps.cookies)) {
     try {
       return { token, claims: await deps.sessions.authenticate(token) };
     } catch (err) {
-      if (!isPorteroError(err) || err.code !== 'unauthenticated') throw err;
+      if (!isPorteroError(err, UNAUTHENTICATED)) throw err;
       failure = err;
     }
   }
@@ -42,12 +44,12 @@ async function authenticate(c: Context, deps: AppDeps, cookies: PorteroCookies) 
  * was asked for (nginx: `X-Original-URL`; Traefik, Caddy: `X-Forwarded-Proto/Host/Uri`) when
  * that URL is allowed. nginx cannot URL-encode, so portero builds the address for it.
  */
-function signInUrl(c: Context, deps: AppDeps): string {
+function signInUrl(c: Context, deps: HttpDeps): string {
   const host = c.req.header('x-forwarded-host');
   const uri = c.req.header('x-forwarded-uri');
   const forwarded = host && uri ? `${c.req.header('x-forwarded-proto') ?? 'https'}://${host}${uri}` : undefined;
   const original = c.req.header('x-original-url') ?? forwarded;
-  const signIn = `${deps.config.publicUrl}/`;
+  const signIn = `${deps.server.publicUrl}/`;
   if (!original) return signIn;
   try {
     return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.login.returnTo) })}`;
@@ -57,14 +59,15 @@ function signInUrl(c: Context, deps: AppDeps): string {
 }
 
 /** Forward-auth, userinfo and logout: everything that reads the token portero issued. */
-export function sessionRoutes(deps: AppDeps, cookies: PorteroCookies) {
+export function sessionRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
+  const { cookies } = deps;
 
   // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401
   // with `X-Auth-Request-Redirect` naming the sign-in page.
   app.get('/auth', async (c) => {
-    const { token, claims } = await authenticate(c, deps, cookies).catch((err: unknown) => {
-      if (isPorteroError(err) && err.code === 'unauthenticated') c.header('x-auth-request-redirect', signInUrl(c, deps));
+    const { token, claims } = await authenticate(c, deps).catch((err: unknown) => {
+      if (isPorteroError(err, UNAUTHENTICATED)) c.header('x-auth-request-redirect', signInUrl(c, deps));
       throw err;
     });
     c.header('cache-control', 'no-store');
@@ -77,7 +80,7 @@ export function sessionRoutes(deps: AppDeps, cookies: PorteroCookies) {
   });
 
   app.get('/userinfo', async (c) => {
-    const { claims } = await authenticate(c, deps, cookies);
+    const { claims } = await authenticate(c, deps);
     c.header('cache-control', 'no-store');
     return c.json(claims);
   });

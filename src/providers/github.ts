@@ -1,5 +1,7 @@
 import { pick } from './claims.js';
-import type { JsonObject, Provider } from './types.js';
+import { profileRefused } from './errors.js';
+import { ENDPOINT_VARIABLES, type EndpointSettings, readEndpoints } from './settings.js';
+import { defineProvider } from './types.js';
 
 interface GitHubEmail {
   email: string;
@@ -10,6 +12,12 @@ interface GitHubEmail {
 const isGitHubEmail = (value: unknown): value is GitHubEmail =>
   typeof value === 'object' && value !== null && typeof (value as GitHubEmail).email === 'string';
 
+const GITHUB_COM: EndpointSettings = {
+  authorizationUrl: 'https://github.com/login/oauth/authorize',
+  tokenUrl: 'https://github.com/login/oauth/access_token',
+  userinfoUrl: 'https://api.github.com/user',
+};
+
 /**
  * GitHub is OAuth 2.0, not OIDC: the profile comes from `GET /user`, and since `/user` shows only
  * a public email, the address is the primary verified one from `GET /user/emails` (scope `user:email`).
@@ -17,25 +25,26 @@ const isGitHubEmail = (value: unknown): value is GitHubEmail =>
  * No verified primary email (or no permission to read them): the token carries no email rather
  * than an unverified one.
  */
-export const github = {
+export const github = defineProvider<EndpointSettings>({
   type: 'github',
   displayName: 'GitHub',
   protocol: 'oauth2',
-  endpoints: {
-    authorization: 'https://github.com/login/oauth/authorize',
-    token: 'https://github.com/login/oauth/access_token',
-    userinfo: 'https://api.github.com/user',
-  },
   scopes: ['read:user', 'user:email'],
   requiresClientSecret: true,
+  variables: ENDPOINT_VARIABLES,
+  readSettings: (reader) => readEndpoints(reader, GITHUB_COM),
+  server: (settings) => ({
+    kind: 'endpoints',
+    endpoints: { authorization: settings.authorizationUrl, token: settings.tokenUrl, userinfo: settings.userinfoUrl },
+  }),
   async profile(source) {
-    const user: JsonObject | undefined = await source.userinfo();
+    const user = await source.userinfo();
     const subject = pick(user, 'id');
-    if (!subject) throw new TypeError('GitHub /user response has no id');
+    if (!subject) throw profileRefused('GitHub /user response has no id');
     // Beside /user, so GitHub Enterprise (own USERINFO_URL) never sends its token to api.github.com.
     // Optional: a GitHub App without the "Email addresses" permission, or scopes without
     // `user:email`, gets 403/404 here; the user signs in without an email rather than not at all.
-    const emails = await source.fetchJson(`${source.settings.userinfoUrl!.replace(/\/+$/, '')}/emails`, { optional: true });
+    const emails = await source.fetchJson(`${source.settings.userinfoUrl.replace(/\/+$/, '')}/emails`, { optional: true });
     const primary = Array.isArray(emails) ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified) : undefined;
     return {
       subject,
@@ -46,4 +55,4 @@ export const github = {
       picture: pick(user, 'avatar_url'),
     };
   },
-} as const satisfies Provider;
+});

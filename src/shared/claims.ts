@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
 
 /**
- * The claims of a token portero issues, as {@link Verifier.verify} returns them. The gateway's
- * own code uses this very type (src/tokens/claims.ts re-exports it).
+ * The claims of a token portero issues. One definition for the gateway, which signs them, and for
+ * `portero/verify`, which downstream services use to check them, so the two never drift apart.
  */
 export interface PorteroClaims extends JWTPayload {
   iss: string;
@@ -21,3 +21,6 @@ export interface PorteroClaims extends JWTPayload {
   preferred_username?: string;
   picture?: string;
 }
+
+/** The cookie the gateway sets the token in unless `TOKEN_COOKIE_NAME` says otherwise. */
+export const DEFAULT_TOKEN_COOKIE = 'auth_token';

@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadKeyFile } from '../../src/tokens/keys.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
-const SCRIPT = join(ROOT, 'scripts/keys.ts');
+// What `npm run keys` runs once it has built dist/ (test/global-setup.ts builds it for the run).
+const SCRIPT = join(ROOT, 'dist/cli/keys.js');
 
 let dir: string;
 beforeEach(async () => {
@@ -19,11 +19,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs `tsx scripts/keys.ts ...args` as its own process in the temporary directory. */
+/** Runs `node dist/cli/keys.js ...args` as its own process in the temporary directory. */
 async function keys(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
   const { JWT_ALG: _alg, ENV_FILE: _file, ...inherited } = process.env;
   try {
-    const { stderr } = await promisify(execFile)(TSX, [SCRIPT, ...args], { cwd: dir, env: { ...inherited, ...env } });
+    const { stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { cwd: dir, env: { ...inherited, ...env } });
     return { code: 0, stderr };
   } catch (err) {
     const failed = err as { code?: number; stderr?: string };

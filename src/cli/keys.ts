@@ -17,12 +17,12 @@ import { chmod, link, readFile, rename, unlink, writeFile } from 'node:fs/promis
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
-import { readEnv } from '../src/config/env.js';
-import { JWT_ALGS, type JwtAlg } from '../src/config/types.js';
-import { generateKeyJwk, loadKeyFile } from '../src/tokens/keys.js';
+import { readEnv } from '../config/env.js';
+import { isPorteroAlgorithm, PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
+import { generateKeyJwk, loadKeyFile } from '../tokens/keys.js';
 
 const MAX_KEYS = 3;
-const USAGE = `usage: npm run keys -- [--alg ${JWT_ALGS.join('|')}] [--out FILE] [--rotate | --stage | --promote]`;
+const USAGE = `usage: npm run keys -- [--alg ${PORTERO_ALGORITHMS.join('|')}] [--out FILE] [--rotate | --stage | --promote]`;
 
 function fail(message: string): never {
   console.error(`keys: ${message}`);
@@ -45,6 +45,17 @@ async function readExisting(path: string): Promise<JWK[] | undefined> {
   }
   if (!Array.isArray(keys)) fail(`${path} is not a JWKS ({"keys": [...]}); not rotating it`);
   return keys as JWK[];
+}
+
+/**
+ * The keys in their new order: `key` (none for --promote) first (--rotate, or a new file), or
+ * second (--stage); --promote swaps the first two.
+ */
+function orderKeys(existing: readonly JWK[], key: JWK | undefined, stage: boolean): JWK[] {
+  const [first, second, ...rest] = existing;
+  if (!key) return first && second ? [second, first, ...rest] : [...existing];
+  if (first && stage) return [first, key, ...(second ? [second] : []), ...rest];
+  return [key, ...existing];
 }
 
 function options() {
@@ -73,8 +84,8 @@ async function main(): Promise<void> {
     return;
   }
   // JWT_ALG as portero itself reads it: the environment over .env (or ENV_FILE).
-  const alg = (values.alg ?? (readEnv().JWT_ALG?.trim() || 'ES256')) as JwtAlg;
-  if (!JWT_ALGS.includes(alg)) fail(`unknown algorithm ${JSON.stringify(alg)}; use one of ${JWT_ALGS.join(', ')}\n${USAGE}`);
+  const alg = (values.alg ?? (readEnv().JWT_ALG?.trim() || 'ES256')) as PorteroAlgorithm;
+  if (!isPorteroAlgorithm(alg)) fail(`unknown algorithm ${JSON.stringify(alg)}; use one of ${PORTERO_ALGORITHMS.join(', ')}\n${USAGE}`);
   const out = resolve(values.out ?? 'jwt-keys.json');
 
   const modes = [values.rotate, values.stage, values.promote].filter(Boolean).length;
@@ -85,16 +96,12 @@ async function main(): Promise<void> {
 
   // The new key list: generated key (if any) placed per mode, at most MAX_KEYS, oldest dropped.
   const key = values.promote ? undefined : await generateKeyJwk(alg);
-  const [first, second, ...rest] = existing ?? [];
-  const ordered: JWK[] = values.promote
-    ? [second!, first!, ...rest]
-    : values.stage && first
-      ? [first, key!, ...(second ? [second] : []), ...rest]
-      : [key!, ...(existing ?? [])];
+  const ordered = orderKeys(existing ?? [], key, values.stage === true);
   const kept = ordered.slice(0, MAX_KEYS);
   const dropped = ordered.slice(MAX_KEYS);
-  const signing = kept[0]!;
-  const signingAlg = (signing.alg ?? alg) as JwtAlg;
+  const [signing] = kept;
+  if (!signing) fail('no key to write');
+  const signingAlg = (signing.alg ?? alg) as PorteroAlgorithm;
 
   // Write a private temporary file beside the target, check it loads as portero will load it,
   // then move it into place: a failed run never leaves a half-written or unloadable key file.

@@ -1,0 +1,22 @@
+import type { FlowConfig, ServerConfig, TokenConfig } from '../config/types.js';
+import type { LoginDeps } from '../flow/login.js';
+import type { KeyValueStore } from '../store/types.js';
+import type { KeySet } from '../tokens/keys.js';
+import type { Sessions } from '../tokens/sessions.js';
+import type { PorteroCookies } from './cookies.js';
+
+/**
+ * What the route modules are given, built once by `createApp`. Here, in `src/http`, rather than
+ * beside `createApp`, so that the routes never import the module that imports them.
+ */
+export interface HttpDeps {
+  readonly server: ServerConfig;
+  readonly tokens: Pick<TokenConfig, 'issuer'>;
+  readonly flow: FlowConfig;
+  /** For `/readyz` only: whether the store answers. */
+  readonly store: Pick<KeyValueStore, 'ping'>;
+  readonly keys: KeySet;
+  readonly login: LoginDeps;
+  readonly sessions: Sessions;
+  readonly cookies: PorteroCookies;
+}

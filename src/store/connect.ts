@@ -1,0 +1,62 @@
+import type { Cluster, Redis } from 'ioredis';
+import { type Clock, systemClock } from '../clock.js';
+import type { RedisConfig } from '../config/types.js';
+import type { Logger } from '../logger.js';
+import { MemoryStore } from './memory.js';
+import { createRedisClient, redactedUrl } from './redis-client.js';
+import { RedisStore } from './redis.js';
+import type { KeyValueStore } from './types.js';
+
+/** The store portero runs on, and the connection under it, which only this closes. */
+export interface StoreConnection {
+  readonly store: KeyValueStore;
+  /** The Redis client, for what shares the connection (rate limits); undefined for the memory store. */
+  readonly redis?: Redis | Cluster;
+  /** Closes the store, then the connection. */
+  close(): Promise<void>;
+}
+
+/** Resolves true once `client` is ready, false after `seconds` (0: at once) if it is not. */
+function readyWithin(client: Redis | Cluster, seconds: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  // Not events.once(): it rejects on the first 'error', and a refused connection is not fatal here.
+  return new Promise<boolean>((resolve) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      resolve(false);
+    }, seconds * 1000).unref();
+    client.once('ready', onReady);
+  });
+}
+
+/**
+ * The store the configuration names: Redis when REDIS_URL is set, else memory (one instance only,
+ * warned). With Redis, waits up to REDIS_STARTUP_WAIT seconds for the first connection, so the first
+ * requests are not refused while it is being made; if Redis is down, portero starts anyway, not
+ * ready (/readyz 503), and connects when Redis comes.
+ */
+export async function connectStore(config: RedisConfig, logger: Logger, clock: Clock = systemClock): Promise<StoreConnection> {
+  if (!config.url) {
+    logger.warn('store: in-memory (REDIS_URL unset); it serves ONE instance only: logins fail across instances');
+    const store = new MemoryStore(clock);
+    return { store, close: () => store.close() };
+  }
+  logger.info({ redis: redactedUrl(config.url) }, 'store: redis');
+  const client = createRedisClient(config.url, logger);
+  if (!(await readyWithin(client, config.startupWait))) {
+    logger.warn({ waited_ms: config.startupWait * 1000 }, 'redis not reachable yet; starting unready, will keep trying');
+  }
+  const store = new RedisStore(client, { clock });
+  return {
+    store,
+    redis: client,
+    async close() {
+      await store.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}

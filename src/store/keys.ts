@@ -1,0 +1,11 @@
+/**
+ * Every key namespace of the store, in one place so that none can collide; the Redis store puts
+ * its prefix (`portero:` by default) in front of each. Each builder names one key: no operation
+ * spans two (see `KeyValueStore`).
+ */
+export const storeKeys = {
+  /** A login in flight, by the hash of its flow id (`src/flow/flow-store.ts`). */
+  flow: (flowStoreId: string) => `flow:${flowStoreId}`,
+  /** A session signed out before its token expires (`src/tokens/revocations.ts`). */
+  revokedSession: (sid: string) => `revoked:${sid}`,
+} as const;

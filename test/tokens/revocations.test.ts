@@ -1,0 +1,71 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storeKeys } from '../../src/store/keys.js';
+import { REVOCATION_VERSION, Revocations } from '../../src/tokens/revocations.js';
+import { testRedis } from '../support/redis-server.js';
+import { type KeyValueUnderTest, memoryUnderTest, redisUnderTest } from '../support/store-under-test.js';
+
+const redis = await testRedis();
+afterAll(() => redis.stop());
+
+/** What `Revocations` promises on any key-value store. */
+function revocationsContract(name: string, factory: () => KeyValueUnderTest | Promise<KeyValueUnderTest>) {
+  describe(`Revocations contract: ${name}`, () => {
+    let under: KeyValueUnderTest;
+    let revocations: Revocations;
+    const now = () => Math.floor(under.clock.now() / 1000);
+    beforeEach(async () => {
+      under = await factory();
+      revocations = new Revocations(under.store, under.clock);
+    });
+    afterEach(() => under.close());
+
+    it('says a session is revoked once it was, and only that session', async () => {
+      expect(await revocations.isRevoked('sid-a')).toBe(false);
+      await revocations.revoke('sid-a', now() + 600);
+      expect(await revocations.isRevoked('sid-a')).toBe(true);
+      expect(await revocations.isRevoked('sid-b')).toBe(false);
+    });
+
+    it('writes a versioned record', async () => {
+      await revocations.revoke('sid-v', now() + 600);
+      expect(JSON.parse((await under.store.get(storeKeys.revokedSession('sid-v')))!)).toEqual({ v: REVOCATION_VERSION, at: now() });
+    });
+
+    it('stores nothing for a token that expired already', async () => {
+      await revocations.revoke('sid-old', now());
+      await revocations.revoke('sid-older', now() - 60);
+      expect(await under.store.get(storeKeys.revokedSession('sid-old'))).toBeUndefined();
+      expect(await revocations.isRevoked('sid-older')).toBe(false);
+    });
+
+    it('forgets a revocation once its token would have expired', async () => {
+      await revocations.revoke('sid-t', now() + 600);
+      await under.expire(storeKeys.revokedSession('sid-t'));
+      expect(await revocations.isRevoked('sid-t')).toBe(false);
+    });
+
+    it('counts a record it cannot read (another version) as revoked: a revocation is never dropped', async () => {
+      await under.store.set(storeKeys.revokedSession('sid-new'), JSON.stringify({ v: REVOCATION_VERSION + 1, reason: 'admin' }), 600);
+      await under.store.set(storeKeys.revokedSession('sid-old-format'), '1', 600);
+      expect(await revocations.isRevoked('sid-new')).toBe(true);
+      expect(await revocations.isRevoked('sid-old-format')).toBe(true);
+    });
+  });
+}
+
+revocationsContract('memory', memoryUnderTest);
+revocationsContract('redis', () => redisUnderTest(redis.url));
+
+describe('Revocations on Redis', () => {
+  it('lives exactly as long as the token it denies', async () => {
+    const under = await redisUnderTest(redis.url);
+    try {
+      await new Revocations(under.store, under.clock).revoke('sid-ttl', Math.floor(under.clock.now() / 1000) + 900);
+      const ttl = await under.redis.raw.ttl(`${under.redis.prefix}${storeKeys.revokedSession('sid-ttl')}`);
+      expect(ttl).toBeGreaterThan(895);
+      expect(ttl).toBeLessThanOrEqual(900);
+    } finally {
+      await under.close();
+    }
+  });
+});
