@@ -9,7 +9,7 @@ const PROCESS_TESTS = [
   'test/dev/**/*.test.ts',
   'test/e2e/**/*.test.ts',
   'test/cli/**/*.test.ts',
-  'test/support/**/*.test.ts',
+  'test/support/start-helpers.test.ts',
   'test/verify/package-export.test.ts',
   'test/verify/python-*.test.ts',
 ];

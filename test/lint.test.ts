@@ -12,10 +12,12 @@ import { REPO_ROOT, runToExit } from './support/process.js';
 const FILES: Record<string, string> = {
   // Allowed: flow on store and providers; tokens on store; config on providers; verify on shared.
   'src/store/types.ts': 'export type KeyValueStore = { get(key: string): Promise<string | undefined> };\n',
-  'src/providers/types.ts': "import { INTERNAL } from '../errors.js';\nexport const REFUSED = INTERNAL;\nexport type Profile = { subject: string };\n",
+  'src/providers/types.ts':
+    "import { INTERNAL } from '../errors.js';\nexport const REFUSED = INTERNAL;\nexport type Profile = { subject: string };\n",
   'src/errors.ts': "export const INTERNAL = 'internal';\n",
   'src/config/types.ts': "import type { Profile } from '../providers/types.js';\nexport type Config = { profile?: Profile };\n",
-  'src/flow/login.ts': "import type { Profile } from '../providers/types.js';\nimport type { KeyValueStore } from '../store/types.js';\nexport type Login = { store: KeyValueStore; profile: Profile };\n",
+  'src/flow/login.ts':
+    "import type { Profile } from '../providers/types.js';\nimport type { KeyValueStore } from '../store/types.js';\nexport type Login = { store: KeyValueStore; profile: Profile };\n",
   'src/shared/claims.ts': 'export type Claims = { sub: string };\n',
   'src/verify/verifier.ts': "import type { Claims } from '../shared/claims.js';\nexport type Verified = Claims;\n",
   'src/http/deps.ts': "import type { Login } from '../flow/login.js';\nexport type HttpDeps = { login: Login };\n",
@@ -79,7 +81,9 @@ describe('the lint rules of biome.json', () => {
   });
 
   it('report nothing else: the imports the direction allows pass', () => {
-    const others = diagnostics.filter((entry) => !['lint/style/noRestrictedImports', 'lint/suspicious/noImportCycles'].includes(entry.rule));
+    const others = diagnostics.filter(
+      (entry) => !['lint/style/noRestrictedImports', 'lint/suspicious/noImportCycles'].includes(entry.rule),
+    );
     expect(others).toEqual([]);
   });
 });

@@ -21,8 +21,13 @@ const VALIDATION_CODES = new Set<string>([
 
 const oauthErrorOf = (error: unknown) => (typeof error === 'string' ? { oauth_error: error.slice(0, 64) } : {});
 
+/** A preset's own refusal (`profileRefused`, `idTokenRefused`), with the provider named for the log line. */
+const withProvider = (error: PorteroError, provider: string) =>
+  new PorteroError(error.code, error.message, { cause: error.cause, detail: { provider, ...error.detail } });
+
 /**
- * Sorts what openid-client threw during the code exchange, by its error classes:
+ * Sorts what openid-client threw during the code exchange (or the preset's `checkIdToken` after
+ * it), by its error classes:
  * - `ResponseBodyError`: the token endpoint answered an OAuth error (`invalid_grant`): token_exchange_failed;
  * - `AuthorizationResponseError`: the callback carried the provider's error: access_denied or provider_error;
  * - a `ClientError` of a validation code from an OpenID provider: its token response, ID token
@@ -32,7 +37,7 @@ const oauthErrorOf = (error: unknown) => (typeof error === 'string' ? { oauth_er
  * The provider's response body is kept only as `cause`, never in the message a person sees.
  */
 export function classifyGrantError(cause: unknown, provider: string, protocol: 'oidc' | 'oauth2'): PorteroError {
-  if (isPorteroError(cause)) return cause;
+  if (isPorteroError(cause)) return withProvider(cause, provider);
   if (cause instanceof client.ResponseBodyError) {
     return new PorteroError(TOKEN_EXCHANGE_FAILED, 'the provider did not accept the login', {
       cause,
@@ -69,9 +74,7 @@ export function classifyGrantError(cause: unknown, provider: string, protocol: '
  * other failure: all profile_unavailable.
  */
 export function classifyProfileError(cause: unknown, provider: string): PorteroError {
-  if (isPorteroError(cause)) {
-    return new PorteroError(cause.code, cause.message, { cause: cause.cause, detail: { provider, ...cause.detail } });
-  }
+  if (isPorteroError(cause)) return withProvider(cause, provider);
   const challenge = cause instanceof client.WWWAuthenticateChallengeError ? cause.cause[0] : undefined;
   return new PorteroError(PROFILE_UNAVAILABLE, 'could not read the user profile from the provider', {
     cause,

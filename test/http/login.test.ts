@@ -119,7 +119,8 @@ describe('GET /callback/:provider', () => {
       sub: 'u-42',
       claims: { email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace' },
     });
-    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
+    // The provider's page sends the browser back: a cross-site, top-level GET.
+    const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`, undefined, { from: idp.issuer });
 
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe('https://app.example.com/dashboard?tab=1');

@@ -1,67 +1,10 @@
-import { http, HttpResponse, type JsonBodyType } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
-import { CodeBook } from '../support/oauth-server.js';
-
-const CLIENT_ID = 'Iv1.gh-client';
-const CLIENT_SECRET = 'gh-secret';
-
-/** GitHub at the network edge: its OAuth token endpoint and the REST API, at any host. */
-class MockGitHub {
-  user: Record<string, unknown> = {};
-  emails: JsonBodyType = [];
-  tokenFailure: { status: number; body: Record<string, unknown> } | undefined;
-  userStatus = 200;
-  emailsStatus = 200;
-  readonly apiCalls: string[] = [];
-  readonly #book = new CodeBook<true>();
-
-  constructor(
-    readonly web = 'https://github.com',
-    readonly api = 'https://api.github.com',
-  ) {}
-
-  /** The user approves the app at GitHub: the callback's parameters. */
-  authorize(authorizationUrl: URL): URLSearchParams {
-    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.web}/login/oauth/authorize`);
-    return this.#book.issue(authorizationUrl, true);
-  }
-
-  handlers() {
-    const authorized = (request: Request) => this.#book.bearerOf(request) !== undefined;
-    return [
-      http.post(`${this.web}/login/oauth/access_token`, async ({ request }) => {
-        if (this.tokenFailure) return HttpResponse.json(this.tokenFailure.body, { status: this.tokenFailure.status });
-        const form = new URLSearchParams(await request.text());
-        const grant = this.#book.redeem(form);
-        const valid = grant && form.get('client_id') === CLIENT_ID && form.get('client_secret') === CLIENT_SECRET;
-        // GitHub answers errors with 200 and an error field.
-        if (!valid) return HttpResponse.json({ error: 'bad_verification_code' });
-        const token = this.#book.accessTokenFor(true);
-        const body = { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' };
-        // Without Accept: application/json, GitHub answers form-encoded.
-        return request.headers.get('accept')?.includes('application/json')
-          ? HttpResponse.json(body)
-          : new HttpResponse(new URLSearchParams(body).toString(), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-      }),
-      http.get(`${this.api}/user`, ({ request }) => {
-        this.apiCalls.push('/user');
-        if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
-        if (this.userStatus !== 200) return HttpResponse.json({ message: 'Server Error' }, { status: this.userStatus });
-        return HttpResponse.json(this.user);
-      }),
-      http.get(`${this.api}/user/emails`, ({ request }) => {
-        this.apiCalls.push('/user/emails');
-        if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
-        if (this.emailsStatus !== 200)
-          return HttpResponse.json({ message: 'Resource not accessible by integration' }, { status: this.emailsStatus });
-        return HttpResponse.json(this.emails);
-      }),
-    ];
-  }
-}
+import { GITHUB_CLIENT_ID as CLIENT_ID, GITHUB_CLIENT_SECRET as CLIENT_SECRET, MockGitHub } from '../support/mock-github.js';
+import { providerContract } from './contract.js';
+import { githubHarness } from './harnesses.js';
 
 const github = new MockGitHub();
 const enterprise = new MockGitHub('https://ghe.corp.example', 'https://ghe.corp.example/api/v3');
@@ -69,6 +12,8 @@ const msw = setupServer(...github.handlers(), ...enterprise.handlers());
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
+
+providerContract('github', githubHarness(github), msw);
 
 const ADA = {
   id: 583231,

@@ -1,59 +1,18 @@
-import { http, HttpResponse, type JsonBodyType } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
-import { CodeBook } from '../support/oauth-server.js';
-
-/** A plain OAuth 2.0 server (no discovery, no ID token) at the network edge. */
-class MockOAuth2Server {
-  me: JsonBodyType = {};
-  meStatus = 200;
-  readonly tokenForms: URLSearchParams[] = [];
-  readonly #book = new CodeBook<true>();
-
-  constructor(readonly origin: string) {}
-
-  env(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      PROVIDER_SSO_CLIENT_ID: 'sso-client',
-      PROVIDER_SSO_TYPE: 'oauth2',
-      PROVIDER_SSO_AUTHORIZATION_URL: `${this.origin}/oauth/authorize`,
-      PROVIDER_SSO_TOKEN_URL: `${this.origin}/oauth/token`,
-      PROVIDER_SSO_USERINFO_URL: `${this.origin}/api/me`,
-      ...extra,
-    };
-  }
-
-  authorize(authorizationUrl: URL): URLSearchParams {
-    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.origin}/oauth/authorize`);
-    return this.#book.issue(authorizationUrl, true);
-  }
-
-  handlers() {
-    return [
-      http.post(`${this.origin}/oauth/token`, async ({ request }) => {
-        const form = new URLSearchParams(await request.text());
-        this.tokenForms.push(form);
-        if (!this.#book.redeem(form)) return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 });
-        const token = this.#book.accessTokenFor(true);
-        return HttpResponse.json({ access_token: token, token_type: 'Bearer', expires_in: 3600 });
-      }),
-      http.get(`${this.origin}/api/me`, ({ request }) => {
-        if (!this.#book.bearerOf(request)) {
-          return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
-        }
-        return HttpResponse.json(this.me, { status: this.meStatus });
-      }),
-    ];
-  }
-}
+import { MockOAuth2Server } from '../support/mock-oauth2.js';
+import { providerContract } from './contract.js';
+import { oauth2Harness } from './harnesses.js';
 
 const sso = new MockOAuth2Server('https://sso.example.net');
 const local = new MockOAuth2Server('http://127.0.0.1:9711');
 const msw = setupServer(...sso.handlers(), ...local.handlers());
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
+
+providerContract('oauth2', oauth2Harness(sso), msw);
 
 let deps: LoginDeps;
 function useProvider(env: Record<string, string>) {

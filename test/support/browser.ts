@@ -1,32 +1,56 @@
-import { CookieJar, type Cookie } from 'tough-cookie';
+import { type Cookie, CookieJar, getPublicSuffix } from 'tough-cookie';
 
 /** Real HTTP (the global fetch), as a {@link TestBrowser} target for servers and processes on the network. */
 export const network = { fetch: (request: Request) => fetch(request) };
 
 type Fetcher = { request(input: Request): Response | Promise<Response> } | { fetch(input: Request): Response | Promise<Response> };
 
+export interface NavigationInit extends RequestInit {
+  /**
+   * The origin of the page the request comes from (a provider's, when it sends the browser back).
+   * Another site makes the request cross-site, where a SameSite=Lax cookie goes only with a GET
+   * and a SameSite=Strict one not at all, as browsers do. Default: the request's own origin.
+   */
+  readonly from?: string;
+}
+
+/** The site of a URL as browsers compare them: scheme and registrable domain (RFC 6265bis, "schemeful same-site"). */
+function siteOf(url: URL): string {
+  return `${url.protocol}//${getPublicSuffix(url.hostname, { ignoreError: true }) ?? url.hostname}`;
+}
+
+/** Which SameSite cookies a navigation to `url` from `from` carries (tough-cookie's sameSiteContext). */
+function sameSiteContext(url: URL, from: string | undefined, method: string): 'strict' | 'lax' | 'none' {
+  if (from === undefined || siteOf(new URL(from)) === siteOf(url)) return 'strict';
+  return method === 'GET' || method === 'HEAD' ? 'lax' : 'none';
+}
+
 /**
  * A browser's cookie jar in front of one or more in-process apps: it stores what `Set-Cookie`
  * says (with Secure, HttpOnly, Max-Age and prefixes honoured by tough-cookie) and sends the
- * cookies a real browser would. Redirects are not followed, so tests see each hop.
+ * cookies a real browser would, SameSite included (see `NavigationInit.from`). Every request is a
+ * top-level navigation; redirects are not followed, so tests see each hop.
  */
 export class TestBrowser {
   readonly jar = new CookieJar();
 
-  async request(target: Fetcher, url: string | URL, init: RequestInit = {}): Promise<Response> {
+  async request(target: Fetcher, url: string | URL, init: NavigationInit = {}): Promise<Response> {
     const href = String(url);
-    const headers = new Headers(init.headers);
+    const { from, ...requestInit } = init;
+    const headers = new Headers(requestInit.headers);
     if (!headers.has('accept')) headers.set('accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
-    const cookie = await this.jar.getCookieString(href);
+    const method = (requestInit.method ?? 'GET').toUpperCase();
+    const cookie = await this.jar.getCookieString(href, { sameSiteContext: sameSiteContext(new URL(href), from, method) });
     if (cookie) headers.set('cookie', cookie);
-    const request = new Request(href, { ...init, headers, redirect: 'manual' });
+    const request = new Request(href, { ...requestInit, headers, redirect: 'manual' });
     const response = 'fetch' in target ? await target.fetch(request) : await target.request(request);
+    // A top-level navigation may set SameSite cookies even when it came from another site (RFC 6265bis, storage model).
     for (const line of response.headers.getSetCookie()) await this.jar.setCookie(line, href);
     return response;
   }
 
-  get(target: Fetcher, url: string | URL, headers?: HeadersInit) {
-    return this.request(target, url, { headers });
+  get(target: Fetcher, url: string | URL, headers?: HeadersInit, options: { from?: string } = {}) {
+    return this.request(target, url, { headers, ...options });
   }
 
   async cookies(url: string | URL): Promise<Cookie[]> {

@@ -32,6 +32,8 @@ export class MockOidcProvider {
   tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
+  /** Makes userinfo refuse every access token with a `WWW-Authenticate` challenge (RFC 6750). */
+  userinfoChallenge = false;
   readonly tokenRequests: TokenRequestRecord[] = [];
   readonly #book = new CodeBook<MockUser>();
   #key!: { privateKey: CryptoKey; jwk: JWK };
@@ -103,6 +105,12 @@ export class MockOidcProvider {
       ),
       http.get(`${issuer}/userinfo`, ({ request }) => {
         const user = this.#book.bearerOf(request);
+        if (this.userinfoChallenge) {
+          return new HttpResponse(null, {
+            status: 401,
+            headers: { 'www-authenticate': 'Bearer error="invalid_token", error_description="token revoked"' },
+          });
+        }
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
         return HttpResponse.json({ sub: user.sub, ...user.claims });
       }),

@@ -1,0 +1,87 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import { describe, expect, it } from 'vitest';
+import { type ErrorCode, PorteroError, RATE_LIMITED } from '../../src/errors.js';
+import { errorTable } from '../../src/http/error-table.js';
+import { respondWithError, respondWithOAuthError } from '../../src/http/errors.js';
+import type { AppEnv } from '../../src/http/types.js';
+
+/** An app whose one route throws `error`, answered by `mapper`. */
+function throwing(error: unknown, mapper: typeof respondWithError | typeof respondWithOAuthError) {
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+  app.use(async (c, next) => {
+    c.set('basePath', '');
+    await next();
+  });
+  app.get('/', () => {
+    throw error;
+  });
+  app.onError((err, c) => mapper(err, c));
+  return app;
+}
+
+const CODES = Object.keys(errorTable) as ErrorCode[];
+
+describe('respondWithOAuthError (OAuth endpoints)', () => {
+  it.each(CODES)('answers %s as JSON with its RFC 6749 error value and status, to a browser too', async (code) => {
+    const response = await throwing(new PorteroError(code, 'internal words'), respondWithOAuthError).request('/', {
+      headers: { accept: 'text/html' },
+    });
+    const { status, oauthError, title } = errorTable[code];
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toContain('application/json');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.json()).toEqual({ error: oauthError, error_description: title });
+  });
+
+  it('answers anything that is not a PorteroError as server_error, 500, with nothing of it shown', async () => {
+    const response = await throwing(new Error('SECRET stack detail'), respondWithOAuthError).request('/');
+    expect(response.status).toBe(500);
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual({ error: 'server_error', error_description: errorTable.internal.title });
+    expect(body).not.toContain('SECRET');
+  });
+});
+
+describe('respondWithError (portero’s own routes)', () => {
+  it('answers error = portero’s own code, never the OAuth value', async () => {
+    const response = await throwing(new PorteroError('flow_invalid', 'x'), respondWithError).request('/', {
+      headers: { accept: 'application/json' },
+    });
+    expect(await response.json()).toMatchObject({ error: 'flow_invalid' });
+  });
+});
+
+describe('a refusal to try later (rate_limited)', () => {
+  const limited = new PorteroError(RATE_LIMITED, 'too many logins from one address', { retryAfter: 12.2 });
+
+  it('is a 429 page with a way back and Retry-After in whole seconds, rounded up', async () => {
+    const response = await throwing(limited, respondWithError).request('/');
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('13');
+    const page = await response.text();
+    expect(page).toContain('Too many attempts');
+    expect(page).toContain('Start again');
+  });
+
+  it('is 429 JSON for API clients and for OAuth endpoints, with Retry-After', async () => {
+    const json = await throwing(limited, respondWithError).request('/', { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(429);
+    expect(json.headers.get('retry-after')).toBe('13');
+    expect(await json.json()).toMatchObject({ error: 'rate_limited' });
+    const oauth = await throwing(limited, respondWithOAuthError).request('/');
+    expect(oauth.status).toBe(429);
+    expect(oauth.headers.get('retry-after')).toBe('13');
+    expect(await oauth.json()).toMatchObject({ error: 'temporarily_unavailable' });
+  });
+
+  it('never says less than one second', async () => {
+    const soon = new PorteroError(RATE_LIMITED, 'x', { retryAfter: 0.01 });
+    expect((await throwing(soon, respondWithError).request('/')).headers.get('retry-after')).toBe('1');
+  });
+
+  it('other errors carry no Retry-After', async () => {
+    expect((await throwing(new PorteroError('flow_invalid', 'x'), respondWithError).request('/')).headers.has('retry-after')).toBe(false);
+  });
+});

@@ -1,0 +1,45 @@
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { finishLogin, startLogin } from '../../src/flow/login.js';
+import { flowDepsFor, rejection } from '../support/flow.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+import { providerContract } from './contract.js';
+import { oidcHarness } from './harnesses.js';
+
+const idp = await new MockOidcProvider('https://sso.corp.example').init();
+const msw = setupServer(...idp.handlers());
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
+
+providerContract('oidc', oidcHarness(idp, 'corp', idp.env('corp')), msw);
+
+describe('oidc provider', () => {
+  it('completes the profile with userinfo claims the ID token lacks, the ID token winning where both speak', async () => {
+    const deps = flowDepsFor(idp.env('corp'));
+    const started = await startLogin(deps, 'corp', undefined);
+    // The mock's userinfo answers the same claims; a name only in the ID token must be kept as it is.
+    idp.idTokenOverride = (claims) => ({ ...claims, name: 'From The ID Token' });
+    try {
+      const callback = idp.authorize(started.authorizationUrl, {
+        sub: 'u-1',
+        claims: { name: 'From Userinfo', picture: 'https://sso.corp.example/u-1.png' },
+      });
+      const { profile } = await finishLogin(deps, 'corp', started.flowId, callback);
+      expect(profile).toMatchObject({ subject: 'u-1', name: 'From The ID Token', picture: 'https://sso.corp.example/u-1.png' });
+    } finally {
+      idp.idTokenOverride = undefined;
+    }
+  });
+
+  it('reports a userinfo endpoint that refuses the access token (WWW-Authenticate) as profile_unavailable', async () => {
+    const deps = flowDepsFor(idp.env('corp'));
+    const started = await startLogin(deps, 'corp', undefined);
+    idp.userinfoChallenge = true;
+    try {
+      const error = await rejection(finishLogin(deps, 'corp', started.flowId, idp.authorize(started.authorizationUrl, { sub: 'u-2' })));
+      expect(error).toMatchObject({ code: 'profile_unavailable', detail: { provider: 'corp', status: 401, oauth_error: 'invalid_token' } });
+    } finally {
+      idp.userinfoChallenge = false;
+    }
+  });
+});

@@ -1,0 +1,70 @@
+import { HttpResponse, http, type JsonBodyType } from 'msw';
+import { expect } from 'vitest';
+import { CodeBook } from './oauth-server.js';
+
+export const GITHUB_CLIENT_ID = 'Iv1.gh-client';
+export const GITHUB_CLIENT_SECRET = 'gh-secret';
+
+/** GitHub at the network edge: its OAuth token endpoint and the REST API, at any host. */
+export class MockGitHub {
+  user: Record<string, unknown> = {};
+  emails: JsonBodyType = [];
+  tokenFailure: { status: number; body: Record<string, unknown> } | undefined;
+  userStatus = 200;
+  emailsStatus = 200;
+  readonly apiCalls: string[] = [];
+  /** Makes GET /user answer without the user's id. */
+  userWithoutId = false;
+  /** How many code exchanges the token endpoint has answered. */
+  exchanges = 0;
+  readonly #book = new CodeBook<true>();
+
+  constructor(
+    readonly web = 'https://github.com',
+    readonly api = 'https://api.github.com',
+  ) {}
+
+  /** The user approves the app at GitHub: the callback's parameters. */
+  authorize(authorizationUrl: URL): URLSearchParams {
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${this.web}/login/oauth/authorize`);
+    return this.#book.issue(authorizationUrl, true);
+  }
+
+  handlers() {
+    const authorized = (request: Request) => this.#book.bearerOf(request) !== undefined;
+    return [
+      http.post(`${this.web}/login/oauth/access_token`, async ({ request }) => {
+        this.exchanges++;
+        if (this.tokenFailure) return HttpResponse.json(this.tokenFailure.body, { status: this.tokenFailure.status });
+        const form = new URLSearchParams(await request.text());
+        const grant = this.#book.redeem(form);
+        const valid = grant && form.get('client_id') === GITHUB_CLIENT_ID && form.get('client_secret') === GITHUB_CLIENT_SECRET;
+        // GitHub answers errors with 200 and an error field.
+        if (!valid) return HttpResponse.json({ error: 'bad_verification_code' });
+        const token = this.#book.accessTokenFor(true);
+        const body = { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' };
+        // Without Accept: application/json, GitHub answers form-encoded.
+        return request.headers.get('accept')?.includes('application/json')
+          ? HttpResponse.json(body)
+          : new HttpResponse(new URLSearchParams(body).toString(), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      }),
+      http.get(`${this.api}/user`, ({ request }) => {
+        this.apiCalls.push('/user');
+        if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
+        if (this.userStatus !== 200) return HttpResponse.json({ message: 'Server Error' }, { status: this.userStatus });
+        if (this.userWithoutId) {
+          const { id: _id, ...withoutId } = this.user;
+          return HttpResponse.json(withoutId);
+        }
+        return HttpResponse.json(this.user);
+      }),
+      http.get(`${this.api}/user/emails`, ({ request }) => {
+        this.apiCalls.push('/user/emails');
+        if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
+        if (this.emailsStatus !== 200)
+          return HttpResponse.json({ message: 'Resource not accessible by integration' }, { status: this.emailsStatus });
+        return HttpResponse.json(this.emails);
+      }),
+    ];
+  }
+}
