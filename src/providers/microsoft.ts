@@ -1,5 +1,5 @@
-import { standardOidcProfile } from './oidc.js';
-import { ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
+import { openIdConnect } from './oidc.js';
+import { type IssuerSettings, readIssuer } from './settings.js';
 import { defineProvider } from './types.js';
 
 /**
@@ -7,13 +7,9 @@ import { defineProvider } from './types.js';
  * `PROVIDER_MICROSOFT_ISSUER=https://login.microsoftonline.com/<tenant id>/v2.0`.
  */
 export const microsoft = defineProvider<IssuerSettings>({
+  ...openIdConnect,
   type: 'microsoft',
   displayName: 'Microsoft',
-  protocol: 'oidc',
-  scopes: ['openid', 'profile', 'email'],
   requiresClientSecret: true,
-  variables: ISSUER_VARIABLES,
   readSettings: (reader) => readIssuer(reader),
-  server: (settings) => ({ kind: 'discovery', issuer: settings.issuer }),
-  profile: standardOidcProfile,
 });

@@ -1,7 +1,7 @@
 import { profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
 import { ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
-import { defineProvider, type ProfileSource } from './types.js';
+import { defineProvider, type ProfileSource, type ProviderSettings } from './types.js';
 
 /** The profile of any OpenID provider: the validated ID token's claims, completed by userinfo's. */
 export async function standardOidcProfile({ idTokenClaims, userinfo }: ProfileSource) {
@@ -12,17 +12,26 @@ export async function standardOidcProfile({ idTokenClaims, userinfo }: ProfileSo
 }
 
 /**
+ * What every OpenID Connect preset shares: discovery from its issuer (`PROVIDER_<ID>_ISSUER`),
+ * the standard scopes, and the profile from standard claims. A preset spreads it and adds its
+ * type, name, how it reads its issuer, and its hooks.
+ */
+export const openIdConnect = {
+  protocol: 'oidc',
+  scopes: ['openid', 'profile', 'email'],
+  variables: ISSUER_VARIABLES,
+  server: (settings: ProviderSettings<IssuerSettings>) => ({ kind: 'discovery', issuer: settings.issuer }) as const,
+  profile: standardOidcProfile,
+} as const;
+
+/**
  * Any OpenID Connect provider, found by discovery from `PROVIDER_<ID>_ISSUER`. The ID token is
  * validated (signature against the issuer's JWKS, issuer, audience, expiry, nonce).
  */
 export const oidc = defineProvider<IssuerSettings>({
+  ...openIdConnect,
   type: 'oidc',
   displayName: 'OpenID Connect',
-  protocol: 'oidc',
-  scopes: ['openid', 'profile', 'email'],
   requiresClientSecret: false,
-  variables: ISSUER_VARIABLES,
   readSettings: (reader) => readIssuer(reader),
-  server: (settings) => ({ kind: 'discovery', issuer: settings.issuer }),
-  profile: standardOidcProfile,
 });

@@ -2,9 +2,16 @@ import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ConfigError, parseConfig } from '../../src/config/parse.js';
-import { defineProvider, idTokenRefused, type JsonObject, type ProviderRegistry, presets } from '../../src/providers/index.js';
-import { standardOidcProfile } from '../../src/providers/oidc.js';
-import { type IssuerSettings, ISSUER_VARIABLES, readIssuer } from '../../src/providers/settings.js';
+import {
+  defineProvider,
+  idTokenRefused,
+  type JsonObject,
+  type ProviderRegistry,
+  presets,
+  type SettingsReader,
+} from '../../src/providers/index.js';
+import { openIdConnect, standardOidcProfile } from '../../src/providers/oidc.js';
+import { type IssuerSettings, readIssuer } from '../../src/providers/settings.js';
 import { buildTestApp, memoryStore, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -23,14 +30,8 @@ const GATEWAY = 'https://gateway.test';
 /** What the hooks saw, per test. */
 const seen = { idTokenClaims: [] as JsonObject[], clientAuths: 0, callbackParams: [] as Record<string, string>[] };
 
-const oidcBase = {
-  protocol: 'oidc',
-  scopes: ['openid', 'profile', 'email'],
-  requiresClientSecret: true,
-  variables: ISSUER_VARIABLES,
-  readSettings: (reader: Parameters<typeof readIssuer>[0]) => readIssuer(reader),
-  server: (settings: IssuerSettings) => ({ kind: 'discovery', issuer: settings.issuer }) as const,
-} as const;
+/** An OpenID Connect preset of this test's own: the shared base, and its issuer from PROVIDER_<ID>_ISSUER. */
+const oidcBase = { ...openIdConnect, requiresClientSecret: true, readSettings: (reader: SettingsReader) => readIssuer(reader) } as const;
 
 /** Extra authorization parameters, a per-request client authentication and an ID-token policy. */
 const workspace = defineProvider<IssuerSettings>({
