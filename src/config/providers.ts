@@ -62,7 +62,7 @@ function presetSettings(preset: ProviderDefinition, prefix: string, vars: Provid
       prefix,
       value,
       url(suffix, options = {}) {
-        const raw = value(suffix);
+        const raw = value(suffix) ?? options.fallback;
         if (raw === undefined) {
           if (options.required) {
             const why = typeof options.required === 'string' ? ` (${options.required})` : '';
@@ -116,17 +116,16 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
   }
   const clientSecret = vars.get('CLIENT_SECRET') || undefined;
   if (preset.requiresClientSecret && !clientSecret) reader.problem(`${prefix}CLIENT_SECRET is required for ${preset.displayName}`);
-  const scopes = vars
-    .get('SCOPES')
-    ?.split(/[\s,]+/)
-    .filter(Boolean);
+  // Set, even to nothing but separators: exactly these scopes (so none at all), not the preset's.
+  const rawScopes = vars.get('SCOPES');
+  const scopes = rawScopes ? rawScopes.split(/[\s,]+/).filter(Boolean) : undefined;
   const displayName = vars.get('NAME') || undefined;
   const common: CommonSettings = {
     id,
     type: preset.type,
     clientId,
     ...(clientSecret ? { clientSecret } : {}),
-    ...(scopes?.length ? { scopes: Object.freeze(scopes) } : {}),
+    ...(scopes ? { scopes: Object.freeze(scopes) } : {}),
     ...(displayName ? { displayName } : {}),
   };
   // Frozen: nothing may change a provider after start-up.

@@ -10,14 +10,33 @@ import {
   TOKEN_EXCHANGE_FAILED,
 } from '../errors.js';
 
-// openid-client's codes (its ClientError carries oauth4webapi's) for a response that arrived but
-// does not hold up: a JWT claim or timestamp, no key for the signature, a response of the wrong shape.
-const VALIDATION_CODES = new Set<string>([
-  'OAUTH_JWT_TIMESTAMP_CHECK_FAILED',
-  'OAUTH_JWT_CLAIM_COMPARISON_FAILED',
-  'OAUTH_KEY_SELECTION_FAILED',
-  'OAUTH_INVALID_RESPONSE',
-]);
+// openid-client's codes (its ClientError carries oauth4webapi's) for a JWT that arrived but does
+// not hold up: a claim, a timestamp, no key for its signature.
+const JWT_CODES = new Set<string>(['OAUTH_JWT_TIMESTAMP_CHECK_FAILED', 'OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_KEY_SELECTION_FAILED']);
+
+/**
+ * Whether an `OAUTH_INVALID_RESPONSE` is about the ID token. oauth4webapi gives such an error the
+ * JWT's parts as its cause (the claims, the header, the compact token, the signature), and a
+ * malformed answer its body or the callback's parameters (no access token, no `iss`).
+ */
+function aboutTheIdToken(problem: unknown): boolean {
+  if (typeof problem === 'string') return true;
+  return typeof problem === 'object' && problem !== null && ('claims' in problem || 'header' in problem || 'signature' in problem);
+}
+
+function isIdTokenProblem(error: client.ClientError): boolean {
+  if (error.code !== undefined && JWT_CODES.has(error.code)) return true;
+  const operation = error.cause instanceof Error ? (error.cause as Error & { cause?: unknown }) : undefined;
+  return error.code === 'OAUTH_INVALID_RESPONSE' && aboutTheIdToken(operation?.cause);
+}
+
+/** The message of what went wrong underneath (oauth4webapi's), which says more than openid-client's. */
+const reasonOf = (error: unknown) =>
+  error instanceof client.ClientError && error.cause instanceof Error
+    ? error.cause.message
+    : error instanceof Error
+      ? error.message
+      : String(error);
 
 const oauthErrorOf = (error: unknown) => (typeof error === 'string' ? { oauth_error: error.slice(0, 64) } : {});
 
@@ -30,18 +49,16 @@ const withProvider = (error: PorteroError, provider: string) =>
  * it), by its error classes:
  * - `ResponseBodyError`: the token endpoint answered an OAuth error (`invalid_grant`): token_exchange_failed;
  * - `AuthorizationResponseError`: the callback carried the provider's error: access_denied or provider_error;
- * - a `ClientError` of a validation code from an OpenID provider: its token response, ID token
- *   included, does not validate (signature, iss, aud, exp, nonce, shape): id_token_invalid;
- * - anything else (a plain OAuth 2.0 provider's malformed answer, a timeout, a refused connection):
- *   token_exchange_failed.
+ * - a `ClientError` about the ID token (signature, iss, aud, exp, nonce): id_token_invalid;
+ * - anything else (a malformed token response, a timeout, a refused connection): token_exchange_failed.
  * The provider's response body is kept only as `cause`, never in the message a person sees.
  */
-export function classifyGrantError(cause: unknown, provider: string, protocol: 'oidc' | 'oauth2'): PorteroError {
+export function classifyGrantError(cause: unknown, provider: string): PorteroError {
   if (isPorteroError(cause)) return withProvider(cause, provider);
   if (cause instanceof client.ResponseBodyError) {
     return new PorteroError(TOKEN_EXCHANGE_FAILED, 'the provider did not accept the login', {
       cause,
-      detail: { provider, reason: cause.message, status: cause.status, oauth_code: cause.code, ...oauthErrorOf(cause.error) },
+      detail: { provider, reason: cause.message, provider_status: cause.status, oauth_code: cause.code, ...oauthErrorOf(cause.error) },
     });
   }
   if (cause instanceof client.AuthorizationResponseError) {
@@ -51,18 +68,17 @@ export function classifyGrantError(cause: unknown, provider: string, protocol: '
       detail: { provider, ...oauthErrorOf(cause.error) },
     });
   }
-  if (cause instanceof client.ClientError && protocol === 'oidc' && cause.code !== undefined && VALIDATION_CODES.has(cause.code)) {
-    const reason = cause.cause instanceof Error ? cause.cause.message : cause.message;
+  if (cause instanceof client.ClientError && isIdTokenProblem(cause)) {
     return new PorteroError(ID_TOKEN_INVALID, 'the provider sent an ID token that does not validate', {
       cause,
-      detail: { provider, reason, oauth_code: cause.code },
+      detail: { provider, reason: reasonOf(cause), oauth_code: cause.code },
     });
   }
   return new PorteroError(TOKEN_EXCHANGE_FAILED, 'the provider did not accept the login', {
     cause,
     detail: {
       provider,
-      reason: cause instanceof Error ? cause.message : String(cause),
+      reason: reasonOf(cause),
       ...(cause instanceof client.ClientError && cause.code ? { oauth_code: cause.code } : {}),
     },
   });
@@ -75,13 +91,15 @@ export function classifyGrantError(cause: unknown, provider: string, protocol: '
  */
 export function classifyProfileError(cause: unknown, provider: string): PorteroError {
   if (isPorteroError(cause)) return withProvider(cause, provider);
-  const challenge = cause instanceof client.WWWAuthenticateChallengeError ? cause.cause[0] : undefined;
+  const challenged = cause instanceof client.WWWAuthenticateChallengeError ? cause : undefined;
   return new PorteroError(PROFILE_UNAVAILABLE, 'could not read the user profile from the provider', {
     cause,
     detail: {
       provider,
-      reason: cause instanceof Error ? cause.message : String(cause),
-      ...(challenge ? { status: (cause as client.WWWAuthenticateChallengeError).status, oauth_error: challenge.parameters.error } : {}),
+      reason: reasonOf(cause),
+      ...(challenged
+        ? { provider_status: challenged.status, oauth_code: challenged.code, ...oauthErrorOf(challenged.cause[0]?.parameters.error) }
+        : {}),
     },
   });
 }

@@ -77,18 +77,17 @@ const FLOW_PARAMETERS = new Set([
 async function authorizationParameters(deps: LoginDeps, provider: ConfiguredProvider, record: FlowRecord): Promise<Record<string, string>> {
   const { definition, settings } = provider;
   const own = Object.entries(definition.authorizationParams?.(settings) ?? {}).filter(([name]) => !FLOW_PARAMETERS.has(name));
-  const parameters: Record<string, string> = {
+  return {
     ...Object.fromEntries(own),
     redirect_uri: callbackUrl(deps.publicUrl, provider.id),
     response_type: 'code',
+    ...(provider.scopes.length > 0 ? { scope: provider.scopes.join(' ') } : {}),
     state: record.state,
     code_challenge: await client.calculatePKCECodeChallenge(record.codeVerifier),
     code_challenge_method: 'S256',
+    ...(record.nonce ? { nonce: record.nonce } : {}),
+    ...(definition.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
   };
-  if (provider.scopes.length > 0) parameters.scope = provider.scopes.join(' ');
-  if (record.nonce) parameters.nonce = record.nonce;
-  if (definition.responseMode === 'form_post') parameters.response_mode = 'form_post';
-  return parameters;
 }
 
 /** Validates the request, stores the flow and returns where to send the browser. */
@@ -169,7 +168,7 @@ async function exchangeCode(
     if (claims) provider.definition.checkIdToken?.({ ...claims }, provider.settings);
     return tokens;
   } catch (cause) {
-    throw classifyGrantError(cause, provider.id, provider.definition.protocol);
+    throw classifyGrantError(cause, provider.id);
   }
 }
 

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { PorteroError, PROVIDER_UNAVAILABLE } from '../errors.js';
 import { findPreset, type ProviderDefinition, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 
 /** A provider as configured by the operator, ready to run the OAuth dance. */
 export interface ConfiguredProvider {
@@ -40,10 +41,25 @@ function defaultClientAuth(definition: ProviderDefinition, settings: ProviderSet
   };
 }
 
-/** Whether any endpoint is plain http: start-up allowed that on loopback hosts only; here it only needs allowing. */
+/**
+ * Whether plain http must be allowed: an endpoint on a loopback host, which start-up allows. Any
+ * other http endpoint stays refused by openid-client itself.
+ */
 function isInsecure(server: ReturnType<ProviderDefinition['server']>): boolean {
   const urls = server.kind === 'discovery' ? [server.issuer] : Object.values(server.endpoints);
-  return urls.some((url) => url !== undefined && new URL(url).protocol === 'http:');
+  return urls.some((url) => url !== undefined && new URL(url).protocol === 'http:' && isLoopbackHost(new URL(url).hostname));
+}
+
+/**
+ * Entra ID's multi-tenant endpoints (`/common`, `/organizations`, `/consumers`) publish a templated
+ * issuer, `https://login.microsoftonline.com/{tenantid}/v2.0`, which openid-client fills in from
+ * each ID token's own `tid`: a token of any tenant then validates. Only a preset whose
+ * `checkIdToken` decides which tenants may sign in can use one.
+ */
+function refuseTemplatedIssuer(definition: ProviderDefinition, issuer: string): void {
+  if (issuer.includes('{') && !definition.checkIdToken) {
+    throw new Error(`the issuer is a template (${issuer}): a token of any tenant would validate; configure one tenant's issuer`);
+  }
 }
 
 async function buildClient(definition: ProviderDefinition, settings: ProviderSettings, timeout: number): Promise<client.Configuration> {
@@ -58,6 +74,7 @@ async function buildClient(definition: ProviderDefinition, settings: ProviderSet
       timeout,
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
+    refuseTemplatedIssuer(definition, config.serverMetadata().issuer);
     // The code flow could trust TLS alone (OIDC Core 3.1.3.7); checking the ID token's signature
     // against the issuer's JWKS as well costs one cached fetch and catches a compromised channel.
     client.enableNonRepudiationChecks(config);

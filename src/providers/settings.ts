@@ -11,8 +11,7 @@ export interface IssuerSettings {
  * no fallback. Checked to be https (or http on loopback) either way.
  */
 export function readIssuer(reader: SettingsReader, fallback?: string): IssuerSettings {
-  const issuer = fallback === undefined ? reader.url('ISSUER', { required: 'OIDC discovery' }) : (reader.url('ISSUER') ?? fallback);
-  return { issuer: issuer ?? '' };
+  return { issuer: reader.url('ISSUER', { required: 'OIDC discovery', ...(fallback ? { fallback } : {}) }) ?? '' };
 }
 
 /** The settings of a provider without discovery: its three endpoints. */
@@ -25,7 +24,7 @@ export interface EndpointSettings {
 /** `PROVIDER_<ID>_AUTHORIZATION_URL`, `_TOKEN_URL` and `_USERINFO_URL`, each else its default, each required without one. */
 export function readEndpoints(reader: SettingsReader, defaults?: EndpointSettings): EndpointSettings {
   const read = (suffix: string, fallback: string | undefined) =>
-    (fallback === undefined ? reader.url(suffix, { required: true }) : (reader.url(suffix) ?? fallback)) ?? '';
+    reader.url(suffix, { required: true, ...(fallback ? { fallback } : {}) }) ?? '';
   return {
     authorizationUrl: read('AUTHORIZATION_URL', defaults?.authorizationUrl),
     tokenUrl: read('TOKEN_URL', defaults?.tokenUrl),

@@ -50,8 +50,11 @@ export interface SettingsReader {
   readonly prefix: string;
   /** `PROVIDER_<ID>_<suffix>`, trimmed; undefined when unset or empty. Only the preset's declared `variables` are set. */
   value(suffix: string): string | undefined;
-  /** `value(suffix)`, which must be an https URL (or plain http on a loopback host); `required` says why it must be set. */
-  url(suffix: string, options?: { readonly required?: string | boolean }): string | undefined;
+  /**
+   * `value(suffix)`, else `fallback` (the preset's own), checked either way to be an https URL (or
+   * plain http on a loopback host). `required`, without a fallback, says why it must be set.
+   */
+  url(suffix: string, options?: { readonly required?: string | boolean; readonly fallback?: string }): string | undefined;
   problem(message: string): void;
 }
 

@@ -43,6 +43,7 @@ export class RedisStore implements KeyValueStore {
   readonly #clock: Clock;
   readonly #subscriptions = new Map<string, { readonly handlers: Set<(message: string) => void>; readonly ready: Promise<void> }>();
   #subscriber: Promise<Redis | Cluster> | undefined;
+  #closed = false;
 
   constructor(client: Redis | Cluster, options: { prefix?: string; clock?: Clock } = {}) {
     this.#client = client;
@@ -157,8 +158,15 @@ export class RedisStore implements KeyValueStore {
     return this.#subscriber;
   }
 
+  /**
+   * The first subscription to a channel subscribes the connection to it, for good: unsubscribing
+   * only stops the handler. portero listens on a handful of channels for its whole life, and never
+   * unsubscribing at the server means no subscription can be lost between an UNSUBSCRIBE and a
+   * new SUBSCRIBE.
+   */
   subscribe(channel: string, onMessage: (message: string) => void) {
     const name = this.#prefix + channel;
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
     return this.#run('SUBSCRIBE', async () => {
       const subscriber = await this.#subscriberConnection();
       // Its own function per subscription, so that subscribing one handler twice gives two subscriptions.
@@ -170,20 +178,16 @@ export class RedisStore implements KeyValueStore {
         this.#subscriptions.set(name, subscription);
       }
       const { handlers, ready } = subscription;
-      handlers.add(handler);
       try {
         await ready;
       } catch (cause) {
         if (this.#subscriptions.get(name) === subscription) this.#subscriptions.delete(name);
         throw cause;
       }
-      return () =>
-        this.#run('UNSUBSCRIBE', async () => {
-          handlers.delete(handler);
-          if (handlers.size > 0 || this.#subscriptions.get(name) !== subscription) return;
-          this.#subscriptions.delete(name);
-          await subscriber.unsubscribe(name);
-        });
+      handlers.add(handler);
+      return async () => {
+        handlers.delete(handler);
+      };
     });
   }
 
@@ -194,6 +198,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async close() {
+    this.#closed = true;
     const subscriber = await this.#subscriber?.catch(() => undefined);
     this.#subscriber = undefined;
     this.#subscriptions.clear();

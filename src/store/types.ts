@@ -40,7 +40,7 @@ export interface KeyValueStore {
   /**
    * Calls `onMessage` for every message published on `channel` from now on, until the returned
    * function is called. Messages published while the store was unreachable are lost: a subscriber
-   * that must not miss one also reads what it needs from the store.
+   * that must not miss one also reads what it needs from the store. Rejects once the store is closed.
    */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
   /** Resolves when the backend answers; for readiness probes. */

@@ -77,7 +77,7 @@ function jwksUrlOf(options: VerifierOptions): URL {
   const given = options.jwksUrl !== undefined;
   let url: URL;
   try {
-    url = new URL(options.jwksUrl ?? `${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`);
+    url = new URL(given ? (options.jwksUrl as string | URL) : `${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`);
   } catch {
     throw given
       ? invalidOption(`"jwksUrl" option must be an absolute http(s) URL, got ${JSON.stringify(String(options.jwksUrl))}`)

@@ -178,6 +178,20 @@ describe('parseConfig providers', () => {
     expect(provider!.clientSecret).toBeUndefined();
   });
 
+  it('takes PROVIDER_<ID>_SCOPES as given, even when it names none', () => {
+    const scopesOf = (scopes: string) =>
+      parseConfig({
+        PROVIDER_SSO_CLIENT_ID: 'c',
+        PROVIDER_SSO_TYPE: 'oauth2',
+        PROVIDER_SSO_AUTHORIZATION_URL: 'https://a.example/auth',
+        PROVIDER_SSO_TOKEN_URL: 'https://a.example/token',
+        PROVIDER_SSO_USERINFO_URL: 'https://a.example/me',
+        PROVIDER_SSO_SCOPES: scopes,
+      }).providers[0]?.scopes;
+    expect(scopesOf('read_user, api')).toEqual(['read_user', 'api']);
+    expect(scopesOf(',')).toEqual([]);
+  });
+
   it('takes the type, issuer and endpoints from the preset named like the provider', () => {
     const config = parseConfig({
       PROVIDER_GITHUB_CLIENT_ID: 'gh',

@@ -19,8 +19,11 @@ describe('classifyGrantError', () => {
       cause: { error: 'invalid_grant', error_description: 'SECRET provider detail' },
       response: response(400),
     });
-    const error = classifyGrantError(cause, 'corp', 'oidc');
-    expect(error).toMatchObject({ code: 'token_exchange_failed', detail: { provider: 'corp', oauth_error: 'invalid_grant', status: 400 } });
+    const error = classifyGrantError(cause, 'corp');
+    expect(error).toMatchObject({
+      code: 'token_exchange_failed',
+      detail: { provider: 'corp', oauth_error: 'invalid_grant', provider_status: 400 },
+    });
     expect(error.message).not.toContain('SECRET');
     expect(error.cause).toBe(cause);
   });
@@ -29,54 +32,70 @@ describe('classifyGrantError', () => {
     const denied = new client.AuthorizationResponseError('authorization response', {
       cause: new URLSearchParams({ error: 'access_denied' }),
     });
-    expect(classifyGrantError(denied, 'corp', 'oidc')).toMatchObject({ code: 'access_denied', detail: { oauth_error: 'access_denied' } });
+    expect(classifyGrantError(denied, 'corp')).toMatchObject({ code: 'access_denied', detail: { oauth_error: 'access_denied' } });
     const other = new client.AuthorizationResponseError('authorization response', {
       cause: new URLSearchParams({ error: 'temporarily_unavailable' }),
     });
-    expect(classifyGrantError(other, 'corp', 'oidc')).toMatchObject({
+    expect(classifyGrantError(other, 'corp')).toMatchObject({
       code: 'provider_error',
       detail: { oauth_error: 'temporarily_unavailable' },
     });
   });
 
-  it.each([
-    'OAUTH_JWT_CLAIM_COMPARISON_FAILED',
-    'OAUTH_JWT_TIMESTAMP_CHECK_FAILED',
-    'OAUTH_KEY_SELECTION_FAILED',
-    'OAUTH_INVALID_RESPONSE',
-  ])('ClientError %s from an OpenID provider: id_token_invalid, with the reason of its cause', (code) => {
-    const cause = new ClientError('unexpected JWT claim value encountered', {
-      code,
-      cause: new Error('unexpected JWT "aud" (audience) claim value'),
+  it.each(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED', 'OAUTH_KEY_SELECTION_FAILED'])(
+    'ClientError %s (the ID token does not hold up): id_token_invalid, with the reason underneath',
+    (code) => {
+      const cause = new ClientError('unexpected JWT claim value encountered', {
+        code,
+        cause: new Error('unexpected JWT "aud" (audience) claim value'),
+      });
+      expect(classifyGrantError(cause, 'corp')).toMatchObject({
+        code: 'id_token_invalid',
+        detail: { provider: 'corp', oauth_code: code, reason: 'unexpected JWT "aud" (audience) claim value' },
+      });
+    },
+  );
+
+  // oauth4webapi's error underneath carries what it was looking at: the JWT's parts, or the body.
+  const invalidResponse = (message: string, looked: unknown) =>
+    new ClientError('invalid response encountered', {
+      code: 'OAUTH_INVALID_RESPONSE',
+      cause: Object.assign(new Error(message), { cause: looked }),
     });
-    expect(classifyGrantError(cause, 'corp', 'oidc')).toMatchObject({
+
+  it.each([
+    ['a claim missing', { claims: { iss: 'x' } }],
+    ['an unexpected typ header', { header: { alg: 'RS256', typ: 'at+jwt' } }],
+    ['a signature that does not verify', { key: {}, data: new Uint8Array(), signature: new Uint8Array(), algorithm: {} }],
+    ['not a JWT at all', 'not.a.jwt'],
+  ])('ClientError OAUTH_INVALID_RESPONSE about the ID token (%s): id_token_invalid', (_what, looked) => {
+    expect(classifyGrantError(invalidResponse('JWT problem', looked), 'corp')).toMatchObject({
       code: 'id_token_invalid',
-      detail: { provider: 'corp', oauth_code: code, reason: 'unexpected JWT "aud" (audience) claim value' },
+      detail: { reason: 'JWT problem' },
     });
   });
 
-  it('ClientError from a plain OAuth 2.0 provider (no ID token), or of another code: token_exchange_failed', () => {
-    const malformed = new ClientError('invalid response encountered', { code: 'OAUTH_INVALID_RESPONSE' });
-    expect(classifyGrantError(malformed, 'github', 'oauth2')).toMatchObject({
+  it('ClientError OAUTH_INVALID_RESPONSE about the answer itself (no access token, no iss), or of another code: token_exchange_failed', () => {
+    const noAccessToken = invalidResponse('"response" body "access_token" property must be a string', { body: { token_type: 'bearer' } });
+    expect(classifyGrantError(noAccessToken, 'github')).toMatchObject({
       code: 'token_exchange_failed',
-      detail: { oauth_code: 'OAUTH_INVALID_RESPONSE' },
+      detail: { oauth_code: 'OAUTH_INVALID_RESPONSE', reason: '"response" body "access_token" property must be a string' },
     });
+    const noIss = invalidResponse('response parameter "iss" (issuer) missing', { parameters: new URLSearchParams() });
+    expect(classifyGrantError(noIss, 'corp')).toMatchObject({ code: 'token_exchange_failed' });
     const timeout = new ClientError('operation timed out', { code: 'OAUTH_TIMEOUT' });
-    expect(classifyGrantError(timeout, 'corp', 'oidc')).toMatchObject({
-      code: 'token_exchange_failed',
-      detail: { oauth_code: 'OAUTH_TIMEOUT' },
-    });
+    expect(classifyGrantError(timeout, 'corp')).toMatchObject({ code: 'token_exchange_failed', detail: { oauth_code: 'OAUTH_TIMEOUT' } });
   });
 
   it('anything else (a refused connection): token_exchange_failed', () => {
-    expect(classifyGrantError(new TypeError('fetch failed'), 'corp', 'oidc')).toMatchObject({
+    expect(classifyGrantError(new TypeError('fetch failed'), 'corp')).toMatchObject({
       code: 'token_exchange_failed',
       detail: { reason: 'fetch failed' },
     });
   });
 
   it('a preset’s own refusal (checkIdToken) is kept, with the provider named', () => {
-    const error = classifyGrantError(idTokenRefused('tenant not allowed'), 'entra', 'oidc');
+    const error = classifyGrantError(idTokenRefused('tenant not allowed'), 'entra');
     expect(error).toMatchObject({ code: 'id_token_invalid', detail: { provider: 'entra', reason: 'tenant not allowed' } });
   });
 });
@@ -90,7 +109,7 @@ describe('classifyProfileError', () => {
     });
     expect(classifyProfileError(cause, 'corp')).toMatchObject({
       code: 'profile_unavailable',
-      detail: { provider: 'corp', status: 401, oauth_error: 'invalid_token' },
+      detail: { provider: 'corp', provider_status: 401, oauth_code: 'OAUTH_WWW_AUTHENTICATE_CHALLENGE', oauth_error: 'invalid_token' },
     });
   });
 

@@ -37,7 +37,10 @@ describe('oidc provider', () => {
     idp.userinfoChallenge = true;
     try {
       const error = await rejection(finishLogin(deps, 'corp', started.flowId, idp.authorize(started.authorizationUrl, { sub: 'u-2' })));
-      expect(error).toMatchObject({ code: 'profile_unavailable', detail: { provider: 'corp', status: 401, oauth_error: 'invalid_token' } });
+      expect(error).toMatchObject({
+        code: 'profile_unavailable',
+        detail: { provider: 'corp', provider_status: 401, oauth_error: 'invalid_token' },
+      });
     } finally {
       idp.userinfoChallenge = false;
     }

@@ -3,14 +3,15 @@ import { parseConfig } from '../../src/config/parse.js';
 import { PorteroError } from '../../src/errors.js';
 import { loginDeps, type LoginDeps } from '../../src/flow/login.js';
 import { configureProviders } from '../../src/flow/provider-client.js';
+import { type ProviderRegistry, presets } from '../../src/providers/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { ManualClock, TEST_COOKIE_SECRET } from './app.js';
 
-/** The flow's dependencies for the providers these variables configure, on a memory store. */
-export function flowDepsFor(env: Record<string, string>): LoginDeps {
-  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env });
+/** The flow's dependencies for the providers these variables configure (by the presets, or `registry`), on a memory store. */
+export function flowDepsFor(env: Record<string, string>, registry: ProviderRegistry = presets): LoginDeps {
+  const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...env }, registry);
   const clock = new ManualClock();
-  return loginDeps(config.flow, { store: new MemoryStore(clock), providers: configureProviders(config.providers), clock });
+  return loginDeps(config.flow, { store: new MemoryStore(clock), providers: configureProviders(config.providers, { registry }), clock });
 }
 
 /** The PorteroError a promise rejects with (and a failed expectation if it resolves). */

@@ -39,8 +39,18 @@ export class MockOidcProvider {
   #key!: { privateKey: CryptoKey; jwk: JWK };
   #foreignKey!: CryptoKey;
 
-  constructor(issuer = 'https://idp.example.test') {
+  /**
+   * The `issuer` its discovery document names: its own by default. Entra ID's multi-tenant
+   * endpoints (`/common/v2.0`) name a template, `https://login.microsoftonline.com/{tenantid}/v2.0`.
+   */
+  readonly discoveryIssuer: string;
+  /** Whether it sends `iss` with its callbacks (RFC 9207) and says so in discovery; Entra ID does not. */
+  readonly sendsIss: boolean;
+
+  constructor(issuer = 'https://idp.example.test', options: { discoveryIssuer?: string; sendsIss?: boolean } = {}) {
     this.issuer = issuer;
+    this.discoveryIssuer = options.discoveryIssuer ?? issuer;
+    this.sendsIss = options.sendsIss ?? true;
   }
 
   async init(): Promise<this> {
@@ -66,7 +76,7 @@ export class MockOidcProvider {
     const url = new URL(authorizationUrl);
     if (url.origin + url.pathname !== `${this.issuer}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
     const params = this.#book.issue(url, user);
-    params.set('iss', this.issuer);
+    if (this.sendsIss) params.set('iss', this.issuer);
     return params;
   }
 
@@ -86,7 +96,7 @@ export class MockOidcProvider {
     return [
       http.get(`${issuer}/.well-known/openid-configuration`, () =>
         HttpResponse.json({
-          issuer,
+          issuer: this.discoveryIssuer,
           authorization_endpoint: `${issuer}/authorize`,
           token_endpoint: `${issuer}/token`,
           userinfo_endpoint: `${issuer}/userinfo`,
@@ -96,7 +106,7 @@ export class MockOidcProvider {
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
           token_endpoint_auth_methods_supported: this.tokenEndpointAuthMethods,
-          authorization_response_iss_parameter_supported: true,
+          authorization_response_iss_parameter_supported: this.sendsIss,
         }),
       ),
       http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),

@@ -156,6 +156,7 @@ describe('createVerifier', () => {
     [{ issuer: 'portero' }, /^"jwksUrl" option is required when "issuer" is not a URL/],
     [{ issuer: 'https://auth.example.com', jwksUrl: 'jwks.json' }, /^"jwksUrl" option must be an absolute http\(s\) URL/],
     [{ issuer: 'https://auth.example.com', jwksUrl: 'file:///etc/jwks.json' }, /^"jwksUrl" option must be an http\(s\) URL, got file:/],
+    [{ issuer: 'https://auth.example.com', jwksUrl: null }, /^"jwksUrl" option must be an absolute http\(s\) URL, got "null"/],
     [{ issuer: 'https://auth.example.com', algorithms: [] }, /^"algorithms" option must be a non-empty array of ES256, EdDSA, RS256$/],
     [{ issuer: 'https://auth.example.com', algorithms: ['ES256', 'HS256', 'none'] }, /^"algorithms" option: HS256, none not allowed/],
     [{ issuer: 'https://auth.example.com', audience: '' }, /^"audience" option must be a non-empty string/],
