@@ -20,14 +20,14 @@ afterEach(async () => {
 });
 
 /** Runs `node dist/cli/keys.js ...args` as its own process in the temporary directory. */
-async function keys(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
+async function keys(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const { JWT_ALG: _alg, ENV_FILE: _file, ...inherited } = process.env;
   try {
-    const { stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { cwd: dir, env: { ...inherited, ...env } });
-    return { code: 0, stderr };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { cwd: dir, env: { ...inherited, ...env } });
+    return { code: 0, stdout, stderr };
   } catch (err) {
-    const failed = err as { code?: number; stderr?: string };
-    return { code: failed.code ?? -1, stderr: failed.stderr ?? '' };
+    const failed = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
 }
 
@@ -35,7 +35,7 @@ const readKeys = async (path: string) => (JSON.parse(await readFile(path, 'utf8'
 
 describe('npm run keys', () => {
   it('creates jwt-keys.json with mode 0600 that portero loads, and prints no private key', async () => {
-    const { code, stderr } = await keys([]);
+    const { code, stdout, stderr } = await keys([]);
     expect(code).toBe(0);
     const path = join(dir, 'jwt-keys.json');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -44,7 +44,9 @@ describe('npm run keys', () => {
     expect(stderr).toContain(set.signing.kid);
     expect(stderr).toContain(path);
     const [key] = await readKeys(path);
+    expect(key?.d).toMatch(/^[\w-]{43}$/);
     expect(stderr).not.toContain(key?.d);
+    expect(stdout).not.toContain(key?.d);
   });
 
   it('refuses to overwrite an existing file without --rotate', async () => {

@@ -103,6 +103,26 @@ describe('resolveReturnTo', () => {
   ])('refuses %s', (_, value) => {
     expect(refused(value, policy)).toBe(true);
   });
+
+  it.each([
+    ['a backslash', '/\\evil.com'],
+    ['a tab', '/\t/evil.com'],
+    ['a line break', '/\n/evil.com'],
+    ['a tab inside the scheme', 'java\tscript:alert(1)'],
+    ['a space', '/my page'],
+    ['a no-break space', '/\u00a0/evil.com'],
+    ['a line separator', '/\u2028/evil.com'],
+  ])('refuses %s before parsing: a browser would repair it in ways this parser may not', (_, value) => {
+    const error = (() => {
+      try {
+        resolveReturnTo(value, policy);
+      } catch (err) {
+        return err as PorteroError;
+      }
+      return undefined;
+    })();
+    expect(error).toMatchObject({ code: 'return_to_not_allowed', detail: { reason: 'control character, whitespace or backslash' } });
+  });
 });
 
 describe('resolveReturnTo with a subdomain pattern', () => {

@@ -119,6 +119,28 @@ describe('a callback that cannot be trusted is refused with 400 and a way to sta
   });
 });
 
+describe('a provider whose issuer changed while the login was under way (a deploy that moved it)', () => {
+  it('is refused with 400 before any code exchange, at either issuer', async () => {
+    const moved = await new MockOidcProvider('https://idp2.example.test').init();
+    msw.use(...moved.handlers());
+    // Instance A still has the old issuer; instance B, deployed meanwhile, the new one, on one store.
+    const instanceB = await buildTestApp({
+      store,
+      clock,
+      env: { ...idp.env('corp'), PROVIDER_CORP_ISSUER: moved.issuer, FLOW_TTL: '120' },
+    });
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const exchanges = [idp.tokenRequests.length, moved.tokenRequests.length];
+    const response = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`, undefined, {
+      from: idp.issuer,
+    });
+    await expectStartAgainPage(response, 400, 'Your sign-in expired or was not valid');
+    expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({ error: 'flow_invalid', reason: 'issuer changed' });
+    expect([idp.tokenRequests.length, moved.tokenRequests.length]).toEqual(exchanges);
+  });
+});
+
 describe('a malformed callback is refused with 400 before any code exchange', () => {
   const cases: [string, (params: URLSearchParams) => void, string][] = [
     ['a repeated state', (params) => params.append('state', params.get('state')!), 'duplicate state'],
@@ -260,16 +282,30 @@ describe('errors are logged once, without secrets', () => {
     const browser = new TestBrowser();
     const location = await startLogin(browser);
     const callback = idp.authorize(location, { sub: 'u' });
+    // Read before the callback, which clears it: the signed flow cookie and the bare flow id in it.
+    const flowCookies = (await browser.cookies(GATEWAY)).map((c) => decodeURIComponent(c.value));
+    expect(flowCookies).toHaveLength(1);
+    const flowSecrets = [...flowCookies, ...flowCookies.map((value) => value.split('.')[0]!)];
     const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
     const requestId = response.headers.get('x-request-id');
     const lines = gateway.logs.lines.filter((line) => line.request_id === requestId);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ path: '/callback/corp', status: 502, error: 'token_exchange_failed' });
     const everything = gateway.logs.raw.join('\n');
-    for (const secret of [callback.get('code')!, callback.get('state')!, ...(await browser.cookies(GATEWAY)).map((c) => c.value)]) {
+    for (const secret of [callback.get('code')!, callback.get('state')!, ...flowSecrets, idp.clientSecret]) {
       expect(everything).not.toContain(secret);
     }
-    expect(everything).not.toContain(idp.clientSecret);
     expect(await response.text()).toContain(requestId);
+  });
+
+  it('a successful sign-in logs neither the token it issues nor the provider’s code', async () => {
+    const browser = new TestBrowser();
+    const location = await startLogin(browser);
+    const callback = idp.authorize(location, { sub: 'u' });
+    const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
+    expect(done.status).toBe(302);
+    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const everything = gateway.logs.raw.join('\n');
+    for (const secret of [token, token.split('.')[2]!, callback.get('code')!]) expect(everything).not.toContain(secret);
   });
 });

@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
@@ -113,18 +114,29 @@ describe('GET /auth (forward auth)', () => {
     expect(foreign.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
   });
 
-  it('refuses a token of another issuer or audience signed with the same key', async () => {
-    const other = await buildTestApp({
-      store: memoryStore(),
-      keys: gateway.keys,
-      env: { ...idp.env('corp'), PUBLIC_URL: 'https://other.example.com' },
-    });
-    const browser = new TestBrowser();
-    const login = await browser.get(other.app, 'https://other.example.com/login/corp');
-    await browser.get(other.app, `https://other.example.com/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'x' })}`);
-    const foreign = (await browser.cookie('https://other.example.com', 'auth_token'))!.value;
-    const response = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${foreign}` } });
-    expect(response.status).toBe(401);
+  it('refuses a token of another issuer, and one of another audience, each signed with the same key', async () => {
+    /** A token from a gateway sharing this one's key, differing in one setting only. */
+    const tokenFrom = async (env: Record<string, string>) => {
+      const other = await buildTestApp({
+        store: memoryStore(),
+        keys: gateway.keys,
+        env: { ...idp.env('corp'), JWT_AUDIENCE: 'downstream', ...env },
+      });
+      const origin = env.PUBLIC_URL ?? GATEWAY;
+      const browser = new TestBrowser();
+      const login = await browser.get(other.app, `${origin}/login/corp`);
+      await browser.get(other.app, `${origin}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'x' })}`);
+      return (await browser.cookie(origin, 'auth_token'))!.value;
+    };
+    const ask = (token: string) => gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } });
+    const sameEverything = await tokenFrom({ PUBLIC_URL: GATEWAY });
+    expect((await ask(sameEverything)).status, 'the control: same issuer and audience').toBe(200);
+    const otherIssuer = await tokenFrom({ PUBLIC_URL: 'https://other.example.com' });
+    expect(decodeJwt(otherIssuer)).toMatchObject({ iss: 'https://other.example.com', aud: 'downstream' });
+    expect((await ask(otherIssuer)).status).toBe(401);
+    const otherAudience = await tokenFrom({ PUBLIC_URL: GATEWAY, JWT_AUDIENCE: 'another-app' });
+    expect(decodeJwt(otherAudience)).toMatchObject({ iss: GATEWAY, aud: 'another-app' });
+    expect((await ask(otherAudience)).status).toBe(401);
   });
 });
 

@@ -136,8 +136,10 @@ describe('GitHub sign-in', () => {
     const callback = github.authorize(started.authorizationUrl);
     await finishLogin(deps, 'github', started.flowId, callback);
     github.apiCalls.length = 0;
+    const exchanges = github.exchanges;
     expect((await rejection(finishLogin(deps, 'github', started.flowId, callback))).code).toBe('flow_invalid');
     expect(github.apiCalls).toEqual([]);
+    expect(github.exchanges, 'no second code exchange').toBe(exchanges);
   });
 });
 

@@ -42,6 +42,8 @@ const workspace = defineProvider<IssuerSettings>({
     hd: 'example.com',
     prompt: 'select_account',
     // The flow's own parameters, which no preset may replace.
+    client_id: 'another-client',
+    response_mode: 'fragment',
     state: 'chosen-by-the-preset',
     nonce: 'chosen-by-the-preset',
     redirect_uri: 'https://evil.example/callback',
@@ -116,7 +118,9 @@ describe('authorizationParams', () => {
     expect(params.get('code_challenge_method')).toBe('S256');
     expect(params.get('response_type')).toBe('code');
     expect(params.get('scope')).toBe('openid profile email');
-    for (const name of ['state', 'nonce', 'redirect_uri', 'scope']) expect(params.getAll(name), name).toHaveLength(1);
+    expect(params.get('client_id')).toBe(idp.clientId);
+    expect(params.has('response_mode')).toBe(false);
+    for (const name of ['client_id', 'state', 'nonce', 'redirect_uri', 'scope']) expect(params.getAll(name), name).toHaveLength(1);
   });
 });
 

@@ -28,7 +28,7 @@ function revocationsContract(name: string, factory: () => KeyValueUnderTest | Pr
 
     it('writes a versioned record', async () => {
       await revocations.revoke('sid-v', now() + 600);
-      expect(JSON.parse((await under.store.get(storeKeys.revokedSession('sid-v')))!)).toEqual({ v: REVOCATION_VERSION, at: now() });
+      expect(JSON.parse((await under.store.get(storeKeys.revokedSession('sid-v')))!)).toEqual({ v: 1, at: now() });
     });
 
     it('stores nothing for a token that expired already', async () => {
@@ -38,7 +38,7 @@ function revocationsContract(name: string, factory: () => KeyValueUnderTest | Pr
       expect(await revocations.isRevoked('sid-older')).toBe(false);
     });
 
-    it('forgets a revocation once its token would have expired', async () => {
+    it('forgets a revocation whose key expired', async () => {
       await revocations.revoke('sid-t', now() + 600);
       await under.expire(storeKeys.revokedSession('sid-t'));
       expect(await revocations.isRevoked('sid-t')).toBe(false);
@@ -55,6 +55,18 @@ function revocationsContract(name: string, factory: () => KeyValueUnderTest | Pr
 
 revocationsContract('memory', memoryUnderTest);
 revocationsContract('redis', () => redisUnderTest(redis.url));
+
+describe('Revocations on memory', () => {
+  it('lives until the exp of the token it denies, and not a second longer', async () => {
+    const under = memoryUnderTest();
+    const revocations = new Revocations(under.store, under.clock);
+    await revocations.revoke('sid-exp', Math.floor(under.clock.now() / 1000) + 600);
+    under.clock.advance(599);
+    expect(await revocations.isRevoked('sid-exp')).toBe(true);
+    under.clock.advance(1);
+    expect(await revocations.isRevoked('sid-exp')).toBe(false);
+  });
+});
 
 describe('Revocations on Redis', () => {
   it('lives exactly as long as the token it denies', async () => {

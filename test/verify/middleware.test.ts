@@ -88,9 +88,9 @@ describe('expressAuth on a node:http server', () => {
     expect(none.headers.get('www-authenticate')).toBe('Bearer');
     expect(await none.json()).toEqual({ error: 'missing_token' });
 
-    const expired = await fetch(url, { headers: { cookie: `auth_token=${tamper(token, { exp: 1 })}` } });
-    expect(expired.status).toBe(401);
-    expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
-    expect(await expired.json()).toEqual({ error: 'invalid_token' });
+    const tampered = await fetch(url, { headers: { cookie: `auth_token=${tamper(token, { exp: 1 })}` } });
+    expect(tampered.status).toBe(401);
+    expect(tampered.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(await tampered.json()).toEqual({ error: 'invalid_token' });
   });
 });
