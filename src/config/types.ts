@@ -1,8 +1,6 @@
 import type { ProviderSettings } from '../providers/index.js';
 import type { PorteroAlgorithm } from '../shared/algorithms.js';
 
-export type JwtAlg = PorteroAlgorithm;
-
 /** Where portero listens and how it is reached. */
 export interface ServerConfig {
   /** PUBLIC_URL, no trailing slash: `https://auth.example.com` or `https://example.com/auth`. */
@@ -37,7 +35,7 @@ export interface CookieConfig {
 }
 
 export interface TokenConfig {
-  readonly alg: JwtAlg;
+  readonly alg: PorteroAlgorithm;
   readonly issuer: string;
   readonly audience?: string;
   /** Seconds an issued token is valid. */

@@ -9,17 +9,14 @@ import { type FlowRecord, FlowStore } from './flow-store.js';
 import { classifyGrantError } from './grant-errors.js';
 import { readProfile, type TokenResponse } from './profile.js';
 import type { ConfiguredProvider } from './provider-client.js';
-import { type ReturnToPolicy, resolveReturnTo } from './return-to.js';
+import { resolveReturnTo } from './return-to.js';
 
 export interface LoginDeps {
   readonly flows: FlowStore;
   readonly providers: ReadonlyMap<string, ConfiguredProvider>;
   readonly clock: Clock;
-  readonly returnTo: ReturnToPolicy;
-  /** PUBLIC_URL: callbacks are `${publicUrl}/callback/<id>`, whatever Host header a request came with. */
-  readonly publicUrl: string;
-  /** Seconds a started login may take. */
-  readonly flowTtl: number;
+  /** PUBLIC_URL (callbacks are `${publicUrl}/callback/<id>`, whatever Host header a request came with), FLOW_TTL, ALLOWED_REDIRECTS. */
+  readonly config: FlowConfig;
 }
 
 export interface StartedLogin {
@@ -42,14 +39,7 @@ export function loginDeps(
   config: FlowConfig,
   parts: { store: KeyValueStore; providers: ReadonlyMap<string, ConfiguredProvider>; clock: Clock },
 ): LoginDeps {
-  return {
-    flows: new FlowStore(parts.store),
-    providers: parts.providers,
-    clock: parts.clock,
-    publicUrl: config.publicUrl,
-    flowTtl: config.ttl,
-    returnTo: { publicUrl: config.publicUrl, allowedRedirects: config.allowedRedirects },
-  };
+  return { flows: new FlowStore(parts.store), providers: parts.providers, clock: parts.clock, config };
 }
 
 export const callbackUrl = (publicUrl: string, providerId: string) => `${publicUrl}/callback/${providerId}`;
@@ -79,7 +69,7 @@ async function authorizationParameters(deps: LoginDeps, provider: ConfiguredProv
   const own = Object.entries(definition.authorizationParams?.(settings) ?? {}).filter(([name]) => !FLOW_PARAMETERS.has(name));
   return {
     ...Object.fromEntries(own),
-    redirect_uri: callbackUrl(deps.publicUrl, provider.id),
+    redirect_uri: callbackUrl(deps.config.publicUrl, provider.id),
     response_type: 'code',
     ...(provider.scopes.length > 0 ? { scope: provider.scopes.join(' ') } : {}),
     state: record.state,
@@ -93,7 +83,7 @@ async function authorizationParameters(deps: LoginDeps, provider: ConfiguredProv
 /** Validates the request, stores the flow and returns where to send the browser. */
 export async function startLogin(deps: LoginDeps, providerId: string, returnTo: string | undefined): Promise<StartedLogin> {
   const provider = findProvider(deps, providerId);
-  const target = resolveReturnTo(returnTo, deps.returnTo);
+  const target = resolveReturnTo(returnTo, deps.config);
   const config = await provider.client();
   const record: FlowRecord = {
     provider: provider.id,
@@ -106,7 +96,7 @@ export async function startLogin(deps: LoginDeps, providerId: string, returnTo: 
   };
   const parameters = await authorizationParameters(deps, provider, record);
   const flowId = randomBytes(32).toString('base64url');
-  await deps.flows.save(flowId, record, deps.flowTtl);
+  await deps.flows.save(flowId, record, deps.config.ttl);
   return {
     flowId,
     state: record.state,
@@ -155,7 +145,7 @@ async function exchangeCode(
   record: FlowRecord,
   params: URLSearchParams,
 ): Promise<TokenResponse> {
-  const currentUrl = new URL(callbackUrl(deps.publicUrl, provider.id));
+  const currentUrl = new URL(callbackUrl(deps.config.publicUrl, provider.id));
   for (const [name, value] of params) currentUrl.searchParams.append(name, value);
   const oidc = provider.definition.protocol === 'oidc';
   try {

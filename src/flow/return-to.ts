@@ -1,11 +1,11 @@
+import type { FlowConfig } from '../config/types.js';
 import { PorteroError, RETURN_TO_NOT_ALLOWED } from '../errors.js';
 
-export interface ReturnToPolicy {
-  /** Where a login without `return_to` ends, and what relative paths resolve against. */
-  readonly publicUrl: string;
-  /** Origins, or `https://*.example.com` for any subdomain of example.com (not example.com itself). */
-  readonly allowedRedirects: readonly string[];
-}
+/**
+ * PUBLIC_URL (where a login without `return_to` ends, and what relative paths resolve against) and
+ * ALLOWED_REDIRECTS (origins, or `https://*.example.com` for any subdomain, not example.com itself).
+ */
+export type ReturnToPolicy = Pick<FlowConfig, 'publicUrl' | 'allowedRedirects'>;
 
 // Control characters, whitespace and backslashes have no business in a return URL, and browsers
 // "repair" them in ways a parser here may not (`/\evil.com`, `/%09/evil.com`, `java\tscript:`).

@@ -12,6 +12,7 @@ import type { PorteroCookies } from './cookies.js';
 export interface HttpDeps {
   readonly server: ServerConfig;
   readonly tokens: Pick<TokenConfig, 'issuer'>;
+  /** For return_to outside a login (`/logout`, `/auth`'s sign-in address). */
   readonly flow: FlowConfig;
   /** For `/readyz` only: whether the store answers. */
   readonly store: Pick<KeyValueStore, 'ping'>;

@@ -11,19 +11,17 @@ import {
 } from 'jose';
 import { isPorteroAlgorithm, PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
 
-type JwtAlg = PorteroAlgorithm;
-
 /** The keys portero signs with (the first) and publishes (all of them, public parts only). */
 export interface KeySet {
-  readonly signing: { readonly kid: string; readonly alg: JwtAlg; readonly key: CryptoKey };
+  readonly signing: { readonly kid: string; readonly alg: PorteroAlgorithm; readonly key: CryptoKey };
   /** Served at `/.well-known/jwks.json`. */
   readonly publicJwks: JSONWebKeySet;
   /** Verifies portero's own tokens (for `/auth`, `/userinfo`, `/logout`) against every published key. */
   readonly verifier: ReturnType<typeof createLocalJWKSet>;
-  readonly algorithms: readonly JwtAlg[];
+  readonly algorithms: readonly PorteroAlgorithm[];
 }
 
-const KTY: Record<JwtAlg, { kty: string; crv?: string }> = {
+const KTY: Record<PorteroAlgorithm, { kty: string; crv?: string }> = {
   ES256: { kty: 'EC', crv: 'P-256' },
   EdDSA: { kty: 'OKP', crv: 'Ed25519' },
   RS256: { kty: 'RSA' },
@@ -41,7 +39,7 @@ function publicPart(jwk: JWK): JWK {
 }
 
 /** A new private JWK with `kid` (its RFC 7638 thumbprint), `alg` and `use: sig`. */
-export async function generateKeyJwk(alg: JwtAlg): Promise<JWK> {
+export async function generateKeyJwk(alg: PorteroAlgorithm): Promise<JWK> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
   const jwk = await exportJWK(privateKey);
   return { kid: await calculateJwkThumbprint(jwk), alg, use: 'sig', ...jwk };
@@ -52,13 +50,13 @@ export async function generateKeyJwk(alg: JwtAlg): Promise<JWK> {
  * signs and must use `defaultAlg` (JWT_ALG); the others are published for verification only,
  * so tokens signed before a rotation keep verifying. Problems are reported together.
  */
-export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: JwtAlg, source = 'JWT_KEYS'): Promise<KeySet> {
+export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: PorteroAlgorithm, source = 'JWT_KEYS'): Promise<KeySet> {
   const problems: string[] = [];
   if (privateJwks.length === 0) problems.push(`${source} holds no keys`);
-  const imported: { kid: string; alg: JwtAlg; key: CryptoKey; jwk: JWK }[] = [];
+  const imported: { kid: string; alg: PorteroAlgorithm; key: CryptoKey; jwk: JWK }[] = [];
   for (const [index, jwk] of privateJwks.entries()) {
     const name = `${source} key ${index + 1}${jwk.kid ? ` (kid ${jwk.kid})` : ''}`;
-    const alg = (jwk.alg ?? defaultAlg) as JwtAlg;
+    const alg = (jwk.alg ?? defaultAlg) as PorteroAlgorithm;
     if (!isPorteroAlgorithm(alg)) {
       problems.push(`${name}: alg ${alg} is not one of ${PORTERO_ALGORITHMS.join(', ')}`);
       continue;
@@ -103,7 +101,7 @@ export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: JwtAl
 }
 
 /** Reads a JWKS file of private keys (as written by `npm run keys`). */
-export async function loadKeyFile(path: string, defaultAlg: JwtAlg): Promise<KeySet> {
+export async function loadKeyFile(path: string, defaultAlg: PorteroAlgorithm): Promise<KeySet> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
@@ -116,6 +114,6 @@ export async function loadKeyFile(path: string, defaultAlg: JwtAlg): Promise<Key
 }
 
 /** A fresh key for this process only (development): tokens stop verifying when it restarts. */
-export async function ephemeralKeySet(alg: JwtAlg): Promise<KeySet> {
+export async function ephemeralKeySet(alg: PorteroAlgorithm): Promise<KeySet> {
   return buildKeySet([await generateKeyJwk(alg)], alg, 'ephemeral key');
 }

@@ -52,7 +52,7 @@ function signInUrl(c: Context, deps: HttpDeps): string {
   const signIn = `${deps.server.publicUrl}/`;
   if (!original) return signIn;
   try {
-    return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.login.returnTo) })}`;
+    return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.flow) })}`;
   } catch {
     return signIn;
   }
@@ -86,7 +86,7 @@ export function sessionRoutes(deps: HttpDeps) {
   });
 
   app.on(['GET', 'POST'], '/logout', async (c) => {
-    const returnTo = resolveReturnTo(c.req.query('return_to'), deps.login.returnTo);
+    const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
     cookies.clearToken(c);
     c.header('cache-control', 'no-store');
     for (const token of presentedTokens(c, cookies)) {
