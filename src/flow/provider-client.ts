@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { PorteroError, PROVIDER_UNAVAILABLE } from '../errors.js';
 import { findPreset, type ProviderDefinition, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
-import { isLoopbackHost } from '../shared/loopback.js';
+import { isHttpAllowed, isLoopbackHost } from '../shared/loopback.js';
 
 /** A provider as configured by the operator, ready to run the OAuth dance. */
 export interface ConfiguredProvider {
@@ -42,8 +42,9 @@ function defaultClientAuth(definition: ProviderDefinition, settings: ProviderSet
 }
 
 /**
- * Whether plain http must be allowed: an endpoint on a loopback host, which start-up allows. Any
- * other http endpoint stays refused by openid-client itself.
+ * Whether plain http must be allowed: an endpoint on a loopback host, which start-up allows.
+ * openid-client then allows it for every request of this provider, so what discovery finds is
+ * checked too (`checkDiscoveredEndpoints`).
  */
 function isInsecure(server: ReturnType<ProviderDefinition['server']>): boolean {
   const urls = server.kind === 'discovery' ? [server.issuer] : Object.values(server.endpoints);
@@ -62,6 +63,20 @@ function refuseTemplatedIssuer(definition: ProviderDefinition, issuer: string): 
   }
 }
 
+/**
+ * Every endpoint discovery named is https, or plain http on a loopback host: an issuer on loopback
+ * (a local IdP, or a tunnel) must not be able to point the token endpoint, and with it the client
+ * secret and the code, or the keys, at plain http elsewhere.
+ */
+function checkDiscoveredEndpoints(metadata: client.ServerMetadata): void {
+  const { authorization_endpoint, token_endpoint, userinfo_endpoint, jwks_uri } = metadata;
+  for (const [name, url] of Object.entries({ authorization_endpoint, token_endpoint, userinfo_endpoint, jwks_uri })) {
+    if (url !== undefined && !(URL.canParse(url) && isHttpAllowed(new URL(url)))) {
+      throw new Error(`discovery names ${name} ${url}, which is neither https nor on a loopback host`);
+    }
+  }
+}
+
 async function buildClient(definition: ProviderDefinition, settings: ProviderSettings, timeout: number): Promise<client.Configuration> {
   const server = definition.server(settings);
   const insecure = isInsecure(server);
@@ -75,6 +90,7 @@ async function buildClient(definition: ProviderDefinition, settings: ProviderSet
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
     refuseTemplatedIssuer(definition, config.serverMetadata().issuer);
+    checkDiscoveredEndpoints(config.serverMetadata());
     // The code flow could trust TLS alone (OIDC Core 3.1.3.7); checking the ID token's signature
     // against the issuer's JWKS as well costs one cached fetch and catches a compromised channel.
     client.enableNonRepudiationChecks(config);

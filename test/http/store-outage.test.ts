@@ -82,6 +82,27 @@ describe('when Redis goes away', () => {
     }
   });
 
+  it('a sign-out while Redis is away is a 503 that keeps the cookie, so the user can sign out again once it is back', async () => {
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+    await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
+    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    await redis.kill();
+    try {
+      const refused = await browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.getSetCookie().filter((line) => line.startsWith('auth_token='))).toEqual([]);
+      expect((await browser.cookie(GATEWAY, 'auth_token'))?.value).toBe(token);
+    } finally {
+      await redis.restart();
+      await recovered();
+    }
+    const signedOut = await browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
+    expect(signedOut.status).toBe(302);
+    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeUndefined();
+    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+  });
+
   it('a paused Redis gives 503 within seconds instead of hanging the request', async () => {
     const browser = new TestBrowser();
     const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);

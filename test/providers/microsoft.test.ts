@@ -12,7 +12,7 @@ import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
 
 // Microsoft Entra ID at the network edge, one tenant's issuer, as the operator names it.
-const TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
+const TENANT = '3f2b6c1e-8d4a-4e7b-9c2d-5a1f0e6b7c8d';
 const entra = await new MockOidcProvider(`https://login.microsoftonline.com/${TENANT}/v2.0`).init();
 // The multi-tenant endpoint: its discovery names a templated issuer, and it sends no `iss` back.
 const common = await new MockOidcProvider('https://login.microsoftonline.com/common/v2.0', {
@@ -59,8 +59,8 @@ describe('microsoft provider', () => {
     }
   });
 
-  it.each(['common', 'organizations', 'consumers'])(
-    'refuses to start on the multi-tenant endpoint %s, where every Entra tenant could sign in',
+  it.each(['common', 'organizations', 'consumers', 'Common', '9188040d-6c67-4c5b-b112-36a304b66dad'])(
+    'refuses to start on the multi-tenant endpoint %s, where every Entra tenant or every personal account could sign in',
     (tenant) => {
       const problems = (() => {
         try {

@@ -1,5 +1,6 @@
+import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -10,6 +11,7 @@ const idp = await new MockOidcProvider('https://sso.corp.example').init();
 const msw = setupServer(...idp.handlers());
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
+afterEach(() => msw.resetHandlers());
 
 providerContract('oidc', oidcHarness(idp, 'corp', idp.env('corp')), msw);
 
@@ -44,5 +46,37 @@ describe('oidc provider', () => {
     } finally {
       idp.userinfoChallenge = false;
     }
+  });
+
+  it('refuses what a loopback issuer discovers off the machine over plain http: the client secret and the keys would travel in clear', async () => {
+    const issuer = 'http://localhost:9999';
+    const discovery = (endpointOrigin: string) =>
+      http.get(`${issuer}/.well-known/openid-configuration`, () =>
+        HttpResponse.json({
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${endpointOrigin}/token`,
+          jwks_uri: `${endpointOrigin}/jwks`,
+          response_types_supported: ['code'],
+          subject_types_supported: ['public'],
+          id_token_signing_alg_values_supported: ['RS256'],
+        }),
+      );
+    const env = {
+      PROVIDER_LOCAL_CLIENT_ID: 'c',
+      PROVIDER_LOCAL_CLIENT_SECRET: 's',
+      PROVIDER_LOCAL_TYPE: 'oidc',
+      PROVIDER_LOCAL_ISSUER: issuer,
+    };
+    msw.use(discovery('http://idp-backend.corp.example'));
+    const error = await rejection(startLogin(flowDepsFor(env), 'local', undefined));
+    expect(error).toMatchObject({ code: 'provider_unavailable', detail: { provider: 'local' } });
+    expect(error.detail.reason).toBe(
+      'discovery names token_endpoint http://idp-backend.corp.example/token, which is neither https nor on a loopback host',
+    );
+    // The control: the same local IdP with its endpoints on loopback.
+    msw.use(discovery(issuer));
+    const { authorizationUrl } = await startLogin(flowDepsFor(env), 'local', undefined);
+    expect(authorizationUrl.origin).toBe(issuer);
   });
 });

@@ -87,13 +87,15 @@ export function sessionRoutes(deps: HttpDeps) {
 
   app.on(['GET', 'POST'], '/logout', async (c) => {
     const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
-    cookies.clearToken(c);
     c.header('cache-control', 'no-store');
     for (const token of presentedTokens(c, cookies)) {
       // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
       const claims = await deps.sessions.verify(token).catch(() => undefined);
       if (claims) await deps.sessions.revoke(claims);
     }
+    // Only once the revocation is stored: should the store fail (503), the browser keeps its cookie
+    // and can sign out again, rather than believe it signed out while its token stays valid.
+    cookies.clearToken(c);
     return c.redirect(returnTo, 302);
   });
 
