@@ -106,6 +106,7 @@ function tokens(reader: EnvReader, url: string): TokenConfig {
     issuer: reader.text('JWT_ISSUER') ?? url,
     ...(audience ? { audience } : {}),
     ttl: reader.integer('JWT_TTL', 3600, 60, 30 * 24 * 3600),
+    clockSkew: reader.integer('CLOCK_SKEW', 30, 0, 300),
     ...(keysFile ? { keysFile } : {}),
   };
 }

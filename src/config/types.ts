@@ -40,6 +40,11 @@ export interface TokenConfig {
   readonly audience?: string;
   /** Seconds an issued token is valid. */
   readonly ttl: number;
+  /**
+   * CLOCK_SKEW: seconds by which clocks (another instance's, a provider's) may disagree. Allowed on
+   * `exp`, `iat` and `nbf` of tokens checked, and added to how long a revocation lives.
+   */
+  readonly clockSkew: number;
   /** JWT_KEYS; unset: an ephemeral key (development only). */
   readonly keysFile?: string;
 }

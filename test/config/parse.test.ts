@@ -25,7 +25,7 @@ describe('parseConfig defaults', () => {
       mode: 'development',
       server: { port: 3000, publicUrl: 'http://localhost:3000' },
       flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'] },
-      tokens: { ttl: 3600, alg: 'ES256', issuer: 'http://localhost:3000' },
+      tokens: { ttl: 3600, clockSkew: 30, alg: 'ES256', issuer: 'http://localhost:3000' },
       cookies: { tokenName: 'auth_token', secure: false, secretGenerated: true },
       redis: { startupWait: 5 },
       dev: { idp: true },
@@ -66,6 +66,7 @@ describe('parseConfig problems', () => {
       JWT_ALG: 'HS256',
       COOKIE_SECRET: 'short',
       FLOW_TTL: '5',
+      CLOCK_SKEW: '-1',
       REDIS_URL: 'http://redis:6379',
       ALLOWED_REDIRECTS: 'https://app.example.com/path',
     });
@@ -75,11 +76,12 @@ describe('parseConfig problems', () => {
         'JWT_ALG must be one of ES256, EdDSA, RS256, got "HS256"',
         'COOKIE_SECRET must be at least 32 characters (try: openssl rand -base64 48)',
         'FLOW_TTL must be a whole number from 30 to 3600, got "5"',
+        'CLOCK_SKEW must be a whole number from 0 to 300, got "-1"',
         'REDIS_URL must start with redis:// or rediss://',
         'ALLOWED_REDIRECTS entry "https://app.example.com/path" is not an origin (like https://app.example.com or https://*.example.com)',
       ]),
     );
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(7);
   });
 
   it('names each thing production needs that is missing', () => {
