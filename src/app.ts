@@ -1,14 +1,15 @@
 import { Hono } from 'hono';
-import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { type Clock, systemClock } from './clock.js';
-import type { Config } from './config/types.js';
+import type { Config, RateLimitConfig } from './config/types.js';
 import { NOT_FOUND, PorteroError } from './errors.js';
 import { loginDeps } from './flow/login.js';
 import type { ConfiguredProvider } from './flow/provider-client.js';
+import { clientAddress } from './http/client-address.js';
 import { PorteroCookies } from './http/cookies.js';
 import type { HttpDeps } from './http/deps.js';
 import { respondWithError } from './http/errors.js';
+import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
 import { loginRoutes } from './http/routes/login.js';
 import { publicRoutes } from './http/routes/public.js';
@@ -45,6 +46,14 @@ function securityHeaders(secure: boolean) {
   });
 }
 
+/** One limiter per configured limit, on the store every instance shares. */
+function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['limits'] {
+  return {
+    ...(limits.login ? { login: store.rateLimiter('login', limits.login) } : {}),
+    ...(limits.callback ? { callback: store.rateLimiter('callback', limits.callback) } : {}),
+  };
+}
+
 /**
  * Builds the gateway from its parts. Nothing here is global: a test builds a real app on a real
  * Redis with one call, and two apps sharing one store behave like two instances behind a balancer.
@@ -61,6 +70,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     login: loginDeps(config.flow, { store, providers, clock }),
     sessions: new Sessions(keys, new Revocations(store, clock), config.tokens, clock),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),
+    limits: rateLimiters(config.rateLimits, store),
   };
   const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
 
@@ -69,6 +79,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const root = new Hono<AppEnv>({ strict: false });
   const app = basePath ? root.basePath(basePath) : root;
   app.use(requestId());
+  app.use(clientAddress(config.server.trustedProxies));
   app.use(requestLog(logger, clock));
   app.use(securityHeaders(config.cookies.secure));
   app.use(async (c, next) => {

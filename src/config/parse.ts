@@ -4,6 +4,7 @@ import { findPreset, type ProviderRegistry, type ProviderSettings, presets } fro
 import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
 import { DEFAULT_TOKEN_COOKIE } from '../shared/claims.js';
 import type { Env } from './env.js';
+import { rateLimits, trustedProxies } from './limits.js';
 import { parseProviders } from './providers.js';
 import { ConfigError, EnvReader } from './reader.js';
 import type { Config, CookieConfig, FlowConfig, RedisConfig, ServerConfig, TokenConfig } from './types.js';
@@ -30,7 +31,12 @@ function publicUrl(reader: EnvReader, port: number): string {
 
 function server(reader: EnvReader): ServerConfig {
   const port = reader.integer('PORT', 3000, 0, 65535);
-  return { publicUrl: publicUrl(reader, port), port, host: reader.text('HOST') ?? '0.0.0.0' };
+  return {
+    publicUrl: publicUrl(reader, port),
+    port,
+    host: reader.text('HOST') ?? '0.0.0.0',
+    trustedProxies: Object.freeze(trustedProxies(reader)),
+  };
 }
 
 /** `https://app.example.com` or `https://*.example.com`: a scheme, a host (maybe wildcard), a port. */
@@ -165,6 +171,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     cookies: cookies(reader, url, production),
     tokens: tokens(reader, url),
     flow: flow(reader, url),
+    rateLimits: rateLimits(reader),
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
   };

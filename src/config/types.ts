@@ -7,6 +7,12 @@ export interface ServerConfig {
   readonly publicUrl: string;
   readonly port: number;
   readonly host: string;
+  /**
+   * TRUSTED_PROXIES: the peers (addresses and CIDR ranges, `10.0.0.0/8`) whose `X-Forwarded-For`,
+   * `Forwarded` and `X-Forwarded-Proto/Host/Uri` are believed; from any other peer the socket's
+   * address is the client's. Empty by default.
+   */
+  readonly trustedProxies: readonly string[];
 }
 
 export interface LogConfig {
@@ -58,6 +64,23 @@ export interface FlowConfig {
   readonly allowedRedirects: readonly string[];
 }
 
+/** At most `points` requests per `duration` seconds from one client address. */
+export interface RateLimitRule {
+  readonly points: number;
+  readonly duration: number;
+}
+
+/**
+ * The abuse limits, per client address, shared by every instance on the store; a limit set to
+ * `off` is absent. `/auth` and the JWKS are never limited: a proxy calls /auth for every request.
+ */
+export interface RateLimitConfig {
+  /** RATE_LIMIT_LOGIN: `GET /login/:provider`, each of which stores a flow. */
+  readonly login?: RateLimitRule;
+  /** RATE_LIMIT_CALLBACK: `/callback/:provider`, each of which may exchange a code. */
+  readonly callback?: RateLimitRule;
+}
+
 export interface DevConfig {
   /** Development mode without any provider: run the built-in development IdP as `dev`. */
   readonly idp: boolean;
@@ -74,6 +97,7 @@ export interface Config {
   readonly cookies: CookieConfig;
   readonly tokens: TokenConfig;
   readonly flow: FlowConfig;
+  readonly rateLimits: RateLimitConfig;
   readonly providers: readonly ProviderSettings[];
   readonly dev: DevConfig;
 }

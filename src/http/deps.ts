@@ -1,6 +1,6 @@
 import type { FlowConfig, ServerConfig, TokenConfig } from '../config/types.js';
 import type { LoginDeps } from '../flow/login.js';
-import type { KeyValueStore } from '../store/types.js';
+import type { KeyValueStore, RateLimiter } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { PorteroCookies } from './cookies.js';
@@ -20,4 +20,6 @@ export interface HttpDeps {
   readonly login: LoginDeps;
   readonly sessions: Sessions;
   readonly cookies: PorteroCookies;
+  /** The abuse limits of the routes that start or finish a login; absent when set to `off`. */
+  readonly limits: { readonly login?: RateLimiter; readonly callback?: RateLimiter };
 }

@@ -23,6 +23,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
       request_id: c.get('requestId'),
       method: c.req.method,
       path: c.req.path,
+      client_ip: c.get('client')?.address,
       status: c.res.status,
       duration_ms: clock.now() - started,
       ...(error ? { error: error.code } : {}),

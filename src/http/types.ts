@@ -1,12 +1,25 @@
-import type { RequestIdVariables } from 'hono/request-id';
 import type { PorteroError } from '../errors.js';
+
+/** Who sent a request, as far as portero can tell. */
+export interface Client {
+  /** The client's address: the socket's, or from a trusted proxy's `X-Forwarded-For` / `Forwarded`. */
+  readonly address: string;
+  /** What abuse limits count by: the address, or an IPv6 client's /64 (one subscriber's network). */
+  readonly limitKey: string;
+  /** Whether the socket peer is a trusted proxy, whose `X-Forwarded-Proto/Host/Uri` are believed. */
+  readonly viaTrustedProxy: boolean;
+}
 
 /** What handlers share through the Hono context. */
 export type AppEnv = {
-  Variables: RequestIdVariables & {
+  Variables: {
+    /** Set by `requestId`, on every request. */
+    requestId: string;
     /** Set by the error mapper, read by the request log. */
     error?: PorteroError;
     /** PUBLIC_URL's path, for links in pages ('' when PUBLIC_URL has none). */
     basePath: string;
+    /** Who sent the request (`clientAddress`), for the abuse limits and the log. */
+    client: Client;
   };
 };

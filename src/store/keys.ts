@@ -8,4 +8,6 @@ export const storeKeys = {
   flow: (flowStoreId: string) => `flow:${flowStoreId}`,
   /** A session signed out before its token expires (`src/tokens/revocations.ts`). */
   revokedSession: (sid: string) => `revoked:${sid}`,
+  /** The counters of rate limit `name`, one key per client address under it (`src/store/rate-limiter.ts`). */
+  rateLimit: (name: string) => `rl:${name}`,
 } as const;

@@ -1,5 +1,8 @@
 import type { Clock } from '../clock.js';
-import type { KeyValueStore } from './types.js';
+import type { RateLimitRule } from '../config/types.js';
+import { storeKeys } from './keys.js';
+import { memoryRateLimiter } from './rate-limiter.js';
+import type { KeyValueStore, RateLimiter } from './types.js';
 
 interface Entry {
   value: string;
@@ -18,6 +21,8 @@ export class MemoryStore implements KeyValueStore {
   readonly #sets = new Map<string, Map<string, number>>();
   readonly #channels = new Map<string, Set<(message: string) => void>>();
   readonly #clock: Clock;
+  /** One limiter per name, so that two apps on one memory store count together, as on Redis. */
+  readonly #limiters = new Map<string, RateLimiter>();
   #writes = 0;
 
   constructor(clock: Clock) {
@@ -129,6 +134,16 @@ export class MemoryStore implements KeyValueStore {
       handlers.delete(handler);
       if (handlers.size === 0) this.#channels.delete(channel);
     };
+  }
+
+  rateLimiter(name: string, rule: RateLimitRule): RateLimiter {
+    const id = `${name} ${rule.points}/${rule.duration}`;
+    let limiter = this.#limiters.get(id);
+    if (!limiter) {
+      limiter = memoryRateLimiter(storeKeys.rateLimit(name), name, rule);
+      this.#limiters.set(id, limiter);
+    }
+    return limiter;
   }
 
   async ping() {}

@@ -1,7 +1,10 @@
 import { Cluster, type Redis } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
 import { PorteroError, STORE_UNAVAILABLE } from '../errors.js';
-import type { KeyValueStore } from './types.js';
+import type { RateLimitRule } from '../config/types.js';
+import { storeKeys } from './keys.js';
+import { redisRateLimiter } from './rate-limiter.js';
+import type { KeyValueStore, RateLimiter } from './types.js';
 
 export const DEFAULT_PREFIX = 'portero:';
 
@@ -189,6 +192,10 @@ export class RedisStore implements KeyValueStore {
         handlers.delete(handler);
       };
     });
+  }
+
+  rateLimiter(name: string, rule: RateLimitRule): RateLimiter {
+    return redisRateLimiter(this.#client, this.#prefix + storeKeys.rateLimit(name), name, rule);
   }
 
   ping() {

@@ -1,3 +1,14 @@
+import type { RateLimitRule } from '../config/types.js';
+
+/** The answer of a {@link RateLimiter}: go ahead, or wait this many seconds. */
+export type RateLimitDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
+
+/** Counts requests per key (a client address) over a fixed window; see `KeyValueStore.rateLimiter`. */
+export interface RateLimiter {
+  /** Counts one request for `key`. Rejects with `store_unavailable` when the count cannot be kept. */
+  consume(key: string): Promise<RateLimitDecision>;
+}
+
 /**
  * The small key-value primitive everything portero keeps between requests is built on: login
  * flows, revoked sessions, and later sessions, locks and limits (the domain stores, each in the
@@ -43,6 +54,12 @@ export interface KeyValueStore {
    * that must not miss one also reads what it needs from the store. Rejects once the store is closed.
    */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * A limiter named `name` (its keys live under `storeKeys.rateLimit(name)`) allowing `rule.points`
+   * requests per `rule.duration` seconds for each key, counted in this store: on Redis, by every
+   * instance together. Made by rate-limiter-flexible, atomic on one key, so it works on a Cluster.
+   */
+  rateLimiter(name: string, rule: RateLimitRule): RateLimiter;
   /** Resolves when the backend answers; for readiness probes. */
   ping(): Promise<void>;
   /** Releases what this store itself holds (subscriptions); the connection is closed by whoever made it. */

@@ -311,3 +311,37 @@ describe('readEnv', () => {
     expect(() => readEnv({ ENV_FILE: 'portero.env' }, dir)).toThrow(/is a directory, not a file/);
   });
 });
+
+describe('abuse limits and trusted proxies', () => {
+  it('limits logins and callbacks by default, reads <count>/<seconds>s, and turns a limit off with "off"', () => {
+    expect(parseConfig({}).rateLimits).toEqual({ login: { points: 120, duration: 60 }, callback: { points: 120, duration: 60 } });
+    expect(parseConfig({ RATE_LIMIT_LOGIN: '30/10s', RATE_LIMIT_CALLBACK: 'off' }).rateLimits).toEqual({
+      login: { points: 30, duration: 10 },
+    });
+  });
+
+  it('names a limit it cannot read', () => {
+    expect(problemsOf({ RATE_LIMIT_LOGIN: '100 per minute', RATE_LIMIT_CALLBACK: '0/60s' })).toEqual([
+      'RATE_LIMIT_LOGIN must be <count>/<seconds>s (like 120/60s; count 1 to 1000000, seconds 1 to 86400) or off, got "100 per minute"',
+      'RATE_LIMIT_CALLBACK must be <count>/<seconds>s (like 120/60s; count 1 to 1000000, seconds 1 to 86400) or off, got "0/60s"',
+    ]);
+  });
+
+  it('trusts no proxy by default, and reads TRUSTED_PROXIES as addresses and CIDR ranges', () => {
+    expect(parseConfig({}).server.trustedProxies).toEqual([]);
+    expect(parseConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8' }).server.trustedProxies).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1/32',
+      '::1/128',
+      'fd00::/8',
+    ]);
+  });
+
+  it('refuses a TRUSTED_PROXIES entry that is not an address or a range, rather than never matching it', () => {
+    expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.0/33,nginx,256.1.1.1' })).toEqual([
+      'TRUSTED_PROXIES entry "10.0.0.0/33" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
+      'TRUSTED_PROXIES entry "nginx" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
+      'TRUSTED_PROXIES entry "256.1.1.1" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
+    ]);
+  });
+});

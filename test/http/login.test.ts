@@ -81,7 +81,7 @@ describe('GET /login/:provider', () => {
     const cookie = (await browser.cookies(GATEWAY)).find((c) => c.key.startsWith('__Host-portero_flow_'))!;
     const flowId = cookie.value.split('.')[0]!;
     const key = `${prefix}flow:${flowStoreId(flowId)}`;
-    expect(await raw.keys(`${prefix}*`)).toEqual([key]);
+    expect(await raw.keys(`${prefix}flow:*`)).toEqual([key]);
     const ttl = await raw.ttl(key);
     expect(ttl).toBeGreaterThan(290);
     expect(ttl).toBeLessThanOrEqual(300);
@@ -97,7 +97,7 @@ describe('GET /login/:provider', () => {
     expect(response.status).toBe(404);
     expect(await response.text()).toContain('Unknown sign-in provider');
     expect(response.headers.getSetCookie()).toEqual([]);
-    expect(await raw.keys(`${prefix}*`)).toEqual([]);
+    expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
   });
 
   it('answers 400 for a return_to on another origin, and stores nothing', async () => {
@@ -107,7 +107,7 @@ describe('GET /login/:provider', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'return_to_not_allowed' });
     expect(response.headers.getSetCookie()).toEqual([]);
-    expect(await raw.keys(`${prefix}*`)).toEqual([]);
+    expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
+import { buildTestApp, fromPeer, ManualClock, memoryStore, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 
@@ -14,20 +14,18 @@ let gateway: TestApp;
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
+const gatewayEnv = {
+  ...idp.env('corp'),
+  PUBLIC_URL: GATEWAY,
+  COOKIE_DOMAIN: '.example.com',
+  JWT_AUDIENCE: 'downstream',
+  JWT_TTL: '900',
+  ALLOWED_REDIRECTS: 'https://*.example.com',
+};
+
 beforeEach(async () => {
   clock = new ManualClock();
-  gateway = await buildTestApp({
-    store: memoryStore(clock),
-    clock,
-    env: {
-      ...idp.env('corp'),
-      PUBLIC_URL: GATEWAY,
-      COOKIE_DOMAIN: '.example.com',
-      JWT_AUDIENCE: 'downstream',
-      JWT_TTL: '900',
-      ALLOWED_REDIRECTS: 'https://*.example.com',
-    },
-  });
+  gateway = await buildTestApp({ store: memoryStore(clock), clock, env: gatewayEnv });
 });
 
 /** Signs a browser in through the real flow; returns the browser and its token. */
@@ -100,8 +98,9 @@ describe('GET /auth (forward auth)', () => {
     expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
   });
 
-  it('names the sign-in page, returning to the URL the proxy was asked for, when it refuses', async () => {
-    const ask = (headers: Record<string, string>) => gateway.app.request(`${GATEWAY}/auth`, { headers });
+  it('names the sign-in page, returning to the URL a trusted proxy was asked for, when it refuses', async () => {
+    const proxied = await buildTestApp({ store: memoryStore(clock), clock, env: { ...gatewayEnv, TRUSTED_PROXIES: '10.0.0.0/8' } });
+    const ask = (headers: Record<string, string>, peer = '10.0.0.2') => proxied.app.request(`${GATEWAY}/auth`, { headers }, fromPeer(peer));
     const nginx = await ask({ 'x-original-url': 'https://app.example.com/reports?year=2026&q=a%20b' });
     expect(nginx.status).toBe(401);
     const target = new URL(nginx.headers.get('x-auth-request-redirect')!);
@@ -112,6 +111,15 @@ describe('GET /auth (forward auth)', () => {
     // An address portero would not return to is left out rather than passed on.
     const foreign = await ask({ 'x-original-url': 'https://evil.example.net/' });
     expect(foreign.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
+    // From a peer that is not a trusted proxy, the headers are the client's own words: not believed.
+    const direct = await ask({ 'x-original-url': 'https://app.example.com/reports' }, '198.51.100.7');
+    expect(direct.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
+    const untrustedGateway = await gateway.app.request(
+      `${GATEWAY}/auth`,
+      { headers: { 'x-original-url': 'https://app.example.com/' } },
+      fromPeer('10.0.0.2'),
+    );
+    expect(untrustedGateway.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
   });
 
   it('refuses a token of another issuer, and one of another audience, each signed with the same key', async () => {

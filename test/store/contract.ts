@@ -211,6 +211,32 @@ export function storeContract(name: string, factory: () => StoreUnderTest | Prom
       });
     });
 
+    describe('rate limiters', () => {
+      it("allow the rule's points per key, then refuse with the seconds left in the window", async () => {
+        const limiter = store.rateLimiter(`test-${randomBytes(4).toString('hex')}`, { points: 3, duration: 30 });
+        const answers = [];
+        for (let i = 0; i < 5; i++) answers.push(await limiter.consume('203.0.113.5'));
+        expect(answers.slice(0, 3)).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }]);
+        for (const refused of answers.slice(3)) {
+          expect(refused).toMatchObject({ allowed: false });
+          expect((refused as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(0);
+          expect((refused as { retryAfterSeconds: number }).retryAfterSeconds).toBeLessThanOrEqual(30);
+        }
+        // Another key has its own count.
+        expect(await limiter.consume('198.51.100.9')).toEqual({ allowed: true });
+      });
+
+      it('count together when made twice with one name, as two instances do', async () => {
+        const name = `test-${randomBytes(4).toString('hex')}`;
+        const first = store.rateLimiter(name, { points: 2, duration: 30 });
+        const second = store.rateLimiter(name, { points: 2, duration: 30 });
+        expect(await first.consume('k')).toEqual({ allowed: true });
+        expect(await second.consume('k')).toEqual({ allowed: true });
+        expect(await first.consume('k')).toMatchObject({ allowed: false });
+        expect(await second.consume('k')).toMatchObject({ allowed: false });
+      });
+    });
+
     it('ping resolves', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -111,4 +111,10 @@ export async function isolatedRedisStore(
   };
 }
 
+/**
+ * The Node bindings of a request that came over a socket from `address`: the third argument of
+ * `app.request` / `app.fetch`, so a test can say who the client (or the proxy) is.
+ */
+export const fromPeer = (address: string) => ({ incoming: { socket: { remoteAddress: address } } });
+
 export const memoryStore = (clock: Clock = { now: () => Date.now() }) => new MemoryStore(clock);

@@ -218,6 +218,8 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       NODE_ENV: 'production',
       PUBLIC_URL: url,
       HOST: '127.0.0.1',
+      // nginx connects from loopback: its X-Forwarded-For names the browser, as in compose.yaml.
+      TRUSTED_PROXIES: '127.0.0.1',
       REDIS_URL: redis.url,
       COOKIE_SECRET: randomBytes(32).toString('base64url'),
       JWT_KEYS: jwtKeysFile,

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { BAD_REQUEST, FLOW_INVALID, PorteroError } from '../../errors.js';
 import { finishLogin, startLogin } from '../../flow/login.js';
 import type { HttpDeps } from '../deps.js';
+import { rateLimit } from '../rate-limit.js';
 import type { AppEnv } from '../types.js';
 
 const MAX_CALLBACK_BODY = 64 * 1024;
@@ -20,6 +21,9 @@ async function callbackParams(request: Request): Promise<URLSearchParams> {
 export function loginRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
   const { cookies } = deps;
+
+  app.use('/login/:provider', rateLimit('login', deps.limits.login));
+  app.use('/callback/:provider', rateLimit('callback', deps.limits.callback));
 
   app.get('/login/:provider', async (c) => {
     const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'));

@@ -42,14 +42,16 @@ async function authenticate(c: Context, deps: HttpDeps) {
 /**
  * Where to send a person whom /auth refused: the sign-in page, returning to the URL the proxy
  * was asked for (nginx: `X-Original-URL`; Traefik, Caddy: `X-Forwarded-Proto/Host/Uri`) when
- * that URL is allowed. nginx cannot URL-encode, so portero builds the address for it.
+ * the proxy is one of TRUSTED_PROXIES and that URL is allowed. nginx cannot URL-encode, so portero builds the address for it.
  */
-function signInUrl(c: Context, deps: HttpDeps): string {
+function signInUrl(c: Context<AppEnv>, deps: HttpDeps): string {
+  const signIn = `${deps.server.publicUrl}/`;
+  // Only a trusted proxy says where the request was going; from anyone else these are the client's words.
+  if (!c.get('client').viaTrustedProxy) return signIn;
   const host = c.req.header('x-forwarded-host');
   const uri = c.req.header('x-forwarded-uri');
   const forwarded = host && uri ? `${c.req.header('x-forwarded-proto') ?? 'https'}://${host}${uri}` : undefined;
   const original = c.req.header('x-original-url') ?? forwarded;
-  const signIn = `${deps.server.publicUrl}/`;
   if (!original) return signIn;
   try {
     return `${signIn}?${new URLSearchParams({ return_to: resolveReturnTo(original, deps.flow) })}`;

@@ -1,0 +1,88 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { Context, MiddlewareHandler } from 'hono';
+import ipaddr from 'ipaddr.js';
+import type { AppEnv } from './types.js';
+
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+/** An address as written in a header or by the socket; IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as IPv4. */
+function parseAddress(text: string | undefined): Address | undefined {
+  if (text === undefined) return undefined;
+  const bare = text.trim();
+  // Only the plain forms: ipaddr.js also reads `127.1` or `2130706433` as 127.0.0.1, which no proxy writes.
+  if (!ipaddr.IPv6.isValid(bare) && !ipaddr.IPv4.isValidFourPartDecimal(bare)) return undefined;
+  return ipaddr.process(bare);
+}
+
+/** One `for=` value of RFC 7239: `192.0.2.1`, `192.0.2.1:4711`, `"[2001:db8::1]:4711"`, or `unknown`/`_hidden`. */
+function forwardedFor(value: string): string {
+  const unquoted = value.trim().replace(/^"(.*)"$/, '$1');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(unquoted);
+  if (bracketed) return bracketed[1] as string;
+  return /^[\d.]+:\d+$/.test(unquoted) ? (unquoted.split(':')[0] as string) : unquoted;
+}
+
+/**
+ * The hops a proxy chain reports, nearest last. `X-Forwarded-For` is what nginx, Caddy and Traefik
+ * append to; `Forwarded` is read only when there is none, so a client cannot add a `Forwarded` of
+ * its own that a proxy writing X-Forwarded-For passes along untouched.
+ */
+function reportedHops(c: Context): string[] {
+  const xff = c.req.header('x-forwarded-for');
+  if (xff !== undefined) return xff.split(',').map((hop) => hop.trim());
+  const forwarded = c.req.header('forwarded');
+  if (forwarded === undefined) return [];
+  return forwarded.split(',').flatMap((element) =>
+    element
+      .split(';')
+      .map((pair) => pair.trim())
+      .filter((pair) => pair.toLowerCase().startsWith('for='))
+      .map((pair) => forwardedFor(pair.slice(4))),
+  );
+}
+
+function limitKeyOf(address: Address): string {
+  if (address.kind() === 'ipv4') return address.toString();
+  const network = (address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${network.join(':')}::/64`;
+}
+
+/** The socket's peer; undefined when the app is called without one (`app.request` in a test). */
+function socketAddress(c: Context<AppEnv>): Address | undefined {
+  const bindings = c.env as Partial<HttpBindings> | undefined;
+  return parseAddress(bindings?.incoming?.socket?.remoteAddress);
+}
+
+/**
+ * Sets `client` on every request. The chain is walked from the nearest hop back: each trusted
+ * proxy is skipped, and the first address that is not one is the client (as Express's proxy-addr
+ * does). A hop that does not parse stops the walk at the proxy that reported it, so a client
+ * cannot pick its own address, and with it its own rate-limit bucket, by sending garbage.
+ * `trustedProxies` are addresses or CIDR ranges, as TRUSTED_PROXIES holds them once parsed.
+ */
+export function clientAddress(trustedProxies: readonly string[]): MiddlewareHandler<AppEnv> {
+  const ranges = trustedProxies.map((range): [Address, number] => {
+    if (range.includes('/')) return ipaddr.parseCIDR(range);
+    const address = ipaddr.parse(range);
+    return [address, address.kind() === 'ipv4' ? 32 : 128];
+  });
+  const trusted = (address: Address) => ranges.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
+  return async (c, next) => {
+    const peer = socketAddress(c);
+    let client = peer;
+    if (peer && trusted(peer)) {
+      for (const hop of reportedHops(c).reverse()) {
+        const address = parseAddress(hop);
+        if (!address) break;
+        client = address;
+        if (!trusted(address)) break;
+      }
+    }
+    c.set('client', {
+      address: client?.toString() ?? 'unknown',
+      limitKey: client ? limitKeyOf(client) : 'unknown',
+      viaTrustedProxy: peer !== undefined && trusted(peer),
+    });
+    await next();
+  };
+}

@@ -1,0 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from './types.js';
+
+/** What a client's (or its proxy's) own id must look like to be kept. */
+const PLAIN_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Names each request (`X-Request-Id`, on the response, in its log line and on error pages). An id
+ * the proxy in front sent is kept, so one request can be followed through both logs, but only
+ * when short and plain: anything else (quotes, spaces, 10 kB) gets a fresh id, so no log line or
+ * page can be forged through it.
+ */
+export function requestId(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const id = given !== undefined && PLAIN_ID.test(given) ? given : randomUUID();
+    c.set('requestId', id);
+    c.header('x-request-id', id);
+    await next();
+  };
+}
