@@ -41,6 +41,9 @@ function securityHeaders(secure: boolean) {
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },
+    // No page of portero's is ever framed (clickjacking a sign-in or sign-out button): both headers say so.
+    xFrameOptions: 'DENY',
+    // A page's address (a callback's code and state) never travels to another site as a Referer.
     referrerPolicy: 'no-referrer',
     strictTransportSecurity: secure ? 'max-age=31536000; includeSubDomains' : false,
   });
