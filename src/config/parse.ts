@@ -132,7 +132,11 @@ function tokens(reader: EnvReader, url: string): TokenConfig {
 function redis(reader: EnvReader): RedisConfig {
   const url = reader.text('REDIS_URL');
   if (url && !/^rediss?:\/\//.test(url)) reader.problem('REDIS_URL must start with redis:// or rediss://');
-  return { ...(url ? { url } : {}), startupWait: reader.integer('REDIS_STARTUP_WAIT', 5, 0, 60) };
+  return {
+    ...(url ? { url } : {}),
+    startupWait: reader.integer('REDIS_STARTUP_WAIT', 5, 0, 60),
+    allowEviction: reader.boolean('REDIS_ALLOW_EVICTION', false),
+  };
 }
 
 /**

@@ -27,7 +27,7 @@ describe('parseConfig defaults', () => {
       flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'] },
       tokens: { ttl: 3600, clockSkew: 30, alg: 'ES256', issuer: 'http://localhost:3000' },
       cookies: { tokenName: 'auth_token', secure: false, secretGenerated: true },
-      redis: { startupWait: 5 },
+      redis: { startupWait: 5, allowEviction: false },
       dev: { idp: true },
       providers: [],
     });
@@ -152,6 +152,12 @@ describe('parseConfig problems', () => {
       expect(parseConfig(complete).server.host).toBe('0.0.0.0');
       expect(parseConfig({ ...complete, HOST: '10.0.0.5' }).server.host).toBe('10.0.0.5');
     });
+  });
+
+  it('reads REDIS_ALLOW_EVICTION as true or false, and refuses anything else', () => {
+    expect(parseConfig({ REDIS_ALLOW_EVICTION: 'true' }).redis.allowEviction).toBe(true);
+    expect(parseConfig({ REDIS_ALLOW_EVICTION: 'FALSE' }).redis.allowEviction).toBe(false);
+    expect(problemsOf({ REDIS_ALLOW_EVICTION: 'yes' })).toEqual(['REDIS_ALLOW_EVICTION must be true or false, got "yes"']);
   });
 
   it('refuses a COOKIE_SECRET shorter than 32 characters', () => {
