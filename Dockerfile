@@ -13,7 +13,9 @@ COPY src ./src
 RUN npm run build
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# Every address of the container: its loopback reaches nothing outside it, not even a published
+# port. Development mode (NODE_ENV=development) would otherwise listen on loopback only.
+ENV NODE_ENV=production HOST=0.0.0.0
 WORKDIR /app
 # Dependencies first, so a source change does not reinstall them.
 COPY package.json package-lock.json ./

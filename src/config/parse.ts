@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { findPreset, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
 import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
 import { DEFAULT_TOKEN_COOKIE } from '../shared/claims.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
 import { rateLimits, trustedProxies } from './limits.js';
 import { parseProviders } from './providers.js';
@@ -13,6 +14,22 @@ export { ConfigError } from './reader.js';
 
 const MIN_SECRET_LENGTH = 32;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** NODE_ENV values portero knows; unset is development. `test` is development too (vitest sets it). */
+const NODE_ENVS = ['production', 'development', 'test'];
+
+/**
+ * Production or not, from NODE_ENV. Anything else is refused rather than taken for development:
+ * `NODE_ENV=prod` would otherwise run with ephemeral keys and the built-in IdP, without a word.
+ */
+function isProduction(reader: EnvReader): boolean {
+  const raw = reader.text('NODE_ENV');
+  if (raw !== undefined && !NODE_ENVS.includes(raw)) {
+    reader.problem(
+      `NODE_ENV must be production, development or test (or unset, for development), got ${JSON.stringify(raw)}: set NODE_ENV=production to run in production`,
+    );
+  }
+  return raw === 'production';
+}
 
 function publicUrl(reader: EnvReader, port: number): string {
   const raw = reader.text('PUBLIC_URL') ?? `http://localhost:${port}`;
@@ -29,12 +46,13 @@ function publicUrl(reader: EnvReader, port: number): string {
   }
 }
 
-function server(reader: EnvReader): ServerConfig {
+/** Development listens on loopback only unless HOST says otherwise: its banner says not to expose it. */
+function server(reader: EnvReader, production: boolean): ServerConfig {
   const port = reader.integer('PORT', 3000, 0, 65535);
   return {
     publicUrl: publicUrl(reader, port),
     port,
-    host: reader.text('HOST') ?? '0.0.0.0',
+    host: reader.text('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     trustedProxies: Object.freeze(trustedProxies(reader)),
   };
 }
@@ -120,7 +138,11 @@ function tokens(reader: EnvReader, url: string): TokenConfig {
 function redis(reader: EnvReader): RedisConfig {
   const url = reader.text('REDIS_URL');
   if (url && !/^rediss?:\/\//.test(url)) reader.problem('REDIS_URL must start with redis:// or rediss://');
-  return { ...(url ? { url } : {}), startupWait: reader.integer('REDIS_STARTUP_WAIT', 5, 0, 60) };
+  return {
+    ...(url ? { url } : {}),
+    startupWait: reader.integer('REDIS_STARTUP_WAIT', 5, 0, 60),
+    allowEviction: reader.boolean('REDIS_ALLOW_EVICTION', false),
+  };
 }
 
 /**
@@ -140,6 +162,13 @@ function checkFormPost(providers: readonly ProviderSettings[], registry: Provide
 
 /** What production refuses to run without, each named. */
 function checkProduction(config: Omit<Config, 'mode'>, reader: EnvReader): void {
+  const url = new URL(config.server.publicUrl);
+  // http off loopback: every cookie, the token's included, would travel without Secure.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    reader.problem(
+      `PUBLIC_URL must be https in production, got ${url.origin}: set it to the https address browsers use (behind a TLS-terminating proxy, the proxy's https address); without it cookies go without Secure. Plain http is for a loopback host only`,
+    );
+  }
   if (!config.redis.url) reader.problem('REDIS_URL is required in production (the in-memory store serves one instance only)');
   if (!config.tokens.keysFile) reader.problem('JWT_KEYS is required in production (generate a key file with: npm run keys)');
   if (config.providers.length === 0) reader.problem('no provider is configured: set PROVIDER_<ID>_CLIENT_ID and its companions');
@@ -158,8 +187,8 @@ function deepFreeze<T extends object>(value: T): T {
  */
 export function parseConfig(env: Env, registry: ProviderRegistry = presets): Config {
   const reader = new EnvReader(env);
-  const production = env.NODE_ENV === 'production';
-  const serverConfig = server(reader);
+  const production = isProduction(reader);
+  const serverConfig = server(reader, production);
   const url = serverConfig.publicUrl;
   const logLevel = reader.text('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) reader.problem(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);

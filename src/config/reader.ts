@@ -39,6 +39,15 @@ export class EnvReader {
     return value;
   }
 
+  /** `true` or `false` (any case); `fallback` when unset. */
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    this.problem(`${name} must be true or false, got ${JSON.stringify(this.text(name))}`);
+    return fallback;
+  }
+
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const raw = this.text(name) ?? fallback;
     if (allowed.includes(raw as T)) return raw as T;

@@ -26,6 +26,11 @@ export interface RedisConfig {
   readonly url?: string;
   /** Seconds to wait at start for the first connection before starting unready (REDIS_STARTUP_WAIT). */
   readonly startupWait: number;
+  /**
+   * REDIS_ALLOW_EVICTION: serve even when Redis may evict portero's keys (a memory limit under a
+   * policy other than noeviction), revocations included; by default the store then refuses to serve.
+   */
+  readonly allowEviction: boolean;
 }
 
 export interface CookieConfig {

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
 import type { RedisConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
+import { EvictionGuard } from './eviction.js';
 import { MemoryStore } from './memory.js';
 import { createRedisClient, redactedUrl } from './redis-client.js';
 import { RedisStore } from './redis.js';
@@ -37,7 +38,9 @@ function readyWithin(client: Redis | Cluster, seconds: number): Promise<boolean>
  * The store the configuration names: Redis when REDIS_URL is set, else memory (one instance only,
  * warned). With Redis, waits up to REDIS_STARTUP_WAIT seconds for the first connection, so the first
  * requests are not refused while it is being made; if Redis is down, portero starts anyway, not
- * ready (/readyz 503), and connects when Redis comes.
+ * ready (/readyz 503), and connects when Redis comes. On every connection it reads whether Redis
+ * may evict portero's keys, and while it may, the store refuses to serve unless
+ * REDIS_ALLOW_EVICTION accepts it (see `EvictionGuard`).
  */
 export async function connectStore(config: RedisConfig, logger: Logger, clock: Clock = systemClock): Promise<StoreConnection> {
   if (!config.url) {
@@ -50,11 +53,15 @@ export async function connectStore(config: RedisConfig, logger: Logger, clock: C
   if (!(await readyWithin(client, config.startupWait))) {
     logger.warn({ waited_ms: config.startupWait * 1000 }, 'redis not reachable yet; starting unready, will keep trying');
   }
-  const store = new RedisStore(client, { clock });
+  const guard = new EvictionGuard(client, { allowEviction: config.allowEviction, logger });
+  // The first connection's 'ready' came before the guard listened: its check is made here.
+  if (client.status === 'ready') await guard.check();
+  const store = new RedisStore(client, { clock, refusal: () => guard.refusal() });
   return {
     store,
     redis: client,
     async close() {
+      guard.stop();
       await store.close();
       await client.quit().catch(() => client.disconnect());
     },

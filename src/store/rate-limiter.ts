@@ -16,6 +16,10 @@ function wrap(name: string, limiter: RateLimiterAbstract): RateLimiter {
         if (outcome instanceof RateLimiterRes) {
           return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(outcome.msBeforeNext / 1000)) };
         }
+        // A full Redis (noeviction) refuses the count but still answers: what the limit protects, the
+        // store's memory, cannot grow anyway, and a callback of a login in flight, which only consumes
+        // its flow, should still finish. Anything else (Redis unreachable) is the usual 503.
+        if (outcome instanceof Error && outcome.message.startsWith('OOM ')) return { allowed: true };
         throw new PorteroError(STORE_UNAVAILABLE, `rate limit ${name} could not be counted`, { cause: outcome });
       }
     },

@@ -44,20 +44,28 @@ export class RedisStore implements KeyValueStore {
   readonly #client: Redis | Cluster;
   readonly #prefix: string;
   readonly #clock: Clock;
+  readonly #refusal: (() => PorteroError | undefined) | undefined;
   readonly #subscriptions = new Map<string, { readonly handlers: Set<(message: string) => void>; readonly ready: Promise<void> }>();
   #subscriber: Promise<Redis | Cluster> | undefined;
   #closed = false;
 
-  constructor(client: Redis | Cluster, options: { prefix?: string; clock?: Clock } = {}) {
+  /**
+   * `refusal`, when given, is asked before every operation: while it returns an error, every
+   * operation (`ping` included) rejects with it and sends nothing to Redis (see `EvictionGuard`).
+   */
+  constructor(client: Redis | Cluster, options: { prefix?: string; clock?: Clock; refusal?: () => PorteroError | undefined } = {}) {
     this.#client = client;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#clock = options.clock ?? systemClock;
+    this.#refusal = options.refusal;
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
     }
   }
 
   async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    const refused = this.#refusal?.();
+    if (refused) throw refused;
     try {
       return await command();
     } catch (cause) {
@@ -195,7 +203,14 @@ export class RedisStore implements KeyValueStore {
   }
 
   rateLimiter(name: string, rule: RateLimitRule): RateLimiter {
-    return redisRateLimiter(this.#client, this.#prefix + storeKeys.rateLimit(name), name, rule);
+    const limiter = redisRateLimiter(this.#client, this.#prefix + storeKeys.rateLimit(name), name, rule);
+    // The library talks to the client itself: the store's refusal (an evicting Redis) is asked first here.
+    return {
+      consume: (key) => {
+        const refused = this.#refusal?.();
+        return refused ? Promise.reject(refused) : limiter.consume(key);
+      },
+    };
   }
 
   ping() {

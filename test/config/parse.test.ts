@@ -27,7 +27,7 @@ describe('parseConfig defaults', () => {
       flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'] },
       tokens: { ttl: 3600, clockSkew: 30, alg: 'ES256', issuer: 'http://localhost:3000' },
       cookies: { tokenName: 'auth_token', secure: false, secretGenerated: true },
-      redis: { startupWait: 5 },
+      redis: { startupWait: 5, allowEviction: false },
       dev: { idp: true },
       providers: [],
     });
@@ -104,6 +104,60 @@ describe('parseConfig problems', () => {
       PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
     });
     expect(config).toMatchObject({ mode: 'production', dev: { idp: false }, cookies: { secret: SECRET, secretGenerated: false } });
+  });
+
+  describe('production refuses what would silently weaken it', () => {
+    const complete = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://auth.example.com',
+      REDIS_URL: 'redis://redis:6379',
+      COOKIE_SECRET: SECRET,
+      JWT_KEYS: '/run/secrets/jwks.json',
+      PROVIDER_GITHUB_CLIENT_ID: 'id',
+      PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
+    };
+
+    // Regression: NODE_ENV=prod ran development mode (ephemeral keys, a built-in IdP) without a word.
+    it('refuses a NODE_ENV other than production, development or test, naming the values', () => {
+      for (const value of ['prod', 'Production', 'staging']) {
+        expect(problemsOf({ ...complete, NODE_ENV: value })).toEqual([
+          `NODE_ENV must be production, development or test (or unset, for development), got ${JSON.stringify(value)}: set NODE_ENV=production to run in production`,
+        ]);
+      }
+      expect(parseConfig({ NODE_ENV: 'development' }).mode).toBe('development');
+      expect(parseConfig({ NODE_ENV: 'test' }).mode).toBe('development');
+      expect(parseConfig({ NODE_ENV: '' }).mode).toBe('development');
+      expect(parseConfig(complete).mode).toBe('production');
+    });
+
+    // Regression: an http PUBLIC_URL on a public host started, and every cookie went without Secure.
+    it('refuses an http PUBLIC_URL off loopback, saying to set the https address browsers use', () => {
+      for (const url of ['http://auth.example.com', 'http://10.0.0.5:3000', 'http://localhost.evil.example']) {
+        expect(problemsOf({ ...complete, PUBLIC_URL: url })).toEqual([
+          `PUBLIC_URL must be https in production, got ${new URL(url).origin}: set it to the https address browsers use (behind a TLS-terminating proxy, the proxy's https address); without it cookies go without Secure. Plain http is for a loopback host only`,
+        ]);
+      }
+      // Loopback never leaves the machine (compose's http://localhost:8080, a test's nginx on 127.0.0.1).
+      for (const url of ['http://localhost:8080', 'http://127.0.0.1:3000', 'http://[::1]:3000']) {
+        expect(parseConfig({ ...complete, PUBLIC_URL: url }).cookies.secure).toBe(false);
+      }
+      // Development keeps plain http anywhere: it is for a machine of one's own.
+      expect(parseConfig({ PUBLIC_URL: 'http://devbox.internal:3000' }).server.publicUrl).toBe('http://devbox.internal:3000');
+    });
+
+    it('listens on loopback only in development unless HOST is set; on every address in production', () => {
+      expect(parseConfig({}).server.host).toBe('127.0.0.1');
+      expect(parseConfig({ NODE_ENV: 'test' }).server.host).toBe('127.0.0.1');
+      expect(parseConfig({ HOST: '0.0.0.0' }).server.host).toBe('0.0.0.0');
+      expect(parseConfig(complete).server.host).toBe('0.0.0.0');
+      expect(parseConfig({ ...complete, HOST: '10.0.0.5' }).server.host).toBe('10.0.0.5');
+    });
+  });
+
+  it('reads REDIS_ALLOW_EVICTION as true or false, and refuses anything else', () => {
+    expect(parseConfig({ REDIS_ALLOW_EVICTION: 'true' }).redis.allowEviction).toBe(true);
+    expect(parseConfig({ REDIS_ALLOW_EVICTION: 'FALSE' }).redis.allowEviction).toBe(false);
+    expect(problemsOf({ REDIS_ALLOW_EVICTION: 'yes' })).toEqual(['REDIS_ALLOW_EVICTION must be true or false, got "yes"']);
   });
 
   it('refuses a COOKIE_SECRET shorter than 32 characters', () => {

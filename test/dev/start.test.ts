@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, setCookieLines, TestBrowser } from '../support/browser.js';
 import { unescapeHtml } from '../support/html.js';
@@ -70,6 +71,40 @@ describe('npm start with no configuration', () => {
   });
 });
 
+/** An IPv4 address of this machine that is not loopback: where a neighbour would reach it. */
+function outsideAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((entry) => entry && entry.family === 'IPv4' && !entry.internal)?.address;
+  if (!address) throw new Error('this machine has no non-loopback IPv4 address to test against');
+  return address;
+}
+
+/** How a GET of `url` ended: its status, or the network error's code. */
+const reach = (url: string) =>
+  fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+    (response) => response.status,
+    (err: Error) => (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.message,
+  );
+
+describe('development mode listens on loopback only', () => {
+  // Regression: it listened on 0.0.0.0, exposing ephemeral keys and an IdP where any name signs in.
+  it('answers on http://localhost:PORT and 127.0.0.1, not on the machine address a neighbour sees', async () => {
+    expect(await reach(`http://localhost:${gateway.port}/healthz`)).toBe(200);
+    expect(await reach(`http://127.0.0.1:${gateway.port}/healthz`)).toBe(200);
+    expect(await reach(`http://${outsideAddress()}:${gateway.port}/healthz`)).toBe('ECONNREFUSED');
+  });
+
+  it('answers there when HOST=0.0.0.0 asks for it', async () => {
+    const exposed = await startGateway({ env: { HOST: '0.0.0.0' } });
+    try {
+      expect(await reach(`http://${outsideAddress()}:${exposed.port}/healthz`)).toBe(200);
+    } finally {
+      await exposed.stop();
+    }
+  });
+});
+
 describe('NODE_ENV=production npm start with no configuration', () => {
   it('refuses to start, naming every missing setting on stderr', async () => {
     const { code, stderr } = await runGatewayToExit({ NODE_ENV: 'production' });
@@ -77,6 +112,16 @@ describe('NODE_ENV=production npm start with no configuration', () => {
     expect(code).not.toBeNull();
     for (const setting of ['REDIS_URL', 'COOKIE_SECRET', 'JWT_KEYS', 'PROVIDER_<ID>_CLIENT_ID']) expect(stderr).toContain(setting);
     expect(stderr).toContain('no provider is configured');
+  });
+});
+
+describe('npm start with a NODE_ENV it does not know', () => {
+  // Regression: NODE_ENV=prod started development mode, the built-in IdP and all.
+  it('refuses to start, naming NODE_ENV and the values it takes', async () => {
+    const { code, stdout, stderr } = await runGatewayToExit({ NODE_ENV: 'prod' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('NODE_ENV must be production, development or test (or unset, for development), got "prod"');
+    expect(stdout).not.toContain('portero listening');
   });
 });
 

@@ -77,11 +77,14 @@ async function spawnRedis(port: number, extraArgs: readonly string[] = []): Prom
   return child;
 }
 
-/** Starts a server on `port` (a free one by default), e.g. where a gateway already expects it. */
-export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
+/**
+ * Starts a server on `port` (a free one by default), e.g. where a gateway already expects it, with
+ * `args` added to its command line (`['--maxmemory', '2mb', '--maxmemory-policy', 'volatile-lru']`), restarts included.
+ */
+export async function startRedisServer(options: { port?: number; args?: readonly string[] } = {}): Promise<RedisServer> {
   assertInstalled();
   const port = options.port ?? (await freePort());
-  let child = await spawnRedis(port);
+  let child = await spawnRedis(port, options.args);
   const exited = () =>
     new Promise<void>((resolve) => {
       if (exitOf(child)) resolve();
@@ -96,7 +99,7 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
       await exited();
     },
     async restart() {
-      child = await spawnRedis(port);
+      child = await spawnRedis(port, options.args);
     },
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
