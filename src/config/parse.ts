@@ -6,6 +6,7 @@ import { DEFAULT_TOKEN_COOKIE } from '../shared/claims.js';
 import type { Env } from './env.js';
 import { parseProviders } from './providers.js';
 import { ConfigError, EnvReader } from './reader.js';
+import { allowedRedirects } from './redirects.js';
 import type { Config, CookieConfig, FlowConfig, RedisConfig, ServerConfig, TokenConfig } from './types.js';
 
 export { ConfigError } from './reader.js';
@@ -31,33 +32,6 @@ function publicUrl(reader: EnvReader, port: number): string {
 function server(reader: EnvReader): ServerConfig {
   const port = reader.integer('PORT', 3000, 0, 65535);
   return { publicUrl: publicUrl(reader, port), port, host: reader.text('HOST') ?? '0.0.0.0' };
-}
-
-/** `https://app.example.com` or `https://*.example.com`: a scheme, a host (maybe wildcard), a port. */
-function allowedRedirects(reader: EnvReader, ownOrigin: string): string[] {
-  const raw = reader.text('ALLOWED_REDIRECTS');
-  if (!raw) return [ownOrigin];
-  const origins: string[] = [];
-  for (const entry of raw
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean)) {
-    const wildcard = entry.includes('://*.');
-    try {
-      const url = new URL(wildcard ? entry.replace('://*.', '://wildcard.') : entry);
-      const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
-      const scheme = url.protocol === 'https:' || url.protocol === 'http:';
-      if (!bare || !scheme) throw new Error();
-      // `*.example.com`, never a whole top-level domain (`*.com`) nor a nested wildcard.
-      if (wildcard && (url.hostname.split('.').length < 3 || url.hostname.includes('*'))) throw new Error();
-      origins.push(wildcard ? url.origin.replace('://wildcard.', '://*.') : url.origin);
-    } catch {
-      reader.problem(
-        `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`,
-      );
-    }
-  }
-  return origins;
 }
 
 function flow(reader: EnvReader, url: string): FlowConfig {
