@@ -114,6 +114,18 @@ describe('GET /auth (forward auth)', () => {
     expect(foreign.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
   });
 
+  it.each([
+    ['a protocol-relative URL', { 'x-original-url': '//evil.example.net/' }],
+    ['a bare relative reference', { 'x-original-url': 'reports' }],
+    ['a host with a trailing dot', { 'x-original-url': 'https://app.example.com./' }],
+    ['a forwarded host that is another site', { 'x-forwarded-host': 'example.com.evil.net', 'x-forwarded-uri': '/' }],
+    ['a forwarded URI that makes the host credentials', { 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '@evil.net/' }],
+  ])('leaves return_to out of the sign-in address for %s', async (_, headers: Record<string, string>) => {
+    const response = await gateway.app.request(`${GATEWAY}/auth`, { headers });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
+  });
+
   it('refuses a token of another issuer, and one of another audience, each signed with the same key', async () => {
     /** A token from a gateway sharing this one's key, differing in one setting only. */
     const tokenFrom = async (env: Record<string, string>) => {
