@@ -15,6 +15,11 @@ export const BAD_REQUEST = 'bad_request';
 export const RETURN_TO_NOT_ALLOWED = 'return_to_not_allowed';
 /** The callback belongs to no login of this browser: no or forged flow cookie, expired or replayed flow, state mismatch. */
 export const FLOW_INVALID = 'flow_invalid';
+/**
+ * A state-changing request (`POST /logout`) came from a page of another site, not from portero's
+ * own pages nor an ALLOWED_REDIRECTS origin.
+ */
+export const CROSS_SITE_REQUEST = 'cross_site_request';
 /** The user declined at the provider. */
 export const ACCESS_DENIED = 'access_denied';
 /** The provider answered the authorization request with an error other than access_denied. */
@@ -42,6 +47,7 @@ export type ErrorCode =
   | typeof BAD_REQUEST
   | typeof RETURN_TO_NOT_ALLOWED
   | typeof FLOW_INVALID
+  | typeof CROSS_SITE_REQUEST
   | typeof ACCESS_DENIED
   | typeof PROVIDER_ERROR
   | typeof PROVIDER_UNAVAILABLE

@@ -8,6 +8,7 @@ import type { Env } from './env.js';
 import { rateLimits, trustedProxies } from './limits.js';
 import { parseProviders } from './providers.js';
 import { ConfigError, EnvReader } from './reader.js';
+import { allowedRedirects } from './redirects.js';
 import type { Config, CookieConfig, FlowConfig, RedisConfig, ServerConfig, TokenConfig } from './types.js';
 
 export { ConfigError } from './reader.js';
@@ -55,33 +56,6 @@ function server(reader: EnvReader, production: boolean): ServerConfig {
     host: reader.text('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     trustedProxies: Object.freeze(trustedProxies(reader)),
   };
-}
-
-/** `https://app.example.com` or `https://*.example.com`: a scheme, a host (maybe wildcard), a port. */
-function allowedRedirects(reader: EnvReader, ownOrigin: string): string[] {
-  const raw = reader.text('ALLOWED_REDIRECTS');
-  if (!raw) return [ownOrigin];
-  const origins: string[] = [];
-  for (const entry of raw
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean)) {
-    const wildcard = entry.includes('://*.');
-    try {
-      const url = new URL(wildcard ? entry.replace('://*.', '://wildcard.') : entry);
-      const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
-      const scheme = url.protocol === 'https:' || url.protocol === 'http:';
-      if (!bare || !scheme) throw new Error();
-      // `*.example.com`, never a whole top-level domain (`*.com`) nor a nested wildcard.
-      if (wildcard && (url.hostname.split('.').length < 3 || url.hostname.includes('*'))) throw new Error();
-      origins.push(wildcard ? url.origin.replace('://wildcard.', '://*.') : url.origin);
-    } catch {
-      reader.problem(
-        `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`,
-      );
-    }
-  }
-  return origins;
 }
 
 function flow(reader: EnvReader, url: string): FlowConfig {

@@ -7,7 +7,7 @@ import type { ErrorCode } from '../errors.js';
 export type OAuthErrorValue = 'invalid_request' | 'invalid_grant' | 'access_denied' | 'server_error' | 'temporarily_unavailable';
 
 export interface ErrorPresentation {
-  readonly status: 400 | 401 | 404 | 429 | 500 | 502 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 429 | 500 | 502 | 503;
   /** Page title and JSON `error_description`: what happened, in words a person understands. */
   readonly title: string;
   /** What the person can do about it. */
@@ -61,6 +61,14 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     level: 'info',
     startAgain: true,
     oauthError: 'invalid_grant',
+  },
+  cross_site_request: {
+    status: 403,
+    title: 'This request came from another site',
+    hint: 'For your safety, portero signs you out only when you ask on its own page or on an application it serves. To sign out, follow the link below to portero’s page and press Sign out there.',
+    level: 'warn',
+    startAgain: true,
+    oauthError: 'invalid_request',
   },
   access_denied: {
     status: 401,

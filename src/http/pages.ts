@@ -53,6 +53,21 @@ export function signedInPage(basePath: string, claims: PorteroClaims): Html {
   );
 }
 
+/**
+ * What GET /logout shows when another site's page sent the browser there: signing out takes a
+ * press of a button on portero's own page (a POST, which another site cannot make for the user).
+ */
+export function signOutConfirmPage(basePath: string, returnTo: string | undefined): Html {
+  const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
+  return layout(
+    'Sign out?',
+    html`<h1>Sign out?</h1>
+<p>A page on another site sent you here to sign you out. If you want to sign out, press the button; if not, you can leave this page.</p>
+<form method="post" action="${basePath}/logout${query}"><button type="submit">Sign out</button></form>
+<p><a href="${basePath}/">Stay signed in</a></p>`,
+  );
+}
+
 export function errorPage(basePath: string, title: string, hint: string, requestId: string, startAgain: boolean): Html {
   return layout(
     title,

@@ -175,7 +175,6 @@ describe('parseConfig problems', () => {
       'not a url',
       'ftp://files.example.com',
       'https://u:p@b.example.com',
-      'https://*.com',
       'https://*.*.example.com',
     ];
     const problems = problemsOf({ ALLOWED_REDIRECTS: bad.join(',') });
@@ -185,6 +184,33 @@ describe('parseConfig problems', () => {
         `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} is not an origin (like https://app.example.com or https://*.example.com)`,
       );
     }
+  });
+
+  it('refuses a wildcard over a public suffix, of the ICANN section or the private one, but not a domain under one', () => {
+    const config = parseConfig({ ALLOWED_REDIRECTS: 'https://*.example.co.uk,https://*.octocat.github.io,https://github.io' });
+    expect(config.flow.allowedRedirects).toEqual(['https://*.example.co.uk', 'https://*.octocat.github.io', 'https://github.io']);
+    const bad = [
+      ['https://*.com', 'com', 'https://*.example.com'],
+      ['https://*.co.uk', 'co.uk', 'https://*.example.co.uk'],
+      ['https://*.github.io', 'github.io', 'https://*.example.github.io'],
+      ['https://*.s3.amazonaws.com', 's3.amazonaws.com', 'https://*.example.s3.amazonaws.com'],
+      ['http://*.localhost:8080', 'localhost', 'http://*.example.localhost'],
+    ];
+    expect(problemsOf({ ALLOWED_REDIRECTS: bad.map(([entry]) => entry).join(',') })).toEqual(
+      bad.map(
+        ([entry, suffix, example]) =>
+          `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} covers the public suffix ${suffix} (Public Suffix List), so every site registered under it would be a redirect target: name a domain of your own, like ${example}`,
+      ),
+    );
+  });
+
+  it('refuses an entry whose host ends with a dot: a browser treats it as another origin', () => {
+    expect(problemsOf({ ALLOWED_REDIRECTS: 'https://app.example.com.,https://*.example.com.' })).toEqual(
+      ['https://app.example.com.', 'https://*.example.com.'].map(
+        (entry) =>
+          `ALLOWED_REDIRECTS entry ${JSON.stringify(entry)} ends its host with a dot, which browsers treat as another origin: leave the dot out`,
+      ),
+    );
   });
 });
 

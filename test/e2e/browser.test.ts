@@ -1,4 +1,6 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +20,46 @@ let stack: E2eStack;
 let browser: Chromium;
 let context: BrowserContext;
 let page: Page;
+let pages: OtherSites;
+
+/**
+ * Pages of other sites, one server reached by two names: `http://localhost:<port>` is another site
+ * than portero's `http://127.0.0.1:<port>` (a stranger's page), while `http://127.0.0.1:<port>` is
+ * the same site on another port, an app that ALLOWED_REDIRECTS names. Each page links to /logout
+ * and holds a form that posts there, with the address of portero they are given in the query.
+ */
+interface OtherSites {
+  readonly foreign: string;
+  readonly app: string;
+  close(): Promise<void>;
+}
+
+async function startOtherSites(): Promise<OtherSites> {
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const logout = url.searchParams.get('logout') ?? '';
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${url.pathname}</title></head><body>
+<h1>${url.pathname === '/app' ? 'the app' : 'win a prize'}</h1>
+<a href="${logout.replace(/"/g, '&quot;')}">Sign out</a>
+<form method="post" action="${logout.replace(/"/g, '&quot;')}"><button type="submit">Claim the prize</button></form>
+</body></html>`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    foreign: `http://localhost:${port}`,
+    app: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 /** The page's main heading, once it has one. */
 const heading = () => page.locator('h1').first().textContent();
@@ -105,8 +147,9 @@ describe('a person in a real browser', () => {
   // fails with the reason, rather than being skipped.
   let startFailure: unknown;
   beforeAll(async () => {
+    pages = await startOtherSites();
     const [started, launched] = await Promise.allSettled([
-      startE2eStack({ env: { PROVIDER_CORP_NAME: 'Corp SSO' } }),
+      startE2eStack({ env: { PROVIDER_CORP_NAME: 'Corp SSO', ALLOWED_REDIRECTS: pages.app } }),
       launchChromium({ viewport: { width: 1000, height: 800 } }),
     ]);
     if (started.status === 'fulfilled') stack = started.value;
@@ -124,7 +167,7 @@ describe('a person in a real browser', () => {
     if (startFailure) throw startFailure;
   });
   afterAll(async () => {
-    const stopped = await Promise.allSettled([browser?.close(), stack?.stop()]);
+    const stopped = await Promise.allSettled([browser?.close(), stack?.stop(), pages?.close()]);
     for (const result of stopped) if (result.status === 'rejected') throw result.reason;
   });
 
@@ -144,4 +187,76 @@ describe('a person in a real browser', () => {
     // 8. The app sends her to sign in again; it never sees the request.
     await expectSentToSignIn(appUrl, 'the app saw a request after sign-out');
   }, 60_000);
+
+  it("is not signed out by another site's link or form, and is by a link on an allowed app of the same site", async () => {
+    const appUrl = `${stack.url}/app/after-logout-test`;
+    await signInQuickly(appUrl);
+    const token = await tokenCookie();
+    expect(token).toBeDefined();
+
+    // A stranger's page links to /logout: portero asks, and she stays signed in.
+    await page.goto(
+      `${pages.foreign}/prize?${new URLSearchParams({ logout: `${stack.url}/logout?return_to=${encodeURIComponent(appUrl)}` })}`,
+    );
+    await page.getByRole('link', { name: 'Sign out' }).click();
+    await page.waitForURL((url) => url.origin === stack.url);
+    await page.locator('h1').first().waitFor();
+    expect(await tokenCookie(), 'signed out by a link on another site').toBe(token);
+    expect(new URL(page.url()).pathname).toBe('/logout');
+    expect(await heading()).toBe('Sign out?');
+    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
+    await expectStillSignedIn(appUrl);
+
+    // Its form posts to /logout: refused, and she stays signed in.
+    await page.goto(`${pages.foreign}/prize?${new URLSearchParams({ logout: `${stack.url}/logout` })}`);
+    await page.getByRole('button', { name: 'Claim the prize' }).click();
+    await page.waitForURL((url) => url.origin === stack.url);
+    await page.locator('h1').first().waitFor();
+    expect(await tokenCookie(), "signed out by another site's form").toBe(token);
+    expect(await heading()).toBe('This request came from another site');
+    await expectStillSignedIn(appUrl);
+
+    // The app (same site, allowed) links to /logout: signed out in one click, and back on the app.
+    const back = `${pages.app}/app?bye=1`;
+    await page.goto(`${pages.app}/app?${new URLSearchParams({ logout: `${stack.url}/logout?return_to=${encodeURIComponent(back)}` })}`);
+    await page.getByRole('link', { name: 'Sign out' }).click();
+    await page.waitForURL(back);
+    expect(await heading()).toBe('the app');
+    expect(await tokenCookie()).toBeUndefined();
+    await expectSentToSignIn(appUrl, 'the app saw a request after sign-out');
+  }, 60_000);
 });
+
+/** The token cookie's value in the browser, if it has one. */
+async function tokenCookie(): Promise<string | undefined> {
+  return (await context.cookies(stack.url)).find((cookie) => cookie.name === 'auth_token')?.value;
+}
+
+/** The protected page greets her: she is signed in. */
+async function expectStillSignedIn(appUrl: string): Promise<void> {
+  await page.goto(appUrl);
+  expect(page.url()).toBe(appUrl);
+  expect(await heading()).toBe('hello corp:alice');
+}
+
+/** Signs in from the protected page; the provider may remember her (no password, no consent) or ask again. */
+async function signInQuickly(appUrl: string): Promise<void> {
+  await page.goto(appUrl);
+  await page.getByRole('link', { name: 'Continue with Corp SSO' }).click();
+  const user = page.getByPlaceholder('User name');
+  const consent = page.getByRole('button', { name: 'Continue' });
+  const next = async () => {
+    await Promise.race([page.waitForURL(appUrl), user.waitFor(), consent.waitFor()]);
+    return page.url() === appUrl ? 'done' : (await user.count()) > 0 ? 'login' : 'consent';
+  };
+  let step = await next();
+  if (step === 'login') {
+    await user.fill('alice');
+    await page.getByPlaceholder('Password').fill(OP_ACCOUNTS.alice!.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    step = await next();
+  }
+  if (step === 'consent') await consent.click();
+  await page.waitForURL(appUrl);
+  expect(await heading()).toBe('hello corp:alice');
+}

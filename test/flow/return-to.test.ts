@@ -76,10 +76,28 @@ describe('resolveReturnTo', () => {
     expect(resolveReturnTo(undefined, { ...policy, publicUrl: 'https://example.com/auth' })).toBe('https://example.com/auth/');
   });
 
-  it('resolves a relative path against PUBLIC_URL, even when its origin is not listed in ALLOWED_REDIRECTS', () => {
+  it('resolves a path against PUBLIC_URL, even when its origin is not listed in ALLOWED_REDIRECTS', () => {
     expect(resolveReturnTo('/dashboard?tab=1#top', policy)).toBe(`${GATEWAY}/dashboard?tab=1#top`);
-    expect(resolveReturnTo('settings', policy)).toBe(`${GATEWAY}/settings`);
+    expect(resolveReturnTo('/', policy)).toBe(`${GATEWAY}/`);
+    expect(resolveReturnTo('/a/../b/%2F', policy)).toBe(`${GATEWAY}/b/%2F`);
     expect(resolveReturnTo('https://gateway.test/me', policy)).toBe(`${GATEWAY}/me`);
+  });
+
+  it.each([
+    ['a bare relative reference', 'settings'],
+    ['a dot-segment reference', '../x'],
+    ['a percent-encoded protocol-relative URL', '%2F%2Fevil.example'],
+    ['a path whose second slash is percent-encoded', '/%2F/evil.example'],
+    ['a path whose backslash is percent-encoded', '/%5cevil.example'],
+    ['a path that dot-segments turn into //host', '/a/..//evil.example'],
+    ['a query alone', '?next=1'],
+    ['a fragment alone', '#top'],
+    ['an empty scheme', '://evil.example'],
+    ['a colon first', ':evil.example'],
+    ['an http(s) scheme without slashes, which a browser resolves against the page', 'https:evil.example'],
+    ['three slashes, which a browser reads as a host', 'https:///evil.example'],
+  ])('refuses %s: neither an absolute http(s) URL nor a path starting with exactly one /', (_, value) => {
+    expect(refused(value, policy)).toBe(true);
   });
 
   it('accepts an allowed origin and returns the URL re-serialised', () => {
@@ -137,10 +155,33 @@ describe('resolveReturnTo with a subdomain pattern', () => {
     'https://evilexample.com/',
     'https://a.evilexample.com/',
     'https://example.com.evil.net/',
+    'https://a.example.com.evil.com/',
+    'https://a.example.com%2eevil.com/',
     'http://a.example.com/',
     'https://a.example.com:8443/',
+    'https://a.example.com:80/',
+    // A trailing dot: the browser keeps it, and `https://app.example.com.` is another origin (its
+    // own cookies, its own certificate name). Refused rather than normalised: what the browser
+    // follows is exactly what was asked for and checked.
+    'https://app.example.com./',
+    'https://app.example.com.:443/',
+    // Empty labels, which the suffix check alone would let through.
+    'https://.app.example.com/',
+    'https://app..example.com/',
+    // IDN homographs of the allowed suffix: Cyrillic а (U+0430) and е (U+0435), as typed and as punycode.
+    'https://app.exаmple.com/',
+    'https://app.еxample.com/',
+    'https://app.xn--exmple-4nf.com/',
   ])('does not match %s', (value) => {
     expect(refused(value, policy)).toBe(true);
+  });
+
+  it('matches what the browser reads as a subdomain: an IDN label, full-width dots, percent-encoded letters', () => {
+    // Each is a real subdomain of example.com; the browser is sent to the re-serialised (punycode) form.
+    expect(resolveReturnTo('https://аpp.example.com/', policy)).toBe('https://xn--pp-6kc.example.com/');
+    expect(resolveReturnTo('https://app.example。com/', policy)).toBe('https://app.example.com/');
+    expect(resolveReturnTo('https://app.ex%61mple.com/', policy)).toBe('https://app.example.com/');
+    expect(resolveReturnTo('https://a.example.com:443/', policy)).toBe('https://a.example.com/');
   });
 
   it('matches a pattern with a port only on that port', () => {

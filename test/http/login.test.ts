@@ -109,6 +109,18 @@ describe('GET /login/:provider', () => {
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
   });
+
+  it.each(['dashboard', '//evil.example.net/', '%2F%2Fevil.example.net', 'https:evil.example.net'])(
+    'answers a browser 400 with a page for the return_to %s, neither an allowed URL nor a path, and stores nothing',
+    async (returnTo) => {
+      const response = await new TestBrowser().get(gateway.app, `${GATEWAY}/login/corp?return_to=${encodeURIComponent(returnTo)}`);
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toContain('text/html');
+      expect(await response.text()).toContain('That return address is not allowed');
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
+    },
+  );
 });
 
 describe('GET /callback/:provider', () => {

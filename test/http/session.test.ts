@@ -122,6 +122,20 @@ describe('GET /auth (forward auth)', () => {
     expect(untrustedGateway.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
   });
 
+  it.each([
+    ['a protocol-relative URL', { 'x-original-url': '//evil.example.net/' }],
+    ['a bare relative reference', { 'x-original-url': 'reports' }],
+    ['a host with a trailing dot', { 'x-original-url': 'https://app.example.com./' }],
+    ['a forwarded host that is another site', { 'x-forwarded-host': 'example.com.evil.net', 'x-forwarded-uri': '/' }],
+    ['a forwarded URI that makes the host credentials', { 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '@evil.net/' }],
+  ])('leaves return_to out of the sign-in address for %s', async (_, headers: Record<string, string>) => {
+    // From a trusted proxy, whose headers are believed: what is refused here is the URL itself.
+    const proxied = await buildTestApp({ store: memoryStore(clock), clock, env: { ...gatewayEnv, TRUSTED_PROXIES: '10.0.0.0/8' } });
+    const response = await proxied.app.request(`${GATEWAY}/auth`, { headers }, fromPeer('10.0.0.2'));
+    expect(response.status).toBe(401);
+    expect(response.headers.get('x-auth-request-redirect')).toBe(`${GATEWAY}/`);
+  });
+
   it('refuses a token of another issuer, and one of another audience, each signed with the same key', async () => {
     /** A token from a gateway sharing this one's key, differing in one setting only. */
     const tokenFrom = async (env: Record<string, string>) => {

@@ -48,3 +48,36 @@ describe('TestBrowser and SameSite', () => {
     expect(await cookiesSent({ method: 'POST', from: 'http://gateway.test' })).toEqual(['none']);
   });
 });
+
+describe('TestBrowser and the headers of a navigation', () => {
+  const headersApp = new Hono();
+  headersApp.on(['GET', 'POST'], '/headers', (c) =>
+    c.json(Object.fromEntries(['sec-fetch-site', 'origin', 'referer'].map((name) => [name, c.req.header(name) ?? null]))),
+  );
+  const sent = async (init: { method?: string; from?: string | null; headers?: Record<string, string> }) =>
+    (await new TestBrowser().request(headersApp, `${GATEWAY}/headers`, init)).json();
+
+  it('says where a navigation comes from, as browsers do: Sec-Fetch-Site, Origin on a POST, Referer to another origin', async () => {
+    expect(await sent({})).toEqual({ 'sec-fetch-site': 'same-origin', origin: null, referer: null });
+    expect(await sent({ method: 'POST' })).toEqual({ 'sec-fetch-site': 'same-origin', origin: GATEWAY, referer: null });
+    expect(await sent({ from: 'https://app.gateway.test' })).toEqual({
+      'sec-fetch-site': 'same-site',
+      origin: null,
+      referer: 'https://app.gateway.test/',
+    });
+    expect(await sent({ method: 'POST', from: PROVIDER })).toEqual({
+      'sec-fetch-site': 'cross-site',
+      origin: PROVIDER,
+      referer: `${PROVIDER}/`,
+    });
+    expect(await sent({ from: null })).toEqual({ 'sec-fetch-site': 'none', origin: null, referer: null });
+  });
+
+  it('leaves the headers a test sets itself', async () => {
+    expect(await sent({ method: 'POST', headers: { origin: 'null' } })).toEqual({
+      'sec-fetch-site': 'same-origin',
+      origin: 'null',
+      referer: null,
+    });
+  });
+});

@@ -10,8 +10,9 @@ export interface NavigationInit extends RequestInit {
    * The origin of the page the request comes from (a provider's, when it sends the browser back).
    * Another site makes the request cross-site, where a SameSite=Lax cookie goes only with a GET
    * and a SameSite=Strict one not at all, as browsers do. Default: the request's own origin.
+   * `null`: no page, an address typed or a bookmark (`Sec-Fetch-Site: none`).
    */
-  readonly from?: string;
+  readonly from?: string | null;
 }
 
 /** The site of a URL as browsers compare them: scheme and registrable domain (RFC 6265bis, "schemeful same-site"). */
@@ -20,15 +21,35 @@ function siteOf(url: URL): string {
 }
 
 /** Which SameSite cookies a navigation to `url` from `from` carries (tough-cookie's sameSiteContext). */
-function sameSiteContext(url: URL, from: string | undefined, method: string): 'strict' | 'lax' | 'none' {
-  if (from === undefined || siteOf(new URL(from)) === siteOf(url)) return 'strict';
+function sameSiteContext(url: URL, from: string | null | undefined, method: string): 'strict' | 'lax' | 'none' {
+  if (from == null || siteOf(new URL(from)) === siteOf(url)) return 'strict';
   return method === 'GET' || method === 'HEAD' ? 'lax' : 'none';
+}
+
+/**
+ * The headers a browser adds to a navigation from `from` (Fetch standard): `Sec-Fetch-*`; `Origin`
+ * on a POST; `Referer` as the default policy (strict-origin-when-cross-origin) sends it to another
+ * origin, the page's origin only. Headers the test sets itself are left as they are.
+ */
+function navigationHeaders(headers: Headers, url: URL, from: string | null | undefined, method: string): void {
+  const page = from === undefined ? url : from === null ? undefined : new URL(from);
+  const site =
+    page === undefined ? 'none' : page.origin === url.origin ? 'same-origin' : siteOf(page) === siteOf(url) ? 'same-site' : 'cross-site';
+  const added: Record<string, string | undefined> = {
+    'sec-fetch-site': site,
+    'sec-fetch-mode': 'navigate',
+    'sec-fetch-dest': 'document',
+    origin: page && method !== 'GET' && method !== 'HEAD' ? page.origin : undefined,
+    referer: page && page.origin !== url.origin ? `${page.origin}/` : undefined,
+  };
+  for (const [name, value] of Object.entries(added)) if (value !== undefined && !headers.has(name)) headers.set(name, value);
 }
 
 /**
  * A browser's cookie jar in front of one or more in-process apps: it stores what `Set-Cookie`
  * says (with Secure, HttpOnly, Max-Age and prefixes honoured by tough-cookie) and sends the
- * cookies a real browser would, SameSite included (see `NavigationInit.from`). Every request is a
+ * cookies a real browser would, SameSite included, with the Sec-Fetch-Site, Origin and Referer
+ * headers of a navigation (see `NavigationInit.from`). Every request is a
  * top-level navigation; redirects are not followed, so tests see each hop.
  */
 export class TestBrowser {
@@ -40,6 +61,7 @@ export class TestBrowser {
     const headers = new Headers(requestInit.headers);
     if (!headers.has('accept')) headers.set('accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
     const method = (requestInit.method ?? 'GET').toUpperCase();
+    navigationHeaders(headers, new URL(href), from, method);
     const cookie = await this.jar.getCookieString(href, { sameSiteContext: sameSiteContext(new URL(href), from, method) });
     if (cookie) headers.set('cookie', cookie);
     const request = new Request(href, { ...requestInit, headers, redirect: 'manual' });
@@ -49,7 +71,7 @@ export class TestBrowser {
     return response;
   }
 
-  get(target: Fetcher, url: string | URL, headers?: HeadersInit, options: { from?: string } = {}) {
+  get(target: Fetcher, url: string | URL, headers?: HeadersInit, options: { from?: string | null } = {}) {
     return this.request(target, url, { headers, ...options });
   }
 

@@ -5,6 +5,8 @@ import { resolveReturnTo } from '../../flow/return-to.js';
 import { bearerToken } from '../../shared/bearer.js';
 import type { PorteroCookies } from '../cookies.js';
 import type { HttpDeps } from '../deps.js';
+import { checkLogoutPost, requestMarkers, signsOutByGet } from '../logout-origin.js';
+import { signOutConfirmPage } from '../pages.js';
 import type { AppEnv } from '../types.js';
 
 /**
@@ -60,10 +62,22 @@ function signInUrl(c: Context<AppEnv>, deps: HttpDeps): string {
   }
 }
 
+/** Revokes the sessions of the presented tokens, clears the token cookie, and sends the browser to `returnTo`. */
+async function signOut(c: Context, deps: HttpDeps, returnTo: string): Promise<Response> {
+  for (const token of presentedTokens(c, deps.cookies)) {
+    // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
+    const claims = await deps.sessions.verify(token).catch(() => undefined);
+    if (claims) await deps.sessions.revoke(claims);
+  }
+  // Only once the revocation is stored: should the store fail (503), the browser keeps its cookie
+  // and can sign out again, rather than believe it signed out while its token stays valid.
+  deps.cookies.clearToken(c);
+  return c.redirect(returnTo, 302);
+}
+
 /** Forward-auth, userinfo and logout: everything that reads the token portero issued. */
 export function sessionRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
-  const { cookies } = deps;
 
   // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401
   // with `X-Auth-Request-Redirect` naming the sign-in page.
@@ -87,18 +101,22 @@ export function sessionRoutes(deps: HttpDeps) {
     return c.json(claims);
   });
 
-  app.on(['GET', 'POST'], '/logout', async (c) => {
+  // GET /logout from another site's page shows a confirmation page instead of signing out; a POST
+  // is accepted from portero's own pages and the allowed origins only (see logout-origin.ts).
+  app.get('/logout', async (c) => {
     const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
     c.header('cache-control', 'no-store');
-    for (const token of presentedTokens(c, cookies)) {
-      // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
-      const claims = await deps.sessions.verify(token).catch(() => undefined);
-      if (claims) await deps.sessions.revoke(claims);
+    if (!signsOutByGet(requestMarkers(c.req.raw.headers), deps.flow)) {
+      return c.html(signOutConfirmPage(c.get('basePath'), c.req.query('return_to')));
     }
-    // Only once the revocation is stored: should the store fail (503), the browser keeps its cookie
-    // and can sign out again, rather than believe it signed out while its token stays valid.
-    cookies.clearToken(c);
-    return c.redirect(returnTo, 302);
+    return signOut(c, deps, returnTo);
+  });
+
+  app.post('/logout', async (c) => {
+    const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
+    c.header('cache-control', 'no-store');
+    checkLogoutPost(requestMarkers(c.req.raw.headers), deps.flow);
+    return signOut(c, deps, returnTo);
   });
 
   return app;

@@ -1,0 +1,92 @@
+import { CROSS_SITE_REQUEST, PorteroError } from '../errors.js';
+import { originAllowed, type ReturnToPolicy } from '../flow/return-to.js';
+
+/**
+ * Where a request to /logout comes from, as the browser says: `Sec-Fetch-Site` (set by the browser,
+ * no page can forge it), and the origin of the page that made the request, from `Origin` or else
+ * `Referer`. A page sent with `Referrer-Policy: no-referrer` (portero's own) makes a POST with
+ * `Origin: null`; a page may also send no Referer at all.
+ *
+ * GET /logout, by case (a page of another site can link there, and the browser sends the
+ * SameSite=Lax token cookie along, so such a link alone must sign no one out):
+ * - `Sec-Fetch-Site: cross-site`, or a prefetch or prerender (`Sec-Purpose`, `Purpose`): the
+ *   confirmation page, even for a link on an allowed app of another site (one more click);
+ * - an Origin or Referer: signs out if it is portero's origin or an ALLOWED_REDIRECTS one, else the
+ *   confirmation page (a same-site page that is not an allowed app, too);
+ * - `Origin: null`: signs out only with `Sec-Fetch-Site: same-origin`;
+ * - neither: signs out with `Sec-Fetch-Site` `same-origin`, `same-site` or `none` (typed, a
+ *   bookmark); without Sec-Fetch-Site (a browser too old to send it, following a link from a page
+ *   that sends no Referer, could be any site's) the confirmation page.
+ *
+ * POST /logout: see {@link checkLogoutPost}.
+ */
+export interface RequestMarkers {
+  readonly fetchSite: string | undefined;
+  /** Origin's value, or Referer's origin; `null` for `Origin: null` or a Referer that is no URL. */
+  readonly origin: string | undefined;
+  /** Any of Origin, Referer, `Sec-Fetch-*`: a browser made this request. */
+  readonly browser: boolean;
+  readonly prefetch: boolean;
+}
+
+export function requestMarkers(headers: Headers): RequestMarkers {
+  const origin = headers.get('origin') ?? undefined;
+  const referer = headers.get('referer') ?? undefined;
+  const fetchHeaders = ['sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-user'].some((name) => headers.has(name));
+  const purpose = `${headers.get('sec-purpose') ?? ''} ${headers.get('purpose') ?? ''}`;
+  return {
+    fetchSite: headers.get('sec-fetch-site')?.toLowerCase() ?? undefined,
+    origin: origin ?? (referer === undefined ? undefined : refererOrigin(referer)),
+    browser: origin !== undefined || referer !== undefined || fetchHeaders,
+    prefetch: /prefetch|prerender/i.test(purpose),
+  };
+}
+
+function refererOrigin(referer: string): string {
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return 'null';
+  }
+}
+
+/** portero's own origin (PUBLIC_URL's) or one ALLOWED_REDIRECTS names: the pages that may sign a person out. */
+function trusted(origin: string, policy: ReturnToPolicy): boolean {
+  return origin === new URL(policy.publicUrl).origin || originAllowed(origin, policy.allowedRedirects);
+}
+
+/**
+ * Whether a GET /logout signs out at once (a link on portero's or an allowed app's page, a typed
+ * address, a bookmark); otherwise it shows a confirmation page whose button POSTs. A page of another
+ * site can link to /logout and the browser sends the SameSite=Lax token cookie along, so that link
+ * alone must not sign anyone out.
+ */
+export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): boolean {
+  if (markers.prefetch || markers.fetchSite === 'cross-site') return false;
+  if (markers.origin === 'null') return markers.fetchSite === 'same-origin';
+  if (markers.origin !== undefined) return trusted(markers.origin, policy);
+  // A browser without Sec-Fetch-Site (older than 2023 for Safari) following a link from a page
+  // that sends no Referer could be any site's: it asks first.
+  return markers.fetchSite === 'same-origin' || markers.fetchSite === 'same-site' || markers.fetchSite === 'none';
+}
+
+/**
+ * Refuses (`cross_site_request`, 403) a POST /logout that a page of another site made. Accepted: an
+ * Origin (or, without one, a Referer) of portero's own or of an allowed origin; `Sec-Fetch-Site:
+ * same-origin` (portero's own pages, whose no-referrer policy makes the browser send `Origin: null`);
+ * and a request with no browser marker at all. The last is safe: every current browser sends Origin
+ * on a cross-origin POST (Fetch standard; Chrome, Safari, Firefox since 70), so a POST without
+ * Origin, Referer or any `Sec-Fetch-*` is no form on another site's page but an API client (curl
+ * with a bearer token), which no third party can make act. And even a browser too old to send them
+ * does not send the SameSite=Lax token cookie with a cross-site POST, so it has nothing to revoke.
+ */
+export function checkLogoutPost(markers: RequestMarkers, policy: ReturnToPolicy): void {
+  if (markers.origin !== undefined && markers.origin !== 'null') {
+    if (trusted(markers.origin, policy)) return;
+  } else if (markers.fetchSite === 'same-origin' || !markers.browser) {
+    return;
+  }
+  throw new PorteroError(CROSS_SITE_REQUEST, 'POST /logout from another site', {
+    detail: { sec_fetch_site: markers.fetchSite?.slice(0, 16), origin: markers.origin?.slice(0, 200) },
+  });
+}
