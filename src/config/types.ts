@@ -56,6 +56,8 @@ export interface FlowConfig {
   readonly ttl: number;
   /** Origins (`https://app.example.com`) or subdomain patterns (`https://*.example.com`). */
   readonly allowedRedirects: readonly string[];
+  /** PROVIDER_TIMEOUT: seconds a provider's whole answer (discovery, JWKS, token, userinfo, API calls) may take. */
+  readonly providerTimeout: number;
 }
 
 export interface DevConfig {

@@ -263,13 +263,20 @@ describe('what the provider or its tokens say', () => {
 });
 
 describe('when the provider cannot be reached', () => {
-  it('discovery failing gives 502 and stores nothing; the next login retries and works', async () => {
+  it('discovery failing gives 502 and stores nothing; the next login after a short backoff retries and works', async () => {
     const fresh = await buildTestApp({ store, clock, env: idp.env('corp') });
     msw.use(http.get(`${idp.issuer}/.well-known/openid-configuration`, () => HttpResponse.error(), { once: true }));
     const browser = new TestBrowser();
     const down = await browser.get(fresh.app, `${GATEWAY}/login/corp`);
     await expectStartAgainPage(down, 502, 'The sign-in provider cannot be reached');
     expect(down.headers.getSetCookie()).toEqual([]);
+    expect(down.headers.get('retry-after')).toBe('5');
+    // Within the backoff the failure is answered at once: discovery would have worked by now.
+    clock.advance(3);
+    const still = await browser.get(fresh.app, `${GATEWAY}/login/corp`);
+    await expectStartAgainPage(still, 502, 'The sign-in provider cannot be reached');
+    expect(still.headers.get('retry-after')).toBe('2');
+    clock.advance(2);
     const up = await browser.get(fresh.app, `${GATEWAY}/login/corp`);
     expect(up.status).toBe(302);
     expect(up.headers.get('location')).toMatch(/^https:\/\/idp\.example\.test\/authorize\?/);
