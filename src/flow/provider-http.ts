@@ -23,11 +23,6 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** The body, read to its end but never past `limit` bytes: beyond that the read is cancelled, closing the connection. */
 async function readBounded(response: Response, url: string, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
   if (!response.body) return null;
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > limit) {
-    await response.body.cancel();
-    throw new ProviderResponseTooLarge(url, limit);
-  }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let length = 0;
