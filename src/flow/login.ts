@@ -137,10 +137,11 @@ function checkCallback(record: FlowRecord, provider: ConfiguredProvider, params:
 /**
  * An ID token issued later than now, beyond CLOCK_SKEW, is refused (OIDC Core 3.1.3.7, step 10:
  * `iat` can reject tokens issued too far away from the current time). openid-client checks `exp`
- * and `nbf` with the same tolerance but only the type of `iat`.
+ * and `nbf` with the same tolerance but only the type of `iat`. By the clock openid-client checks
+ * those by (the system's, `Date`), so all three agree; not the flow's injected one.
  */
-function checkIssuedAt(claims: client.IDToken, provider: ConfiguredProvider, now: number): void {
-  if (claims.iat > now / 1000 + provider.clockSkew) {
+function checkIssuedAt(claims: client.IDToken, provider: ConfiguredProvider): void {
+  if (claims.iat > Date.now() / 1000 + provider.clockSkew) {
     throw new PorteroError(ID_TOKEN_INVALID, 'the provider sent an ID token issued in the future', {
       detail: { provider: provider.id, reason: `iat is more than CLOCK_SKEW (${provider.clockSkew} s) in the future` },
     });
@@ -169,7 +170,7 @@ async function exchangeCode(
     });
     const claims = tokens.claims();
     if (claims) {
-      checkIssuedAt(claims, provider, deps.clock.now());
+      checkIssuedAt(claims, provider);
       provider.definition.checkIdToken?.({ ...claims }, provider.settings);
     }
     return tokens;

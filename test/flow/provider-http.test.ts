@@ -40,10 +40,11 @@ describe('boundedFetch', () => {
     await fetch(`${provider.origin}/ok`, GET); // the HTTP client's own timers, once
     const before = timers();
     await fetch(`${provider.origin}/ok`, GET);
-    expect(timers()).toBe(before);
+    // At most as many: the HTTP client may have dropped one of its own meanwhile, never added one.
+    expect(timers()).toBeLessThanOrEqual(before);
     provider.misbehave('/huge', 'huge');
     await expect(fetch(`${provider.origin}/huge`, GET)).rejects.toBeInstanceOf(ProviderResponseTooLarge);
-    expect(timers()).toBe(before);
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 
   it('refuses an answer over the limit while reading it, and closes the connection', async () => {
