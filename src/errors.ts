@@ -26,6 +26,8 @@ export const ACCESS_DENIED = 'access_denied';
 export const PROVIDER_ERROR = 'provider_error';
 /** The provider cannot be reached (discovery failed). */
 export const PROVIDER_UNAVAILABLE = 'provider_unavailable';
+/** The provider did not answer in full within PROVIDER_TIMEOUT (it hangs, or drips its answer). */
+export const PROVIDER_TIMEOUT = 'provider_timeout';
 /** The provider refused the code exchange, or answered it with something that is not a token response. */
 export const TOKEN_EXCHANGE_FAILED = 'token_exchange_failed';
 /** The provider's ID token (or its token response) does not validate. */
@@ -51,6 +53,7 @@ export type ErrorCode =
   | typeof ACCESS_DENIED
   | typeof PROVIDER_ERROR
   | typeof PROVIDER_UNAVAILABLE
+  | typeof PROVIDER_TIMEOUT
   | typeof TOKEN_EXCHANGE_FAILED
   | typeof ID_TOKEN_INVALID
   | typeof PROFILE_UNAVAILABLE
@@ -65,7 +68,7 @@ export type ErrorDetail = Readonly<Record<string, string | number | boolean | un
 export interface PorteroErrorOptions {
   readonly cause?: unknown;
   readonly detail?: ErrorDetail;
-  /** Seconds after which trying again may succeed (`Retry-After`), for `rate_limited`. */
+  /** Seconds after which trying again may succeed (`Retry-After`): `rate_limited`, a provider in its retry backoff. */
   readonly retryAfter?: number;
 }
 

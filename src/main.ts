@@ -6,7 +6,7 @@ import { parseConfig } from './config/parse.js';
 import type { Config, TokenConfig } from './config/types.js';
 import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
-import { configureProviders } from './flow/provider-client.js';
+import { configureProviders, providerOptions } from './flow/provider-client.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ProviderSettings } from './providers/index.js';
 import { connectStore } from './store/connect.js';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const { settings, devIdp } = await providerSettings(config, logger);
 
   const connection = await connectStore(config.redis, logger);
-  const providers = configureProviders(settings);
+  const providers = configureProviders(settings, { ...providerOptions(config), clock: systemClock });
   const app = createApp({ config, store: connection.store, keys, providers, logger, clock: systemClock });
 
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;

@@ -63,6 +63,7 @@ function flow(reader: EnvReader, url: string): FlowConfig {
     publicUrl: url,
     ttl: reader.integer('FLOW_TTL', 600, 30, 3600),
     allowedRedirects: Object.freeze(allowedRedirects(reader, new URL(url).origin)),
+    providerTimeout: reader.integer('PROVIDER_TIMEOUT', 10, 1, 120),
   };
 }
 

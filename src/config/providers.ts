@@ -15,6 +15,9 @@ const COMMON_SUFFIXES = ['CLIENT_ID', 'CLIENT_SECRET', 'TYPE', 'SCOPES', 'NAME']
 
 type ProviderVariables = Map<string, string>;
 
+/** Settings of every provider at once, not of one named `<ID>`: read with the flow's (`PROVIDER_TIMEOUT`). */
+const ALL_PROVIDERS_SETTINGS = new Set(['PROVIDER_TIMEOUT']);
+
 /** Groups the `PROVIDER_<ID>_*` variables by raw id (`MY_CORP`); a suffix no preset knows is a problem. */
 function groupByProvider(env: Env, registry: ProviderRegistry, reader: EnvReader): Map<string, ProviderVariables> {
   const suffixes = [...new Set([...COMMON_SUFFIXES, ...Object.values(registry).flatMap((preset) => preset.variables)])];
@@ -22,7 +25,7 @@ function groupByProvider(env: Env, registry: ProviderRegistry, reader: EnvReader
   const variable = new RegExp(`^PROVIDER_([A-Z0-9_]+?)_(${suffixes.join('|')})$`);
   const grouped = new Map<string, ProviderVariables>();
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('PROVIDER_') || value === undefined) continue;
+    if (!name.startsWith('PROVIDER_') || ALL_PROVIDERS_SETTINGS.has(name) || value === undefined) continue;
     const match = variable.exec(name);
     if (!match) {
       reader.problem(`${name} is not a provider setting (known: PROVIDER_<ID>_${suffixes.join(', _')})`);

@@ -67,6 +67,8 @@ export interface FlowConfig {
   readonly ttl: number;
   /** Origins (`https://app.example.com`) or subdomain patterns (`https://*.example.com`). */
   readonly allowedRedirects: readonly string[];
+  /** PROVIDER_TIMEOUT: seconds a provider's whole answer (discovery, JWKS, token, userinfo, API calls) may take. */
+  readonly providerTimeout: number;
 }
 
 /** At most `points` requests per `duration` seconds from one client address. */

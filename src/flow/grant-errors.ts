@@ -7,6 +7,8 @@ import {
   PorteroError,
   PROFILE_UNAVAILABLE,
   PROVIDER_ERROR,
+  PROVIDER_TIMEOUT,
+  PROVIDER_UNAVAILABLE,
   TOKEN_EXCHANGE_FAILED,
 } from '../errors.js';
 
@@ -40,6 +42,32 @@ const reasonOf = (error: unknown) =>
 
 const oauthErrorOf = (error: unknown) => (typeof error === 'string' ? { oauth_error: error.slice(0, 64) } : {});
 
+/**
+ * Whether the provider did not answer in full within PROVIDER_TIMEOUT: the deadline of
+ * `boundedFetch` (or openid-client's own), which openid-client reports as `OAUTH_TIMEOUT`.
+ */
+function isTimeout(error: unknown): boolean {
+  if (error instanceof client.ClientError && error.code === 'OAUTH_TIMEOUT') return true;
+  return error instanceof DOMException && error.name === 'TimeoutError';
+}
+
+const timedOut = (cause: unknown, provider: string, what: string) =>
+  new PorteroError(PROVIDER_TIMEOUT, `the provider did not answer ${what} in time`, {
+    cause,
+    detail: { provider, reason: reasonOf(cause) },
+  });
+
+/**
+ * Sorts what failed while discovering a provider: it did not answer in time (provider_timeout), or
+ * anything else: it cannot be reached, or answered something that is not a discovery document
+ * (provider_unavailable). `retryAfter`: when the next login may try again.
+ */
+export function classifyDiscoveryError(cause: unknown, provider: string, retryAfter: number): PorteroError {
+  const options = { cause, detail: { provider, reason: reasonOf(cause) }, retryAfter };
+  if (isTimeout(cause)) return new PorteroError(PROVIDER_TIMEOUT, `${provider} did not answer discovery in time`, options);
+  return new PorteroError(PROVIDER_UNAVAILABLE, `cannot reach ${provider} for discovery`, options);
+}
+
 /** A preset's own refusal (`profileRefused`, `idTokenRefused`), with the provider named for the log line. */
 const withProvider = (error: PorteroError, provider: string) =>
   new PorteroError(error.code, error.message, { cause: error.cause, detail: { provider, ...error.detail } });
@@ -50,7 +78,8 @@ const withProvider = (error: PorteroError, provider: string) =>
  * - `ResponseBodyError`: the token endpoint answered an OAuth error (`invalid_grant`): token_exchange_failed;
  * - `AuthorizationResponseError`: the callback carried the provider's error: access_denied or provider_error;
  * - a `ClientError` about the ID token (signature, iss, aud, exp, nonce): id_token_invalid;
- * - anything else (a malformed token response, a timeout, a refused connection): token_exchange_failed.
+ * - no whole answer within PROVIDER_TIMEOUT (token endpoint or JWKS): provider_timeout;
+ * - anything else (a malformed or oversized token response, a refused connection): token_exchange_failed.
  * The provider's response body is kept only as `cause`, never in the message a person sees.
  */
 export function classifyGrantError(cause: unknown, provider: string): PorteroError {
@@ -74,6 +103,7 @@ export function classifyGrantError(cause: unknown, provider: string): PorteroErr
       detail: { provider, reason: reasonOf(cause), oauth_code: cause.code },
     });
   }
+  if (isTimeout(cause)) return timedOut(cause, provider, 'the code exchange');
   return new PorteroError(TOKEN_EXCHANGE_FAILED, 'the provider did not accept the login', {
     cause,
     detail: {
@@ -87,10 +117,11 @@ export function classifyGrantError(cause: unknown, provider: string): PorteroErr
 /**
  * Sorts what failed while reading the profile: the preset's own refusal (kept, with the provider
  * named), a userinfo endpoint refusing the access token (`WWWAuthenticateChallengeError`), or any
- * other failure: all profile_unavailable.
+ * other failure: all profile_unavailable; but no whole answer within PROVIDER_TIMEOUT is provider_timeout.
  */
 export function classifyProfileError(cause: unknown, provider: string): PorteroError {
   if (isPorteroError(cause)) return withProvider(cause, provider);
+  if (isTimeout(cause)) return timedOut(cause, provider, 'the profile request');
   const challenged = cause instanceof client.WWWAuthenticateChallengeError ? cause : undefined;
   return new PorteroError(PROFILE_UNAVAILABLE, 'could not read the user profile from the provider', {
     cause,

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
 import type { FlowConfig } from '../config/types.js';
-import { ACCESS_DENIED, FLOW_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
+import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
 import type { Profile } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';
@@ -135,6 +135,20 @@ function checkCallback(record: FlowRecord, provider: ConfiguredProvider, params:
 }
 
 /**
+ * An ID token issued later than now, beyond CLOCK_SKEW, is refused (OIDC Core 3.1.3.7, step 10:
+ * `iat` can reject tokens issued too far away from the current time). openid-client checks `exp`
+ * and `nbf` with the same tolerance but only the type of `iat`. By the clock openid-client checks
+ * those by (the system's, `Date`), so all three agree; not the flow's injected one.
+ */
+function checkIssuedAt(claims: client.IDToken, provider: ConfiguredProvider): void {
+  if (claims.iat > Date.now() / 1000 + provider.clockSkew) {
+    throw new PorteroError(ID_TOKEN_INVALID, 'the provider sent an ID token issued in the future', {
+      detail: { provider: provider.id, reason: `iat is more than CLOCK_SKEW (${provider.clockSkew} s) in the future` },
+    });
+  }
+}
+
+/**
  * The code exchange; the redirect URI is rebuilt from PUBLIC_URL, as sent in the authorization
  * request. Then the preset's own policy on the validated ID token.
  */
@@ -155,7 +169,10 @@ async function exchangeCode(
       ...(oidc ? { expectedNonce: record.nonce, idTokenExpected: true } : {}),
     });
     const claims = tokens.claims();
-    if (claims) provider.definition.checkIdToken?.({ ...claims }, provider.settings);
+    if (claims) {
+      checkIssuedAt(claims, provider);
+      provider.definition.checkIdToken?.({ ...claims }, provider.settings);
+    }
     return tokens;
   } catch (cause) {
     throw classifyGrantError(cause, provider.id);

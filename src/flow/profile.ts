@@ -34,7 +34,13 @@ export async function readProfile(
     const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, headers);
     if (options.optional && (response.status === 403 || response.status === 404)) return undefined;
     if (!response.ok) throw profileRefused(`GET ${url} answered ${response.status}`);
-    return response.json();
+    // Not response.json(): its SyntaxError quotes the body, which must not reach the log.
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw profileRefused(`GET ${url} did not answer JSON`);
+    }
   };
   const userinfo = async (): Promise<JsonObject | undefined> => {
     if (!userinfoEndpoint) return undefined;

@@ -1,7 +1,18 @@
 import * as client from 'openid-client';
-import { PorteroError, PROVIDER_UNAVAILABLE } from '../errors.js';
+import { type Clock, systemClock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import type { PorteroError } from '../errors.js';
 import { findPreset, type ProviderDefinition, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
 import { isHttpAllowed, isLoopbackHost } from '../shared/loopback.js';
+import { classifyDiscoveryError } from './grant-errors.js';
+import { boundedFetch } from './provider-http.js';
+
+/**
+ * Seconds a failed discovery is remembered before the next login tries again: long enough that a
+ * flood of logins at a dead provider is not a flood of discoveries, short enough that a provider
+ * back up is used again at once.
+ */
+export const DISCOVERY_RETRY_BACKOFF = 5;
 
 /** A provider as configured by the operator, ready to run the OAuth dance. */
 export interface ConfiguredProvider {
@@ -10,16 +21,23 @@ export interface ConfiguredProvider {
   readonly definition: ProviderDefinition;
   readonly settings: ProviderSettings;
   readonly scopes: readonly string[];
+  /** CLOCK_SKEW: seconds its clock may disagree with ours, allowed on its ID tokens' `exp`, `iat` and `nbf`. */
+  readonly clockSkew: number;
   /**
-   * The openid-client configuration: discovered once for OIDC providers (a failed discovery is
-   * retried by the next login rather than remembered), built from explicit endpoints otherwise.
+   * The openid-client configuration: discovered once for OIDC providers (a failed discovery is not
+   * kept: the first login after {@link DISCOVERY_RETRY_BACKOFF} seconds tries again; those before
+   * get the same failure at once), built from explicit endpoints otherwise.
    */
   client(): Promise<client.Configuration>;
 }
 
 export interface ProviderOptions {
-  /** Seconds to wait for a provider's HTTP endpoints. */
+  /** PROVIDER_TIMEOUT: seconds a whole answer of a provider's endpoint may take (default 10). */
   readonly timeout?: number;
+  /** CLOCK_SKEW: seconds of tolerance on ID token times (default 30). */
+  readonly clockSkew?: number;
+  /** Times the discovery backoff. */
+  readonly clock?: Clock;
   /** Provider types by name; the presets unless a test adds its own. */
   readonly registry?: ProviderRegistry;
 }
@@ -77,16 +95,25 @@ function checkDiscoveredEndpoints(metadata: client.ServerMetadata): void {
   }
 }
 
-async function buildClient(definition: ProviderDefinition, settings: ProviderSettings, timeout: number): Promise<client.Configuration> {
+async function buildClient(
+  definition: ProviderDefinition,
+  settings: ProviderSettings,
+  options: { timeout: number; clockSkew: number },
+): Promise<client.Configuration> {
   const server = definition.server(settings);
   const insecure = isInsecure(server);
   const auth = definition.clientAuthentication?.(settings) ?? defaultClientAuth(definition, settings);
+  // Every request of this provider (discovery, JWKS, token, userinfo, a preset's fetchJson) goes
+  // through one bounded fetch: a whole answer within PROVIDER_TIMEOUT, of at most 1 MiB.
+  const fetch = boundedFetch(options.timeout);
+  const metadata: Partial<client.ClientMetadata> = { [client.clockTolerance]: options.clockSkew };
   let config: client.Configuration;
   if (server.kind === 'discovery') {
     // The discovered configuration as openid-client made it (with its own Entra ID multi-tenant
     // issuer handling), never rebuilt from its metadata.
-    config = await client.discovery(new URL(server.issuer), settings.clientId, undefined, auth, {
-      timeout,
+    config = await client.discovery(new URL(server.issuer), settings.clientId, metadata, auth, {
+      timeout: options.timeout,
+      [client.customFetch]: fetch,
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
     refuseTemplatedIssuer(definition, config.serverMetadata().issuer);
@@ -96,17 +123,43 @@ async function buildClient(definition: ProviderDefinition, settings: ProviderSet
     client.enableNonRepudiationChecks(config);
   } else {
     const { authorization, token, userinfo } = server.endpoints;
-    const metadata: client.ServerMetadata = {
+    const serverMetadata: client.ServerMetadata = {
       issuer: new URL(authorization).origin,
       authorization_endpoint: authorization,
       token_endpoint: token,
       ...(userinfo ? { userinfo_endpoint: userinfo } : {}),
     };
-    config = new client.Configuration(metadata, settings.clientId, undefined, auth);
+    config = new client.Configuration(serverMetadata, settings.clientId, metadata, auth);
+    config[client.customFetch] = fetch;
     if (insecure) client.allowInsecureRequests(config);
   }
-  config.timeout = timeout;
+  // openid-client's own deadline too, per request; boundedFetch's covers the body as well.
+  config.timeout = options.timeout;
   return config;
+}
+
+/**
+ * Discovers (or builds) a provider's configuration once, and keeps it. A failure is kept only
+ * {@link DISCOVERY_RETRY_BACKOFF} seconds: logins meanwhile get it again at once, with when to try
+ * again; the first one after discovers anew.
+ */
+function discoverOnce(build: () => Promise<client.Configuration>, provider: string, clock: Clock): () => Promise<client.Configuration> {
+  let pending: Promise<client.Configuration> | undefined;
+  let failed: { error: PorteroError; at: number } | undefined;
+  return () => {
+    if (failed) {
+      const left = failed.at + DISCOVERY_RETRY_BACKOFF * 1000 - clock.now();
+      if (left > 0) return Promise.reject(classifyDiscoveryError(failed.error.cause, provider, left / 1000));
+      failed = undefined;
+    }
+    pending ??= build().catch((cause: unknown) => {
+      pending = undefined;
+      const error = classifyDiscoveryError(cause, provider, DISCOVERY_RETRY_BACKOFF);
+      failed = { error, at: clock.now() };
+      throw error;
+    });
+    return pending;
+  };
 }
 
 /** A provider of type `definition` with the operator's `settings`; discovery happens on first use. */
@@ -116,25 +169,24 @@ export function configureProvider(
   options: ProviderOptions = {},
 ): ConfiguredProvider {
   const timeout = options.timeout ?? 10;
-  let pending: Promise<client.Configuration> | undefined;
+  const clockSkew = options.clockSkew ?? 30;
+  const build = () => buildClient(definition, settings, { timeout, clockSkew });
   return Object.freeze({
     id: settings.id,
     displayName: settings.displayName ?? definition.displayName,
     definition,
     settings,
     scopes: settings.scopes ?? definition.scopes,
-    client() {
-      pending ??= buildClient(definition, settings, timeout).catch((cause: unknown) => {
-        pending = undefined;
-        throw new PorteroError(PROVIDER_UNAVAILABLE, `cannot reach ${settings.id} for discovery`, {
-          cause,
-          detail: { provider: settings.id, reason: (cause as Error).message },
-        });
-      });
-      return pending;
-    },
+    clockSkew,
+    client: discoverOnce(build, settings.id, options.clock ?? systemClock),
   });
 }
+
+/** The options the configuration sets: PROVIDER_TIMEOUT and CLOCK_SKEW. */
+export const providerOptions = (config: Pick<Config, 'flow' | 'tokens'>): ProviderOptions => ({
+  timeout: config.flow.providerTimeout,
+  clockSkew: config.tokens.clockSkew,
+});
 
 /** Every configured provider by id, each of the type its settings name. */
 export function configureProviders(settings: readonly ProviderSettings[], options: ProviderOptions = {}): Map<string, ConfiguredProvider> {

@@ -7,7 +7,7 @@ import type { ErrorCode } from '../errors.js';
 export type OAuthErrorValue = 'invalid_request' | 'invalid_grant' | 'access_denied' | 'server_error' | 'temporarily_unavailable';
 
 export interface ErrorPresentation {
-  readonly status: 400 | 401 | 403 | 404 | 429 | 500 | 502 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 429 | 500 | 502 | 503 | 504;
   /** Page title and JSON `error_description`: what happened, in words a person understands. */
   readonly title: string;
   /** What the person can do about it. */
@@ -90,6 +90,14 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     status: 502,
     title: 'The sign-in provider cannot be reached',
     hint: 'Please try again in a moment.',
+    level: 'error',
+    startAgain: true,
+    oauthError: 'temporarily_unavailable',
+  },
+  provider_timeout: {
+    status: 504,
+    title: 'The sign-in provider did not answer in time',
+    hint: 'It may be slow or down. Please try again in a moment.',
     level: 'error',
     startAgain: true,
     oauthError: 'temporarily_unavailable',

@@ -24,7 +24,7 @@ describe('parseConfig defaults', () => {
     expect(config).toMatchObject({
       mode: 'development',
       server: { port: 3000, publicUrl: 'http://localhost:3000' },
-      flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'] },
+      flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'], providerTimeout: 10 },
       tokens: { ttl: 3600, clockSkew: 30, alg: 'ES256', issuer: 'http://localhost:3000' },
       cookies: { tokenName: 'auth_token', secure: false, secretGenerated: true },
       redis: { startupWait: 5, allowEviction: false },
@@ -67,6 +67,7 @@ describe('parseConfig problems', () => {
       COOKIE_SECRET: 'short',
       FLOW_TTL: '5',
       CLOCK_SKEW: '-1',
+      PROVIDER_TIMEOUT: '0',
       REDIS_URL: 'http://redis:6379',
       ALLOWED_REDIRECTS: 'https://app.example.com/path',
     });
@@ -77,11 +78,14 @@ describe('parseConfig problems', () => {
         'COOKIE_SECRET must be at least 32 characters (try: openssl rand -base64 48)',
         'FLOW_TTL must be a whole number from 30 to 3600, got "5"',
         'CLOCK_SKEW must be a whole number from 0 to 300, got "-1"',
+        'PROVIDER_TIMEOUT must be a whole number from 1 to 120, got "0"',
         'REDIS_URL must start with redis:// or rediss://',
         'ALLOWED_REDIRECTS entry "https://app.example.com/path" is not an origin (like https://app.example.com or https://*.example.com)',
       ]),
     );
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(8);
+    expect(problemsOf({ PROVIDER_TIMEOUT: '121' })).toEqual(['PROVIDER_TIMEOUT must be a whole number from 1 to 120, got "121"']);
+    expect(parseConfig({ PROVIDER_TIMEOUT: '3' }).flow.providerTimeout).toBe(3);
   });
 
   it('names each thing production needs that is missing', () => {

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { describe, expect, it } from 'vitest';
 import { isPorteroError, PorteroError } from '../../src/errors.js';
-import { classifyGrantError, classifyProfileError } from '../../src/flow/grant-errors.js';
+import { classifyDiscoveryError, classifyGrantError, classifyProfileError } from '../../src/flow/grant-errors.js';
 import { idTokenRefused, profileRefused } from '../../src/providers/index.js';
 
 // openid-client's failures, one test per class, as its functions throw them (the flow tests meet
@@ -83,8 +83,14 @@ describe('classifyGrantError', () => {
     });
     const noIss = invalidResponse('response parameter "iss" (issuer) missing', { parameters: new URLSearchParams() });
     expect(classifyGrantError(noIss, 'corp')).toMatchObject({ code: 'token_exchange_failed' });
-    const timeout = new ClientError('operation timed out', { code: 'OAUTH_TIMEOUT' });
-    expect(classifyGrantError(timeout, 'corp')).toMatchObject({ code: 'token_exchange_failed', detail: { oauth_code: 'OAUTH_TIMEOUT' } });
+  });
+
+  it('ClientError OAUTH_TIMEOUT (no whole answer within PROVIDER_TIMEOUT): provider_timeout', () => {
+    const timeout = new ClientError('operation timed out', { code: 'OAUTH_TIMEOUT', cause: new DOMException('no answer', 'TimeoutError') });
+    expect(classifyGrantError(timeout, 'corp')).toMatchObject({
+      code: 'provider_timeout',
+      detail: { provider: 'corp', reason: 'no answer' },
+    });
   });
 
   it('anything else (a refused connection): token_exchange_failed', () => {
@@ -97,6 +103,22 @@ describe('classifyGrantError', () => {
   it('a preset’s own refusal (checkIdToken) is kept, with the provider named', () => {
     const error = classifyGrantError(idTokenRefused('tenant not allowed'), 'entra');
     expect(error).toMatchObject({ code: 'id_token_invalid', detail: { provider: 'entra', reason: 'tenant not allowed' } });
+  });
+});
+
+describe('classifyDiscoveryError', () => {
+  it('a timeout is provider_timeout, anything else provider_unavailable, each with when to try again', () => {
+    const timeout = new ClientError('operation timed out', { code: 'OAUTH_TIMEOUT' });
+    expect(classifyDiscoveryError(timeout, 'corp', 5)).toMatchObject({
+      code: 'provider_timeout',
+      retryAfter: 5,
+      detail: { provider: 'corp' },
+    });
+    expect(classifyDiscoveryError(new TypeError('fetch failed'), 'corp', 2)).toMatchObject({
+      code: 'provider_unavailable',
+      retryAfter: 2,
+      detail: { provider: 'corp', reason: 'fetch failed' },
+    });
   });
 });
 
@@ -121,5 +143,7 @@ describe('classifyProfileError', () => {
     const other = classifyProfileError(new SyntaxError('Unexpected token < in JSON'), 'github');
     expect(isPorteroError(other, 'profile_unavailable')).toBe(true);
     expect(other).toBeInstanceOf(PorteroError);
+    const timeout = new ClientError('operation timed out', { code: 'OAUTH_TIMEOUT' });
+    expect(classifyProfileError(timeout, 'github')).toMatchObject({ code: 'provider_timeout', detail: { provider: 'github' } });
   });
 });

@@ -32,6 +32,7 @@ const EXPECTED: Record<ErrorCode, readonly [status: number, oauthError: string]>
   access_denied: [401, 'access_denied'],
   provider_error: [502, 'server_error'],
   provider_unavailable: [502, 'temporarily_unavailable'],
+  provider_timeout: [504, 'temporarily_unavailable'],
   token_exchange_failed: [502, 'server_error'],
   id_token_invalid: [401, 'server_error'],
   profile_unavailable: [502, 'server_error'],

@@ -6,7 +6,7 @@ import { createApp } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/types.js';
-import { configureProviders } from '../../src/flow/provider-client.js';
+import { configureProviders, providerOptions } from '../../src/flow/provider-client.js';
 import { createLogger } from '../../src/logger.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
@@ -69,7 +69,11 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
     config,
     store: options.store,
     keys,
-    providers: configureProviders(config.providers, { registry }),
+    providers: configureProviders(config.providers, {
+      ...providerOptions(config),
+      registry,
+      ...(options.clock ? { clock: options.clock } : {}),
+    }),
     logger: createLogger('debug', logs),
     ...(options.clock ? { clock: options.clock } : {}),
   });

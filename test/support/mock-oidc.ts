@@ -32,6 +32,8 @@ export class MockOidcProvider {
   tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
+  /** Makes the ID token itself, from its claims, instead of signing it with the provider's key (`alg: none`, HS256, …). */
+  signIdToken: ((claims: JWTPayload) => Promise<string> | string) | undefined;
   /** Makes userinfo refuse every access token with a `WWW-Authenticate` challenge (RFC 6750). */
   userinfoChallenge = false;
   readonly tokenRequests: TokenRequestRecord[] = [];
@@ -163,9 +165,11 @@ export class MockOidcProvider {
       ...grant.data.claims,
     };
     if (this.idTokenOverride) claims = this.idTokenOverride(claims);
-    const idToken = await new SignJWT(claims)
-      .setProtectedHeader({ alg: 'RS256', kid: 'mock-key' })
-      .sign(this.signWithForeignKey ? this.#foreignKey : this.#key.privateKey);
+    const idToken = this.signIdToken
+      ? await this.signIdToken(claims)
+      : await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'RS256', kid: 'mock-key' })
+          .sign(this.signWithForeignKey ? this.#foreignKey : this.#key.privateKey);
     return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
   }
 }
