@@ -70,7 +70,8 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
     store: options.store,
     keys,
     providers: configureProviders(config.providers, { registry }),
-    logger: createLogger('debug', logs),
+    // LOG_LEVEL as an operator sets it, else debug: tests see every line the gateway writes by default.
+    logger: createLogger(options.env?.LOG_LEVEL === undefined ? 'debug' : config.log.level, logs),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   return { app, config, keys, logs, store: options.store };
