@@ -10,9 +10,11 @@ import { testRedis } from '../support/redis-server.js';
 /**
  * Thousands of generated requests through the real app on a real Redis, with a provider mocked at
  * the network edge (msw, unhandled requests are errors). No answer may be a 5xx: Redis is up and the
- * provider answers, so neither a 503 (store outage) nor a 502 is genuine here, except a 502 for a
- * callback that did reach the provider's token endpoint and was refused there. No request may hang,
- * and nothing may reject unhandled. A failure prints fast-check's seed and path: replay it with
+ * provider answers, so neither a 503 (store outage) nor a 502 is genuine here, except a 502 for the
+ * callback of a real login that the provider's token endpoint refused, or that carries the
+ * provider's own error (see `genuine502`). No request may hang,
+ * and nothing may reject unhandled. Every answer has its request id and the security headers, and
+ * no stack trace. A failure prints fast-check's seed and path: replay it with
  * FUZZ_SEED=<seed> (and FUZZ_PATH=<path>) in the environment.
  */
 
@@ -68,6 +70,9 @@ interface LiveCallback {
   readonly noise: [string, string | undefined][];
   readonly cookies: readonly (readonly [string, string])[];
   readonly contentType: string;
+  /** The flow cookie as the login set it, its value replaced, its signature broken, gone, or twice (with a garbage twin). */
+  readonly flowCookie: 'real' | 'garbage' | 'forged' | 'missing' | 'twin-before' | 'twin-after';
+  readonly garbage: string;
 }
 
 const liveCallback: fc.Arbitrary<LiveCallback> = fc.record({
@@ -79,6 +84,15 @@ const liveCallback: fc.Arbitrary<LiveCallback> = fc.record({
   noise: queryPairs,
   cookies,
   contentType: fc.constantFrom('application/x-www-form-urlencoded', 'text/plain'),
+  flowCookie: fc.constantFrom(
+    'real' as const,
+    'garbage' as const,
+    'forged' as const,
+    'missing' as const,
+    'twin-before' as const,
+    'twin-after' as const,
+  ),
+  garbage: fc.constantFrom('', '%', '%E0%A4%A', 'x.', '.', 'a.b', '"', '""', 'x.%zz', '=%3D'),
 });
 
 type FuzzCase = ({ kind: 'request' } & FuzzRequest) | LiveCallback;
@@ -91,11 +105,31 @@ const fuzzCase: fc.Arbitrary<{ target: number; input: FuzzCase }> = fc.record({
   ),
 });
 
+/** The flow cookie(s) a live callback sends, from `name=value` as the login set it. */
+function flowCookieOf(cookie: string, live: LiveCallback): string[] {
+  const name = cookie.slice(0, cookie.indexOf('='));
+  const value = cookie.slice(name.length + 1);
+  switch (live.flowCookie) {
+    case 'real':
+      return [cookie];
+    case 'garbage':
+      return [`${name}=${live.garbage}`];
+    case 'forged':
+      return [`${name}=${value.slice(0, value.indexOf('.'))}.${encodeURIComponent('A'.repeat(43))}%3D`];
+    case 'missing':
+      return [];
+    case 'twin-before':
+      return [`${name}=${live.garbage}`, cookie];
+    case 'twin-after':
+      return [cookie, `${name}=${live.garbage}`];
+  }
+}
+
 /** Sends the browser to `/login/corp`, then builds the callback the case describes with its flow cookie. */
 async function liveRequest(gateway: TestApp, origin: string, live: LiveCallback): Promise<Request> {
   const login = await gateway.app.fetch(new Request(`${origin}/login/corp`));
   expect(login.status).toBe(302);
-  const flowCookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+  const flowCookie = flowCookieOf(login.headers.getSetCookie()[0]!.split(';')[0]!, live);
   const location = login.headers.get('location')!;
   const granted = idp.authorize(location, { sub: 'fuzz-live' });
   const params = new URLSearchParams({ state: granted.get('state')! });
@@ -104,7 +138,7 @@ async function liveRequest(gateway: TestApp, origin: string, live: LiveCallback)
   if (live.iss !== 'none') params.set('iss', live.iss === 'right' ? idp.issuer : 'https://evil.example.net');
   const noise = live.noise.map(([key, value]) => (value === undefined ? key : `${key}=${value}`)).join('&');
   const query = [params.toString(), noise].filter(Boolean).join('&');
-  const cookieHeader = [flowCookie, ...live.cookies.map(([name, value]) => `${name}=${value}`)].join('; ');
+  const cookieHeader = [...flowCookie, ...live.cookies.map(([name, value]) => `${name}=${value}`)].join('; ');
   const url = `${origin}/callback/corp`;
   if (live.method === 'GET') return new Request(`${url}?${query}`, { headers: { cookie: cookieHeader } });
   return new Request(url, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': live.contentType }, body: query });
@@ -119,7 +153,7 @@ async function requestOf(target: { origin: string; gateway: TestApp }, input: Fu
 
 const describeCase = (input: FuzzCase) =>
   input.kind === 'live'
-    ? `live callback ${input.method} code=${input.code} iss=${input.iss} repeatState=${input.repeatState}`
+    ? `live callback ${input.method} code=${input.code} iss=${input.iss} repeatState=${input.repeatState} flowCookie=${input.flowCookie}`
     : shapeOf(input);
 
 /**
@@ -133,7 +167,7 @@ function genuine502(status: number, code: unknown, input: FuzzCase, reachedProvi
 }
 
 /** Resolves with the response, or rejects once `HANG_MS` have passed. */
-async function withinBound(response: Promise<Response>, what: string): Promise<Response> {
+async function withinBound<T>(response: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${HANG_MS} ms: ${what}`)), HANG_MS);
@@ -143,6 +177,19 @@ async function withinBound(response: Promise<Response>, what: string): Promise<R
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What every answer has, whatever its status: a request id of its own, the security headers, no stack trace. */
+function checkAnswer(response: Response, body: string, what: string): void {
+  // A request id is echoed only when it is one, never a client's garbage (another header's worth of bytes).
+  const requestId = response.headers.get('x-request-id') ?? '';
+  if (!/^[\x21-\x7e]{1,255}$/.test(requestId)) throw new Error(`an odd X-Request-Id (${requestId.length} chars) in the answer to ${what}`);
+  // Every answer, a 404 outside PUBLIC_URL's path too, carries the security headers.
+  if (!response.headers.get('content-security-policy')?.includes("frame-ancestors 'none'")) {
+    throw new Error(`no Content-Security-Policy in the answer to ${what}`);
+  }
+  // An answer, even a refusal, never shows a stack trace.
+  if (/\bat .+\.(?:ts|js):\d+:\d+/.test(body)) throw new Error(`a stack trace in the answer to ${what}`);
 }
 
 describe('fuzzing the gateway with generated requests', () => {
@@ -159,21 +206,19 @@ describe('fuzzing the gateway with generated requests', () => {
       const exchangesBefore = idp.tokenRequests.length;
       const t0 = performance.now();
       const response = await withinBound(Promise.resolve(gateway.gateway.app.fetch(request)), what);
-      await withinBound(
-        response.arrayBuffer().then(() => response),
-        what,
-      );
+      const body = await withinBound(response.text(), what);
       const ms = performance.now() - t0;
       slowest.push({ ms, what });
       slowest.sort((a, b) => b.ms - a.ms).splice(5);
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-      const line = gateway.gateway.logs.lines.at(-1);
+      const { logs } = gateway.gateway;
+      const line = logs.lines.at(-1);
+      logs.lines.splice(0);
+      logs.raw.splice(0);
       if (response.status >= 500 && !genuine502(response.status, line?.error, input, idp.tokenRequests.length > exchangesBefore)) {
         throw new Error(`${response.status} for ${what}; log: ${JSON.stringify(line).slice(0, 600)}`);
       }
-      const { logs } = gateway.gateway;
-      logs.lines.splice(0);
-      logs.raw.splice(0);
+      checkAnswer(response, body, what);
       // Node reports an unhandled rejection once the microtasks have run: give it that turn.
       await new Promise((resolve) => setImmediate(resolve));
       if (unhandled.length > 0) throw new Error(`unhandled rejection during ${what}: ${String(unhandled[0])}`);

@@ -212,6 +212,9 @@ export const oddHeaders = fc.array(
       'referer',
       'sec-fetch-site',
       'user-agent',
+      'content-length',
+      'transfer-encoding',
+      'content-type',
     ),
     fc.oneof(
       headerText(80),
