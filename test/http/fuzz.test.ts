@@ -2,10 +2,11 @@ import fc from 'fast-check';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
-import { TestBrowser } from '../support/browser.js';
+import { setCookieLines, TestBrowser } from '../support/browser.js';
 import { cookies, type FuzzRequest, fuzzRequest, queryPairs, shapeOf, toRequest } from '../support/fuzz-requests.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
+import { findLeaks, type Secret } from '../support/secrets.js';
 
 /**
  * Thousands of generated requests through the real app on a real Redis, with a provider mocked at
@@ -126,12 +127,18 @@ function flowCookieOf(cookie: string, live: LiveCallback): string[] {
 }
 
 /** Sends the browser to `/login/corp`, then builds the callback the case describes with its flow cookie. */
-async function liveRequest(gateway: TestApp, origin: string, live: LiveCallback): Promise<Request> {
+async function liveRequest(gateway: TestApp, origin: string, live: LiveCallback): Promise<{ request: Request; secrets: Secret[] }> {
   const login = await gateway.app.fetch(new Request(`${origin}/login/corp`));
   expect(login.status).toBe(302);
-  const flowCookie = flowCookieOf(login.headers.getSetCookie()[0]!.split(';')[0]!, live);
+  const setFlow = login.headers.getSetCookie()[0]!.split(';')[0]!;
+  const flowCookie = flowCookieOf(setFlow, live);
   const location = login.headers.get('location')!;
   const granted = idp.authorize(location, { sub: 'fuzz-live' });
+  const secrets = [
+    { name: 'state', value: granted.get('state')! },
+    { name: 'code', value: granted.get('code')! },
+    { name: 'flow cookie', value: setFlow.slice(setFlow.indexOf('=') + 1) },
+  ];
   const params = new URLSearchParams({ state: granted.get('state')! });
   if (live.repeatState) params.append('state', granted.get('state')!);
   if (live.code !== 'none') params.set('code', live.code === 'valid' ? granted.get('code')! : 'not-a-code');
@@ -140,15 +147,27 @@ async function liveRequest(gateway: TestApp, origin: string, live: LiveCallback)
   const query = [params.toString(), noise].filter(Boolean).join('&');
   const cookieHeader = [...flowCookie, ...live.cookies.map(([name, value]) => `${name}=${value}`)].join('; ');
   const url = `${origin}/callback/corp`;
-  if (live.method === 'GET') return new Request(`${url}?${query}`, { headers: { cookie: cookieHeader } });
-  return new Request(url, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': live.contentType }, body: query });
+  if (live.method === 'GET') return { request: new Request(`${url}?${query}`, { headers: { cookie: cookieHeader } }), secrets };
+  const headers = { cookie: cookieHeader, 'content-type': live.contentType };
+  return { request: new Request(url, { method: 'POST', headers, body: query }), secrets };
 }
 
-/** The request of a case; a generated one may carry the real session token as its token cookie. */
-async function requestOf(target: { origin: string; gateway: TestApp }, input: FuzzCase): Promise<Request> {
+/**
+ * The request of a case (a generated one may carry the real session token as its token cookie),
+ * and the secrets it carries, which no log line may show.
+ */
+async function requestOf(target: { origin: string; gateway: TestApp }, input: FuzzCase): Promise<{ request: Request; secrets: Secret[] }> {
   if (input.kind === 'live') return liveRequest(target.gateway, target.origin, input);
   const withSession = input.cookies.some(([name]) => name === 'auth_token') ? [] : [['auth_token', sessionToken] as const];
-  return toRequest(target.origin, input, input.path.length % 3 === 0 ? withSession : []);
+  const request = toRequest(target.origin, input, input.path.length % 3 === 0 ? withSession : []);
+  return { request, secrets: [{ name: 'session token', value: sessionToken }] };
+}
+
+/** The token a response set, if it set one: a secret too. */
+function issuedSecrets(response: Response): Secret[] {
+  const token = setCookieLines(response).get('auth_token');
+  const value = token?.slice(token.indexOf('=') + 1, token.indexOf(';'));
+  return value && value.length >= 8 ? [{ name: 'issued token', value }] : [];
 }
 
 const describeCase = (input: FuzzCase) =>
@@ -202,7 +221,7 @@ describe('fuzzing the gateway with generated requests', () => {
       const what = `${gateway.origin} ${describeCase(input)}`;
       // Each run starts clean, so a shrunk counterexample is the request that caused the rejection.
       unhandled.splice(0);
-      const request = await requestOf(gateway, input);
+      const { request, secrets } = await requestOf(gateway, input);
       const exchangesBefore = idp.tokenRequests.length;
       const t0 = performance.now();
       const response = await withinBound(Promise.resolve(gateway.gateway.app.fetch(request)), what);
@@ -213,8 +232,13 @@ describe('fuzzing the gateway with generated requests', () => {
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       const { logs } = gateway.gateway;
       const line = logs.lines.at(-1);
+      const leaks = findLeaks(
+        logs.raw.map((text) => ({ source: 'pino', text })),
+        [...secrets, ...issuedSecrets(response)],
+      );
       logs.lines.splice(0);
       logs.raw.splice(0);
+      if (leaks.length > 0) throw new Error(`a secret in the log after ${what}:\n${leaks.join('\n')}`);
       if (response.status >= 500 && !genuine502(response.status, line?.error, input, idp.tokenRequests.length > exchangesBefore)) {
         throw new Error(`${response.status} for ${what}; log: ${JSON.stringify(line).slice(0, 600)}`);
       }
