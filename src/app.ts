@@ -81,11 +81,13 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   // it), and `/sso/`, where sign-ins land by default, is the sign-in page: hence strict: false.
   const root = new Hono<AppEnv>({ strict: false });
   const app = basePath ? root.basePath(basePath) : root;
-  app.use(requestId());
-  app.use(clientAddress(config.server.trustedProxies));
-  app.use(requestLog(logger, clock));
-  app.use(securityHeaders(config.cookies.secure));
-  app.use(async (c, next) => {
+  // On the root, not under the base path: a request outside it (its 404) gets its request id, its
+  // log line and the security headers too.
+  root.use(requestId());
+  root.use(clientAddress(config.server.trustedProxies));
+  root.use(requestLog(logger, clock));
+  root.use(securityHeaders(config.cookies.secure));
+  root.use(async (c, next) => {
     c.set('basePath', basePath);
     await next();
   });

@@ -111,14 +111,27 @@ const sameText = (a: string, b: string) => {
   return left.length === right.length && timingSafeEqual(left, right);
 };
 
-/** The callback must belong to this flow: same provider, same state, and no error from the provider. */
-function checkCallback(record: FlowRecord, provider: ConfiguredProvider, params: URLSearchParams): void {
+/** The parameters openid-client reads from a callback and refuses to see twice (oauth4webapi's validateAuthResponse). */
+const SINGLE_PARAMETERS = ['state', 'code', 'iss', 'error', 'response', 'id_token', 'token'];
+/** A JARM `response`, or an implicit or hybrid flow's tokens: none can come back from the code flow portero starts. */
+const FOREIGN_PARAMETERS = ['response', 'id_token', 'token'];
+
+/**
+ * The callback must belong to this flow: same provider, same state, the issuer the user was sent
+ * to (sent, when the provider says it sends it), and no error from the provider. Everything
+ * openid-client would refuse in the callback is refused here first, as a callback not valid for
+ * this login (400): it came from the browser, and the provider has not been asked anything yet.
+ */
+function checkCallback(record: FlowRecord, provider: ConfiguredProvider, issSupported: boolean, params: URLSearchParams): void {
   const refuse = (message: string, reason: string): never => {
     throw new PorteroError(FLOW_INVALID, message, { detail: { provider: provider.id, reason } });
   };
   if (record.provider !== provider.id) refuse('the login was started with another provider', 'provider mismatch');
-  for (const name of ['state', 'code', 'iss', 'error']) {
+  for (const name of SINGLE_PARAMETERS) {
     if (params.getAll(name).length > 1) refuse('the callback repeats a parameter', `duplicate ${name}`);
+  }
+  for (const name of FOREIGN_PARAMETERS) {
+    if (params.has(name)) refuse('the callback carries a parameter of another response type', `unexpected ${name}`);
   }
   if (!sameText(params.get('state') ?? '', record.state)) refuse('the login state does not match', 'state mismatch');
   // RFC 9207: a callback naming another issuer than the one the user was sent to is a mix-up attack.
@@ -131,6 +144,9 @@ function checkCallback(record: FlowRecord, provider: ConfiguredProvider, params:
       detail: { provider: provider.id, oauth_error: oauthError },
     });
   }
+  // A code without `iss` from a provider that says it always sends it may be a mix-up too (RFC 9207,
+  // 2.4). An error without it is shown as the error it is: it grants nothing.
+  if (!iss && issSupported) refuse('the callback does not name its issuer', 'iss missing');
   if (!params.get('code')) refuse('the callback carries no code', 'no code');
 }
 
@@ -186,8 +202,8 @@ async function exchangeCode(
 export async function finishLogin(deps: LoginDeps, providerId: string, flowId: string, params: URLSearchParams): Promise<FinishedLogin> {
   const provider = findProvider(deps, providerId);
   const record = await deps.flows.consume(flowId);
-  checkCallback(record, provider, params);
   const config = await provider.client();
+  checkCallback(record, provider, config.serverMetadata().authorization_response_iss_parameter_supported === true, params);
   if (config.serverMetadata().issuer !== record.issuer) {
     throw new PorteroError(FLOW_INVALID, 'the provider configuration changed during the login', {
       detail: { provider: provider.id, reason: 'issuer changed' },

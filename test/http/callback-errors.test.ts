@@ -147,6 +147,21 @@ describe('a malformed callback is refused with 400 before any code exchange', ()
     ['a repeated code', (params) => params.append('code', 'other'), 'duplicate code'],
     ['another issuer (RFC 9207 mix-up)', (params) => params.set('iss', 'https://evil.example.test'), 'iss mismatch'],
     ['no code', (params) => params.delete('code'), 'no code'],
+    ['an empty iss', (params) => params.set('iss', ''), 'iss mismatch'],
+    // Found by test/http/fuzz.test.ts: these were 502s ("the provider did not accept the login"),
+    // openid-client refusing the callback before it asked the provider anything.
+    ['no iss from a provider whose discovery says it sends one (RFC 9207)', (params) => params.delete('iss'), 'iss missing'],
+    ['an id_token, as an implicit or hybrid flow would send', (params) => params.set('id_token', 'x.y.z'), 'unexpected id_token'],
+    ['an access token, as an implicit flow would send', (params) => params.set('token', 'x'), 'unexpected token'],
+    ['a JARM response', (params) => params.set('response', 'x.y.z'), 'unexpected response'],
+    [
+      'a repeated id_token',
+      (params) => {
+        params.append('id_token', 'a');
+        params.append('id_token', 'b');
+      },
+      'duplicate id_token',
+    ],
   ];
   for (const [what, tamper, reason] of cases) {
     it(`with ${what}`, async () => {

@@ -251,6 +251,23 @@ describe('public pages', () => {
     expect((await prefixed.app.request('https://example.com/login/corp')).status).toBe(404);
   });
 
+  // Found by test/http/fuzz.test.ts: `/sso/%2e%2e/auth` is `/auth`, outside the base path, and was
+  // answered without any of the middleware: no security headers, no request id, no log line.
+  it('answers a request outside the path of PUBLIC_URL with a 404 that has the security headers, a request id and a log line', async () => {
+    const prefixed = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), PUBLIC_URL: 'https://example.com/sso' } });
+    for (const url of ['https://example.com/auth', 'https://example.com/sso/%2e%2e/auth', 'https://example.com/']) {
+      const response = await prefixed.app.request(url);
+      expect(response.status).toBe(404);
+      expect(await response.text()).toContain('Page not found');
+      expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('strict-transport-security')).toContain('max-age=');
+      const requestId = response.headers.get('x-request-id');
+      expect(requestId).toMatch(/^[\w-]{36}$/);
+      expect(prefixed.logs.lines.at(-1)).toMatchObject({ request_id: requestId, status: 404, error: 'not_found' });
+    }
+  });
+
   it('unknown routes get a 404 page or JSON, not a stack trace', async () => {
     const html = await gateway.app.request(`${GATEWAY}/nope`);
     expect(html.status).toBe(404);

@@ -74,7 +74,8 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
       registry,
       ...(options.clock ? { clock: options.clock } : {}),
     }),
-    logger: createLogger('debug', logs),
+    // LOG_LEVEL as an operator sets it, else debug: tests see every line the gateway writes by default.
+    logger: createLogger(options.env?.LOG_LEVEL === undefined ? 'debug' : config.log.level, logs),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   return { app, config, keys, logs, store: options.store };

@@ -32,11 +32,25 @@ export interface OidcOp {
    */
   readonly tokenRequestAuth: readonly ClientAuthMethod[];
   /**
+   * Each code exchange at the token endpoint: the code and PKCE verifier the client sent, and the
+   * tokens the provider answered with (none when it refused), as they went over the wire.
+   */
+  readonly tokenExchanges: readonly TokenExchange[];
+  /**
    * portero's configuration for this provider, exactly as an operator writes it:
    * `PROVIDER_<ID>_TYPE=oidc`, `_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`.
    */
   env(id?: string): Record<string, string>;
   close(): Promise<void>;
+}
+
+/** One request to the token endpoint, as the provider saw it and answered it. */
+export interface TokenExchange {
+  readonly code?: string;
+  readonly codeVerifier?: string;
+  readonly status: number;
+  readonly accessToken?: string;
+  readonly idToken?: string;
 }
 
 export interface OidcOpOptions {
@@ -198,6 +212,24 @@ function handler(provider: Provider, tokenRequestAuth: ClientAuthMethod[]) {
   };
 }
 
+/** A provider middleware that notes each token request's code and verifier, and the tokens it answered with. */
+function recordTokenExchanges(exchanges: TokenExchange[]): Parameters<Provider['use']>[0] {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route !== 'token') return;
+    const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+    const body = (ctx.body ?? {}) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    exchanges.push({
+      ...(text(params.code) ? { code: text(params.code) } : {}),
+      ...(text(params.code_verifier) ? { codeVerifier: text(params.code_verifier) } : {}),
+      status: ctx.status,
+      ...(text(body.access_token) ? { accessToken: text(body.access_token) } : {}),
+      ...(text(body.id_token) ? { idToken: text(body.id_token) } : {}),
+    });
+  };
+}
+
 /**
  * A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1 and a free port,
  * standing in for a corporate IdP: one confidential client, PKCE required, and the accounts of
@@ -218,6 +250,8 @@ export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
   const clientSecret = randomBytes(24).toString('base64url');
   const provider = await createProvider(issuer, { id: clientId, secret: clientSecret, redirectUris: options.redirectUris });
   const tokenRequestAuth: ClientAuthMethod[] = [];
+  const tokenExchanges: TokenExchange[] = [];
+  provider.use(recordTokenExchanges(tokenExchanges));
   handle = handler(provider, tokenRequestAuth);
 
   return {
@@ -225,6 +259,7 @@ export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
     clientId,
     clientSecret,
     tokenRequestAuth,
+    tokenExchanges,
     env(id = 'corp') {
       const prefix = `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
       return {
