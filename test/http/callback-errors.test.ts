@@ -257,7 +257,7 @@ describe('what the provider or its tokens say', () => {
       const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u' })}`, JSON_ACCEPT);
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: 'id_token_invalid' });
-      expect(response.headers.getSetCookie().some((line) => line.startsWith('auth_token='))).toBe(false);
+      expect(response.headers.getSetCookie().some((line) => line.startsWith('__Host-auth_token='))).toBe(false);
     });
   }
 });
@@ -304,7 +304,7 @@ describe('errors are logged once, without secrets', () => {
     const callback = idp.authorize(location, { sub: 'u' });
     const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
     expect(done.status).toBe(302);
-    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;
     const everything = gateway.logs.raw.join('\n');
     for (const secret of [token, token.split('.')[2]!, callback.get('code')!]) expect(everything).not.toContain(secret);
   });
