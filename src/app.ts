@@ -71,7 +71,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     store,
     keys,
     login: loginDeps(config.flow, { store, providers, clock }),
-    sessions: new Sessions(keys, new Revocations(store, clock), config.tokens, clock),
+    sessions: new Sessions(keys, new Revocations(store, clock, config.tokens.clockSkew), config.tokens, clock),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),
     limits: rateLimiters(config.rateLimits, store),
   };

@@ -7,13 +7,16 @@ Standard library only (wsgiref) plus verify_token.py beside it (PyJWT). Configur
     PORTERO_JWKS_URL   its `jwks_uri`; default PORTERO_ISSUER + /.well-known/jwks.json
     PORTERO_AUDIENCE   portero's JWT_AUDIENCE, when it sets one
     PORTERO_ALGORITHMS the algorithms of its keys (its JWT_ALG), comma-separated; default ES256
-    PORTERO_COOKIE     portero's TOKEN_COOKIE_NAME; default auth_token
+    PORTERO_COOKIE     portero's TOKEN_COOKIE_NAME; default __Host-auth_token (portero's default
+                       under https without COOKIE_DOMAIN; auth_token on plain http or with it)
     HOST, PORT         where to listen; default 127.0.0.1:8000 (PORT=0: any free port)
 
     PORTERO_ISSUER=https://auth.example.com python3 app.py
 
 GET any path: 200 {"user": sub, "email": ...} for a valid token in the cookie or in
-`Authorization: Bearer`; 401 {"error": "missing_token" | "invalid_token"} otherwise; 503
+`Authorization: Bearer`, by the rule of portero's /auth (verify_token.verify_request: an app's
+own bearer token beside portero's cookie is ignored; two portero tokens must agree; several token
+cookies are refused); 401 {"error": "missing_token" | "invalid_token"} otherwise; 503
 {"error": "jwks_unavailable"} when portero's keys cannot be fetched (within 5 s).
 """
 
@@ -25,28 +28,28 @@ from wsgiref.simple_server import make_server
 
 import jwt
 
-from verify_token import KeysUnavailable, check_algorithms, parse_algorithms, verify_token
+from verify_token import KeysUnavailable, check_algorithms, parse_algorithms, verify_request
 
 ISSUER = os.environ.get("PORTERO_ISSUER", "")
 JWKS_URL = os.environ.get("PORTERO_JWKS_URL") or ISSUER.rstrip("/") + "/.well-known/jwks.json"
 AUDIENCE = os.environ.get("PORTERO_AUDIENCE") or None
 ALGORITHMS = parse_algorithms(os.environ.get("PORTERO_ALGORITHMS"))
-COOKIE = os.environ.get("PORTERO_COOKIE") or "auth_token"
+COOKIE = os.environ.get("PORTERO_COOKIE") or "__Host-auth_token"
 
 BEARER = re.compile(r"^Bearer\s+(\S+)$", re.IGNORECASE)
 
 
-def token_from(environ):
-    """The token from `Authorization: Bearer` (API clients), or else the cookie (browsers)."""
+def tokens_from(environ):
+    """The `Authorization: Bearer` token (API clients) or None, and every value of the token cookie
+    (browsers), exactly as sent: neither unquoted nor percent-decoded, for portero writes neither."""
     bearer = BEARER.match(environ.get("HTTP_AUTHORIZATION", ""))
-    if bearer:
-        return bearer.group(1)
     # Split by hand: http.cookies.SimpleCookie gives up on the whole header at one odd cookie.
+    cookies = []
     for pair in environ.get("HTTP_COOKIE", "").split(";"):
         name, sep, value = pair.partition("=")
         if sep and name.strip() == COOKIE and value.strip():
-            return value.strip().strip('"')
-    return None
+            cookies.append(value.strip())
+    return (bearer.group(1) if bearer else None), cookies
 
 
 def app(environ, start_response):
@@ -54,16 +57,16 @@ def app(environ, start_response):
         start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers])
         return [json.dumps(body).encode()]
 
-    token = token_from(environ)
-    if token is None:
-        return respond("401 Unauthorized", {"error": "missing_token"}, [("WWW-Authenticate", "Bearer")])
+    bearer, cookies = tokens_from(environ)
     try:
-        claims = verify_token(token, JWKS_URL, ISSUER, AUDIENCE, ALGORITHMS)
+        claims = verify_request(bearer, cookies, JWKS_URL, ISSUER, AUDIENCE, ALGORITHMS)
     except KeysUnavailable as err:
         print(f"portero's keys unavailable: {err}", file=sys.stderr, flush=True)
         return respond("503 Service Unavailable", {"error": "jwks_unavailable"})
     except jwt.InvalidTokenError:
         return respond("401 Unauthorized", {"error": "invalid_token"}, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+    if claims is None:
+        return respond("401 Unauthorized", {"error": "missing_token"}, [("WWW-Authenticate", "Bearer")])
     return respond("200 OK", {"user": claims["sub"], "email": claims.get("email")})
 
 

@@ -11,9 +11,11 @@ prints the token's claims as JSON, or one line on stderr and exit status 1 when 
 PORTERO_ALGORITHMS the algorithms its keys are for (its JWT_ALG), comma-separated, ES256 when unset.
 """
 
+import base64
 import http.client
 import json
 import os
+import re
 import sys
 import time
 import urllib.request
@@ -98,6 +100,127 @@ def key_algorithm(key):
 _clients = {}
 
 
+SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def is_canonical(token):
+    """Whether `token` is in the one encoding portero writes: three base64url segments without
+    padding, each decoding and encoding back to the same text (base64 decoders also take padding
+    and other bits after the last byte: other spellings of the same token)."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    for segment in segments:
+        if not SEGMENT.match(segment) or len(segment) % 4 == 1:
+            return False
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != segment:
+            return False
+    return True
+
+
+LATEST = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _time(value):
+    return type(value) is int and 0 <= value <= LATEST
+
+
+def _text(value):
+    return isinstance(value, str)
+
+
+def _name(value):
+    return isinstance(value, str) and value != ""
+
+
+# Each claim of a portero token and what it must be: (check, required).
+SCHEMA = {
+    "sub": (_name, True, "a non-empty string"),
+    "sid": (_name, True, "a non-empty string"),
+    "jti": (_text, True, "a string"),
+    "iat": (_time, True, "a whole number of seconds"),
+    "exp": (_time, True, "a whole number of seconds"),
+    "nbf": (_time, False, "a whole number of seconds"),
+    "provider": (_text, True, "a string"),
+    "email": (_text, False, "a string"),
+    "email_verified": (lambda value: isinstance(value, bool), False, "a boolean"),
+    "name": (_text, False, "a string"),
+    "preferred_username": (_text, False, "a string"),
+    "picture": (_text, False, "a string"),
+}
+
+
+def claims_problem(claims):
+    """What is wrong with the claims of a validly signed token, or None: a `sub` that is an
+    object, a `sid` that is a list, an `exp` of 1e308 are refused, never half-read."""
+    for name, (check, required, rule) in SCHEMA.items():
+        if name not in claims:
+            if required:
+                return f"{name} is missing"
+            continue
+        if not check(claims[name]):
+            return f"{name} must be {rule}"
+    return None
+
+
+def _client(jwks_url):
+    client = _clients.get(jwks_url)
+    if client is None:
+        client = _clients[jwks_url] = JWKSClient(jwks_url)
+    return client
+
+
+def signed_by_portero(token, jwks_url, algorithms=DEFAULT_ALGORITHMS):
+    """Whether portero issued `token`: its signature verifies against one of portero's published
+    keys, with an allowed algorithm that is its key's. Anything else (an app's own token, another
+    issuer's, a tampered copy) is not portero's. Raises KeysUnavailable when the keys cannot be had."""
+    check_algorithms(algorithms)
+    try:
+        header = jwt.get_unverified_header(token)
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in algorithms or kid is None:
+            return False
+        key = _client(jwks_url).get_signing_key(kid)
+        if key_algorithm(key) != alg:
+            return False
+        jwt.PyJWS().decode_complete(token, key.key, algorithms=[alg])
+        return True
+    except KeysUnavailable:
+        raise
+    except (jwt.PyJWTError, TypeError, ValueError):
+        return False
+
+
+class TokensRefused(jwt.InvalidTokenError):
+    """The request's tokens are refused together: several token cookies, or two that disagree."""
+
+
+def verify_request(bearer, cookies, jwks_url, issuer, audience=None, algorithms=DEFAULT_ALGORITHMS):
+    """The claims of the token that identifies a request, by the rule portero's own /auth applies.
+
+    `bearer` is the `Authorization: Bearer` token or None; `cookies` every value of the token
+    cookie the request carries (a list). More than one cookie counts as not signed in (one may have
+    been planted by a sibling subdomain). A token portero did not issue (see signed_by_portero)
+    beside one it did is ignored; of portero's own the bearer wins, but both must verify and name
+    the same `sub` and `sid`. Raises as verify_token does; None when there is no token at all.
+    """
+    cookies = [value for value in cookies if value]
+    if len(cookies) > 1:
+        raise TokensRefused("several token cookies")
+    tokens = [token for token in (bearer, cookies[0] if cookies else None) if token]
+    if not tokens:
+        return None
+    if len(tokens) == 2:
+        own = [token for token in tokens if signed_by_portero(token, jwks_url, algorithms)]
+        # Neither is portero's: the cookie (portero's name) is checked, and refused for what it is.
+        tokens = own or tokens[1:]
+    claims = [verify_token(token, jwks_url, issuer, audience, algorithms) for token in tokens]
+    if any((other["sub"], other["sid"]) != (claims[0]["sub"], claims[0]["sid"]) for other in claims[1:]):
+        raise TokensRefused("the tokens disagree on sub or sid")
+    return claims[0]
+
+
 def verify_token(token, jwks_url, issuer, audience=None, algorithms=DEFAULT_ALGORITHMS):
     """The claims of a valid token.
 
@@ -107,9 +230,9 @@ def verify_token(token, jwks_url, issuer, audience=None, algorithms=DEFAULT_ALGO
     SUPPORTED_ALGORITHMS.
     """
     check_algorithms(algorithms)
-    client = _clients.get(jwks_url)
-    if client is None:
-        client = _clients[jwks_url] = JWKSClient(jwks_url)
+    client = _client(jwks_url)
+    if not is_canonical(token):
+        raise jwt.InvalidTokenError("the token is not in its canonical encoding")
     try:
         header = jwt.get_unverified_header(token)
         alg, kid = header.get("alg"), header.get("kid")
@@ -120,15 +243,20 @@ def verify_token(token, jwks_url, issuer, audience=None, algorithms=DEFAULT_ALGO
         key = client.get_signing_key(kid)
         if key_algorithm(key) != alg:
             raise jwt.InvalidAlgorithmError(f"the key {kid!r} is for {key_algorithm(key)}, the token says {alg!r}")
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key.key,
             algorithms=[alg],
             issuer=issuer,
             audience=audience,  # None: a token that names an audience is refused, it is not for us
             leeway=LEEWAY,
-            options={"require": ["exp", "iat", "sub"]},
+            options={"require": ["exp", "iat", "sub", "sid"]},
         )
+        # After the signature: portero's key vouches for the bytes, this for their shape.
+        problem = claims_problem(claims)
+        if problem:
+            raise jwt.InvalidTokenError(f"the token's claims are malformed: {problem}")
+        return claims
     except (KeysUnavailable, jwt.InvalidTokenError):
         raise
     # An unknown kid, a key or header PyJWT cannot use (it raises TypeError or ValueError for some):

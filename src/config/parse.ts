@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { findPreset, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
 import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
-import { DEFAULT_TOKEN_COOKIE } from '../shared/claims.js';
+import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
 import { rateLimits, trustedProxies } from './limits.js';
@@ -67,6 +67,20 @@ function flow(reader: EnvReader, url: string): FlowConfig {
   };
 }
 
+/** COOKIE_SECRET_PREVIOUS: a comma list of earlier secrets, each as long as a secret must be. */
+function previousSecrets(reader: EnvReader): string[] {
+  const entries = (reader.env.COOKIE_SECRET_PREVIOUS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
+    // By position, never the value: this message is logged.
+    if (entry.length < MIN_SECRET_LENGTH)
+      reader.problem(`COOKIE_SECRET_PREVIOUS entry ${index + 1} must be at least ${MIN_SECRET_LENGTH} characters, like COOKIE_SECRET`);
+  }
+  return entries;
+}
+
 function cookieSecret(reader: EnvReader, production: boolean): Pick<CookieConfig, 'secret' | 'secretGenerated'> {
   const secret = reader.env.COOKIE_SECRET;
   if (secret) {
@@ -78,7 +92,7 @@ function cookieSecret(reader: EnvReader, production: boolean): Pick<CookieConfig
   return { secret: randomBytes(32).toString('base64url'), secretGenerated: true };
 }
 
-/** COOKIE_SECRET, COOKIE_DOMAIN and TOKEN_COOKIE_NAME, checked against what browsers would accept for PUBLIC_URL. */
+/** COOKIE_SECRET(_PREVIOUS), COOKIE_DOMAIN and TOKEN_COOKIE_NAME, checked against what browsers would accept for PUBLIC_URL. */
 function cookies(reader: EnvReader, url: string, production: boolean): CookieConfig {
   const domain = reader.text('COOKIE_DOMAIN');
   if (domain && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(domain)) {
@@ -88,13 +102,21 @@ function cookies(reader: EnvReader, url: string, production: boolean): CookieCon
   if (domain && !`.${host}`.endsWith(`.${domain.replace(/^\./, '')}`)) {
     reader.problem(`COOKIE_DOMAIN ${domain} does not contain PUBLIC_URL's host ${host}: browsers would refuse the token cookie`);
   }
-  const tokenName = reader.text('TOKEN_COOKIE_NAME') ?? DEFAULT_TOKEN_COOKIE;
-  if (!/^[A-Za-z0-9_.-]+$/.test(tokenName)) reader.problem('TOKEN_COOKIE_NAME may hold letters, digits, _, . and -');
   const secure = url.startsWith('https:');
+  // __Host-: browsers keep it only host-only, Secure and for Path=/, so no sibling subdomain can
+  // plant one (cookie tossing). A shared COOKIE_DOMAIN cannot have it; plain http cannot either.
+  const tokenName = reader.text('TOKEN_COOKIE_NAME') ?? (secure && !domain ? HOST_TOKEN_COOKIE : DEFAULT_TOKEN_COOKIE);
+  if (!/^[A-Za-z0-9_.-]+$/.test(tokenName)) reader.problem('TOKEN_COOKIE_NAME may hold letters, digits, _, . and -');
   // Browsers enforce cookie name prefixes; a name that breaks their rules would never be stored.
   if (/^__(Host|Secure)-/i.test(tokenName) && !secure) reader.problem(`TOKEN_COOKIE_NAME ${tokenName} needs an https PUBLIC_URL`);
   if (/^__Host-/i.test(tokenName) && domain) reader.problem(`TOKEN_COOKIE_NAME ${tokenName} cannot be used with COOKIE_DOMAIN`);
-  return { ...cookieSecret(reader, production), ...(domain ? { domain } : {}), tokenName, secure };
+  return {
+    ...cookieSecret(reader, production),
+    previousSecrets: Object.freeze(previousSecrets(reader)),
+    ...(domain ? { domain } : {}),
+    tokenName,
+    secure,
+  };
 }
 
 function tokens(reader: EnvReader, url: string): TokenConfig {

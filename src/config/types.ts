@@ -36,10 +36,12 @@ export interface RedisConfig {
 export interface CookieConfig {
   /** Signs the flow cookie (COOKIE_SECRET). */
   readonly secret: string;
+  /** COOKIE_SECRET_PREVIOUS: earlier secrets, still accepted on read (never written), so a secret can be rotated. */
+  readonly previousSecrets: readonly string[];
   /** True when no COOKIE_SECRET was given and a random one was made (development only). */
   readonly secretGenerated: boolean;
   readonly domain?: string;
-  /** TOKEN_COOKIE_NAME. */
+  /** TOKEN_COOKIE_NAME; by default `__Host-auth_token` under https without COOKIE_DOMAIN, else `auth_token`. */
   readonly tokenName: string;
   /** Whether cookies get `Secure` and the `__Host-` prefix: PUBLIC_URL is https. */
   readonly secure: boolean;

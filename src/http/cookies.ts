@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { CookieConfig } from '../config/types.js';
+import { cookieValues, type TokenCookie, tokenCookie } from '../shared/cookie-header.js';
 
 /** How long the cookies live, in seconds: the flow's FLOW_TTL and the token's JWT_TTL. */
 export interface CookieLifetimes {
@@ -12,23 +13,56 @@ export interface CookieLifetimes {
 /** More logins than this in flight in one browser: the oldest are dropped. */
 export const MAX_PENDING_FLOWS = 5;
 
+/** What portero signs: a flow id, base64url. Nothing else is ever signed, so nothing else is read. */
+const SIGNED_VALUE = /^[A-Za-z0-9_-]+$/;
+
+/** HMAC-SHA256 of `value` under `secret`, base64url without padding: the one spelling portero writes. */
+const signature = (value: string, secret: string) => createHmac('sha256', secret).update(value).digest('base64url');
+
+/**
+ * Whether `presented` is exactly the signature portero would write for `value` under one of
+ * `secrets`. The texts are compared, not the bytes they decode to: `=` padding, other padding
+ * bits, percent-encoding each spell the same bytes differently, and none is what portero wrote.
+ * Compared in constant time; equal-length buffers, as `timingSafeEqual` needs (the length of a
+ * signature is no secret).
+ */
+function signedBy(value: string, presented: string, secrets: readonly string[]): boolean {
+  const given = Buffer.from(presented, 'utf8');
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = Buffer.from(signature(value, secret), 'utf8');
+    // Every secret is tried, matched or not, so the time taken does not tell which one signed.
+    if (expected.length === given.length && timingSafeEqual(expected, given)) matched = true;
+  }
+  return matched;
+}
+
 /**
  * Flow cookies are named after their login's state (`portero_flow_<hash of state>`), so two logins
  * in two tabs of one browser keep two cookies and both complete; a fixed name would let the second
  * overwrite the first ("state mismatch" in gateways that do so). Each carries the flow id signed
- * with COOKIE_SECRET, lives FLOW_TTL seconds, and is `__Host-` prefixed and Secure under https.
+ * with COOKIE_SECRET (`<flow id>.<HMAC-SHA256, base64url>`; COOKIE_SECRET_PREVIOUS is accepted on
+ * read, so the secret can be rotated under logins in flight), lives FLOW_TTL seconds, and is
+ * `__Host-` prefixed and Secure under https.
  */
 export class PorteroCookies {
   readonly #config: CookieConfig;
   readonly #lifetimes: CookieLifetimes;
+  readonly #secrets: readonly string[];
 
   constructor(config: CookieConfig, lifetimes: CookieLifetimes) {
     this.#config = config;
     this.#lifetimes = lifetimes;
+    this.#secrets = [config.secret, ...config.previousSecrets];
   }
 
   get #prefix() {
     return this.#config.secure ? ('host' as const) : undefined;
+  }
+
+  /** The name as the browser sends it: `__Host-` prefixed under https. */
+  #sentName(name: string): string {
+    return this.#prefix ? `__Host-${name}` : name;
   }
 
   /** Where a flow cookie lives; setting and clearing must name the same. */
@@ -46,7 +80,7 @@ export class PorteroCookies {
    * oldest first (RFC 6265, 5.4), so the first ones are dropped; their logins fail as expired.
    */
   pruneFlows(c: Context): void {
-    const prefix = `${this.#prefix ? '__Host-' : ''}portero_flow_`;
+    const prefix = this.#sentName('portero_flow_');
     const pending = Object.keys(getCookie(c)).filter((name) => name.startsWith(prefix));
     for (const name of pending.slice(0, Math.max(0, pending.length - MAX_PENDING_FLOWS + 1))) {
       this.#deleteFlowCookie(c, name.slice(this.#prefix ? '__Host-'.length : 0));
@@ -59,8 +93,10 @@ export class PorteroCookies {
    * (`crossSite`, form_post) needs SameSite=None, which browsers keep only with Secure (config
    * requires https for such a provider); the cookie stays HttpOnly, signed, named after its state.
    */
-  setFlow(c: Context, state: string, flowId: string, options: { crossSite?: boolean } = {}): Promise<void> {
-    return setSignedCookie(c, PorteroCookies.flowCookieName(state), flowId, this.#config.secret, {
+  setFlow(c: Context, state: string, flowId: string, options: { crossSite?: boolean } = {}): void {
+    if (!SIGNED_VALUE.test(flowId)) throw new TypeError('a flow id is base64url');
+    // base64url and "." are left alone by the percent-encoding Hono applies: this is the text sent.
+    setCookie(c, PorteroCookies.flowCookieName(state), `${flowId}.${signature(flowId, this.#config.secret)}`, {
       httpOnly: true,
       sameSite: options.crossSite ? 'None' : 'Lax',
       maxAge: this.#lifetimes.flowTtl,
@@ -68,13 +104,19 @@ export class PorteroCookies {
     });
   }
 
-  /** The flow id; `false` when the cookie is forged (refused before any store round trip), undefined when absent. */
-  async readFlow(c: Context, state: string): Promise<string | false | undefined> {
-    const name = PorteroCookies.flowCookieName(state);
-    const verified = await getSignedCookie(c, this.#config.secret, name, this.#prefix);
-    // Hono skips a value that is not even shaped like "value.signature"; that is forged too, not absent.
-    if (verified === undefined && getCookie(c, name, this.#prefix) !== undefined) return false;
-    return verified;
+  /**
+   * The flow id; `false` when the cookie is forged or spelled otherwise than portero writes it
+   * (refused before any store round trip), undefined when absent. Read from the raw header.
+   */
+  readFlow(c: Context, state: string): string | false | undefined {
+    const values = cookieValues(c.req.header('cookie'), this.#sentName(PorteroCookies.flowCookieName(state)));
+    if (values.length === 0) return undefined;
+    const [value] = values;
+    if (values.length > 1 || value === undefined) return false;
+    const dot = value.lastIndexOf('.');
+    const flowId = value.slice(0, dot);
+    if (dot < 0 || !SIGNED_VALUE.test(flowId)) return false;
+    return signedBy(flowId, value.slice(dot + 1), this.#secrets) ? flowId : false;
   }
 
   clearFlow(c: Context, state: string): void {
@@ -89,8 +131,14 @@ export class PorteroCookies {
     setCookie(c, this.#config.tokenName, token, this.#tokenCookieOptions(this.#lifetimes.tokenTtl));
   }
 
-  readToken(c: Context): string | undefined {
-    return getCookie(c, this.#config.tokenName) || undefined;
+  /** The token cookie as sent, not decoded: none, one, or several (which counts as not signed in). */
+  readToken(c: Context): TokenCookie {
+    return tokenCookie(c.req.header('cookie'), this.#config.tokenName);
+  }
+
+  /** Every value sent under the token cookie's name, for `/logout` to revoke each it can. */
+  readTokens(c: Context): string[] {
+    return cookieValues(c.req.header('cookie'), this.#config.tokenName).filter(Boolean);
   }
 
   clearToken(c: Context): void {

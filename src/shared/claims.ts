@@ -22,5 +22,12 @@ export interface PorteroClaims extends JWTPayload {
   picture?: string;
 }
 
-/** The cookie the gateway sets the token in unless `TOKEN_COOKIE_NAME` says otherwise. */
+/** The cookie the gateway sets the token in, unless `TOKEN_COOKIE_NAME` says otherwise, under plain http or with `COOKIE_DOMAIN`. */
 export const DEFAULT_TOKEN_COOKIE = 'auth_token';
+
+/**
+ * The cookie the gateway sets the token in, unless `TOKEN_COOKIE_NAME` says otherwise, under an
+ * https `PUBLIC_URL` without `COOKIE_DOMAIN`: browsers let no other host (a sibling subdomain)
+ * set a `__Host-` cookie, so none can plant a token of its choosing.
+ */
+export const HOST_TOKEN_COOKIE = '__Host-auth_token';

@@ -1,24 +1,31 @@
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { compactVerify, errors as joseErrors, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
 import type { TokenConfig } from '../config/types.js';
 import { PorteroError, UNAUTHENTICATED } from '../errors.js';
 import type { Profile } from '../providers/index.js';
 import type { PorteroClaims } from '../shared/claims.js';
+import { claimsProblem, hasPorteroClaims, isCanonicalJws } from '../shared/token-shape.js';
 import { type IssuedToken, issueToken } from './issue.js';
 import type { KeySet } from './keys.js';
 import type { Revocations } from './revocations.js';
 
+export type SessionSettings = Pick<TokenConfig, 'issuer' | 'audience' | 'ttl' | 'clockSkew'>;
+
+const refused = (message: string, reason: string, cause?: unknown) =>
+  new PorteroError(UNAUTHENTICATED, message, { ...(cause ? { cause } : {}), detail: { reason } });
+
 /**
- * Issues portero's tokens, checks them (signature, `typ`, issuer, audience, expiry) and whether their
- * session was revoked by `/logout`. Used by `/auth`, `/userinfo` and `/logout`.
+ * Issues portero's tokens, checks them (encoding, signature, `typ`, issuer, audience, times, the
+ * shape of every claim) and whether their session was revoked by `/logout`. Used by `/`, `/auth`,
+ * `/userinfo` and `/logout`.
  */
 export class Sessions {
   readonly #keys: KeySet;
   readonly #revocations: Revocations;
-  readonly #settings: Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>;
+  readonly #settings: SessionSettings;
   readonly #clock: Clock;
 
-  constructor(keys: KeySet, revocations: Revocations, settings: Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>, clock: Clock) {
+  constructor(keys: KeySet, revocations: Revocations, settings: SessionSettings, clock: Clock) {
     this.#keys = keys;
     this.#revocations = revocations;
     this.#settings = settings;
@@ -30,39 +37,54 @@ export class Sessions {
     return issueToken(this.#keys, this.#settings, this.#clock, providerId, profile);
   }
 
+  /**
+   * Whether portero issued `token`: its signature verifies against one of portero's keys, with one
+   * of its algorithms. Whatever else it holds (expired, revoked, another audience) is for `verify`.
+   */
+  async signedByPortero(token: string): Promise<boolean> {
+    try {
+      await compactVerify(token, this.#keys.verifier, { algorithms: [...this.#keys.algorithms] });
+      return true;
+    } catch (cause) {
+      if (cause instanceof joseErrors.JOSEError || cause instanceof TypeError) return false;
+      throw cause;
+    }
+  }
+
   /** The claims of a valid token, without asking the store. Throws `unauthenticated`. */
   async verify(token: string): Promise<PorteroClaims> {
+    // The one encoding portero writes, so a token has one text (the one a deny list or cache keys by).
+    if (!isCanonicalJws(token)) throw refused('the token is not valid', 'not canonical');
+    let payload: Record<string, unknown>;
     try {
-      const { payload } = await jwtVerify<PorteroClaims>(token, this.#keys.verifier, {
+      ({ payload } = await jwtVerify(token, this.#keys.verifier, {
         algorithms: [...this.#keys.algorithms],
         issuer: this.#settings.issuer,
         ...(this.#settings.audience ? { audience: this.#settings.audience } : {}),
         typ: 'JWT',
         requiredClaims: ['sub', 'sid', 'exp', 'iat'],
         currentDate: new Date(this.#clock.now()),
-      });
-      return payload;
+        clockTolerance: this.#settings.clockSkew,
+      }));
     } catch (cause) {
       if (cause instanceof joseErrors.JOSEError || cause instanceof TypeError) {
-        throw new PorteroError(UNAUTHENTICATED, 'the token is not valid', {
-          cause,
-          detail: { reason: cause instanceof joseErrors.JOSEError ? cause.code : 'malformed' },
-        });
+        throw refused('the token is not valid', cause instanceof joseErrors.JOSEError ? cause.code : 'malformed', cause);
       }
       throw cause;
     }
+    // After the signature: portero's key vouches for the bytes, this for their shape.
+    if (!hasPorteroClaims(payload)) throw refused(`the token's claims are malformed: ${claimsProblem(payload)}`, 'malformed claims');
+    return payload;
   }
 
   /** The claims of a valid token whose session is not revoked. Throws `unauthenticated` or `store_unavailable`. */
   async authenticate(token: string): Promise<PorteroClaims> {
     const claims = await this.verify(token);
-    if (await this.#revocations.isRevoked(claims.sid)) {
-      throw new PorteroError(UNAUTHENTICATED, 'the session was signed out', { detail: { reason: 'revoked' } });
-    }
+    if (await this.#revocations.isRevoked(claims.sid)) throw refused('the session was signed out', 'revoked');
     return claims;
   }
 
-  /** Denies the session until its token would have expired anyway. */
+  /** Denies the session until its token would have expired anyway, on any instance's clock. */
   revoke(claims: PorteroClaims): Promise<void> {
     return this.#revocations.revoke(claims.sid, claims.exp);
   }

@@ -4,7 +4,10 @@ import { createVerifier, type Verifier, type VerifierOptions } from './verifier.
 
 /** Options of {@link porteroAuth} and {@link expressAuth}: a verifier's options, or a verifier to share. */
 export type AuthOptions = (VerifierOptions | { verifier: Verifier }) & {
-  /** The cookie the token is read from when there is no `Authorization: Bearer`: portero's `TOKEN_COOKIE_NAME`. Default `auth_token`. */
+  /**
+   * The cookie the token is read from: portero's `TOKEN_COOKIE_NAME`. Default `__Host-auth_token`,
+   * portero's own default under https without COOKIE_DOMAIN; `auth_token` otherwise.
+   */
   cookieName?: string;
 };
 
@@ -17,7 +20,7 @@ export function authSetup(options: AuthOptions): { verifier: Verifier; cookieNam
     throw invalidOption(`"cookieName" option must be a cookie name, got ${JSON.stringify(cookieName)}`);
   }
   if ('verifier' in options) {
-    if (typeof options.verifier?.verify !== 'function')
+    if (typeof options.verifier?.verifyRequest !== 'function')
       throw invalidOption('"verifier" option must come from createVerifier()', 'ERR_INVALID_ARG_TYPE');
     return { verifier: options.verifier, cookieName };
   }

@@ -11,8 +11,9 @@ export type NodeMiddleware = (req: PorteroRequest, res: ServerResponse, next: (e
 
 /**
  * Express (or Connect, or any `(req, res, next)` framework) middleware: verifies the token from
- * `Authorization: Bearer` or the `auth_token` cookie, sets `req.portero` to its claims and calls
- * `next()`. Otherwise it answers itself, as {@link porteroAuth} does: 401 JSON with
+ * `Authorization: Bearer` or the `__Host-auth_token` cookie (by the rule of
+ * `Verifier.verifyRequest`, the one portero's `/auth` applies), sets `req.portero` to its claims
+ * and calls `next()`. Otherwise it answers itself, as {@link porteroAuth} does: 401 JSON with
  * `WWW-Authenticate: Bearer`, or 503 when portero's keys cannot be fetched. An unexpected error
  * goes to `next(err)`. Options are checked when it is built.
  *
@@ -29,7 +30,7 @@ export type NodeMiddleware = (req: PorteroRequest, res: ServerResponse, next: (e
 export function expressAuth(options: AuthOptions): NodeMiddleware {
   const { verifier, cookieName } = authSetup(options);
   return function porteroExpressAuth(req, res, next) {
-    verifier.verify(verifier.tokenFrom(req.headers, cookieName)).then(
+    verifier.verifyRequest(req.headers, cookieName).then(
       (claims) => {
         req.portero = claims;
         next();

@@ -7,8 +7,9 @@ import { PorteroTokenError } from './errors.js';
 export type PorteroVariables = { portero: PorteroClaims };
 
 /**
- * Hono middleware: verifies the token from `Authorization: Bearer` or the `auth_token` cookie, puts
- * its claims in `c.get('portero')`, and calls the next handler. Otherwise it answers itself:
+ * Hono middleware: verifies the token from `Authorization: Bearer` or the `__Host-auth_token`
+ * cookie (by the rule of `Verifier.verifyRequest`, the one portero's `/auth` applies), puts its
+ * claims in `c.get('portero')`, and calls the next handler. Otherwise it answers itself:
  * 401 `{"error": "missing_token" | "invalid_token"}` with `WWW-Authenticate: Bearer`, or 503
  * `{"error": "jwks_unavailable"}` when portero's keys cannot be fetched. Options are checked when
  * it is built.
@@ -29,7 +30,7 @@ export function porteroAuth(options: AuthOptions): MiddlewareHandler<{ Variables
   return async function porteroAuth(c, next) {
     let claims: PorteroClaims;
     try {
-      claims = await verifier.verify(verifier.tokenFrom(c.req.raw.headers, cookieName));
+      claims = await verifier.verifyRequest(c.req.raw.headers, cookieName);
     } catch (err) {
       if (!(err instanceof PorteroTokenError)) throw err;
       const { status, headers, body } = refusal(err);

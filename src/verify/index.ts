@@ -1,8 +1,8 @@
 /**
  * @module
  * Verifies portero's tokens in a downstream Node service: `createVerifier` for any code,
- * `porteroAuth` for Hono, `expressAuth` for Express and Connect. Needs jose and cookie at run time,
- * nothing else.
+ * `porteroAuth` for Hono, `expressAuth` for Express and Connect. Needs jose at run time, nothing
+ * else (cookies are read by src/shared, as the gateway reads them).
  *
  * @example
  * ```ts

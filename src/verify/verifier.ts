@@ -1,9 +1,11 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type RemoteJWKSetOptions } from 'jose';
+import { compactVerify, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type RemoteJWKSetOptions } from 'jose';
 import { PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
 import type { PorteroClaims } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
+import { chooseToken } from '../shared/presented-token.js';
+import { claimsProblem, hasPorteroClaims, isCanonicalJws } from '../shared/token-shape.js';
 import { INVALID_TOKEN, invalidOption, JWKS_UNAVAILABLE, MISSING_TOKEN, PorteroTokenError } from './errors.js';
-import { DEFAULT_COOKIE_NAME, tokenFrom, type RequestHeaders } from './token-from.js';
+import { DEFAULT_COOKIE_NAME, presentedTokens, tokenFrom, type RequestHeaders } from './token-from.js';
 
 export interface VerifierOptions {
   /**
@@ -66,6 +68,15 @@ export interface Verifier {
    * token, `invalid_token` for one that does not verify, `jwks_unavailable` when the keys cannot be fetched.
    */
   verify(token: string | null | undefined): Promise<PorteroClaims>;
+  /**
+   * The claims of the token that identifies a request, by the rule portero's own `/auth` applies:
+   * a token portero did not issue (its signature does not verify against portero's keys: an app's
+   * own bearer token, say) beside one it did is ignored; of portero's own tokens the
+   * `Authorization: Bearer` one wins over the cookie, but both must verify and name the same `sub`
+   * and `sid`; more than one token cookie counts as not signed in. Throws as {@link Verifier.verify}
+   * does (`invalid_token` for the last two cases). What the middlewares use.
+   */
+  verifyRequest(headers: RequestHeaders, cookieName?: string): Promise<PorteroClaims>;
   /** The token a request carries (Bearer header first, then the cookie); see {@link tokenFrom}. */
   tokenFrom(headers: RequestHeaders, cookieName?: string): string | undefined;
 }
@@ -145,7 +156,9 @@ function checkedAlgorithms(algorithms: VerifierOptions['algorithms']): PorteroAl
  * rotation), at most once per `cooldownDuration` (30 s). Build one per process and share it.
  *
  * Checks the signature against the published keys, the algorithm against `algorithms`, header
- * `typ: JWT`, `iss`, `aud` (when `audience` is given), `exp` and `iat` (required), and `sub` (required).
+ * `typ: JWT`, `iss`, `aud` (when `audience` is given), `exp` and `iat` (required), `sub` and `sid`
+ * (required, non-empty strings) and the shape of every other claim, and that the token is in the
+ * one encoding portero writes.
  * It cannot see a sign-out (`/logout`): that needs the gateway's `/auth` or `/userinfo`.
  *
  * @example
@@ -154,7 +167,7 @@ function checkedAlgorithms(algorithms: VerifierOptions['algorithms']): PorteroAl
  *
  * const verifier = createVerifier({ issuer: 'https://auth.example.com', audience: 'my-app' });
  *
- * const claims = await verifier.verify(verifier.tokenFrom(request.headers));
+ * const claims = await verifier.verifyRequest(request.headers);
  * claims.sub; // 'github:583231'
  * ```
  * @see {@link https://www.rfc-editor.org/rfc/rfc8725 RFC 8725, JSON Web Token Best Current Practices}
@@ -185,21 +198,45 @@ export function createVerifier(options: VerifierOptions): Verifier {
     ...(audience !== undefined ? { audience } : {}),
     algorithms,
     typ: 'JWT',
-    requiredClaims: ['sub', 'exp', 'iat'],
+    requiredClaims: ['sub', 'sid', 'exp', 'iat'],
   };
 
+  async function verify(token: string | null | undefined): Promise<PorteroClaims> {
+    if (typeof token !== 'string' || token === '') throw new PorteroTokenError(MISSING_TOKEN, 'no token');
+    // The one encoding portero writes: no padding, no other bits after the last byte.
+    if (!isCanonicalJws(token)) throw new PorteroTokenError(INVALID_TOKEN, 'the token is not valid: not in its canonical encoding');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, keys, verifyOptions));
+    } catch (cause) {
+      if (cause instanceof PorteroTokenError) throw cause;
+      if (cause instanceof errors.JOSEError || cause instanceof TypeError)
+        throw new PorteroTokenError(INVALID_TOKEN, `the token is not valid: ${cause.message}`, { cause });
+      throw cause;
+    }
+    if (!hasPorteroClaims(payload))
+      throw new PorteroTokenError(INVALID_TOKEN, `the token's claims are malformed: ${claimsProblem(payload)}`);
+    return payload;
+  }
+
+  /** portero's signature, with an allowed algorithm; keys out of reach reject (`jwks_unavailable`). */
+  async function signedByPortero(token: string): Promise<boolean> {
+    try {
+      await compactVerify(token, keys, { algorithms });
+      return true;
+    } catch (cause) {
+      if (cause instanceof errors.JOSEError || cause instanceof TypeError) return false;
+      throw cause;
+    }
+  }
+
   return {
-    async verify(token) {
-      if (typeof token !== 'string' || token === '') throw new PorteroTokenError(MISSING_TOKEN, 'no token');
-      try {
-        const { payload } = await jwtVerify<PorteroClaims>(token, keys, verifyOptions);
-        return payload;
-      } catch (cause) {
-        if (cause instanceof PorteroTokenError) throw cause;
-        if (cause instanceof errors.JOSEError)
-          throw new PorteroTokenError(INVALID_TOKEN, `the token is not valid: ${cause.message}`, { cause });
-        throw cause;
-      }
+    verify,
+    async verifyRequest(headers, cookieName = DEFAULT_COOKIE_NAME) {
+      const choice = await chooseToken(presentedTokens(headers, cookieName), { signedByPortero, check: verify });
+      if (choice.ok) return choice.claims;
+      if (choice.reason === 'no token') throw new PorteroTokenError(MISSING_TOKEN, 'no token');
+      throw new PorteroTokenError(INVALID_TOKEN, `the request's tokens are refused: ${choice.reason}`);
     },
     tokenFrom: (headers, cookieName = DEFAULT_COOKIE_NAME) => tokenFrom(headers, cookieName),
   };

@@ -236,6 +236,23 @@ describe('parseConfig cookies and logs', () => {
     expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com', TOKEN_COOKIE_NAME: '__Host-auth' }).cookies.tokenName).toBe('__Host-auth');
   });
 
+  it('names the token cookie __Host-auth_token under https without COOKIE_DOMAIN, so no sibling subdomain can plant one', () => {
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com' }).cookies.tokenName).toBe('__Host-auth_token');
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com', COOKIE_DOMAIN: '.example.com' }).cookies.tokenName).toBe('auth_token');
+    expect(parseConfig({ PUBLIC_URL: 'http://localhost:3000' }).cookies.tokenName).toBe('auth_token');
+    expect(parseConfig({ PUBLIC_URL: 'https://auth.example.com', TOKEN_COOKIE_NAME: 'session' }).cookies.tokenName).toBe('session');
+  });
+
+  it('reads COOKIE_SECRET_PREVIOUS as a comma list, each entry as long as a secret, naming a short one by position only', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(40);
+    expect(parseConfig({ COOKIE_SECRET: SECRET, COOKIE_SECRET_PREVIOUS: ` ${a} ,, ${b}` }).cookies.previousSecrets).toEqual([a, b]);
+    expect(parseConfig({ COOKIE_SECRET: SECRET }).cookies.previousSecrets).toEqual([]);
+    const problems = problemsOf({ COOKIE_SECRET: SECRET, COOKIE_SECRET_PREVIOUS: `${a},too-short-to-be-a-secret` });
+    expect(problems).toEqual(['COOKIE_SECRET_PREVIOUS entry 2 must be at least 32 characters, like COOKIE_SECRET']);
+    expect(problems.join('\n')).not.toContain('too-short');
+  });
+
   it('refuses an unknown LOG_LEVEL instead of crashing at start', () => {
     expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([
       'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"',

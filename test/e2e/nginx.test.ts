@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
@@ -235,6 +235,47 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       await signOut(browser);
       await expectRevokedEverywhere(token, page);
       expect(stack.app.requests.length, 'the app saw a request after sign-out').toBe(received + 1);
+    });
+
+    it("hands the app portero's token as Authorization, never the client's own; refuses one's cookie beside another's portero token", async () => {
+      const page = `${stack.url}/app/mixed`;
+      const attacker = new TestBrowser();
+      expect((await signIn(attacker, 'alice')).callback.status).toBe(302);
+      const attackerToken = (await attacker.cookie(stack.url, 'auth_token'))!.value;
+      const victim = new TestBrowser();
+      expect((await signIn(victim, 'bob')).callback.status).toBe(302);
+      const victimToken = (await victim.cookie(stack.url, 'auth_token'))!.value;
+
+      // An app's own bearer token (here a JWT naming bob, signed by a key portero does not have) is
+      // ignored beside alice's cookie, and the app never sees it: it hears portero's token.
+      const { privateKey } = await generateKeyPair('ES256');
+      const appsOwn = await new SignJWT({ iss: stack.url, sub: `${stack.providerId}:bob` })
+        .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+        .sign(privateKey);
+      const allowed = await attacker.get(network, page, { authorization: `Bearer ${appsOwn}` });
+      expect(allowed.status).toBe(200);
+      const upstream = stack.app.requests.at(-1)!;
+      expect(upstream.url).toBe('/app/mixed');
+      expect(upstream.headers).toMatchObject({
+        'x-auth-request-user': `${stack.providerId}:alice`,
+        'x-auth-request-token': attackerToken,
+        authorization: `Bearer ${attackerToken}`,
+      });
+
+      const received = stack.app.requests.length;
+      // bob's valid token beside alice's cookie: two people, refused.
+      const disagree = await attacker.get(network, page, { authorization: `Bearer ${victimToken}` });
+      expect(disagree.status).toBe(302);
+      expect(new URL(disagree.headers.get('location')!).searchParams.get('return_to')).toBe(page);
+      // bob signs out; his revoked token beside alice's cookie is refused too (it once passed, and
+      // the app behind saw bob).
+      await victim.get(network, `${stack.url}/logout`);
+      expect(await victim.cookie(stack.url, 'auth_token')).toBeUndefined();
+      const revoked = await attacker.get(network, page, { authorization: `Bearer ${victimToken}` });
+      expect(revoked.status).toBe(302);
+      expect(stack.app.requests.length, 'the app saw a request nginx should have stopped').toBe(received);
+      // The control: alice's cookie alone still passes.
+      expect((await attacker.get(network, page)).status).toBe(200);
     });
   });
 });

@@ -68,7 +68,8 @@ async function signIn(): Promise<string> {
 }
 
 /** The Python backend's settings: this stack's tokens, keys fetched through nginx. */
-const pythonConfig = () => ({ issuer: stack.url, jwksUrl: `${stack.url}/.well-known/jwks.json`, audience: AUDIENCE });
+// portero runs on plain http here, so its token cookie is auth_token, not app.py's default __Host-auth_token.
+const pythonConfig = () => ({ issuer: stack.url, jwksUrl: `${stack.url}/.well-known/jwks.json`, audience: AUDIENCE, cookie: 'auth_token' });
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 

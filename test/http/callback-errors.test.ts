@@ -306,7 +306,7 @@ describe('errors are logged once, without secrets', () => {
     const callback = idp.authorize(location, { sub: 'u' });
     const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${callback}`);
     expect(done.status).toBe(302);
-    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;
     const everything = gateway.logs.raw.join('\n');
     for (const secret of [token, token.split('.')[2]!, callback.get('code')!]) expect(everything).not.toContain(secret);
   });

@@ -61,7 +61,7 @@ async function signIn(gateway: TestApp): Promise<{ browser: TestBrowser; token: 
   const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
   expect(login.status).toBe(302);
   await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
-  return { browser, token: (await browser.cookie(GATEWAY, 'auth_token'))!.value };
+  return { browser, token: (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value };
 }
 
 const auth = (gateway: TestApp, token: string) =>
@@ -122,7 +122,7 @@ describe('a gateway on a Redis that may evict its keys', () => {
     // A token this gateway signed (on another instance, or before Redis was resized), signed out.
     const { token } = await issueToken(gateway.keys, gateway.config.tokens, systemClock, 'corp', { subject: 'u' });
     const browser = new TestBrowser();
-    await browser.jar.setCookie(`auth_token=${token}; Path=/; Secure; HttpOnly`, GATEWAY);
+    await browser.jar.setCookie(`__Host-auth_token=${token}; Path=/; Secure; HttpOnly`, GATEWAY);
     await browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
     const revocation = `portero:revoked:${decodeJwt(token).sid}`;
 
@@ -181,7 +181,7 @@ describe('a gateway on a full Redis that never evicts', () => {
     // A sign-out it cannot store is a 503 that keeps the cookie, so it can be tried again.
     const signOut = await stillIn.browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
     expect(signOut.status).toBe(503);
-    expect((await stillIn.browser.cookie(GATEWAY, 'auth_token'))?.value).toBe(stillIn.token);
+    expect((await stillIn.browser.cookie(GATEWAY, '__Host-auth_token'))?.value).toBe(stillIn.token);
   });
 });
 

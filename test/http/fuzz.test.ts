@@ -59,7 +59,7 @@ beforeAll(async () => {
   const app = gateways[0]!.gateway.app;
   const login = await browser.get(app, 'https://gateway.test/login/corp');
   await browser.get(app, `https://gateway.test/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'fuzz' })}`);
-  sessionToken = (await browser.cookie('https://gateway.test', 'auth_token'))!.value;
+  sessionToken = (await browser.cookie('https://gateway.test', '__Host-auth_token'))!.value;
 });
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
@@ -165,14 +165,14 @@ async function liveRequest(gateway: TestApp, origin: string, live: LiveCallback)
  */
 async function requestOf(target: { origin: string; gateway: TestApp }, input: FuzzCase): Promise<{ request: Request; secrets: Secret[] }> {
   if (input.kind === 'live') return liveRequest(target.gateway, target.origin, input);
-  const withSession = input.cookies.some(([name]) => name === 'auth_token') ? [] : [['auth_token', sessionToken] as const];
+  const withSession = input.cookies.some(([name]) => name === '__Host-auth_token') ? [] : [['__Host-auth_token', sessionToken] as const];
   const request = toRequest(target.origin, input, input.path.length % 3 === 0 ? withSession : []);
   return { request, secrets: [{ name: 'session token', value: sessionToken }] };
 }
 
 /** The token a response set, if it set one: a secret too. */
 function issuedSecrets(response: Response): Secret[] {
-  const token = setCookieLines(response).get('auth_token');
+  const token = setCookieLines(response).get('__Host-auth_token');
   const value = token?.slice(token.indexOf('=') + 1, token.indexOf(';'));
   return value && value.length >= 8 ? [{ name: 'issued token', value }] : [];
 }

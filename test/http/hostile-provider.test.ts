@@ -56,7 +56,7 @@ async function expectCleanPage(response: Response, status: number, title: string
   expect(page).toContain('Start again');
   expect(page).not.toContain(BODY_SECRET);
   expect(page).not.toMatch(/at .*\.ts:\d+/);
-  expect(response.headers.getSetCookie().some((line) => line.startsWith('auth_token='))).toBe(false);
+  expect(response.headers.getSetCookie().some((line) => line.startsWith('__Host-auth_token='))).toBe(false);
   const log = gateway.logs.raw.join('\n');
   expect(log).not.toContain(BODY_SECRET);
   expect(log).not.toMatch(/eyJ[\w-]+\.eyJ/); // no JWT: neither the provider's ID token nor one of ours

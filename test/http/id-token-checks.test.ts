@@ -55,7 +55,7 @@ async function expectRefused(gateway: TestApp, response: Response, reason: RegEx
   const page = await response.text();
   expect(page).toContain(REFUSED_TITLE);
   expect(page).toContain('Start again');
-  expect(response.headers.getSetCookie().some((line) => line.startsWith('auth_token='))).toBe(false);
+  expect(response.headers.getSetCookie().some((line) => line.startsWith('__Host-auth_token='))).toBe(false);
   const line = gateway.logs.lines.filter((entry) => entry.error).at(-1);
   expect(line).toMatchObject({ error: 'id_token_invalid', provider: 'corp', status: 401 });
   expect(String(line?.reason)).toMatch(reason);
@@ -64,7 +64,7 @@ async function expectRefused(gateway: TestApp, response: Response, reason: RegEx
 async function expectSignedIn(response: Response): Promise<void> {
   expect(response.status, await response.clone().text()).toBe(302);
   expect(response.headers.get('location')).toBe(`${GATEWAY}/after`);
-  expect(response.headers.getSetCookie().some((line) => line.startsWith('auth_token='))).toBe(true);
+  expect(response.headers.getSetCookie().some((line) => line.startsWith('__Host-auth_token='))).toBe(true);
 }
 
 describe('an ID token that does not hold up is refused: 401, the id_token_invalid page, no token', () => {

@@ -70,9 +70,9 @@ describe('GET /login/:provider', () => {
     expect(line).toContain('Secure');
     expect(line).toContain('SameSite=Lax');
     expect(line).not.toContain('Domain=');
-    // 256 random bits, signed: "<43 base64url chars>.<signature>"
-    const value = decodeURIComponent(line!.slice(line!.indexOf('=') + 1, line!.indexOf(';')));
-    expect(value).toMatch(/^[\w-]{43}\.[\w+/]{43}=$/);
+    // 256 random bits, signed: "<43 base64url chars>.<HMAC-SHA256, base64url>", exactly as sent.
+    const value = line!.slice(line!.indexOf('=') + 1, line!.indexOf(';'));
+    expect(value).toMatch(/^[\w-]{43}\.[\w-]{43}$/);
   });
 
   it('stores the flow in Redis, sealed, under a hash of the cookie value, with TTL FLOW_TTL', async () => {
@@ -144,14 +144,14 @@ describe('GET /callback/:provider', () => {
     const cookies = setCookieLines(response);
     const flowLine = [...cookies.entries()].find(([name]) => name.startsWith('__Host-portero_flow_'))![1];
     expect(flowLine).toMatch(/Max-Age=0/);
-    const tokenLine = cookies.get('auth_token')!;
+    const tokenLine = cookies.get('__Host-auth_token')!;
     expect(tokenLine).toContain('HttpOnly');
     expect(tokenLine).toContain('Secure');
     expect(tokenLine).toContain('SameSite=Lax');
     expect(tokenLine).toContain('Max-Age=3600');
     expect(tokenLine).not.toContain('Domain=');
 
-    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;
     const header = decodeProtectedHeader(token);
     expect(header).toEqual({ alg: 'ES256', kid: gateway.keys.signing.kid, typ: 'JWT' });
     const claims = decodeJwt(token);

@@ -116,14 +116,14 @@ describe('at LOG_LEVEL=trace, no log line holds a secret', () => {
     expect(done.status).toBe(302);
     expect(done.headers.get('location')).toBe(`${GATEWAY}/after`);
 
-    const token = cookieValue(done, (name) => name === 'auth_token');
+    const token = cookieValue(done, (name) => name === '__Host-auth_token');
     const exchange = op.tokenExchanges.at(-1)!;
     expect(exchange.code).toBe(callback.searchParams.get('code'));
     secrets.push(
       { name: 'PKCE code_verifier', value: exchange.codeVerifier! },
       { name: "provider's access token", value: exchange.accessToken! },
       ...jwtSecrets("provider's ID token", exchange.idToken!),
-      ...jwtSecrets('issued token (auth_token cookie)', token),
+      ...jwtSecrets('issued token (__Host-auth_token cookie)', token),
       ...always(),
     );
 
@@ -132,7 +132,7 @@ describe('at LOG_LEVEL=trace, no log line holds a secret', () => {
     expect((await browser.get(gateway.app, `${GATEWAY}/userinfo`)).status).toBe(200);
     expect((await browser.get(gateway.app, `${GATEWAY}/logout`)).status).toBe(302);
     // The revoked token, presented again both ways.
-    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie: `auth_token=${token}` } })).status).toBe(401);
+    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie: `__Host-auth_token=${token}` } })).status).toBe(401);
     expect((await gateway.app.request(`${GATEWAY}/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
 
     const lines = allLines(gateway);

@@ -1,4 +1,4 @@
-import { decodeJwt } from 'jose';
+import { decodeJwt, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestApp, fromPeer, ManualClock, memoryStore, type TestApp } from '../support/app.js';
@@ -74,7 +74,10 @@ describe('GET /auth (forward auth)', () => {
     const tampered = `${h}.${p!.slice(0, -3)}AAA.${s}`;
     expect((await ask({ authorization: `Bearer ${tampered}` })).status).toBe(401);
     expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(200);
-    clock.advance(901);
+    // CLOCK_SKEW (30 s by default) past exp, an instance whose clock runs behind would still take it.
+    clock.advance(900 + 29);
+    expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(200);
+    clock.advance(1);
     expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(401);
   });
 
@@ -91,11 +94,19 @@ describe('GET /auth (forward auth)', () => {
     expect(response.headers.get('x-auth-request-email')).toBeNull();
   });
 
-  it('tries the cookie first, so an app sending its own bearer token upstream does not lock users out', async () => {
-    const { browser } = await signIn();
-    const response = await browser.get(gateway.app, `${GATEWAY}/auth`, { authorization: 'Bearer the-apps-own-api-token' });
-    expect(response.status).toBe(200);
-    expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
+  it('ignores a bearer token portero did not issue beside its cookie, so an app sending its own upstream does not lock users out', async () => {
+    const { browser, token } = await signIn();
+    const { privateKey } = await generateKeyPair('ES256');
+    // An app's own JWT, even one naming portero's kid, issuer and someone else: not signed by portero's keys.
+    const appsOwn = await new SignJWT({ iss: GATEWAY, aud: 'downstream', sub: 'corp:victim', sid: 's' })
+      .setProtectedHeader({ alg: 'ES256', kid: gateway.keys.signing.kid, typ: 'JWT' })
+      .sign(privateKey);
+    for (const bearer of ['the-apps-own-api-token', appsOwn]) {
+      const response = await browser.get(gateway.app, `${GATEWAY}/auth`, { authorization: `Bearer ${bearer}` });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
+      expect(response.headers.get('x-auth-request-token')).toBe(token);
+    }
   });
 
   it('names the sign-in page, returning to the URL a trusted proxy was asked for, when it refuses', async () => {
@@ -148,7 +159,7 @@ describe('GET /auth (forward auth)', () => {
       const browser = new TestBrowser();
       const login = await browser.get(other.app, `${origin}/login/corp`);
       await browser.get(other.app, `${origin}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'x' })}`);
-      return (await browser.cookie(origin, 'auth_token'))!.value;
+      return (await browser.cookie(origin, other.config.cookies.tokenName))!.value;
     };
     const ask = (token: string) => gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } });
     const sameEverything = await tokenFrom({ PUBLIC_URL: GATEWAY });
@@ -159,6 +170,139 @@ describe('GET /auth (forward auth)', () => {
     const otherAudience = await tokenFrom({ PUBLIC_URL: GATEWAY, JWT_AUDIENCE: 'another-app' });
     expect(decodeJwt(otherAudience)).toMatchObject({ iss: GATEWAY, aud: 'another-app' });
     expect((await ask(otherAudience)).status).toBe(401);
+  });
+});
+
+/** A token signed with the gateway's own key: the same claims as `token`, changed by `change`. */
+function reSigned(token: string, change: Record<string, unknown>): Promise<string> {
+  return new SignJWT({ ...(decodeJwt(token) as JWTPayload), ...change })
+    .setProtectedHeader({ alg: 'ES256', kid: gateway.keys.signing.kid, typ: 'JWT' })
+    .sign(gateway.keys.signing.key);
+}
+
+describe('a bearer token and a cookie together (one rule for /auth, portero/verify and the Python example)', () => {
+  const auth = (headers: Record<string, string>) =>
+    gateway.app.request(`${GATEWAY}/auth`, { headers: { accept: 'application/json', ...headers } });
+
+  it("refuses a victim's revoked portero token as bearer beside the attacker's valid cookie", async () => {
+    const victim = await signIn({ sub: 'victim', claims: {} as never });
+    const attacker = await signIn({ sub: 'attacker', claims: {} as never });
+    expect((await auth({ cookie: `auth_token=${attacker.token}` })).status, 'the control: the cookie alone').toBe(200);
+    expect((await victim.browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' })).status).toBe(302);
+    const response = await auth({ cookie: `auth_token=${attacker.token}`, authorization: `Bearer ${victim.token}` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('x-auth-request-user')).toBeNull();
+    expect(gateway.logs.lines.at(-1)).toMatchObject({ error: 'unauthenticated', reason: 'revoked' });
+  });
+
+  it('refuses two portero tokens of different people, or of two sessions of one person', async () => {
+    const alice = await signIn({ sub: 'alice', claims: {} as never });
+    const bob = await signIn({ sub: 'bob', claims: {} as never });
+    const aliceAgain = await signIn({ sub: 'alice', claims: {} as never });
+    for (const [cookie, bearer] of [
+      [alice.token, bob.token],
+      [bob.token, alice.token],
+      [alice.token, aliceAgain.token],
+    ]) {
+      const response = await auth({ cookie: `auth_token=${cookie}`, authorization: `Bearer ${bearer}` });
+      expect(response.status).toBe(401);
+      expect(gateway.logs.lines.at(-1)).toMatchObject({ reason: 'tokens disagree' });
+    }
+    expect((await auth({ cookie: `auth_token=${alice.token}`, authorization: `Bearer ${alice.token}` })).status).toBe(200);
+  });
+
+  it("of portero's own tokens of one session, the bearer wins; a bearer that fails refuses the request", async () => {
+    const { token } = await signIn();
+    const later = await reSigned(token, { jti: 'another', iat: decodeJwt(token).iat! + 1 });
+    const response = await auth({ cookie: `auth_token=${token}`, authorization: `Bearer ${later}` });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-auth-request-token')).toBe(later);
+    // portero's signature, but another audience: it is portero's, and invalid, so it is not ignored.
+    const otherAudience = await reSigned(token, { aud: 'another-app' });
+    expect((await auth({ cookie: `auth_token=${token}`, authorization: `Bearer ${otherAudience}` })).status).toBe(401);
+    // A junk cookie beside a valid portero bearer is ignored likewise.
+    const bearerOnly = await auth({ cookie: 'auth_token=junk', authorization: `Bearer ${token}` });
+    expect(bearerOnly.status).toBe(200);
+    expect(bearerOnly.headers.get('x-auth-request-user')).toBe('corp:u-7');
+  });
+
+  it('answers 401, never a 500, for malformed claims in a token signed with its key', async () => {
+    const { token } = await signIn();
+    for (const change of [{ sub: { id: 1 } }, { sid: ['a', 'b'] }, { exp: 1e308 }, { preferred_username: 7 }]) {
+      const malformed = await reSigned(token, change);
+      const response = await auth({ authorization: `Bearer ${malformed}` });
+      expect(response.status, JSON.stringify(change)).toBe(401);
+      expect(await response.json()).toMatchObject({ error: 'unauthenticated' });
+      // And /logout with it signs nothing out and does not break.
+      const logout = await gateway.app.request(`${GATEWAY}/logout`, { method: 'POST', headers: { authorization: `Bearer ${malformed}` } });
+      expect(logout.status).toBe(302);
+    }
+    expect(await gateway.store.get(`revoked:${decodeJwt(token).sid}`)).toBeUndefined();
+  });
+});
+
+describe('cookie tossing', () => {
+  it('under https without COOKIE_DOMAIN, the token cookie is __Host-auth_token: Secure, Path=/, no Domain', async () => {
+    const hostOnly = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), PUBLIC_URL: 'https://auth.example.com' } });
+    const browser = new TestBrowser();
+    const login = await browser.get(hostOnly.app, 'https://auth.example.com/login/corp');
+    const done = await browser.get(
+      hostOnly.app,
+      `https://auth.example.com/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`,
+    );
+    const line = setCookieLines(done).get('__Host-auth_token');
+    expect(line).toBeDefined();
+    expect(line).toContain('Secure');
+    expect(line).toContain('Path=/');
+    expect(line).not.toContain('Domain=');
+    expect(setCookieLines(done).has('auth_token')).toBe(false);
+    // A sibling subdomain's browser context never receives it; the gateway's own host does.
+    expect(await browser.cookie('https://auth.example.com/', '__Host-auth_token')).toBeDefined();
+    expect(await browser.cookie('https://app.example.com/', '__Host-auth_token')).toBeUndefined();
+    const token = (await browser.cookie('https://auth.example.com/', '__Host-auth_token'))!.value;
+    // A planted auth_token (what a sibling could set for .example.com) is not read at all.
+    const planted = await hostOnly.app.request('https://auth.example.com/auth', { headers: { cookie: `auth_token=${token}` } });
+    expect(planted.status).toBe(401);
+    const own = await hostOnly.app.request('https://auth.example.com/auth', { headers: { cookie: `__Host-auth_token=${token}` } });
+    expect(own.status).toBe(200);
+  });
+
+  it('with COOKIE_DOMAIN the token cookie stays auth_token, shared with the subdomains', async () => {
+    expect(gateway.config.cookies.tokenName).toBe('auth_token');
+    const { done } = await signIn();
+    expect(setCookieLines(done).get('auth_token')).toMatch(/Domain=\.example\.com/);
+  });
+
+  it('treats a request with more than one token cookie as not signed in: /auth 401, / the sign-in page', async () => {
+    const victim = await signIn();
+    const attacker = await signIn({ sub: 'attacker', claims: {} as never });
+    // What the browser sends once a sibling subdomain planted its own auth_token (for a narrower path, sent first).
+    const cookie = `auth_token=${attacker.token}; auth_token=${victim.token}`;
+    const refused = await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie, accept: 'application/json' } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('x-auth-request-user')).toBeNull();
+    expect(gateway.logs.lines.at(-1)).toMatchObject({ reason: 'several token cookies' });
+    const page = await (await gateway.app.request(`${GATEWAY}/`, { headers: { cookie } })).text();
+    expect(page).not.toContain('Signed in as');
+    expect(page).toContain('href="/login/corp"');
+    // The same token twice is two cookies too; and with one, the control, the person is signed in.
+    expect(
+      (await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie: `auth_token=${victim.token}; auth_token=${victim.token}` } }))
+        .status,
+    ).toBe(401);
+    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie: `theme=dark; auth_token=${victim.token}` } })).status).toBe(
+      200,
+    );
+    expect(await (await gateway.app.request(`${GATEWAY}/`, { headers: { cookie: `auth_token=${victim.token}` } })).text()).toContain(
+      'Signed in as',
+    );
+  });
+
+  it('reads the token cookie as sent: a percent-encoded copy is not the token portero wrote', async () => {
+    const { token } = await signIn();
+    const encoded = token.replace('.', '%2E');
+    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie: `auth_token=${encoded}` } })).status).toBe(401);
+    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { cookie: `auth_token="${token}"` } })).status).toBe(401);
   });
 });
 
@@ -184,7 +328,7 @@ describe('GET /userinfo', () => {
 });
 
 describe('/logout', () => {
-  it('clears the cookie, revokes the session until the token would expire, and returns to an allowed address', async () => {
+  it('clears the cookie, revokes the session until the token would expire plus the clock skew, and returns to an allowed address', async () => {
     const { browser, token } = await signIn();
     const response = await browser.request(gateway.app, `${GATEWAY}/logout?return_to=https://app.example.com/bye`, { method: 'POST' });
     expect(response.status).toBe(302);
@@ -195,10 +339,14 @@ describe('/logout', () => {
     // The token itself, replayed by a copy holder, no longer passes /auth.
     const replay = await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } });
     expect(replay.status).toBe(401);
-    // The denial lasts as long as the token: after that the token is expired anyway.
+    // The denial lasts as long as the token, plus CLOCK_SKEW (30 s): an instance whose clock runs
+    // that far behind still takes the token as unexpired. After that it is expired everywhere.
     const { sid, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string; exp: number };
     expect(JSON.parse((await gateway.store.get(`revoked:${sid}`))!)).toEqual({ v: 1, at: Math.floor(clock.now() / 1000) });
-    clock.advance(exp - Math.floor(clock.now() / 1000) + 1);
+    clock.advance(exp - Math.floor(clock.now() / 1000) + 29);
+    expect(await gateway.store.get(`revoked:${sid}`)).toBeDefined();
+    expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    clock.advance(1);
     expect(await gateway.store.get(`revoked:${sid}`)).toBeUndefined();
   });
 

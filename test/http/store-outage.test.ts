@@ -60,7 +60,7 @@ describe('when Redis goes away', () => {
     const again = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
     const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(again.headers.get('location')!, { sub: 'u' })}`);
     expect(done.status).toBe(302);
-    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeDefined();
+    expect(await browser.cookie(GATEWAY, '__Host-auth_token')).toBeDefined();
     // Reconnect attempts were many; the log tells the story in two lines.
     expect(redisLogs.lines.filter((line) => line.msg === 'redis unreachable')).toHaveLength(1);
     expect(redisLogs.lines.filter((line) => line.msg === 'redis reachable again')).toHaveLength(1);
@@ -86,20 +86,20 @@ describe('when Redis goes away', () => {
     const browser = new TestBrowser();
     const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
     await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'u' })}`);
-    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;
     await redis.kill();
     try {
       const refused = await browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
       expect(refused.status).toBe(503);
-      expect(refused.headers.getSetCookie().filter((line) => line.startsWith('auth_token='))).toEqual([]);
-      expect((await browser.cookie(GATEWAY, 'auth_token'))?.value).toBe(token);
+      expect(refused.headers.getSetCookie().filter((line) => line.startsWith('__Host-auth_token='))).toEqual([]);
+      expect((await browser.cookie(GATEWAY, '__Host-auth_token'))?.value).toBe(token);
     } finally {
       await redis.restart();
       await recovered();
     }
     const signedOut = await browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
     expect(signedOut.status).toBe(302);
-    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeUndefined();
+    expect(await browser.cookie(GATEWAY, '__Host-auth_token')).toBeUndefined();
     expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 

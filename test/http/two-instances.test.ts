@@ -52,7 +52,7 @@ describe('behind a load balancer', () => {
     const done = await browser.get(instanceB.app, `${GATEWAY}/callback/corp?${callback}`);
     expect(done.status).toBe(302);
     expect(done.headers.get('location')).toBe('https://app.example.com/home');
-    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;
     expect(decodeJwt(token)).toMatchObject({ sub: 'corp:grace', email: 'grace@example.com' });
     expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
 
@@ -92,7 +92,7 @@ describe('behind a load balancer', () => {
     const page = await failed.text();
     expect(page).toContain('Your sign-in expired or was not valid');
     expect(page).toContain('Start again');
-    expect(await browser.cookie(GATEWAY, 'auth_token')).toBeUndefined();
+    expect(await browser.cookie(GATEWAY, '__Host-auth_token')).toBeUndefined();
     expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({
       error: 'flow_invalid',
       reason: 'flow not found (expired or replayed)',

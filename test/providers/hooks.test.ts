@@ -136,7 +136,7 @@ describe('checkIdToken', () => {
     );
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ error: 'id_token_invalid' });
-    expect(setCookieLines(refused).has('auth_token')).toBe(false);
+    expect(setCookieLines(refused).has('__Host-auth_token')).toBe(false);
     expect(gateway.logs.lines.find((line) => line.error)).toMatchObject({
       reason: 'hosted domain elsewhere.example',
       provider: 'workspace',
@@ -203,7 +203,7 @@ describe('responseMode form_post, with callbackParams', () => {
     });
     expect(done.status, await done.clone().text()).toBe(302);
     expect(done.headers.get('location')).toBe(`${GATEWAY}/home`);
-    const token = (await browser.cookie(GATEWAY, 'auth_token'))!.value;
+    const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;
     expect(decodeJwt(token)).toMatchObject({ sub: 'posting:apple-user', name: 'Ada Lovelace' });
     expect(seen.callbackParams).toEqual([{ user: form.get('user') }]);
   });

@@ -140,7 +140,17 @@ const query = fc.oneof(
 );
 
 const cookieName = fc.oneof(
-  fc.constantFrom('auth_token', '__Host-portero_flow_', 'portero_flow_', '__Host-', '__Secure-', '__proto__', 'constructor', ''),
+  fc.constantFrom(
+    'auth_token',
+    '__Host-auth_token',
+    '__Host-portero_flow_',
+    'portero_flow_',
+    '__Host-',
+    '__Secure-',
+    '__proto__',
+    'constructor',
+    '',
+  ),
   fc.stringMatching(/^[\w-]{16}$/).map((hash) => `__Host-portero_flow_${hash}`),
   fc.string({ unit: headerChar, maxLength: 12 }).filter((name) => !name.includes(';') && !name.includes('=')),
 );

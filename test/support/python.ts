@@ -46,15 +46,18 @@ export interface PythonBackendOptions {
   audience: string;
   /** PORTERO_ALGORITHMS, portero's JWT_ALG; unset (app.py's default, ES256) when not given. */
   algorithms?: readonly string[];
+  /** PORTERO_COOKIE, portero's TOKEN_COOKIE_NAME; unset (app.py's default, __Host-auth_token) when not given. */
+  cookie?: string;
 }
 
 /** {@link PYTHON_APP} on a free port, as a Python team runs it behind portero; resolves on its ready line. */
-export function startPythonBackend({ issuer, jwksUrl, audience, algorithms }: PythonBackendOptions): Promise<PythonBackend> {
+export function startPythonBackend({ issuer, jwksUrl, audience, algorithms, cookie }: PythonBackendOptions): Promise<PythonBackend> {
   return startPythonApp({
     PORTERO_ISSUER: issuer,
     PORTERO_JWKS_URL: jwksUrl,
     PORTERO_AUDIENCE: audience,
     ...(algorithms ? { PORTERO_ALGORITHMS: algorithms.join(',') } : {}),
+    ...(cookie ? { PORTERO_COOKIE: cookie } : {}),
   });
 }
 

@@ -15,7 +15,7 @@ function revocationsContract(name: string, factory: () => KeyValueUnderTest | Pr
     const now = () => Math.floor(under.clock.now() / 1000);
     beforeEach(async () => {
       under = await factory();
-      revocations = new Revocations(under.store, under.clock);
+      revocations = new Revocations(under.store, under.clock, 0);
     });
     afterEach(() => under.close());
 
@@ -59,7 +59,7 @@ revocationsContract('redis', () => redisUnderTest(redis.url));
 describe('Revocations on memory', () => {
   it('lives until the exp of the token it denies, and not a second longer', async () => {
     const under = memoryUnderTest();
-    const revocations = new Revocations(under.store, under.clock);
+    const revocations = new Revocations(under.store, under.clock, 0);
     await revocations.revoke('sid-exp', Math.floor(under.clock.now() / 1000) + 600);
     under.clock.advance(599);
     expect(await revocations.isRevoked('sid-exp')).toBe(true);
@@ -68,14 +68,37 @@ describe('Revocations on memory', () => {
   });
 });
 
+describe('Revocations with a clock skew', () => {
+  it('outlives the exp of the token by the skew, so an instance whose clock runs behind still refuses it', async () => {
+    const under = memoryUnderTest();
+    const revocations = new Revocations(under.store, under.clock, 30);
+    await revocations.revoke('sid-skew', Math.floor(under.clock.now() / 1000) + 600);
+    under.clock.advance(600 + 29);
+    expect(await revocations.isRevoked('sid-skew')).toBe(true);
+    under.clock.advance(1);
+    expect(await revocations.isRevoked('sid-skew')).toBe(false);
+  });
+
+  it('is stored for a token expired by less than the skew: another instance may still take it', async () => {
+    const under = memoryUnderTest();
+    const revocations = new Revocations(under.store, under.clock, 30);
+    await revocations.revoke('sid-just-expired', Math.floor(under.clock.now() / 1000) - 10);
+    await revocations.revoke('sid-long-expired', Math.floor(under.clock.now() / 1000) - 30);
+    expect(await revocations.isRevoked('sid-just-expired')).toBe(true);
+    under.clock.advance(20);
+    expect(await revocations.isRevoked('sid-just-expired')).toBe(false);
+    expect(await under.store.get(storeKeys.revokedSession('sid-long-expired'))).toBeUndefined();
+  });
+});
+
 describe('Revocations on Redis', () => {
-  it('lives exactly as long as the token it denies', async () => {
+  it('lives exactly as long as the token it denies, plus the clock skew', async () => {
     const under = await redisUnderTest(redis.url);
     try {
-      await new Revocations(under.store, under.clock).revoke('sid-ttl', Math.floor(under.clock.now() / 1000) + 900);
+      await new Revocations(under.store, under.clock, 30).revoke('sid-ttl', Math.floor(under.clock.now() / 1000) + 900);
       const ttl = await under.redis.raw.ttl(`${under.redis.prefix}${storeKeys.revokedSession('sid-ttl')}`);
-      expect(ttl).toBeGreaterThan(895);
-      expect(ttl).toBeLessThanOrEqual(900);
+      expect(ttl).toBeGreaterThan(925);
+      expect(ttl).toBeLessThanOrEqual(930);
     } finally {
       await under.close();
     }

@@ -7,7 +7,7 @@ import { Revocations } from '../../src/tokens/revocations.js';
 import { Sessions } from '../../src/tokens/sessions.js';
 import { ManualClock } from '../support/app.js';
 
-const SETTINGS = { issuer: 'https://gateway.test', audience: 'downstream', ttl: 600 };
+const SETTINGS = { issuer: 'https://gateway.test', audience: 'downstream', ttl: 600, clockSkew: 0 };
 
 let clock: ManualClock;
 let keys: KeySet;
@@ -16,13 +16,23 @@ let sessions: Sessions;
 beforeEach(async () => {
   clock = new ManualClock();
   keys = await ephemeralKeySet('ES256');
-  sessions = new Sessions(keys, new Revocations(new MemoryStore(clock), clock), SETTINGS, clock);
+  sessions = new Sessions(keys, new Revocations(new MemoryStore(clock), clock, 0), SETTINGS, clock);
 });
 
 /** A token signed with portero's real key, with the header and claims a test chooses. */
 async function signed(claims: JWTPayload, header: Record<string, unknown> = {}) {
   const now = Math.floor(clock.now() / 1000);
-  return new SignJWT({ iss: SETTINGS.issuer, aud: SETTINGS.audience, sub: 'corp:u', sid: 's-1', iat: now, exp: now + 60, ...claims })
+  const base = {
+    iss: SETTINGS.issuer,
+    aud: SETTINGS.audience,
+    sub: 'corp:u',
+    sid: 's-1',
+    jti: 'j-1',
+    provider: 'corp',
+    iat: now,
+    exp: now + 60,
+  };
+  return new SignJWT({ ...base, ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: keys.signing.kid, typ: 'JWT', ...header })
     .sign(keys.signing.key);
 }
@@ -78,6 +88,98 @@ describe("checking portero's own tokens", () => {
     const fresh = await sessions.issue('corp', { subject: 'u' });
     clock.advance(601);
     expect(await reasonRefused(fresh.token)).toBe('ERR_JWT_EXPIRED');
+  });
+});
+
+describe('malformed claims in a validly signed token', () => {
+  const cases: [string, JWTPayload][] = [
+    ['sub an object (gave a 500 in /auth)', { sub: { id: 1 } as never }],
+    ['sub empty', { sub: '' }],
+    ['sid an array (was accepted)', { sid: ['s-1'] as never }],
+    ['sid empty', { sid: '' }],
+    ['jti a number', { jti: 7 as never }],
+    ['exp 1e308 (broke /logout)', { exp: 1e308 }],
+    ['exp a fraction', { exp: Math.floor(Date.now() / 1000) + 60.5 }],
+    ['iat negative', { iat: -1 }],
+    ['nbf a string', { nbf: '0' as never }],
+    ['provider missing', { provider: undefined }],
+    ['email a number', { email: 5 as never }],
+    ['email_verified a string', { email_verified: 'true' as never }],
+    ['name an object', { name: {} as never }],
+    ['preferred_username an array', { preferred_username: ['x'] as never }],
+    ['picture a number', { picture: 1 as never }],
+  ];
+  for (const [what, claims] of cases) {
+    it(`refuses ${what}`, async () => {
+      const reason = await reasonRefused(await signed(claims));
+      expect(['malformed claims', 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'ERR_JWT_INVALID']).toContain(reason);
+    });
+  }
+
+  it('says which claim is wrong, after the signature was checked', async () => {
+    await expect(sessions.verify(await signed({ sub: { id: 1 } as never }))).rejects.toMatchObject({
+      message: "the token's claims are malformed: sub must be a non-empty string",
+      detail: { reason: 'malformed claims' },
+    });
+    // A forged token of the same shape fails on its signature first.
+    const [h, , sig] = (await signed({})).split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ sub: {} })).toString('base64url')}.${sig}`;
+    expect(await reasonRefused(forged)).toBe('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  });
+});
+
+describe('the encoding of a token', () => {
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  /** The last character with its lowest bit flipped: padding bits for an ES256 signature (64 bytes). */
+  const flipped = (segment: string) => segment.slice(0, -1) + ALPHABET[ALPHABET.indexOf(segment.at(-1)!) ^ 1];
+
+  it('accepts only the canonical text, not another spelling of the same bytes that jose would take', async () => {
+    const { token } = await sessions.issue('corp', { subject: 'u' });
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    expect(Buffer.from(flipped(sig), 'base64url')).toEqual(Buffer.from(sig, 'base64url'));
+    const variants = {
+      'a padding bit of the signature flipped': `${h}.${p}.${flipped(sig)}`,
+      'padding on the signature': `${h}.${p}.${sig}==`,
+      'padding on the payload': `${h}.${p}${'='.repeat((4 - (p.length % 4)) % 4 || 4)}.${sig}`,
+      'the standard alphabet': `${h}.${p}.${sig.replaceAll('-', '+').replaceAll('_', '/')}`,
+    };
+    for (const [what, variant] of Object.entries(variants)) {
+      if (variant === token) continue;
+      expect(await reasonRefused(variant), what).toBe('not canonical');
+    }
+    expect(await sessions.authenticate(token)).toMatchObject({ sub: 'corp:u' });
+  });
+
+  it("takes the flipped-bit signature as portero's signature (so beside a cookie it refuses, not ignores)", async () => {
+    const { token } = await sessions.issue('corp', { subject: 'u' });
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    expect(await sessions.signedByPortero(`${h}.${p}.${flipped(sig)}`)).toBe(true);
+  });
+});
+
+describe("which tokens are portero's", () => {
+  it("those whose signature verifies against its keys; not another key's, even naming its kid, nor HS256, nor junk", async () => {
+    expect(await sessions.signedByPortero((await sessions.issue('corp', { subject: 'u' })).token)).toBe(true);
+    const other = await ephemeralKeySet('ES256');
+    const foreign = await new SignJWT({ sub: 'corp:u' })
+      .setProtectedHeader({ alg: 'ES256', kid: keys.signing.kid })
+      .sign(other.signing.key);
+    expect(await sessions.signedByPortero(foreign)).toBe(false);
+    const hs256 = await new SignJWT({ sub: 'corp:u' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32));
+    expect(await sessions.signedByPortero(hs256)).toBe(false);
+    expect(await sessions.signedByPortero('the-apps-own-api-token')).toBe(false);
+  });
+});
+
+describe('clock skew', () => {
+  it('takes a token up to clockSkew seconds past its exp, and its revocation lives as long', async () => {
+    const skewed = new Sessions(keys, new Revocations(new MemoryStore(clock), clock, 30), { ...SETTINGS, clockSkew: 30 }, clock);
+    const { token, claims } = await skewed.issue('corp', { subject: 'u' });
+    await skewed.revoke(claims);
+    clock.advance(600 + 29);
+    await expect(skewed.authenticate(token)).rejects.toMatchObject({ detail: { reason: 'revoked' } });
+    clock.advance(1);
+    await expect(skewed.authenticate(token)).rejects.toMatchObject({ detail: { reason: 'ERR_JWT_EXPIRED' } });
   });
 });
 

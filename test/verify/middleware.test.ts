@@ -5,7 +5,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expressAuth, porteroAuth, type PorteroRequest, type PorteroVariables } from '../../src/verify/index.js';
 import { deadUrl, tamper } from '../support/served-gateway.js';
-import { verifyFixture } from '../support/verify.js';
+import { foreignToken, verifyFixture } from '../support/verify.js';
 
 // porteroAuth (Hono) and expressAuth (Express, Connect, node:http) in front of a handler, with the
 // keys fetched over real HTTP from a gateway served on 127.0.0.1 and a token from a real sign-in.
@@ -24,7 +24,7 @@ describe('porteroAuth on a Hono app', () => {
   });
 
   it('passes the claims to the handler, from the cookie or the Bearer header', async () => {
-    for (const headers of [{ cookie: `auth_token=${token}` }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+    for (const headers of [{ cookie: `__Host-auth_token=${token}` }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
       const response = await app.request('/api/me', { headers });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual(decodeJwt(token));
@@ -44,6 +44,17 @@ describe('porteroAuth on a Hono app', () => {
     expect(forged.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(await forged.json()).toEqual({ error: 'invalid_token' });
     expect(handled).toBe(before);
+  });
+
+  it("lets an app's own bearer token pass beside portero's cookie, and refuses two portero tokens of two people", async () => {
+    const appsOwn = await foreignToken({ ...decodeJwt(token), sub: 'corp:victim' });
+    const mixed = await app.request('/api/me', { headers: { authorization: `Bearer ${appsOwn}`, cookie: `__Host-auth_token=${token}` } });
+    expect(mixed.status).toBe(200);
+    expect(await mixed.json()).toMatchObject({ sub: 'corp:u-7' });
+    const other = await gateway.signIn('u-other');
+    const two = await app.request('/api/me', { headers: { authorization: `Bearer ${other}`, cookie: `__Host-auth_token=${token}` } });
+    expect(two.status).toBe(401);
+    expect(await two.json()).toEqual({ error: 'invalid_token' });
   });
 
   it('answers 503 when the gateway cannot be reached, not a 401 that sends the user to sign in', async () => {
@@ -75,7 +86,7 @@ describe('expressAuth on a node:http server', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('sets req.portero to the claims, from the cookie or the Bearer header', async () => {
-    for (const headers of [{ cookie: `auth_token=${token}` }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+    for (const headers of [{ cookie: `__Host-auth_token=${token}` }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
       const response = await fetch(url, { headers });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual(decodeJwt(token));
@@ -88,7 +99,11 @@ describe('expressAuth on a node:http server', () => {
     expect(none.headers.get('www-authenticate')).toBe('Bearer');
     expect(await none.json()).toEqual({ error: 'missing_token' });
 
-    const tampered = await fetch(url, { headers: { cookie: `auth_token=${tamper(token, { exp: 1 })}` } });
+    const twice = await fetch(url, { headers: { cookie: `__Host-auth_token=${token}; __Host-auth_token=${token}` } });
+    expect(twice.status).toBe(401);
+    expect(await twice.json()).toEqual({ error: 'invalid_token' });
+
+    const tampered = await fetch(url, { headers: { cookie: `__Host-auth_token=${tamper(token, { exp: 1 })}` } });
     expect(tampered.status).toBe(401);
     expect(tampered.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(await tampered.json()).toEqual({ error: 'invalid_token' });

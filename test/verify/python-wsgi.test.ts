@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -69,7 +69,7 @@ async function hangingUrl(): Promise<{ url: string; close: () => Promise<void> }
 describe(`${PYTHON_APP} behind portero`, () => {
   it('answers 200 with the user for a token from a real sign-in, in the cookie or the Bearer header', async () => {
     const token = await gateway.signIn('u-7', { email: 'grace@example.com', email_verified: true });
-    const fromCookie = await get(`${backend.url}/`, { cookie: `theme=dark; auth_token=${token}` });
+    const fromCookie = await get(`${backend.url}/`, { cookie: `theme=dark; __Host-auth_token=${token}` });
     expect(fromCookie.status, backend.output()).toBe(200);
     expect(fromCookie.body).toEqual({ user: 'corp:u-7', email: 'grace@example.com' });
 
@@ -86,7 +86,9 @@ describe(`${PYTHON_APP} behind portero`, () => {
   });
 
   it('answers 401 JSON for a forged token and for a token of another portero', async () => {
-    const forged = await get(`${backend.url}/`, { cookie: `auth_token=${tamper(await gateway.signIn('u-8'), { sub: 'corp:admin' })}` });
+    const forged = await get(`${backend.url}/`, {
+      cookie: `__Host-auth_token=${tamper(await gateway.signIn('u-8'), { sub: 'corp:admin' })}`,
+    });
     expect(forged.status).toBe(401);
     expect(forged.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(forged.body).toEqual({ error: 'invalid_token' });
@@ -102,10 +104,64 @@ describe(`${PYTHON_APP} behind portero`, () => {
     }
   });
 
+  it("ignores an app's own bearer token beside portero's cookie, by the rule of portero's /auth", async () => {
+    const token = await gateway.signIn('u-7', { email: 'grace@example.com', email_verified: true });
+    const { privateKey } = await generateKeyPair('ES256');
+    const appsOwn = await new SignJWT({ ...decodeJwt(token), sub: 'corp:victim' })
+      .setProtectedHeader({ alg: 'ES256', kid: decodeProtectedHeader(token).kid!, typ: 'JWT' })
+      .sign(privateKey);
+    for (const bearer of ['the-apps-own-api-token', appsOwn]) {
+      const mixed = await get(`${backend.url}/`, { authorization: `Bearer ${bearer}`, cookie: `__Host-auth_token=${token}` });
+      expect(mixed.status, backend.output()).toBe(200);
+      expect(mixed.body).toEqual({ user: 'corp:u-7', email: 'grace@example.com' });
+    }
+  });
+
+  it('refuses two portero tokens that disagree on sub or sid, and more than one token cookie', async () => {
+    const mine = await gateway.signIn('u-7');
+    const theirs = await gateway.signIn('u-victim');
+    const mineAgain = await gateway.signIn('u-7');
+    for (const [bearer, cookie] of [
+      [theirs, mine],
+      [mine, theirs],
+      [mineAgain, mine],
+    ]) {
+      const refused = await get(`${backend.url}/`, { authorization: `Bearer ${bearer}`, cookie: `__Host-auth_token=${cookie}` });
+      expect(refused.status, backend.output()).toBe(401);
+      expect(refused.body).toEqual({ error: 'invalid_token' });
+    }
+    const twice = await get(`${backend.url}/`, { cookie: `__Host-auth_token=${theirs}; __Host-auth_token=${mine}` });
+    expect(twice.status).toBe(401);
+    expect(twice.body).toEqual({ error: 'invalid_token' });
+    // The controls: one token, or the same one twice over, passes.
+    expect((await get(`${backend.url}/`, { authorization: `Bearer ${mine}`, cookie: `__Host-auth_token=${mine}` })).status).toBe(200);
+    // The default cookie is __Host-auth_token: a plain auth_token (as a sibling could plant) is not read.
+    expect((await get(`${backend.url}/`, { cookie: `auth_token=${mine}` })).body).toEqual({ error: 'missing_token' });
+  });
+
+  it("answers 401, not 500, for malformed claims or another encoding of a token signed with portero's key", async () => {
+    const token = await gateway.signIn('u-7');
+    const { kid, alg, key } = gateway.app.keys.signing;
+    for (const change of [{ sub: { id: 1 } }, { sid: ['a', 'b'] }, { exp: 1e308 }, { name: 7 }]) {
+      const malformed = await new SignJWT({ ...decodeJwt(token), ...change } as JWTPayload)
+        .setProtectedHeader({ alg, kid, typ: 'JWT' })
+        .sign(key);
+      const refused = await get(`${backend.url}/`, { authorization: `Bearer ${malformed}` });
+      expect(refused.status, `${JSON.stringify(change)}: ${backend.output()}`).toBe(401);
+      expect(refused.body).toEqual({ error: 'invalid_token' });
+    }
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const flipped = sig.slice(0, -1) + alphabet[alphabet.indexOf(sig.at(-1)!) ^ 1];
+    for (const variant of [`${h}.${p}.${sig}==`, `${h}.${p}.${flipped}`]) {
+      expect((await get(`${backend.url}/`, { authorization: `Bearer ${variant}` })).status, backend.output()).toBe(401);
+    }
+  });
+
   it('answers 503 when it cannot fetch portero keys', async () => {
     const stranded = await startPythonBackend({ issuer: gateway.issuer, jwksUrl: await deadUrl(), audience: 'downstream-app' });
     try {
-      const response = await get(`${stranded.url}/`, { cookie: `auth_token=${await gateway.signIn('u-9')}` });
+      const response = await get(`${stranded.url}/`, { cookie: `__Host-auth_token=${await gateway.signIn('u-9')}` });
       expect(response.status, stranded.output()).toBe(503);
       expect(response.body).toEqual({ error: 'jwks_unavailable' });
     } finally {
@@ -156,7 +212,7 @@ describe(`${PYTHON_APP} behind portero`, () => {
       await withBackend({ jwksUrl: hanging.url }, async (stuck) => {
         const token = await gateway.signIn('u-9');
         const started = Date.now();
-        const response = await get(`${stuck.url}/`, { cookie: `auth_token=${token}` });
+        const response = await get(`${stuck.url}/`, { cookie: `__Host-auth_token=${token}` });
         const elapsed = Date.now() - started;
         expect(response.status, stuck.output()).toBe(503);
         expect(response.body).toEqual({ error: 'jwks_unavailable' });

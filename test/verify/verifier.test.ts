@@ -1,4 +1,14 @@
-import { decodeJwt, decodeProtectedHeader, errors, exportSPKI, importJWK, SignJWT, UnsecuredJWT, type JSONWebKeySet } from 'jose';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  exportSPKI,
+  importJWK,
+  SignJWT,
+  UnsecuredJWT,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, expressAuth, porteroAuth, tokenFrom, type VerifierOptions } from '../../src/verify/index.js';
 import { deadUrl, serveGateway, tamper, type ServedGateway } from '../support/served-gateway.js';
@@ -38,15 +48,17 @@ describe('createVerifier', () => {
 
   it('works detached: verify(tokenFrom(headers)) with the Bearer header first, then the cookie', async () => {
     const { verify, tokenFrom: from } = verifier;
-    await expect(verify(from({ cookie: `theme=dark; auth_token=${token}; other=1` }))).resolves.toMatchObject({ sub: 'corp:u-7' });
-    await expect(verify(from(new Headers({ authorization: `Bearer ${token}`, cookie: 'auth_token=stale' })))).resolves.toMatchObject({
-      sub: 'corp:u-7',
-    });
+    await expect(verify(from({ cookie: `theme=dark; __Host-auth_token=${token}; other=1` }))).resolves.toMatchObject({ sub: 'corp:u-7' });
+    await expect(verify(from(new Headers({ authorization: `Bearer ${token}`, cookie: '__Host-auth_token=stale' })))).resolves.toMatchObject(
+      {
+        sub: 'corp:u-7',
+      },
+    );
     await expect(verify(from({ cookie: `portero_token=${token}` }, 'portero_token'))).resolves.toMatchObject({ sub: 'corp:u-7' });
 
-    expect(tokenFrom({ authorization: 'Basic dXNlcjpwYXNz', cookie: 'auth_token=abc' })).toBe('abc');
+    expect(tokenFrom({ authorization: 'Basic dXNlcjpwYXNz', cookie: '__Host-auth_token=abc' })).toBe('abc');
     expect(tokenFrom({ authorization: 'bearer abc' })).toBe('abc');
-    expect(tokenFrom({ cookie: 'auth_token_old=x; xauth_token=y' })).toBeUndefined();
+    expect(tokenFrom({ cookie: '__Host-auth_token_old=x; auth_token=y' })).toBeUndefined();
     expect(tokenFrom(new Headers())).toBeUndefined();
   });
 
@@ -204,6 +216,103 @@ describe('createVerifier', () => {
     );
     expect(() => porteroAuth(asJs(options))).toThrow(TypeError);
     expect(() => expressAuth(asJs(options))).toThrow(TypeError);
+  });
+});
+
+describe("verifyRequest: which of a request's tokens counts, by the rule of portero's /auth", () => {
+  const cookie = (value: string) => `theme=dark; __Host-auth_token=${value}`;
+
+  it("ignores a bearer token portero did not issue beside portero's cookie", async () => {
+    // An app's own token: junk, or a JWT signed by a key portero does not publish (even naming someone else).
+    for (const appsOwn of ['the-apps-own-api-token', await foreignToken({ ...decodeJwt(token), sub: 'corp:victim' })]) {
+      const claims = await verifier.verifyRequest({ authorization: `Bearer ${appsOwn}`, cookie: cookie(token) });
+      expect(claims.sub).toBe('corp:u-7');
+    }
+    // Alone, such a bearer is checked and refused for what it is.
+    expect((await refusal(verifier.verifyRequest({ authorization: 'Bearer the-apps-own-api-token' }))).code).toBe('invalid_token');
+  });
+
+  it('refuses two portero tokens that disagree on sub, or on sid (two sessions of one person)', async () => {
+    const other = await gateway.signIn('u-other');
+    const again = await gateway.signIn('u-7');
+    for (const [bearer, cookied] of [
+      [other, token],
+      [token, other],
+      [again, token],
+    ]) {
+      const err = await refusal(verifier.verifyRequest({ authorization: `Bearer ${bearer}`, cookie: cookie(cookied!) }));
+      expect(err.code).toBe('invalid_token');
+      expect(err.message).toMatch(/tokens disagree/);
+    }
+    await expect(verifier.verifyRequest({ authorization: `Bearer ${token}`, cookie: cookie(token) })).resolves.toMatchObject({
+      sub: 'corp:u-7',
+    });
+  });
+
+  it("of portero's own tokens the bearer wins; one that fails refuses the request", async () => {
+    const { kid, alg, key } = gateway.app.keys.signing;
+    const claims = decodeJwt(token);
+    const sameSession = await new SignJWT({ ...claims, jti: 'another' }).setProtectedHeader({ alg, kid, typ: 'JWT' }).sign(key);
+    await expect(verifier.verifyRequest({ authorization: `Bearer ${sameSession}`, cookie: cookie(token) })).resolves.toMatchObject({
+      jti: 'another',
+    });
+    const expired = await new SignJWT({ ...claims, exp: 1 }).setProtectedHeader({ alg, kid, typ: 'JWT' }).sign(key);
+    expect((await refusal(verifier.verifyRequest({ authorization: `Bearer ${expired}`, cookie: cookie(token) }))).code).toBe(
+      'invalid_token',
+    );
+    // A junk cookie beside portero's bearer is ignored likewise.
+    await expect(verifier.verifyRequest({ authorization: `Bearer ${token}`, cookie: cookie('junk') })).resolves.toMatchObject({
+      sub: 'corp:u-7',
+    });
+  });
+
+  it('treats more than one token cookie as not signed in, and reads the default __Host-auth_token only', async () => {
+    const other = await gateway.signIn('u-other');
+    const twice = `__Host-auth_token=${other}; __Host-auth_token=${token}`;
+    expect((await refusal(verifier.verifyRequest({ cookie: twice }))).message).toMatch(/several token cookies/);
+    expect(verifier.tokenFrom({ cookie: twice })).toBeUndefined();
+    expect((await refusal(verifier.verifyRequest({ cookie: `auth_token=${token}` }))).code).toBe('missing_token');
+    await expect(verifier.verifyRequest({ cookie: `auth_token=${token}` }, 'auth_token')).resolves.toMatchObject({ sub: 'corp:u-7' });
+  });
+
+  it('answers jwks_unavailable when it cannot tell whose a bearer is', async () => {
+    const unreachable = createVerifier({ issuer: gateway.issuer, jwksUrl: await deadUrl() });
+    const err = await refusal(unreachable.verifyRequest({ authorization: 'Bearer x', cookie: cookie(token) }));
+    expect(err.code).toBe('jwks_unavailable');
+  });
+});
+
+describe("the encoding and claims of portero's tokens", () => {
+  it('refuses another spelling of the same bytes: padding, a flipped padding bit, a percent-encoded cookie', async () => {
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const flipped = sig.slice(0, -1) + alphabet[alphabet.indexOf(sig.at(-1)!) ^ 1];
+    for (const variant of [`${h}.${p}.${sig}==`, `${h}.${p}.${flipped}`]) {
+      const err = await refusal(verifier.verify(variant));
+      expect(err.code).toBe('invalid_token');
+      expect(err.message).toMatch(/canonical/);
+    }
+    const encoded = token.replace('.', '%2E');
+    expect((await refusal(verifier.verifyRequest({ cookie: `__Host-auth_token=${encoded}` }))).code).toBe('invalid_token');
+  });
+
+  it("refuses malformed claims in a token signed with portero's key, naming the claim", async () => {
+    const { kid, alg, key } = gateway.app.keys.signing;
+    for (const [change, claim] of [
+      [{ sub: { id: 1 } }, 'sub'],
+      [{ sid: ['a', 'b'] }, 'sid'],
+      [{ exp: 1e308 }, 'exp'],
+      [{ email_verified: 'yes' }, 'email_verified'],
+    ] as const) {
+      const malformed = await new SignJWT({ ...decodeJwt(token), ...change } as JWTPayload)
+        .setProtectedHeader({ alg, kid, typ: 'JWT' })
+        .sign(key);
+      const err = await refusal(verifier.verify(malformed));
+      expect(err.code).toBe('invalid_token');
+      expect(err.message).toBe(
+        `the token's claims are malformed: ${claim} must be ${claim === 'exp' ? 'a whole number of seconds' : claim === 'email_verified' ? 'a boolean' : 'a non-empty string'}`,
+      );
+    }
   });
 });
 

@@ -13,14 +13,16 @@ export function publicRoutes(deps: HttpDeps) {
 
   app.get('/', async (c) => {
     c.header('cache-control', 'no-store');
-    const token = cookies.readToken(c);
-    // An invalid token just means "not signed in"; a store outage is a 503 like anywhere else.
-    const claims: PorteroClaims | undefined = token
-      ? await deps.sessions.authenticate(token).catch((err: unknown) => {
-          if (isPorteroError(err, UNAUTHENTICATED)) return undefined;
-          throw err;
-        })
-      : undefined;
+    const cookie = cookies.readToken(c);
+    // An invalid token, or several token cookies (one planted by a sibling subdomain), just means
+    // "not signed in"; a store outage is a 503 like anywhere else.
+    const claims: PorteroClaims | undefined =
+      cookie.kind === 'one'
+        ? await deps.sessions.authenticate(cookie.token).catch((err: unknown) => {
+            if (isPorteroError(err, UNAUTHENTICATED)) return undefined;
+            throw err;
+          })
+        : undefined;
     if (claims) return c.html(signedInPage(c.get('basePath'), claims));
     return c.html(signInPage(c.get('basePath'), providerLinks, c.req.query('return_to')));
   });

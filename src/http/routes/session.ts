@@ -3,20 +3,16 @@ import { Hono } from 'hono';
 import { isPorteroError, PorteroError, UNAUTHENTICATED } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
 import { bearerToken } from '../../shared/bearer.js';
+import { chooseToken, type PresentedTokens } from '../../shared/presented-token.js';
 import type { PorteroCookies } from '../cookies.js';
 import type { HttpDeps } from '../deps.js';
 import { checkLogoutPost, requestMarkers, signsOutByGet } from '../logout-origin.js';
 import { signOutConfirmPage } from '../pages.js';
 import type { AppEnv } from '../types.js';
 
-/**
- * The tokens a request presents: the token cookie (browsers) and `Authorization: Bearer` (API
- * clients). The cookie comes first, so an app behind forward auth that sends its own bearer token
- * upstream does not lock its signed-in users out.
- */
-function presentedTokens(c: Context, cookies: PorteroCookies): string[] {
-  const bearer = bearerToken(c.req.header('authorization'));
-  return [cookies.readToken(c), bearer].filter((token): token is string => token !== undefined);
+/** The tokens a request presents: `Authorization: Bearer` (API clients) and the token cookie (browsers). */
+function presentedTokens(c: Context, cookies: PorteroCookies): PresentedTokens {
+  return { bearer: bearerToken(c.req.header('authorization')), cookie: cookies.readToken(c) };
 }
 
 /**
@@ -27,18 +23,20 @@ function presentedTokens(c: Context, cookies: PorteroCookies): string[] {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are removed.
 const headerValue = (claim: string) => Buffer.from(claim.replace(/[\u0000-\u001f\u007f]/g, ''), 'utf8').toString('latin1');
 
-/** The first presented token that is valid and not revoked; else the last one's reason. */
+/**
+ * The token that identifies the request and its claims, by the rule of `chooseToken`
+ * (src/shared/presented-token.ts): a token portero did not issue (its signature does not verify
+ * against portero's keys) beside one it did is ignored; of portero's own a bearer wins over the
+ * cookie, and every one must be valid, not revoked, and name the same `sub` and `sid`; several
+ * token cookies count as not signed in.
+ */
 async function authenticate(c: Context, deps: HttpDeps) {
-  let failure: unknown = new PorteroError(UNAUTHENTICATED, 'no token presented', { detail: { reason: 'no token' } });
-  for (const token of presentedTokens(c, deps.cookies)) {
-    try {
-      return { token, claims: await deps.sessions.authenticate(token) };
-    } catch (err) {
-      if (!isPorteroError(err, UNAUTHENTICATED)) throw err;
-      failure = err;
-    }
-  }
-  throw failure;
+  const choice = await chooseToken(presentedTokens(c, deps.cookies), {
+    signedByPortero: (token) => deps.sessions.signedByPortero(token),
+    check: (token) => deps.sessions.authenticate(token),
+  });
+  if (!choice.ok) throw new PorteroError(UNAUTHENTICATED, `not signed in: ${choice.reason}`, { detail: { reason: choice.reason } });
+  return choice;
 }
 
 /**
@@ -64,7 +62,8 @@ function signInUrl(c: Context<AppEnv>, deps: HttpDeps): string {
 
 /** Revokes the sessions of the presented tokens, clears the token cookie, and sends the browser to `returnTo`. */
 async function signOut(c: Context, deps: HttpDeps, returnTo: string): Promise<Response> {
-  for (const token of presentedTokens(c, deps.cookies)) {
+  const bearer = bearerToken(c.req.header('authorization'));
+  for (const token of [...deps.cookies.readTokens(c), ...(bearer ? [bearer] : [])]) {
     // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
     const claims = await deps.sessions.verify(token).catch(() => undefined);
     if (claims) await deps.sessions.revoke(claims);
