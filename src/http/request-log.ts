@@ -5,6 +5,9 @@ import type { Logger } from '../logger.js';
 import { errorTable } from './error-table.js';
 import type { AppEnv } from './types.js';
 
+/** Characters of a path logged: a client's 16 kB path must not make every line of a flood 16 kB. */
+const MAX_LOGGED_PATH = 512;
+
 const QUIET_PATHS = new Set(['/healthz', '/readyz']);
 
 /**
@@ -22,7 +25,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
       ...error?.detail,
       request_id: c.get('requestId'),
       method: c.req.method,
-      path: c.req.path,
+      path: c.req.path.length > MAX_LOGGED_PATH ? `${c.req.path.slice(0, MAX_LOGGED_PATH)}…` : c.req.path,
       client_ip: c.get('client')?.address,
       status: c.res.status,
       duration_ms: clock.now() - started,

@@ -21,3 +21,13 @@ describe('X-Request-Id', () => {
     }
   });
 });
+
+describe('the request log line', () => {
+  it("cuts a client's very long path to 512 characters, so a flood of long paths cannot flood the log", async () => {
+    const gateway = await buildTestApp({ store: memoryStore() });
+    const response = await gateway.app.request(`https://gateway.test/${'a'.repeat(8000)}`);
+    expect(response.status).toBe(404);
+    const path = String(gateway.logs.lines.at(-1)?.path);
+    expect(path).toBe(`/${'a'.repeat(511)}…`);
+  });
+});

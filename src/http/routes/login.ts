@@ -28,7 +28,7 @@ export function loginRoutes(deps: HttpDeps) {
   app.get('/login/:provider', async (c) => {
     const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'));
     cookies.pruneFlows(c);
-    await cookies.setFlow(c, started.state, started.flowId, { crossSite: started.crossSiteCallback });
+    cookies.setFlow(c, started.state, started.flowId, { crossSite: started.crossSiteCallback });
     c.header('cache-control', 'no-store');
     return c.redirect(started.authorizationUrl.href, 302);
   });
@@ -49,7 +49,7 @@ export function loginRoutes(deps: HttpDeps) {
     const params = await callbackParams(c.req.raw);
     const state = params.get('state');
     if (!state) throw new PorteroError(FLOW_INVALID, 'the callback carries no state', { detail: { reason: 'no state' } });
-    const flowId = await cookies.readFlow(c, state);
+    const flowId = cookies.readFlow(c, state);
     cookies.clearFlow(c, state);
     if (flowId === false) throw new PorteroError(FLOW_INVALID, 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
     if (flowId === undefined)
