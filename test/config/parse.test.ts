@@ -97,29 +97,23 @@ describe('parseConfig problems', () => {
     expect(problems.find((line) => line.startsWith('no provider is configured'))).toBeDefined();
   });
 
+  /** What production needs, all of it. */
+  const complete = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: 'https://auth.example.com',
+    REDIS_URL: 'redis://redis:6379',
+    COOKIE_SECRET: SECRET,
+    JWT_KEYS: '/run/secrets/jwks.json',
+    PROVIDER_GITHUB_CLIENT_ID: 'id',
+    PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
+  };
+
   it('accepts a complete production configuration', () => {
-    const config = parseConfig({
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'https://auth.example.com',
-      REDIS_URL: 'redis://redis:6379',
-      COOKIE_SECRET: SECRET,
-      JWT_KEYS: '/run/secrets/jwks.json',
-      PROVIDER_GITHUB_CLIENT_ID: 'id',
-      PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
-    });
+    const config = parseConfig(complete);
     expect(config).toMatchObject({ mode: 'production', dev: { idp: false }, cookies: { secret: SECRET, secretGenerated: false } });
   });
 
   describe('production refuses what would silently weaken it', () => {
-    const complete = {
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'https://auth.example.com',
-      REDIS_URL: 'redis://redis:6379',
-      COOKIE_SECRET: SECRET,
-      JWT_KEYS: '/run/secrets/jwks.json',
-      PROVIDER_GITHUB_CLIENT_ID: 'id',
-      PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
-    };
 
     // Regression: NODE_ENV=prod ran development mode (ephemeral keys, a built-in IdP) without a word.
     it('refuses a NODE_ENV other than production, development or test, naming the values', () => {

@@ -9,6 +9,7 @@ import { createRedisClient } from '../../src/store/redis-client.js';
 import { LogCapture } from '../support/app.js';
 import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
+import { everyStoreMethod } from '../support/store-under-test.js';
 
 const LIMITED = ['--maxmemory', '2mb'];
 const FIX = 'set maxmemory-policy noeviction on Redis (a managed Redis: in its parameter group), or REDIS_ALLOW_EVICTION=true to accept it';
@@ -48,22 +49,7 @@ const outcome = (connection: StoreConnection) =>
     (err: PorteroError) => String(err.detail.reason ?? err.message),
   );
 
-const everyMethod = (store: StoreConnection['store']) => ({
-  get: () => store.get('k'),
-  set: () => store.set('k', 'v', 60),
-  setIfAbsent: () => store.setIfAbsent('lock', 'me', 60),
-  getAndDelete: () => store.getAndDelete('k'),
-  delete: () => store.delete('k'),
-  deleteIfValue: () => store.deleteIfValue('lock', 'me'),
-  expireIfValue: () => store.expireIfValue('lock', 'me', 60),
-  addMember: () => store.addMember('set', 'm', 60),
-  removeMember: () => store.removeMember('set', 'm'),
-  members: () => store.members('set'),
-  publish: () => store.publish('channel', 'message'),
-  subscribe: () => store.subscribe('channel', () => {}),
-  rateLimiter: () => store.rateLimiter('login', { points: 10, duration: 60 }).consume('203.0.113.5'),
-  ping: () => store.ping(),
-});
+const everyMethod = (store: StoreConnection['store']) => everyStoreMethod(store);
 
 describe('reading INFO memory', () => {
   it('finds maxmemory and maxmemory_policy in what a real redis-server answers', async () => {

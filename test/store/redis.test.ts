@@ -10,6 +10,7 @@ import { isolatedRedisStore, LogCapture, ManualClock } from '../support/app.js';
 import { type RedisClusterNode, type RedisServer, startRedisClusterNode, startRedisServer, testRedis } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
 import { storeContract } from './contract.js';
+import { everyStoreMethod } from '../support/store-under-test.js';
 
 const redis = await testRedis();
 const cluster: RedisClusterNode = await startRedisClusterNode();
@@ -161,21 +162,7 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
   let store: RedisStore;
   let logs: LogCapture;
 
-  const everyMethod = () => ({
-    get: () => store.get('k'),
-    set: () => store.set('k', 'v', 60),
-    setIfAbsent: () => store.setIfAbsent('lock', 'me', 60),
-    getAndDelete: () => store.getAndDelete('k'),
-    delete: () => store.delete('k'),
-    deleteIfValue: () => store.deleteIfValue('lock', 'me'),
-    expireIfValue: () => store.expireIfValue('lock', 'me', 60),
-    addMember: () => store.addMember('set', 'm', 60),
-    removeMember: () => store.removeMember('set', 'm'),
-    members: () => store.members('set'),
-    publish: () => store.publish('channel', 'message'),
-    subscribe: () => store.subscribe('channel', () => {}),
-    ping: () => store.ping(),
-  });
+  const everyMethod = () => everyStoreMethod(store);
 
   async function expectAllUnavailable() {
     const outcomes = await Promise.all(Object.entries(everyMethod()).map(async ([name, call]) => ({ name, ...(await failure(call)) })));

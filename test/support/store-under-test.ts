@@ -36,3 +36,21 @@ export async function redisUnderTest(url: string): Promise<KeyValueUnderTest & {
     close: () => redis.close(),
   };
 }
+
+/** One call of every `KeyValueStore` method, by name: for tests that every one fails (or is refused) alike. */
+export const everyStoreMethod = (store: KeyValueStore) => ({
+  get: () => store.get('k'),
+  set: () => store.set('k', 'v', 60),
+  setIfAbsent: () => store.setIfAbsent('lock', 'me', 60),
+  getAndDelete: () => store.getAndDelete('k'),
+  delete: () => store.delete('k'),
+  deleteIfValue: () => store.deleteIfValue('lock', 'me'),
+  expireIfValue: () => store.expireIfValue('lock', 'me', 60),
+  addMember: () => store.addMember('set', 'm', 60),
+  removeMember: () => store.removeMember('set', 'm'),
+  members: () => store.members('set'),
+  publish: () => store.publish('channel', 'message'),
+  subscribe: () => store.subscribe('channel', () => {}),
+  rateLimiter: () => store.rateLimiter('login', { points: 10, duration: 60 }).consume('203.0.113.5'),
+  ping: () => store.ping(),
+});
