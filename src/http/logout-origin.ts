@@ -14,9 +14,13 @@ import { originAllowed, type ReturnToPolicy } from '../flow/return-to.js';
  * - an Origin or Referer: signs out if it is portero's origin or an ALLOWED_REDIRECTS one, else the
  *   confirmation page (a same-site page that is not an allowed app, too);
  * - `Origin: null`: signs out only with `Sec-Fetch-Site: same-origin`;
- * - neither: signs out with `Sec-Fetch-Site` `same-origin`, `same-site` or `none` (typed, a
- *   bookmark); without Sec-Fetch-Site (a browser too old to send it, following a link from a page
- *   that sends no Referer, could be any site's) the confirmation page.
+ * - neither: signs out with `Sec-Fetch-Site` `same-origin` or `none` (typed, a bookmark); a
+ *   `same-site` page that hides its Referer (`rel=noreferrer`, `referrerpolicy=no-referrer`) may be
+ *   any page of the site, an allowed app or not, so it gets the confirmation page, as does a browser
+ *   without Sec-Fetch-Site (too old to send it, following a link from a page with no Referer);
+ * - whatever else, a request the browser says is no top-level navigation (`Sec-Fetch-Mode` other
+ *   than `navigate`, `Sec-Fetch-Dest` other than `document`: an `<img>`, a `fetch()`) signs no one
+ *   out: a person signing out navigates.
  *
  * POST /logout: see {@link checkLogoutPost}.
  */
@@ -27,6 +31,8 @@ export interface RequestMarkers {
   /** Any of Origin, Referer, `Sec-Fetch-*`: a browser made this request. */
   readonly browser: boolean;
   readonly prefetch: boolean;
+  /** Sec-Fetch-Mode is `navigate` and Sec-Fetch-Dest `document`, or the browser sent neither. */
+  readonly navigation: boolean;
 }
 
 export function requestMarkers(headers: Headers): RequestMarkers {
@@ -39,7 +45,12 @@ export function requestMarkers(headers: Headers): RequestMarkers {
     origin: origin ?? (referer === undefined ? undefined : refererOrigin(referer)),
     browser: origin !== undefined || referer !== undefined || fetchHeaders,
     prefetch: /prefetch|prerender/i.test(purpose),
+    navigation: isNavigation(headers.get('sec-fetch-mode'), headers.get('sec-fetch-dest')),
   };
+}
+
+function isNavigation(mode: string | null, dest: string | null): boolean {
+  return (mode === null || mode.toLowerCase() === 'navigate') && (dest === null || dest.toLowerCase() === 'document');
 }
 
 function refererOrigin(referer: string): string {
@@ -62,12 +73,12 @@ function trusted(origin: string, policy: ReturnToPolicy): boolean {
  * alone must not sign anyone out.
  */
 export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): boolean {
-  if (markers.prefetch || markers.fetchSite === 'cross-site') return false;
+  if (markers.prefetch || !markers.navigation || markers.fetchSite === 'cross-site') return false;
   if (markers.origin === 'null') return markers.fetchSite === 'same-origin';
   if (markers.origin !== undefined) return trusted(markers.origin, policy);
   // A browser without Sec-Fetch-Site (older than 2023 for Safari) following a link from a page
   // that sends no Referer could be any site's: it asks first.
-  return markers.fetchSite === 'same-origin' || markers.fetchSite === 'same-site' || markers.fetchSite === 'none';
+  return markers.fetchSite === 'same-origin' || markers.fetchSite === 'none';
 }
 
 /**

@@ -106,6 +106,19 @@ describe('GET /logout', () => {
     ['Origin: null from anywhere but portero itself', { origin: 'null', 'sec-fetch-site': 'same-site' }],
     ['no browser marker at all: an older browser from a page that sends no Referer', {}],
     ['a prefetch of a same-origin link', { 'sec-fetch-site': 'same-origin', 'sec-purpose': 'prefetch' }],
+    // Red team: any page of the site (an upload, a wiki) can hide its Referer with rel=noreferrer.
+    [
+      'a link on a same-site page that hides its Referer',
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+    ],
+    [
+      'an <img> on a same-site page that hides its Referer',
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+    ],
+    [
+      "a fetch() from portero's own origin, which is no navigation",
+      { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
+    ],
   ])('asks first on %s', async (_, headers: Record<string, string>) => {
     const { token, signedIn } = await signIn();
     const response = await gateway.app.request(logoutUrl, { headers: { cookie: `auth_token=${token}`, ...headers } });
