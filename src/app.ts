@@ -83,8 +83,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const app = basePath ? root.basePath(basePath) : root;
   // On the root, not under the base path: a request outside it (its 404) gets its request id, its
   // log line and the security headers too.
+  root.use(clientAddress(config.server.trustedProxies, config.server.trustedProxyHeader));
   root.use(requestId());
-  root.use(clientAddress(config.server.trustedProxies));
   root.use(requestLog(logger, clock));
   root.use(securityHeaders(config.cookies.secure));
   root.use(async (c, next) => {

@@ -8,11 +8,13 @@ export interface ServerConfig {
   readonly port: number;
   readonly host: string;
   /**
-   * TRUSTED_PROXIES: the peers (addresses and CIDR ranges, `10.0.0.0/8`) whose `X-Forwarded-For`,
-   * `Forwarded` and `X-Forwarded-Proto/Host/Uri` are believed; from any other peer the socket's
-   * address is the client's. Empty by default.
+   * TRUSTED_PROXIES: the peers (addresses and CIDR ranges, `10.0.0.0/8`) whose TRUSTED_PROXY_HEADER,
+   * `X-Forwarded-Proto/Host/Uri`, `X-Original-URL` and `X-Request-Id` are believed; from any other
+   * peer the socket's address is the client's. Empty by default.
    */
   readonly trustedProxies: readonly string[];
+  /** TRUSTED_PROXY_HEADER: `x-forwarded-for` (default) or `forwarded` (RFC 7239), the one header read. */
+  readonly trustedProxyHeader: 'x-forwarded-for' | 'forwarded';
 }
 
 export interface LogConfig {

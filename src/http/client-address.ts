@@ -1,6 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
+import type { ServerConfig } from '../config/types.js';
 import type { AppEnv } from './types.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
@@ -23,16 +24,16 @@ function forwardedFor(value: string): string {
 }
 
 /**
- * The hops a proxy chain reports, nearest last. `X-Forwarded-For` is what nginx, Caddy and Traefik
- * append to; `Forwarded` is read only when there is none, so a client cannot add a `Forwarded` of
- * its own that a proxy writing X-Forwarded-For passes along untouched.
+ * The hops the proxy chain reports in `header`, nearest last: `X-Forwarded-For`, which nginx,
+ * Caddy and Traefik append to, or RFC 7239 `Forwarded` (HAProxy's `option forwarded`). Only the
+ * header TRUSTED_PROXY_HEADER names is read: the other one, which the proxy does not write, is
+ * whatever the client sent.
  */
-function reportedHops(c: Context): string[] {
-  const xff = c.req.header('x-forwarded-for');
-  if (xff !== undefined) return xff.split(',').map((hop) => hop.trim());
-  const forwarded = c.req.header('forwarded');
-  if (forwarded === undefined) return [];
-  return forwarded.split(',').flatMap((element) =>
+function reportedHops(c: Context, header: ServerConfig['trustedProxyHeader']): string[] {
+  const value = c.req.header(header);
+  if (value === undefined) return [];
+  if (header === 'x-forwarded-for') return value.split(',').map((hop) => hop.trim());
+  return value.split(',').flatMap((element) =>
     element
       .split(';')
       .map((pair) => pair.trim())
@@ -54,13 +55,16 @@ function socketAddress(c: Context<AppEnv>): Address | undefined {
 }
 
 /**
- * Sets `client` on every request. The chain is walked from the nearest hop back: each trusted
+ * Sets `client` on every request. The chain (in `header`, TRUSTED_PROXY_HEADER) is walked from the nearest hop back: each trusted
  * proxy is skipped, and the first address that is not one is the client (as Express's proxy-addr
  * does). A hop that does not parse stops the walk at the proxy that reported it, so a client
  * cannot pick its own address, and with it its own rate-limit bucket, by sending garbage.
  * `trustedProxies` are addresses or CIDR ranges, as TRUSTED_PROXIES holds them once parsed.
  */
-export function clientAddress(trustedProxies: readonly string[]): MiddlewareHandler<AppEnv> {
+export function clientAddress(
+  trustedProxies: readonly string[],
+  header: ServerConfig['trustedProxyHeader'] = 'x-forwarded-for',
+): MiddlewareHandler<AppEnv> {
   const ranges = trustedProxies.map((range): [Address, number] => {
     if (range.includes('/')) return ipaddr.parseCIDR(range);
     const address = ipaddr.parse(range);
@@ -71,7 +75,7 @@ export function clientAddress(trustedProxies: readonly string[]): MiddlewareHand
     const peer = socketAddress(c);
     let client = peer;
     if (peer && trusted(peer)) {
-      for (const hop of reportedHops(c).reverse()) {
+      for (const hop of reportedHops(c, header).reverse()) {
         const address = parseAddress(hop);
         if (!address) break;
         client = address;

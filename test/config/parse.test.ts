@@ -114,7 +114,6 @@ describe('parseConfig problems', () => {
   });
 
   describe('production refuses what would silently weaken it', () => {
-
     // Regression: NODE_ENV=prod ran development mode (ephemeral keys, a built-in IdP) without a word.
     it('refuses a NODE_ENV other than production, development or test, naming the values', () => {
       for (const value of ['prod', 'Production', 'staging']) {
@@ -429,6 +428,25 @@ describe('abuse limits and trusted proxies', () => {
       '127.0.0.1/32',
       '::1/128',
       'fd00::/8',
+    ]);
+  });
+
+  it("reads a dual-stack socket's IPv4-mapped entries as IPv4, so they match, and refuses a range of every address", () => {
+    expect(parseConfig({ TRUSTED_PROXIES: '::ffff:10.0.0.2,::ffff:10.0.0.0/104' }).server.trustedProxies).toEqual([
+      '10.0.0.2/32',
+      '10.0.0.0/8',
+    ]);
+    expect(problemsOf({ TRUSTED_PROXIES: '0.0.0.0/0,::/0' })).toEqual([
+      'TRUSTED_PROXIES entry "0.0.0.0/0" trusts every address, so any client could name its own: list your proxies\' addresses or ranges',
+      'TRUSTED_PROXIES entry "::/0" trusts every address, so any client could name its own: list your proxies\' addresses or ranges',
+    ]);
+  });
+
+  it('reads the client from X-Forwarded-For unless TRUSTED_PROXY_HEADER says forwarded', () => {
+    expect(parseConfig({}).server.trustedProxyHeader).toBe('x-forwarded-for');
+    expect(parseConfig({ TRUSTED_PROXY_HEADER: 'Forwarded' }).server.trustedProxyHeader).toBe('forwarded');
+    expect(problemsOf({ TRUSTED_PROXY_HEADER: 'x-real-ip' })).toEqual([
+      'TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded, got "x-real-ip"',
     ]);
   });
 

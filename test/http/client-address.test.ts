@@ -5,9 +5,14 @@ import type { AppEnv } from '../../src/http/types.js';
 import { fromPeer } from '../support/app.js';
 
 /** Who `clientAddress` says sent a request from `peer` with `headers`, behind `trusted` proxies. */
-async function clientOf(trusted: string[], peer: string | undefined, headers: Record<string, string> = {}) {
+async function clientOf(
+  trusted: string[],
+  peer: string | undefined,
+  headers: Record<string, string> = {},
+  header: 'x-forwarded-for' | 'forwarded' = 'x-forwarded-for',
+) {
   const app = new Hono<AppEnv>();
-  app.use(clientAddress(trusted));
+  app.use(clientAddress(trusted, header));
   app.get('/', (c) => c.json(c.get('client')));
   const response = await app.request('http://gateway.test/', { headers }, peer === undefined ? undefined : fromPeer(peer));
   return (await response.json()) as { address: string; limitKey: string; viaTrustedProxy: boolean };
@@ -40,11 +45,15 @@ describe('the client address', () => {
     expect((await clientOf(['10.0.0.0/8'], '10.0.0.2', { 'x-forwarded-for': '2130706433' })).address).toBe('10.0.0.2');
   });
 
-  it('reads RFC 7239 Forwarded only when there is no X-Forwarded-For', async () => {
-    const forwarded = { forwarded: 'for=192.0.2.60;proto=https;by=10.0.0.2, for="[2001:db8:cafe::17]:4711"' };
-    expect((await clientOf(['10.0.0.0/8'], '10.0.0.2', forwarded)).address).toBe('2001:db8:cafe::17');
-    const both = { ...forwarded, 'x-forwarded-for': '203.0.113.5' };
-    expect((await clientOf(['10.0.0.0/8'], '10.0.0.2', both)).address).toBe('203.0.113.5');
+  it('reads the one header TRUSTED_PROXY_HEADER names, never the other, which is whatever the client sent', async () => {
+    const forwarded = 'for=192.0.2.60;proto=https;by=10.0.0.2, for="[2001:db8:cafe::17]:4711"';
+    // nginx appends to X-Forwarded-For and passes a client's own Forwarded along untouched.
+    expect((await clientOf(['10.0.0.0/8'], '10.0.0.2', { forwarded })).address).toBe('10.0.0.2');
+    expect((await clientOf(['10.0.0.0/8'], '10.0.0.2', { forwarded, 'x-forwarded-for': '203.0.113.5' })).address).toBe('203.0.113.5');
+    // HAProxy's `option forwarded` writes Forwarded and passes a client's own X-Forwarded-For along.
+    const haproxy = await clientOf(['10.0.0.0/8'], '10.0.0.2', { forwarded, 'x-forwarded-for': '198.18.0.1' }, 'forwarded');
+    expect(haproxy.address).toBe('2001:db8:cafe::17');
+    expect((await clientOf(['10.0.0.0/8'], '10.0.0.2', { 'x-forwarded-for': '198.18.0.1' }, 'forwarded')).address).toBe('10.0.0.2');
   });
 
   it('counts an IPv6 client by its /64, and an IPv4-mapped address as IPv4', async () => {
