@@ -1,4 +1,5 @@
 import type { FlowConfig } from '../config/types.js';
+import { getPublicSuffix } from 'tldts';
 import { PorteroError, RETURN_TO_NOT_ALLOWED } from '../errors.js';
 
 /**
@@ -45,7 +46,18 @@ function matches(url: URL, pattern: string): boolean {
   const rest = pattern.slice(wildcard + 5); // after "://*."
   const colon = rest.lastIndexOf(':');
   const [suffix, port] = colon > -1 && !rest.endsWith(']') ? [rest.slice(0, colon), rest.slice(colon + 1)] : [rest, ''];
-  return url.protocol === scheme && url.port === port && url.hostname.endsWith(`.${suffix}`);
+  return url.protocol === scheme && url.port === port && url.hostname.endsWith(`.${suffix}`) && withinOneOwner(url.hostname, suffix);
+}
+
+/**
+ * Whether `hostname` belongs to whoever owns `suffix`: its public suffix (the Public Suffix List,
+ * private section included) lies above `suffix`. `*.amazonaws.com` must not take
+ * `attacker.s3.amazonaws.com`, where anyone may host a site (`s3.amazonaws.com` is a public suffix
+ * below amazonaws.com); start-up already refuses a pattern that is a public suffix itself.
+ */
+function withinOneOwner(hostname: string, suffix: string): boolean {
+  const publicSuffix = getPublicSuffix(hostname, { allowPrivateDomains: true });
+  return publicSuffix === null || suffix.endsWith(`.${publicSuffix}`);
 }
 
 function refuse(reason: string): never {

@@ -143,6 +143,26 @@ describe('resolveReturnTo', () => {
   });
 });
 
+describe('resolveReturnTo with a subdomain pattern over a domain that holds public suffixes', () => {
+  // Red team: s3.amazonaws.com and web.core.windows.net are public suffixes (the PSL's private
+  // section): anyone can host a site under them, which the owner of amazonaws.com does not own.
+  it.each([
+    ['https://*.amazonaws.com', 'https://attacker-bucket.s3.amazonaws.com/phish'],
+    ['https://*.amazonaws.com', 'https://x.execute-api.eu-west-1.amazonaws.com/'],
+    ['https://*.windows.net', 'https://attacker.z13.web.core.windows.net/'],
+  ])('%s does not take %s, a site of whoever registered it', (allowed, target) => {
+    expect(() => resolveReturnTo(target, { publicUrl: GATEWAY, allowedRedirects: [allowed] })).toThrow(
+      expect.objectContaining({ code: 'return_to_not_allowed' }),
+    );
+  });
+
+  it('still takes the hosts of the domain itself', () => {
+    const policy: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://*.amazonaws.com', 'https://*.example.co.uk'] };
+    expect(resolveReturnTo('https://console.amazonaws.com/', policy)).toBe('https://console.amazonaws.com/');
+    expect(resolveReturnTo('https://app.example.co.uk/x', policy)).toBe('https://app.example.co.uk/x');
+  });
+});
+
 describe('resolveReturnTo with a subdomain pattern', () => {
   const policy: ReturnToPolicy = { publicUrl: GATEWAY, allowedRedirects: ['https://*.example.com'] };
 
