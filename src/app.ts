@@ -9,6 +9,7 @@ import { clientAddress } from './http/client-address.js';
 import { PorteroCookies } from './http/cookies.js';
 import type { HttpDeps } from './http/deps.js';
 import { respondWithError } from './http/errors.js';
+import { clientLimit } from './http/rate-limit.js';
 import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
 import { loginRoutes } from './http/routes/login.js';
@@ -52,8 +53,8 @@ function securityHeaders(secure: boolean) {
 /** One limiter per configured limit, on the store every instance shares. */
 function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['limits'] {
   return {
-    ...(limits.login ? { login: store.rateLimiter('login', limits.login) } : {}),
-    ...(limits.callback ? { callback: store.rateLimiter('callback', limits.callback) } : {}),
+    ...(limits.login ? { login: clientLimit(store, 'login', limits.login) } : {}),
+    ...(limits.callback ? { callback: clientLimit(store, 'callback', limits.callback) } : {}),
   };
 }
 

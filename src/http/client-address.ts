@@ -2,7 +2,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
 import type { ServerConfig } from '../config/types.js';
-import type { AppEnv } from './types.js';
+import type { AppEnv, Client } from './types.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -42,10 +42,17 @@ function reportedHops(c: Context, header: ServerConfig['trustedProxyHeader']): s
   );
 }
 
-function limitKeyOf(address: Address): string {
-  if (address.kind() === 'ipv4') return address.toString();
-  const network = (address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
-  return `${network.join(':')}::/64`;
+/** An IPv6 address's first `bits` (a multiple of 16) as `network::/bits`. */
+function ipv6Network(address: ipaddr.IPv6, bits: 48 | 64): string {
+  return `${address.parts
+    .slice(0, bits / 16)
+    .map((part) => part.toString(16))
+    .join(':')}::/${bits}`;
+}
+
+function limitKeysOf(address: Address): Pick<Client, 'limitKey' | 'networkKey'> {
+  if (address.kind() === 'ipv4') return { limitKey: address.toString() };
+  return { limitKey: ipv6Network(address as ipaddr.IPv6, 64), networkKey: ipv6Network(address as ipaddr.IPv6, 48) };
 }
 
 /** The socket's peer; undefined when the app is called without one (`app.request` in a test). */
@@ -84,7 +91,7 @@ export function clientAddress(
     }
     c.set('client', {
       address: client?.toString() ?? 'unknown',
-      limitKey: client ? limitKeyOf(client) : 'unknown',
+      ...(client ? limitKeysOf(client) : { limitKey: 'unknown' }),
       viaTrustedProxy: peer !== undefined && trusted(peer),
     });
     await next();

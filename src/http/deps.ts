@@ -1,9 +1,10 @@
 import type { FlowConfig, ServerConfig, TokenConfig } from '../config/types.js';
 import type { LoginDeps } from '../flow/login.js';
-import type { KeyValueStore, RateLimiter } from '../store/types.js';
+import type { KeyValueStore } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { PorteroCookies } from './cookies.js';
+import type { ClientLimit } from './rate-limit.js';
 
 /**
  * What the route modules are given, built once by `createApp`. Here, in `src/http`, rather than
@@ -21,5 +22,5 @@ export interface HttpDeps {
   readonly sessions: Sessions;
   readonly cookies: PorteroCookies;
   /** The abuse limits of the routes that start or finish a login; absent when set to `off`. */
-  readonly limits: { readonly login?: RateLimiter; readonly callback?: RateLimiter };
+  readonly limits: { readonly login?: ClientLimit; readonly callback?: ClientLimit };
 }

@@ -6,6 +6,8 @@ export interface Client {
   readonly address: string;
   /** What abuse limits count by: the address, or an IPv6 client's /64 (one subscriber's network). */
   readonly limitKey: string;
+  /** An IPv6 client's /48 (a site's allocation), which abuse limits count too; undefined for IPv4. */
+  readonly networkKey?: string;
   /** Whether the socket peer is a trusted proxy, whose `X-Forwarded-Proto/Host/Uri` are believed. */
   readonly viaTrustedProxy: boolean;
 }

@@ -61,6 +61,8 @@ describe('the client address', () => {
     const b = await clientOf([], '2001:db8:aaaa:bbbb:ffff:ffff:ffff:ffff');
     const other = await clientOf([], '2001:db8:aaaa:bbbc::1');
     expect(a.limitKey).toBe('2001:db8:aaaa:bbbb::/64');
+    expect(a).toMatchObject({ networkKey: '2001:db8:aaaa::/48' });
+    expect(other).toMatchObject({ networkKey: '2001:db8:aaaa::/48' });
     expect(b.limitKey).toBe(a.limitKey);
     expect(other.limitKey).not.toBe(a.limitKey);
     expect(await clientOf(['127.0.0.1'], '::ffff:127.0.0.1')).toEqual({

@@ -144,6 +144,27 @@ describe('abuse limits, shared by every instance', () => {
     expect(statuses).toEqual([302, 302, 429]);
   });
 
+  it('count an IPv6 site by its /48 too, so many /64s of one attacker cannot fill the store', async () => {
+    // Red team: 256 /64s of one /56, each with its own allowance, stored 1,280 flows for a 5/60s limit.
+    const [a, , redisView] = await twoInstances({ RATE_LIMIT_LOGIN: '5/60s' });
+    const answers = await flood(
+      256 * 5,
+      (() => {
+        let sent = 0;
+        return () => {
+          const network = Math.floor(sent / 5).toString(16);
+          return login(a, `2001:db8:77:${network}::${(sent++ % 5) + 1}`);
+        };
+      })(),
+    );
+    // 16 times one address's allowance for the whole /48, then refusals with Retry-After.
+    expect(answers.get(302)).toHaveLength(5 * 16);
+    expect(Number(answers.get(429)?.[0]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await redisView.raw.keys(`${redisView.prefix}flow:*`)).toHaveLength(80);
+    // Another /48 is served.
+    expect((await login(a, '2001:db8:78::1')).status).toBe(302);
+  });
+
   it('count an IPv6 client by its /64: another address in the same /64 shares its limit', async () => {
     const [a] = await twoInstances({ RATE_LIMIT_LOGIN: '1/60s' });
     expect((await login(a, '2001:db8:1:2::10')).status).toBe(302);
