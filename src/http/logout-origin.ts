@@ -18,9 +18,9 @@ import { originAllowed, type ReturnToPolicy } from '../flow/return-to.js';
  *   `same-site` page that hides its Referer (`rel=noreferrer`, `referrerpolicy=no-referrer`) may be
  *   any page of the site, an allowed app or not, so it gets the confirmation page, as does a browser
  *   without Sec-Fetch-Site (too old to send it, following a link from a page with no Referer);
- * - whatever else, a request the browser says is no top-level navigation (`Sec-Fetch-Mode` other
- *   than `navigate`, `Sec-Fetch-Dest` other than `document`: an `<img>`, a `fetch()`) signs no one
- *   out: a person signing out navigates.
+ * - whatever else, a request from another origin that the browser says is no top-level navigation
+ *   (`Sec-Fetch-Mode` other than `navigate`, `Sec-Fetch-Dest` other than `document`: an `<img>`, a
+ *   `fetch()`) signs no one out: a person signing out navigates.
  *
  * POST /logout: see {@link checkLogoutPost}.
  */
@@ -73,7 +73,10 @@ function trusted(origin: string, policy: ReturnToPolicy): boolean {
  * alone must not sign anyone out.
  */
 export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): boolean {
-  if (markers.prefetch || !markers.navigation || markers.fetchSite === 'cross-site') return false;
+  if (markers.prefetch || markers.fetchSite === 'cross-site') return false;
+  // An <img> or a fetch() of a same-site page carries the Lax cookie too; only portero's own
+  // origin, where no third party runs script, may sign out by other than a navigation.
+  if (!markers.navigation && markers.fetchSite !== 'same-origin') return false;
   if (markers.origin === 'null') return markers.fetchSite === 'same-origin';
   if (markers.origin !== undefined) return trusted(markers.origin, policy);
   // A browser without Sec-Fetch-Site (older than 2023 for Safari) following a link from a page

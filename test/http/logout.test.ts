@@ -116,8 +116,8 @@ describe('GET /logout', () => {
       { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
     ],
     [
-      "a fetch() from portero's own origin, which is no navigation",
-      { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
+      'a fetch() on a same-site page that hides its Referer',
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
     ],
   ])('asks first on %s', async (_, headers: Record<string, string>) => {
     const { token, signedIn } = await signIn();
