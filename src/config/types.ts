@@ -57,7 +57,8 @@ export interface TokenConfig {
   readonly ttl: number;
   /**
    * CLOCK_SKEW: seconds by which clocks (another instance's, a provider's) may disagree. Allowed on
-   * `exp`, `iat` and `nbf` of tokens checked, and added to how long a revocation lives.
+   * `exp` and `nbf` of portero's tokens and on `exp`, `iat`, `nbf` of ID tokens, and added to how
+   * long a revocation lives.
    */
   readonly clockSkew: number;
   /** JWT_KEYS; unset: an ephemeral key (development only). */

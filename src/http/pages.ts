@@ -62,7 +62,7 @@ export function signOutConfirmPage(basePath: string, returnTo: string | undefine
   return layout(
     'Sign out?',
     html`<h1>Sign out?</h1>
-<p>A page on another site sent you here to sign you out. If you want to sign out, press the button; if not, you can leave this page.</p>
+<p>A link or a page that portero cannot vouch for sent you here to sign you out. If you want to sign out, press the button; if not, you can leave this page.</p>
 <form method="post" action="${basePath}/logout${query}"><button type="submit">Sign out</button></form>
 <p><a href="${basePath}/">Stay signed in</a></p>`,
   );

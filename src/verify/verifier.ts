@@ -54,6 +54,12 @@ export interface VerifierOptions {
    */
   cooldownDuration?: number;
   /**
+   * Seconds by which this machine's clock may disagree with the gateway's: allowed on `exp` and
+   * `nbf`, as the gateway allows its `CLOCK_SKEW`. Default 30, the gateway's default (and the
+   * Python example's leeway). A non-negative number.
+   */
+  clockTolerance?: number;
+  /**
    * Accept a plain `http://` JWKS URL on a host that is not loopback (`localhost`, `127.0.0.0/8`,
    * `[::1]`). Default `false`: anyone on that network path could replace the keys and forge tokens.
    * Set it only where the path is private and trusted (a sidecar, a service mesh that encrypts).
@@ -126,6 +132,14 @@ function keySetOptions(options: VerifierOptions): RemoteJWKSetOptions {
   return picked;
 }
 
+function checkedClockTolerance(seconds: VerifierOptions['clockTolerance']): number {
+  if (seconds === undefined) return 30;
+  if (typeof seconds !== 'number') throw invalidOption('"clockTolerance" option must be a number of seconds', 'ERR_INVALID_ARG_TYPE');
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw invalidOption(`"clockTolerance" option must be a non-negative number of seconds, got ${seconds}`);
+  return seconds;
+}
+
 function checkedAudience(audience: VerifierOptions['audience']): string | string[] | undefined {
   if (audience === undefined) return undefined;
   const list = typeof audience === 'string' ? [audience] : audience;
@@ -195,6 +209,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
   const verifyOptions = {
     issuer,
+    clockTolerance: checkedClockTolerance(options.clockTolerance),
     ...(audience !== undefined ? { audience } : {}),
     algorithms,
     typ: 'JWT',

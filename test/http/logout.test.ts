@@ -58,7 +58,7 @@ describe('GET /logout', () => {
     expect(response.headers.getSetCookie()).toEqual([]);
     const page = await response.text();
     expect(page).toContain('<h1>Sign out?</h1>');
-    expect(page).toContain('A page on another site sent you here to sign you out.');
+    expect(page).toContain('A link or a page that portero cannot vouch for sent you here to sign you out.');
     // The button posts to /logout with the same return_to, on portero's own page.
     expect(page).toContain(`<form method="post" action="/logout?return_to=${encodeURIComponent(`${APP}/bye`)}">`);
     expect(await signedIn()).toEqual({ tokenValid: true, cookieKept: true });

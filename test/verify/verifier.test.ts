@@ -77,13 +77,23 @@ describe('createVerifier', () => {
     expect((err.cause as errors.JWTClaimValidationFailed).claim).toBe('iss');
   });
 
-  it('refuses the token once its hour is over', async () => {
+  it('refuses the token once its hour and the clock tolerance (30 s) are over', async () => {
     const own = createVerifier({ issuer: gateway.issuer }); // its key cache stays in the future it sees
-    later(3601);
+    later(3631);
     const err = await refusal(own.verify(token));
     expect(err.code).toBe('invalid_token');
     expect(err.cause).toBeInstanceOf(errors.JWTExpired);
     expect(err.message).toMatch(/"exp" claim timestamp check failed/);
+  });
+
+  it('takes a token within clockTolerance of its exp, as the gateway does within CLOCK_SKEW; 0 takes none', async () => {
+    const lenient = createVerifier({ issuer: gateway.issuer });
+    const strict = createVerifier({ issuer: gateway.issuer, clockTolerance: 0 });
+    await lenient.verify(token); // both fetch the keys now, before the clock moves
+    await strict.verify(token);
+    later(3610);
+    await expect(lenient.verify(token)).resolves.toMatchObject({ sub: expect.any(String) });
+    expect((await refusal(strict.verify(token))).cause).toBeInstanceOf(errors.JWTExpired);
   });
 
   it('refuses the token with a claim changed', async () => {
@@ -210,6 +220,11 @@ describe('createVerifier', () => {
       { issuer: 'https://auth.example.com', jwksUrl: 'http://auth.example.com/jwks.json', allowInsecureHttp: 'true' },
       /^"allowInsecureHttp" option must be a boolean$/,
     ],
+    [
+      { issuer: 'https://auth.example.com', clockTolerance: -1 },
+      /^"clockTolerance" option must be a non-negative number of seconds, got -1$/,
+    ],
+    [{ issuer: 'https://auth.example.com', clockTolerance: '30s' }, /^"clockTolerance" option must be a number of seconds$/],
   ])('refuses bad options when built, naming the option: %j', (options, message) => {
     expect(() => createVerifier(asJs(options))).toThrow(
       expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(message) }),
