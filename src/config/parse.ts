@@ -5,7 +5,8 @@ import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
 import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
-import { rateLimits, trustedProxies, trustedProxyHeader } from './limits.js';
+import { rateLimits } from './limits.js';
+import { proxies } from './proxies.js';
 import { parseProviders } from './providers.js';
 import { ConfigError, EnvReader } from './reader.js';
 import { allowedRedirects } from './redirects.js';
@@ -54,8 +55,7 @@ function server(reader: EnvReader, production: boolean): ServerConfig {
     publicUrl: publicUrl(reader, port),
     port,
     host: reader.text('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
-    trustedProxies: Object.freeze(trustedProxies(reader)),
-    trustedProxyHeader: trustedProxyHeader(reader),
+    ...proxies(reader),
   };
 }
 

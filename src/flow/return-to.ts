@@ -24,19 +24,21 @@ const ABSOLUTE = /^https?:\/\/[^/]/i;
 const PATH = /^\/(?![/\\]|%2f|%5c)/i;
 
 /**
- * Whether `origin` (a URL's `origin`, as the browser computes it) is one ALLOWED_REDIRECTS names:
- * equal to an origin, or, for `scheme://*.suffix[:port]`, the same scheme and port and a host
- * ending in `.suffix`. A trailing dot (`app.example.com.`) is another origin to a browser: it
+ * Whether `origin` (a URL's `origin`, as the browser computes it) is one portero sends people to
+ * and takes sign-outs from: PUBLIC_URL's (always: relative paths resolve to it, and an operator who
+ * lists the apps in ALLOWED_REDIRECTS should not have to list the gateway too), or one ALLOWED_REDIRECTS
+ * names: equal to an origin, or, for `scheme://*.suffix[:port]`, the same scheme and port and a
+ * host ending in `.suffix`. A trailing dot (`app.example.com.`) is another origin to a browser: it
  * matches no pattern (ALLOWED_REDIRECTS refuses one).
  */
-export function originAllowed(origin: string, allowed: readonly string[]): boolean {
+export function isAllowedOrigin(origin: string, policy: ReturnToPolicy): boolean {
   let url: URL;
   try {
     url = new URL(origin);
   } catch {
     return false;
   }
-  return allowed.some((pattern) => matches(url, pattern));
+  return url.origin === new URL(policy.publicUrl).origin || policy.allowedRedirects.some((pattern) => matches(url, pattern));
 }
 
 function matches(url: URL, pattern: string): boolean {
@@ -96,9 +98,6 @@ export function resolveReturnTo(value: string | undefined, policy: ReturnToPolic
   // `/a/..//evil.example` resolves to the path `//evil.example`: the right origin, but a path that
   // anything reading it alone would take for another host.
   if (url.pathname.startsWith('//')) refuse('path starts with //');
-  // The gateway's own origin is always allowed: relative paths resolve to it, and an operator who
-  // lists the apps in ALLOWED_REDIRECTS should not have to list the gateway too.
-  const own = url.origin === new URL(policy.publicUrl).origin;
-  if (!own && !policy.allowedRedirects.some((pattern) => matches(url, pattern))) refuse('origin not allowed');
+  if (!isAllowedOrigin(url.origin, policy)) refuse('origin not allowed');
   return url.href;
 }

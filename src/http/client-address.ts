@@ -66,33 +66,30 @@ function socketAddress(c: Context<AppEnv>): Address | undefined {
  * proxy is skipped, and the first address that is not one is the client (as Express's proxy-addr
  * does). A hop that does not parse stops the walk at the proxy that reported it, so a client
  * cannot pick its own address, and with it its own rate-limit bucket, by sending garbage.
- * `trustedProxies` are addresses or CIDR ranges, as TRUSTED_PROXIES holds them once parsed.
+ * `trustedProxies` are CIDR ranges (`10.0.0.2/32`), as `ServerConfig` holds TRUSTED_PROXIES.
  */
 export function clientAddress(
   trustedProxies: readonly string[],
   header: ServerConfig['trustedProxyHeader'] = 'x-forwarded-for',
 ): MiddlewareHandler<AppEnv> {
-  const ranges = trustedProxies.map((range): [Address, number] => {
-    if (range.includes('/')) return ipaddr.parseCIDR(range);
-    const address = ipaddr.parse(range);
-    return [address, address.kind() === 'ipv4' ? 32 : 128];
-  });
-  const trusted = (address: Address) => ranges.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
+  const ranges = trustedProxies.map((range) => ipaddr.parseCIDR(range));
+  const isTrustedProxy = (address: Address) =>
+    ranges.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
   return async (c, next) => {
     const peer = socketAddress(c);
     let client = peer;
-    if (peer && trusted(peer)) {
+    if (peer && isTrustedProxy(peer)) {
       for (const hop of reportedHops(c, header).reverse()) {
         const address = parseAddress(hop);
         if (!address) break;
         client = address;
-        if (!trusted(address)) break;
+        if (!isTrustedProxy(address)) break;
       }
     }
     c.set('client', {
       address: client?.toString() ?? 'unknown',
       ...(client ? limitKeysOf(client) : { limitKey: 'unknown' }),
-      viaTrustedProxy: peer !== undefined && trusted(peer),
+      viaTrustedProxy: peer !== undefined && isTrustedProxy(peer),
     });
     await next();
   };

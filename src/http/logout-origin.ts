@@ -1,28 +1,11 @@
 import { CROSS_SITE_REQUEST, PorteroError } from '../errors.js';
-import { originAllowed, type ReturnToPolicy } from '../flow/return-to.js';
+import { isAllowedOrigin, type ReturnToPolicy } from '../flow/return-to.js';
 
 /**
  * Where a request to /logout comes from, as the browser says: `Sec-Fetch-Site` (set by the browser,
  * no page can forge it), and the origin of the page that made the request, from `Origin` or else
  * `Referer`. A page sent with `Referrer-Policy: no-referrer` (portero's own) makes a POST with
  * `Origin: null`; a page may also send no Referer at all.
- *
- * GET /logout, by case (a page of another site can link there, and the browser sends the
- * SameSite=Lax token cookie along, so such a link alone must sign no one out):
- * - `Sec-Fetch-Site: cross-site`, or a prefetch or prerender (`Sec-Purpose`, `Purpose`): the
- *   confirmation page, even for a link on an allowed app of another site (one more click);
- * - an Origin or Referer: signs out if it is portero's origin or an ALLOWED_REDIRECTS one, else the
- *   confirmation page (a same-site page that is not an allowed app, too);
- * - `Origin: null`: signs out only with `Sec-Fetch-Site: same-origin`;
- * - neither: signs out with `Sec-Fetch-Site` `same-origin` or `none` (typed, a bookmark); a
- *   `same-site` page that hides its Referer (`rel=noreferrer`, `referrerpolicy=no-referrer`) may be
- *   any page of the site, an allowed app or not, so it gets the confirmation page, as does a browser
- *   without Sec-Fetch-Site (too old to send it, following a link from a page with no Referer);
- * - whatever else, a request from another origin that the browser says is no top-level navigation
- *   (`Sec-Fetch-Mode` other than `navigate`, `Sec-Fetch-Dest` other than `document`: an `<img>`, a
- *   `fetch()`) signs no one out: a person signing out navigates.
- *
- * POST /logout: see {@link checkLogoutPost}.
  */
 export interface RequestMarkers {
   readonly fetchSite: string | undefined;
@@ -61,16 +44,24 @@ function refererOrigin(referer: string): string {
   }
 }
 
-/** portero's own origin (PUBLIC_URL's) or one ALLOWED_REDIRECTS names: the pages that may sign a person out. */
-function trusted(origin: string, policy: ReturnToPolicy): boolean {
-  return origin === new URL(policy.publicUrl).origin || originAllowed(origin, policy.allowedRedirects);
-}
-
 /**
- * Whether a GET /logout signs out at once (a link on portero's or an allowed app's page, a typed
- * address, a bookmark); otherwise it shows a confirmation page whose button POSTs. A page of another
- * site can link to /logout and the browser sends the SameSite=Lax token cookie along, so that link
- * alone must not sign anyone out.
+ * Whether a GET /logout signs out at once; otherwise it shows a confirmation page whose button
+ * POSTs. GET /logout, by case (a page of another site can link there, and the browser sends the
+ * SameSite=Lax token cookie along, so such a link alone must sign no one out):
+ * - `Sec-Fetch-Site: cross-site`, or a prefetch or prerender (`Sec-Purpose`, `Purpose`): the
+ *   confirmation page, even for a link on an allowed app of another site (one more click);
+ * - an Origin or Referer: signs out if it is portero's origin or an ALLOWED_REDIRECTS one, else the
+ *   confirmation page (a same-site page that is not an allowed app, too);
+ * - `Origin: null`: signs out only with `Sec-Fetch-Site: same-origin`;
+ * - neither: signs out with `Sec-Fetch-Site` `same-origin` or `none` (typed, a bookmark); a
+ *   `same-site` page that hides its Referer (`rel=noreferrer`, `referrerpolicy=no-referrer`) may be
+ *   any page of the site, an allowed app or not, so it gets the confirmation page, as does a browser
+ *   without Sec-Fetch-Site (too old to send it, following a link from a page with no Referer);
+ * - whatever else, a request from another origin that the browser says is no top-level navigation
+ *   (`Sec-Fetch-Mode` other than `navigate`, `Sec-Fetch-Dest` other than `document`: an `<img>`, a
+ *   `fetch()`) signs no one out: a person signing out navigates.
+ *
+ * POST /logout: see {@link checkLogoutPost}.
  */
 export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): boolean {
   if (markers.prefetch || markers.fetchSite === 'cross-site') return false;
@@ -78,7 +69,7 @@ export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): 
   // origin, where no third party runs script, may sign out by other than a navigation.
   if (!markers.navigation && markers.fetchSite !== 'same-origin') return false;
   if (markers.origin === 'null') return markers.fetchSite === 'same-origin';
-  if (markers.origin !== undefined) return trusted(markers.origin, policy);
+  if (markers.origin !== undefined) return isAllowedOrigin(markers.origin, policy);
   // A browser without Sec-Fetch-Site (older than 2023 for Safari) following a link from a page
   // that sends no Referer could be any site's: it asks first.
   return markers.fetchSite === 'same-origin' || markers.fetchSite === 'none';
@@ -96,7 +87,7 @@ export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): 
  */
 export function checkLogoutPost(markers: RequestMarkers, policy: ReturnToPolicy): void {
   if (markers.origin !== undefined && markers.origin !== 'null') {
-    if (trusted(markers.origin, policy)) return;
+    if (isAllowedOrigin(markers.origin, policy)) return;
   } else if (markers.fetchSite === 'same-origin' || !markers.browser) {
     return;
   }

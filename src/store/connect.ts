@@ -11,8 +11,6 @@ import type { KeyValueStore } from './types.js';
 /** The store portero runs on, and the connection under it, which only this closes. */
 export interface StoreConnection {
   readonly store: KeyValueStore;
-  /** The Redis client, for what shares the connection (rate limits); undefined for the memory store. */
-  readonly redis?: Redis | Cluster;
   /** Closes the store, then the connection. */
   close(): Promise<void>;
 }
@@ -59,7 +57,6 @@ export async function connectStore(config: RedisConfig, logger: Logger, clock: C
   const store = new RedisStore(client, { clock, refusal: () => guard.refusal() });
   return {
     store,
-    redis: client,
     async close() {
       guard.stop();
       await store.close();

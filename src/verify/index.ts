@@ -8,8 +8,10 @@
  * ```ts
  * import { createVerifier } from 'portero/verify';
  *
- * const { verify, tokenFrom } = createVerifier({ issuer: 'https://auth.example.com' });
- * const claims = await verify(tokenFrom(req.headers));
+ * const verifier = createVerifier({ issuer: 'https://auth.example.com' });
+ * // The token of a request by the gateway's rule: a bearer portero issued wins over the cookie,
+ * // a foreign bearer is ignored, two that disagree (or two token cookies) are refused.
+ * const claims = await verifier.verifyRequest(req.headers);
  * ```
  */
 export type { AuthOptions } from './auth.js';

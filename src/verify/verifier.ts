@@ -83,7 +83,11 @@ export interface Verifier {
    * does (`invalid_token` for the last two cases). What the middlewares use.
    */
   verifyRequest(headers: RequestHeaders, cookieName?: string): Promise<PorteroClaims>;
-  /** The token a request carries (Bearer header first, then the cookie); see {@link tokenFrom}. */
+  /**
+   * The token a request carries (Bearer header first, then the cookie); see {@link tokenFrom}. For
+   * a service handed one token; to decide who a request is, use {@link Verifier.verifyRequest},
+   * which also sets aside a bearer portero did not issue and refuses tokens that disagree.
+   */
   tokenFrom(headers: RequestHeaders, cookieName?: string): string | undefined;
 }
 

@@ -444,17 +444,19 @@ describe('abuse limits and trusted proxies', () => {
 
   it('reads the client from X-Forwarded-For unless TRUSTED_PROXY_HEADER says forwarded', () => {
     expect(parseConfig({}).server.trustedProxyHeader).toBe('x-forwarded-for');
-    expect(parseConfig({ TRUSTED_PROXY_HEADER: 'Forwarded' }).server.trustedProxyHeader).toBe('forwarded');
+    expect(parseConfig({ TRUSTED_PROXY_HEADER: 'forwarded' }).server.trustedProxyHeader).toBe('forwarded');
     expect(problemsOf({ TRUSTED_PROXY_HEADER: 'x-real-ip' })).toEqual([
-      'TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded, got "x-real-ip"',
+      'TRUSTED_PROXY_HEADER must be one of x-forwarded-for, forwarded, got "x-real-ip"',
     ]);
   });
 
   it('refuses a TRUSTED_PROXIES entry that is not an address or a range, rather than never matching it', () => {
-    expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.0/33,nginx,256.1.1.1' })).toEqual([
+    expect(problemsOf({ TRUSTED_PROXIES: '10.0.0.0/33,nginx,256.1.1.1,2130706433,127.1' })).toEqual([
       'TRUSTED_PROXIES entry "10.0.0.0/33" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
       'TRUSTED_PROXIES entry "nginx" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
       'TRUSTED_PROXIES entry "256.1.1.1" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
+      'TRUSTED_PROXIES entry "2130706433" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
+      'TRUSTED_PROXIES entry "127.1" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
     ]);
   });
 });

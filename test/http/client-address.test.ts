@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/parse.js';
 import { clientAddress } from '../../src/http/client-address.js';
 import type { AppEnv } from '../../src/http/types.js';
 import { fromPeer } from '../support/app.js';
@@ -65,11 +66,22 @@ describe('the client address', () => {
     expect(other).toMatchObject({ networkKey: '2001:db8:aaaa::/48' });
     expect(b.limitKey).toBe(a.limitKey);
     expect(other.limitKey).not.toBe(a.limitKey);
-    expect(await clientOf(['127.0.0.1'], '::ffff:127.0.0.1')).toEqual({
+    expect(await clientOf(['127.0.0.1/32'], '::ffff:127.0.0.1')).toEqual({
       address: '127.0.0.1',
       limitKey: '127.0.0.1',
       viaTrustedProxy: true,
     });
+  });
+
+  it('trusts a proxy configured as a dual-stack socket shows it (::ffff:10.0.0.2), from TRUSTED_PROXIES to the walk', async () => {
+    const { server } = parseConfig({ TRUSTED_PROXIES: '::ffff:10.0.0.2', TRUSTED_PROXY_HEADER: 'x-forwarded-for' });
+    const client = await clientOf(
+      [...server.trustedProxies],
+      '::ffff:10.0.0.2',
+      { 'x-forwarded-for': '203.0.113.5' },
+      server.trustedProxyHeader,
+    );
+    expect(client).toMatchObject({ address: '203.0.113.5', viaTrustedProxy: true });
   });
 
   it('is "unknown" when there is no socket (a request made in process)', async () => {
