@@ -26,7 +26,7 @@ describe('PROVIDER_TIMEOUT in the running gateway', () => {
     const response = await fetch(`${gateway.url}/login/corp`, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
     expect(response.status).toBe(504);
     expect(await response.text()).toContain('The sign-in provider did not answer in time');
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(6000);
     // Its discovery at start gave up too; the line may still be on its way through the pipe.
     const failed = () => gateway.logLines().find((line) => line.msg === 'provider discovery failed; will retry');
     await expect.poll(failed, { timeout: 2000 }).toMatchObject({ level: 'warn', provider: 'corp' });

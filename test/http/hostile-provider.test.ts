@@ -84,8 +84,9 @@ describe('a provider that never answers, or never finishes, gives a 504 within P
       provider.misbehave(path, how);
       const { response, ms } = await signIn(step);
       await expectCleanPage(response, 504, TIMEOUT_TITLE);
+      // After PROVIDER_TIMEOUT (1 s), and well before the default 10 s: a bound a loaded CI machine keeps.
       expect(ms).toBeGreaterThanOrEqual(900);
-      expect(ms).toBeLessThan(3000);
+      expect(ms).toBeLessThan(6000);
       expect(provider.requests(path)).toBe(1);
       expect(lastError()).toMatchObject({ error: 'provider_timeout', provider: 'corp', status: 504, level: 'error' });
       await nothingLeftOpen();
