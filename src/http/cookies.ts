@@ -1,8 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, setCookie } from 'hono/cookie';
 import type { CookieConfig } from '../config/types.js';
-import { cookieValues, type TokenCookie, tokenCookie } from '../shared/cookie-header.js';
+import { cookieNames, cookieValues, type TokenCookie, tokenCookie } from '../shared/cookie-header.js';
 
 /** How long the cookies live, in seconds: the flow's FLOW_TTL and the token's JWT_TTL. */
 export interface CookieLifetimes {
@@ -81,7 +81,7 @@ export class PorteroCookies {
    */
   pruneFlows(c: Context): void {
     const prefix = this.#sentName('portero_flow_');
-    const pending = Object.keys(getCookie(c)).filter((name) => name.startsWith(prefix));
+    const pending = [...new Set(cookieNames(c.req.header('cookie')))].filter((name) => name.startsWith(prefix));
     for (const name of pending.slice(0, Math.max(0, pending.length - MAX_PENDING_FLOWS + 1))) {
       this.#deleteFlowCookie(c, name.slice(this.#prefix ? '__Host-'.length : 0));
     }
@@ -111,8 +111,8 @@ export class PorteroCookies {
   readFlow(c: Context, state: string): string | false | undefined {
     const values = cookieValues(c.req.header('cookie'), this.#sentName(PorteroCookies.flowCookieName(state)));
     if (values.length === 0) return undefined;
-    const [value] = values;
-    if (values.length > 1 || value === undefined) return false;
+    const [value] = values as [string, ...string[]];
+    if (values.length > 1) return false;
     const dot = value.lastIndexOf('.');
     const flowId = value.slice(0, dot);
     if (dot < 0 || !SIGNED_VALUE.test(flowId)) return false;

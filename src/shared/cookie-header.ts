@@ -1,3 +1,12 @@
+/** The names of the cookies in a `Cookie` request header, in the order sent, as sent. */
+export function cookieNames(header: string | null | undefined): string[] {
+  if (!header) return [];
+  return header
+    .split(';')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => pair.slice(0, pair.indexOf('=')).trim());
+}
+
 /**
  * Every value of cookie `name` in a `Cookie` request header, in the order sent, exactly as sent:
  * not percent-decoded, not unquoted. portero writes its cookies in one encoding only (a JWT, or a
