@@ -5,6 +5,14 @@ import type { ServerConfig } from './types.js';
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 /**
+ * The widest ranges a proxy list may name: 10.0.0.0/8 and fc00::/7 (unique local) are real
+ * networks of proxies; 0.0.0.0/1 with 128.0.0.0/1 is every address, written so as to pass a check
+ * for /0 alone.
+ */
+const MIN_IPV4_PREFIX = 8;
+const MIN_IPV6_PREFIX = 7;
+
+/**
  * An address or CIDR range in the forms a proxy's address is written in: IPv6, or IPv4 as four
  * decimal parts. ipaddr.js alone would also read `127.1` or `2130706433` as 127.0.0.1, which the
  * client-address walk refuses in headers: one reading of an address, here and there.
@@ -50,9 +58,9 @@ function trustedProxies(reader: EnvReader): string[] {
       reader.problem(`TRUSTED_PROXIES entry ${JSON.stringify(entry)} is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)`);
       continue;
     }
-    if (range[1] === 0) {
+    if (range[1] < (range[0].kind() === 'ipv4' ? MIN_IPV4_PREFIX : MIN_IPV6_PREFIX)) {
       reader.problem(
-        `TRUSTED_PROXIES entry ${JSON.stringify(entry)} trusts every address, so any client could name its own: list your proxies' addresses or ranges`,
+        `TRUSTED_PROXIES entry ${JSON.stringify(entry)} trusts a range so wide that any client could name its own address: list your proxies' addresses or ranges`,
       );
       continue;
     }

@@ -55,11 +55,13 @@ function matches(url: URL, pattern: string): boolean {
  * Whether `hostname` belongs to whoever owns `suffix`: its public suffix (the Public Suffix List,
  * private section included) lies above `suffix`. `*.amazonaws.com` must not take
  * `attacker.s3.amazonaws.com`, where anyone may host a site (`s3.amazonaws.com` is a public suffix
- * below amazonaws.com); start-up already refuses a pattern that is a public suffix itself.
+ * below amazonaws.com); start-up already refuses a pattern that is a public suffix itself. A host
+ * the list cannot read (`a!b.s3.amazonaws.com`, which a browser's URL parser keeps) has no owner
+ * to check, and matches no pattern.
  */
 function withinOneOwner(hostname: string, suffix: string): boolean {
   const publicSuffix = getPublicSuffix(hostname, { allowPrivateDomains: true });
-  return publicSuffix === null || suffix.endsWith(`.${publicSuffix}`);
+  return publicSuffix !== null && suffix.endsWith(`.${publicSuffix}`);
 }
 
 function refuse(reason: string): never {

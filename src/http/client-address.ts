@@ -2,6 +2,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
 import type { ServerConfig } from '../config/types.js';
+import { forwardedFor } from './forwarded.js';
 import type { AppEnv, Client } from './types.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
@@ -15,14 +16,6 @@ function parseAddress(text: string | undefined): Address | undefined {
   return ipaddr.process(bare);
 }
 
-/** One `for=` value of RFC 7239: `192.0.2.1`, `192.0.2.1:4711`, `"[2001:db8::1]:4711"`, or `unknown`/`_hidden`. */
-function forwardedFor(value: string): string {
-  const unquoted = value.trim().replace(/^"(.*)"$/, '$1');
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(unquoted);
-  if (bracketed) return bracketed[1] as string;
-  return /^[\d.]+:\d+$/.test(unquoted) ? (unquoted.split(':')[0] as string) : unquoted;
-}
-
 /**
  * The hops the proxy chain reports in `header`, nearest last: `X-Forwarded-For`, which nginx,
  * Caddy and Traefik append to, or RFC 7239 `Forwarded` (HAProxy's `option forwarded`). Only the
@@ -32,14 +25,7 @@ function forwardedFor(value: string): string {
 function reportedHops(c: Context, header: ServerConfig['trustedProxyHeader']): string[] {
   const value = c.req.header(header);
   if (value === undefined) return [];
-  if (header === 'x-forwarded-for') return value.split(',').map((hop) => hop.trim());
-  return value.split(',').flatMap((element) =>
-    element
-      .split(';')
-      .map((pair) => pair.trim())
-      .filter((pair) => pair.toLowerCase().startsWith('for='))
-      .map((pair) => forwardedFor(pair.slice(4))),
-  );
+  return header === 'x-forwarded-for' ? value.split(',').map((hop) => hop.trim()) : forwardedFor(value);
 }
 
 /** An IPv6 address's first `bits` (a multiple of 16) as `network::/bits`. */
@@ -50,8 +36,23 @@ function ipv6Network(address: ipaddr.IPv6, bits: 48 | 64): string {
     .join(':')}::/${bits}`;
 }
 
+/**
+ * The IPv4 client inside an IPv6 address that a translator or tunnel made for it: NAT64's
+ * `64:ff9b::a.b.c.d` (RFC 6052) and Teredo's (its last 32 bits, inverted). All of one translator's
+ * clients share a /64, so counting them by it would let one of them lock out all the others.
+ */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const range = address.range();
+  if (range !== 'rfc6052' && range !== 'teredo') return undefined;
+  const [high, low] = address.parts.slice(6) as [number, number];
+  const bits = range === 'teredo' ? [~high & 0xffff, ~low & 0xffff] : [high, low];
+  return new ipaddr.IPv4(bits.flatMap((part) => [part >> 8, part & 0xff]));
+}
+
 function limitKeysOf(address: Address): Pick<Client, 'limitKey' | 'networkKey'> {
   if (address.kind() === 'ipv4') return { limitKey: address.toString() };
+  const translated = embeddedIPv4(address as ipaddr.IPv6);
+  if (translated) return { limitKey: translated.toString() };
   return { limitKey: ipv6Network(address as ipaddr.IPv6, 64), networkKey: ipv6Network(address as ipaddr.IPv6, 48) };
 }
 

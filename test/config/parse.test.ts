@@ -436,10 +436,13 @@ describe('abuse limits and trusted proxies', () => {
       '10.0.0.2/32',
       '10.0.0.0/8',
     ]);
-    expect(problemsOf({ TRUSTED_PROXIES: '0.0.0.0/0,::/0' })).toEqual([
-      'TRUSTED_PROXIES entry "0.0.0.0/0" trusts every address, so any client could name its own: list your proxies\' addresses or ranges',
-      'TRUSTED_PROXIES entry "::/0" trusts every address, so any client could name its own: list your proxies\' addresses or ranges',
-    ]);
+    const wide = (entry: string) =>
+      `TRUSTED_PROXIES entry "${entry}" trusts a range so wide that any client could name its own address: list your proxies' addresses or ranges`;
+    // Every address, also as two halves (red team), is refused; real proxy networks are not.
+    expect(problemsOf({ TRUSTED_PROXIES: '0.0.0.0/0,::/0,0.0.0.0/1,128.0.0.0/1,::/1,8000::/1' })).toEqual(
+      ['0.0.0.0/0', '::/0', '0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'].map(wide),
+    );
+    expect(parseConfig({ TRUSTED_PROXIES: '10.0.0.0/8,fc00::/7' }).server.trustedProxies).toEqual(['10.0.0.0/8', 'fc00::/7']);
   });
 
   it('reads the client from X-Forwarded-For unless TRUSTED_PROXY_HEADER says forwarded', () => {

@@ -150,6 +150,9 @@ describe('resolveReturnTo with a subdomain pattern over a domain that holds publ
     ['https://*.amazonaws.com', 'https://attacker-bucket.s3.amazonaws.com/phish'],
     ['https://*.amazonaws.com', 'https://x.execute-api.eu-west-1.amazonaws.com/'],
     ['https://*.windows.net', 'https://attacker.z13.web.core.windows.net/'],
+    // A host the Public Suffix List cannot read, which a browser's URL parser keeps (second pass).
+    ['https://*.amazonaws.com', 'https://a!b.s3.amazonaws.com/'],
+    ['https://*.amazonaws.com', "https://x'y.evil.s3.amazonaws.com/"],
   ])('%s does not take %s, a site of whoever registered it', (allowed, target) => {
     expect(() => resolveReturnTo(target, { publicUrl: GATEWAY, allowedRedirects: [allowed] })).toThrow(
       expect.objectContaining({ code: 'return_to_not_allowed' }),

@@ -16,7 +16,7 @@ async function clientOf(
   app.use(clientAddress(trusted, header));
   app.get('/', (c) => c.json(c.get('client')));
   const response = await app.request('http://gateway.test/', { headers }, peer === undefined ? undefined : fromPeer(peer));
-  return (await response.json()) as { address: string; limitKey: string; viaTrustedProxy: boolean };
+  return (await response.json()) as { address: string; limitKey: string; networkKey?: string; viaTrustedProxy: boolean };
 }
 
 describe('the client address', () => {
@@ -82,6 +82,33 @@ describe('the client address', () => {
       server.trustedProxyHeader,
     );
     expect(client).toMatchObject({ address: '203.0.113.5', viaTrustedProxy: true });
+  });
+
+  it('reads Forwarded as RFC 7239 says: a for= inside a quoted value is no hop, an element with two is none', async () => {
+    // A hand-written proxy rule copying the client's Host into Forwarded (red team, second pass).
+    const quoted = await clientOf(['10.0.0.0/8'], '10.0.0.2', { forwarded: 'for=203.0.113.7;host="x;for=198.18.0.67;y="' }, 'forwarded');
+    expect(quoted.address).toBe('203.0.113.7');
+    const twice = await clientOf(
+      ['10.0.0.0/8'],
+      '10.0.0.2',
+      { forwarded: 'for=203.0.113.7;host=x;for=198.18.0.66;proto=https' },
+      'forwarded',
+    );
+    expect(twice.address).toBe('10.0.0.2');
+    const open = await clientOf(['10.0.0.0/8'], '10.0.0.2', { forwarded: 'for="203.0.113.7' }, 'forwarded');
+    expect(open.address).toBe('10.0.0.2');
+    const ported = await clientOf(['10.0.0.0/8'], '10.0.0.2', { forwarded: 'for="[2001:db8::7]:4711";proto=https' }, 'forwarded');
+    expect(ported.address).toBe('2001:db8::7');
+  });
+
+  it("counts a client behind NAT64 or Teredo by its own IPv4 address, not by the translator's /64", async () => {
+    const nat64 = await clientOf([], '64:ff9b::203.0.113.7');
+    expect(nat64).toMatchObject({ limitKey: '203.0.113.7' });
+    expect((await clientOf([], '64:ff9b::198.51.100.9')).limitKey).toBe('198.51.100.9');
+    // Teredo (RFC 4380): the client's address is the last 32 bits, inverted.
+    const teredo = await clientOf([], '2001:0:4136:e378:8000:63bf:3fff:fdd2');
+    expect(teredo).toMatchObject({ limitKey: '192.0.2.45' });
+    expect(teredo.networkKey).toBeUndefined();
   });
 
   it('is "unknown" when there is no socket (a request made in process)', async () => {
