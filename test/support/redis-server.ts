@@ -27,16 +27,35 @@ export interface RedisServer {
 const MISSING =
   'redis-server is not installed: the tests need a real Redis. Install Debian package "redis-server" (apt-get install redis-server), or set REDIS_URL.';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether `port` can be listened on at 127.0.0.1 now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * Ports handed out below the kernel's ephemeral range (32768 and up on Linux), one block of 7,000
+ * per vitest worker, in turn from a random start. A port the kernel picked (`listen(0)`) is
+ * ephemeral, so any server or outgoing connection made between this call and the bind could take
+ * it ("Address already in use" when nginx binds a moment later); these ports it never hands out,
+ * and the workers, running side by side, never share one.
+ */
+const PORT_BLOCK = 7000;
+const worker = Math.max(0, Number(process.env.VITEST_POOL_ID ?? 1) - 1) % 3;
+let nextPort = 10_000 + worker * PORT_BLOCK + Math.floor(Math.random() * PORT_BLOCK);
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_BLOCK; tries++) {
+    const port = nextPort;
+    const base = 10_000 + worker * PORT_BLOCK;
+    nextPort = base + ((port - base + 1) % PORT_BLOCK);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 function assertInstalled(): void {
