@@ -34,6 +34,8 @@ export const TOKEN_EXCHANGE_FAILED = 'token_exchange_failed';
 export const ID_TOKEN_INVALID = 'id_token_invalid';
 /** The user's profile cannot be read from the provider, or is not usable. */
 export const PROFILE_UNAVAILABLE = 'profile_unavailable';
+/** The user signed in at the provider, but no access rule lets this account in (or `/auth`'s rules refuse it). */
+export const NOT_ALLOWED = 'not_allowed';
 /** No valid portero token was presented (`/auth`, `/userinfo`). */
 export const UNAUTHENTICATED = 'unauthenticated';
 /** Too many requests from one client; the error carries when to try again. */
@@ -57,6 +59,7 @@ export type ErrorCode =
   | typeof TOKEN_EXCHANGE_FAILED
   | typeof ID_TOKEN_INVALID
   | typeof PROFILE_UNAVAILABLE
+  | typeof NOT_ALLOWED
   | typeof UNAUTHENTICATED
   | typeof RATE_LIMITED
   | typeof STORE_UNAVAILABLE
@@ -70,6 +73,8 @@ export interface PorteroErrorOptions {
   readonly detail?: ErrorDetail;
   /** Seconds after which trying again may succeed (`Retry-After`): `rate_limited`, a provider in its retry backoff. */
   readonly retryAfter?: number;
+  /** The account the user tried (`not_allowed`), shown on the page so they can switch; theirs, no secret. */
+  readonly account?: string;
 }
 
 /**
@@ -81,6 +86,7 @@ export class PorteroError<C extends ErrorCode = ErrorCode> extends Error {
   readonly code: C;
   readonly detail: ErrorDetail;
   readonly retryAfter: number | undefined;
+  readonly account: string | undefined;
 
   constructor(code: C, message: string, options: PorteroErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -88,6 +94,7 @@ export class PorteroError<C extends ErrorCode = ErrorCode> extends Error {
     this.code = code;
     this.detail = options.detail ?? {};
     this.retryAfter = options.retryAfter;
+    this.account = options.account;
   }
 }
 

@@ -5,6 +5,7 @@ import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
 import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
+import { accessRules, checkOpenProviders, readDomains } from './access.js';
 import { rateLimits } from './limits.js';
 import { proxies } from './proxies.js';
 import { parseProviders } from './providers.js';
@@ -65,6 +66,7 @@ function flow(reader: EnvReader, url: string): FlowConfig {
     ttl: reader.integer('FLOW_TTL', 600, 30, 3600),
     allowedRedirects: Object.freeze(allowedRedirects(reader, new URL(url).origin)),
     providerTimeout: reader.integer('PROVIDER_TIMEOUT', 10, 1, 120),
+    access: accessRules(readDomains('ALLOWED_EMAIL_DOMAINS', reader.text('ALLOWED_EMAIL_DOMAINS'), reader), undefined),
   };
 }
 
@@ -203,7 +205,10 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
   };
   checkFormPost(providers, registry, config.cookies.secure, reader);
-  if (production) checkProduction(config, reader);
+  if (production) {
+    checkProduction(config, reader);
+    checkOpenProviders(providers, registry, config.flow.access, reader);
+  }
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return deepFreeze({ mode: production ? 'production' : 'development', ...config });
 }

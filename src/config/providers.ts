@@ -7,11 +7,21 @@ import {
   presets,
 } from '../providers/index.js';
 import { isHttpAllowed } from '../shared/loopback.js';
+import { accessRules, readDomains, readEmails } from './access.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
 
 /** What every provider reads; its preset declares the rest (`ProviderDefinition.variables`). */
-const COMMON_SUFFIXES = ['CLIENT_ID', 'CLIENT_SECRET', 'TYPE', 'SCOPES', 'NAME'] as const;
+const COMMON_SUFFIXES = [
+  'CLIENT_ID',
+  'CLIENT_SECRET',
+  'TYPE',
+  'SCOPES',
+  'NAME',
+  'ALLOWED_EMAIL_DOMAINS',
+  'ALLOWED_EMAILS',
+  'ALLOW_ALL',
+] as const;
 
 type ProviderVariables = Map<string, string>;
 
@@ -81,6 +91,13 @@ function presetSettings(preset: ProviderDefinition, prefix: string, vars: Provid
   );
 }
 
+function readAllowAll(variable: string, raw: string | undefined, reader: EnvReader): boolean {
+  if (raw === undefined || raw === '' || raw.toLowerCase() === 'false') return false;
+  if (raw.toLowerCase() === 'true') return true;
+  reader.problem(`${variable} must be true or false, got ${JSON.stringify(raw)}`);
+  return false;
+}
+
 /** The preset a provider's TYPE (or id) names, or undefined after recording why there is none. */
 function presetOf(prefix: string, id: string, type: string | undefined, registry: ProviderRegistry, reader: EnvReader) {
   const preset = findPreset(type || id, registry);
@@ -123,6 +140,11 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
   const rawScopes = vars.get('SCOPES');
   const scopes = rawScopes ? rawScopes.split(/[\s,]+/).filter(Boolean) : undefined;
   const displayName = vars.get('NAME') || undefined;
+  const access = accessRules(
+    readDomains(`${prefix}ALLOWED_EMAIL_DOMAINS`, vars.get('ALLOWED_EMAIL_DOMAINS'), reader),
+    readEmails(`${prefix}ALLOWED_EMAILS`, vars.get('ALLOWED_EMAILS'), reader),
+  );
+  const allowAll = readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader);
   const common: CommonSettings = {
     id,
     type: preset.type,
@@ -130,6 +152,8 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     ...(clientSecret ? { clientSecret } : {}),
     ...(scopes ? { scopes: Object.freeze(scopes) } : {}),
     ...(displayName ? { displayName } : {}),
+    access,
+    allowAll,
   };
   // Frozen: nothing may change a provider after start-up.
   return Object.freeze({ ...presetSettings(preset, prefix, vars, common, reader), ...common });

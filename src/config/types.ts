@@ -1,4 +1,4 @@
-import type { ProviderSettings } from '../providers/index.js';
+import type { AccessRules, ProviderSettings } from '../providers/index.js';
 import type { PorteroAlgorithm } from '../shared/algorithms.js';
 
 /** Where portero listens and how it is reached. */
@@ -74,6 +74,8 @@ export interface FlowConfig {
   readonly allowedRedirects: readonly string[];
   /** PROVIDER_TIMEOUT: seconds a provider's whole answer (discovery, JWKS, token, userinfo, API calls) may take. */
   readonly providerTimeout: number;
+  /** ALLOWED_EMAIL_DOMAINS: who may sign in through any provider; each provider's own rules add to it. */
+  readonly access: AccessRules;
 }
 
 /** At most `points` requests per `duration` seconds from one client address. */

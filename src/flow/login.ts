@@ -1,10 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
+import { providerPrefix } from '../config/access.js';
 import type { FlowConfig } from '../config/types.js';
 import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
 import type { Profile } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
+import { checkAccess } from './access.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';
 import { classifyGrantError } from './grant-errors.js';
 import { readProfile, type TokenResponse } from './profile.js';
@@ -210,5 +212,10 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
     });
   }
   const tokens = await exchangeCode(deps, provider, config, record, params);
-  return { provider, profile: await readProfile(provider, config, tokens, params), returnTo: record.returnTo };
+  const profile = await readProfile(provider, config, tokens, params);
+  checkAccess(profile, [
+    { prefix: '', rules: deps.config.access },
+    { prefix: providerPrefix(provider.id), rules: provider.settings.access ?? {} },
+  ]);
+  return { provider, profile, returnTo: record.returnTo };
 }

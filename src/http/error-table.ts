@@ -70,6 +70,14 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     startAgain: true,
     oauthError: 'invalid_request',
   },
+  not_allowed: {
+    status: 403,
+    title: 'This account may not sign in here',
+    hint: 'You signed in at the provider, but this service lets in only certain accounts. Sign in with another account, or ask the people who run this service for access.',
+    level: 'info',
+    startAgain: true,
+    oauthError: 'access_denied',
+  },
   access_denied: {
     status: 401,
     title: 'Sign-in was cancelled at the provider',

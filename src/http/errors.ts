@@ -31,10 +31,7 @@ export function respondWithError(err: unknown, c: Context<AppEnv>): Response | P
   if (wantsJson(c)) {
     return c.json({ error: error.code, error_description: presentation.title, request_id: c.get('requestId') }, presentation.status);
   }
-  return c.html(
-    errorPage(c.get('basePath'), presentation.title, presentation.hint, c.get('requestId'), presentation.startAgain),
-    presentation.status,
-  );
+  return c.html(errorPage(c.get('basePath'), presentation, c.get('requestId'), error.account), presentation.status);
 }
 
 /**

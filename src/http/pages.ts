@@ -1,3 +1,4 @@
+import type { ErrorPresentation } from './error-table.js';
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { PorteroClaims } from '../shared/claims.js';
@@ -68,10 +69,17 @@ export function signOutConfirmPage(basePath: string, returnTo: string | undefine
   );
 }
 
-export function errorPage(basePath: string, title: string, hint: string, requestId: string, startAgain: boolean): Html {
+/** An error's page: what happened, what to do, with which account when that is the point, a way back. */
+export function errorPage(
+  basePath: string,
+  { title, hint, startAgain }: Pick<ErrorPresentation, 'title' | 'hint' | 'startAgain'>,
+  requestId: string,
+  account?: string,
+): Html {
   return layout(
     title,
     html`<h1>${title}</h1>
+${account ? html`<p>You signed in as <strong>${account}</strong>.</p>` : ''}
 <p>${hint}</p>
 ${startAgain ? html`<p><a class="provider" href="${basePath}/">Start again</a></p>` : ''}
 <p class="muted">Reference: ${requestId}</p>`,

@@ -31,6 +31,8 @@ export const github = defineProvider<EndpointSettings>({
   protocol: 'oauth2',
   scopes: ['read:user', 'user:email'],
   requiresClientSecret: true,
+  // Anyone can make a github.com account.
+  publicUsers: () => true,
   variables: ENDPOINT_VARIABLES,
   readSettings: (reader) => readEndpoints(reader, GITHUB_COM),
   server: (settings) => ({

@@ -10,5 +10,7 @@ export const google = defineProvider<IssuerSettings>({
   type: 'google',
   displayName: 'Google',
   requiresClientSecret: true,
+  // Any Google account, gmail.com included, until a hosted domain or an access rule says otherwise.
+  publicUsers: () => true,
   readSettings: (reader) => readIssuer(reader, GOOGLE_ISSUER),
 });

@@ -7,6 +7,7 @@ import type { ProviderDefinition } from './types.js';
 
 export { idTokenRefused, profileRefused } from './errors.js';
 export type {
+  AccessRules,
   CommonSettings,
   Endpoints,
   JsonObject,

@@ -13,6 +13,15 @@ export interface Profile {
 
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * Who may sign in, as configured: a verified email of one of `emailDomains` (the whole domain,
+ * compared exactly), one of `emails`. Each is normalised (lower case, IDNA). Rules combine by AND.
+ */
+export interface AccessRules {
+  readonly emailDomains?: readonly string[];
+  readonly emails?: readonly string[];
+}
+
 /** What every provider has, from `PROVIDER_<ID>_CLIENT_ID`, `_CLIENT_SECRET`, `_TYPE`, `_SCOPES` and `_NAME`. */
 export interface CommonSettings {
   /** From the variable name: `PROVIDER_MY_CORP_CLIENT_ID` gives `my-corp`. */
@@ -25,6 +34,10 @@ export interface CommonSettings {
   readonly scopes?: readonly string[];
   /** Shown on the sign-in page; the preset's name by default. */
   readonly displayName?: string;
+  /** `PROVIDER_<ID>_ALLOWED_EMAIL_DOMAINS`, `_ALLOWED_EMAILS`: who of its users may sign in. */
+  readonly access?: AccessRules;
+  /** `PROVIDER_<ID>_ALLOW_ALL=true`: a provider of the general public without any rule, on purpose. */
+  readonly allowAll?: boolean;
 }
 
 /** One configured provider: the common settings and those its preset reads (`S`). */
@@ -100,6 +113,12 @@ export interface ProviderDefinition<S extends object = object> {
   readonly variables: readonly string[];
   /** The preset's own settings from its variables, each checked (problems go to `reader.problem`). */
   readSettings(reader: SettingsReader, common: CommonSettings): S;
+  /**
+   * Whether anyone on earth can have an account (google.com, github.com): such a provider refuses
+   * to start in production without an access rule or `_ALLOW_ALL=true`. A corporate IdP's users
+   * are the company's, so it lets every one of them in unless a rule says otherwise.
+   */
+  publicUsers?(settings: ProviderSettings<S>): boolean;
   /** Where the provider's endpoints are, from its settings. */
   server(settings: ProviderSettings<S>): ProviderServer;
 

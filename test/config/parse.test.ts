@@ -106,6 +106,7 @@ describe('parseConfig problems', () => {
     JWT_KEYS: '/run/secrets/jwks.json',
     PROVIDER_GITHUB_CLIENT_ID: 'id',
     PROVIDER_GITHUB_CLIENT_SECRET: 'secret',
+    ALLOWED_EMAIL_DOMAINS: 'company.com',
   };
 
   it('accepts a complete production configuration', () => {
@@ -461,5 +462,61 @@ describe('abuse limits and trusted proxies', () => {
       'TRUSTED_PROXIES entry "2130706433" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
       'TRUSTED_PROXIES entry "127.1" is not an IP address or CIDR range (like 10.0.0.0/8 or 127.0.0.1)',
     ]);
+  });
+});
+
+describe('who may sign in', () => {
+  const github = { PROVIDER_GITHUB_CLIENT_ID: 'id', PROVIDER_GITHUB_CLIENT_SECRET: 'secret' };
+  const production = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: 'https://auth.example.com',
+    REDIS_URL: 'redis://redis:6379',
+    COOKIE_SECRET: SECRET,
+    JWT_KEYS: '/run/secrets/jwks.json',
+  };
+
+  it('reads the global and per-provider rules, normalised', () => {
+    const config = parseConfig({
+      ...github,
+      ALLOWED_EMAIL_DOMAINS: 'Company.COM, bücher.example',
+      PROVIDER_GITHUB_ALLOWED_EMAIL_DOMAINS: 'company.com',
+      PROVIDER_GITHUB_ALLOWED_EMAILS: 'Ada@Company.com',
+    });
+    expect(config.flow.access).toEqual({ emailDomains: ['company.com', 'xn--bcher-kva.example'] });
+    expect(config.providers[0]).toMatchObject({
+      access: { emailDomains: ['company.com'], emails: ['ada@company.com'] },
+      allowAll: false,
+    });
+  });
+
+  it('names each entry that is no domain or no address', () => {
+    expect(
+      problemsOf({
+        ...github,
+        ALLOWED_EMAIL_DOMAINS: '*.company.com',
+        PROVIDER_GITHUB_ALLOWED_EMAILS: 'a@evil.com@company.com',
+        PROVIDER_GITHUB_ALLOW_ALL: 'yes',
+      }),
+    ).toEqual([
+      'PROVIDER_GITHUB_ALLOWED_EMAILS entry "a@evil.com@company.com" is not an email address',
+      'PROVIDER_GITHUB_ALLOW_ALL must be true or false, got "yes"',
+      'ALLOWED_EMAIL_DOMAINS entry "*.company.com" is not a domain (like company.com; subdomains are listed each)',
+    ]);
+  });
+
+  it('refuses a public provider without a rule in production, naming what to set', () => {
+    expect(problemsOf({ ...production, ...github })).toEqual([
+      'provider github lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_GITHUB_ALLOWED_EMAIL_DOMAINS or PROVIDER_GITHUB_ALLOWED_EMAILS, or PROVIDER_GITHUB_ALLOW_ALL=true to let everyone in',
+    ]);
+    const google = { PROVIDER_GOOGLE_CLIENT_ID: 'id', PROVIDER_GOOGLE_CLIENT_SECRET: 'secret' };
+    expect(problemsOf({ ...production, ...google })).toEqual([expect.stringContaining('provider google lets every account')]);
+  });
+
+  it('starts with a global rule, a provider rule, or ALLOW_ALL; a corporate IdP needs none', () => {
+    expect(parseConfig({ ...production, ...github, ALLOWED_EMAIL_DOMAINS: 'company.com' }).mode).toBe('production');
+    expect(parseConfig({ ...production, ...github, PROVIDER_GITHUB_ALLOWED_EMAILS: 'ada@company.com' }).mode).toBe('production');
+    expect(parseConfig({ ...production, ...github, PROVIDER_GITHUB_ALLOW_ALL: 'true' }).providers[0]).toMatchObject({ allowAll: true });
+    const corp = { PROVIDER_CORP_CLIENT_ID: 'id', PROVIDER_CORP_TYPE: 'oidc', PROVIDER_CORP_ISSUER: 'https://sso.company.com' };
+    expect(parseConfig({ ...production, ...corp }).mode).toBe('production');
   });
 });

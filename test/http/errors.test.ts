@@ -29,6 +29,7 @@ const EXPECTED: Record<ErrorCode, readonly [status: number, oauthError: string]>
   return_to_not_allowed: [400, 'invalid_request'],
   flow_invalid: [400, 'invalid_grant'],
   cross_site_request: [403, 'invalid_request'],
+  not_allowed: [403, 'access_denied'],
   access_denied: [401, 'access_denied'],
   provider_error: [502, 'server_error'],
   provider_unavailable: [502, 'temporarily_unavailable'],

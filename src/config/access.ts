@@ -1,0 +1,70 @@
+import { type AccessRules, findPreset, type ProviderRegistry, type ProviderSettings } from '../providers/index.js';
+import { normalizeDomain, normalizeEmail } from '../shared/email.js';
+import type { EnvReader } from './reader.js';
+
+function entries(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+}
+
+/** `company.com,corp.example`: domains, IDNA-normalised; `*.company.com`, `@company.com` or a URL is a problem. */
+export function readDomains(variable: string, raw: string | undefined, reader: Pick<EnvReader, 'problem'>): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const domains: string[] = [];
+  for (const entry of entries(raw)) {
+    const domain = normalizeDomain(entry);
+    if (domain) domains.push(domain);
+    // Not a pattern: a domain is compared whole, so a subdomain must be listed of its own.
+    else reader.problem(`${variable} entry ${JSON.stringify(entry)} is not a domain (like company.com; subdomains are listed each)`);
+  }
+  return domains;
+}
+
+/** `ada@company.com,lin@corp.example`: addresses with exactly one `@`, normalised. */
+export function readEmails(variable: string, raw: string | undefined, reader: Pick<EnvReader, 'problem'>): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const emails: string[] = [];
+  for (const entry of entries(raw)) {
+    const email = normalizeEmail(entry);
+    if (email) emails.push(email.address);
+    else reader.problem(`${variable} entry ${JSON.stringify(entry)} is not an email address`);
+  }
+  return emails;
+}
+
+/** The rules of one provider or of the whole gateway, frozen; none set gives `{}`. */
+export function accessRules(emailDomains: string[] | undefined, emails: string[] | undefined): AccessRules {
+  return Object.freeze({
+    ...(emailDomains ? { emailDomains: Object.freeze(emailDomains) } : {}),
+    ...(emails ? { emails: Object.freeze(emails) } : {}),
+  });
+}
+
+export const hasRules = (rules: AccessRules | undefined): boolean => rules?.emailDomains !== undefined || rules?.emails !== undefined;
+
+/** `my-corp` → `PROVIDER_MY_CORP_`, the prefix of its variables (the id is made from them so). */
+export const providerPrefix = (id: string) => `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
+
+/**
+ * A provider whose users are the general public (`publicUsers`) with no access rule lets every
+ * account on earth sign in: production refuses that unless the operator says so (`_ALLOW_ALL`),
+ * as oauth2-proxy refuses to start without `--email-domain`. The global ALLOWED_EMAIL_DOMAINS
+ * counts as a rule.
+ */
+export function checkOpenProviders(
+  providers: readonly ProviderSettings[],
+  registry: ProviderRegistry,
+  global: AccessRules,
+  reader: Pick<EnvReader, 'problem'>,
+): void {
+  for (const provider of providers) {
+    const isPublic = findPreset(provider.type, registry)?.publicUsers?.(provider) === true;
+    if (!isPublic || provider.allowAll || hasRules(global) || hasRules(provider.access)) continue;
+    const prefix = providerPrefix(provider.id);
+    reader.problem(
+      `provider ${provider.id} lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAIL_DOMAINS or ${prefix}ALLOWED_EMAILS, or ${prefix}ALLOW_ALL=true to let everyone in`,
+    );
+  }
+}

@@ -1,0 +1,34 @@
+import { NOT_ALLOWED, PorteroError } from '../errors.js';
+import type { AccessRules, Profile } from '../providers/index.js';
+import { normalizeEmail } from '../shared/email.js';
+
+/** Rules and the prefix of the variables that set them (`''` for the global ALLOWED_EMAIL_DOMAINS, `PROVIDER_CORP_`). */
+export interface NamedRules {
+  readonly prefix: string;
+  readonly rules: AccessRules;
+}
+
+function refuse(rule: string, reason: string, account: string | undefined): never {
+  throw new PorteroError(NOT_ALLOWED, 'no access rule lets this account in', {
+    detail: { rule, reason },
+    ...(account ? { account } : {}),
+  });
+}
+
+/**
+ * Refuses (`not_allowed`, 403) a user whom one of the rules does not let in; every rule must pass
+ * (AND). Email rules read only a verified address, with exactly one `@`, and compare its whole
+ * domain: `user@company.com.evil.com` and `attacker@evil.com@company.com` are not of company.com.
+ */
+export function checkAccess(profile: Profile, named: readonly NamedRules[]): void {
+  const account = profile.email ?? profile.preferredUsername;
+  for (const { prefix, rules } of named) {
+    const rule = `${prefix}${rules.emailDomains ? 'ALLOWED_EMAIL_DOMAINS' : 'ALLOWED_EMAILS'}`;
+    if (rules.emailDomains === undefined && rules.emails === undefined) continue;
+    if (profile.emailVerified !== true || profile.email === undefined) refuse(rule, 'no verified email', account);
+    const email = normalizeEmail(profile.email);
+    if (!email) refuse(rule, 'email not an address', account);
+    if (rules.emailDomains && !rules.emailDomains.includes(email.domain)) refuse(`${prefix}ALLOWED_EMAIL_DOMAINS`, 'email domain', account);
+    if (rules.emails && !rules.emails.includes(email.address)) refuse(`${prefix}ALLOWED_EMAILS`, 'email not listed', account);
+  }
+}

@@ -1,0 +1,109 @@
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
+import { TestBrowser } from '../support/browser.js';
+import { MockOidcProvider } from '../support/mock-oidc.js';
+import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+
+const idp = await new MockOidcProvider().init();
+const msw = setupServer(...idp.handlers());
+const GATEWAY = 'https://gateway.test';
+const TOKEN_COOKIE = '__Host-auth_token';
+
+let redis: RedisServer;
+const opened: IsolatedRedisStore[] = [];
+beforeAll(async () => {
+  msw.listen({ onUnhandledRequest: 'error' });
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  msw.close();
+  for (const store of opened) await store.close();
+  await redis.stop();
+});
+
+async function gatewayWith(env: Record<string, string>): Promise<TestApp & { redisView: IsolatedRedisStore }> {
+  const redisView = await isolatedRedisStore(redis.url);
+  opened.push(redisView);
+  return { ...(await buildTestApp({ store: redisView.store, env: { ...idp.env('corp'), ...env } })), redisView };
+}
+
+/** A whole sign-in at the provider as a user with this email; the callback's answer. */
+async function signInAs(gateway: TestApp, email: string, verified = true, headers: Record<string, string> = {}) {
+  const browser = new TestBrowser();
+  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+  const params = idp.authorize(login.headers.get('location')!, { sub: `u-${email}`, claims: { email, email_verified: verified } });
+  const response = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${params}`, headers);
+  return { response, token: await browser.cookie(GATEWAY, TOKEN_COOKIE) };
+}
+
+describe('who may sign in', () => {
+  it('lets in a verified address of an allowed domain, in any case or IDNA spelling', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_EMAIL_DOMAINS: 'company.com,bücher.example' });
+    for (const email of ['ada@company.com', 'Lin@COMPANY.com', 'kim@xn--bcher-kva.example']) {
+      const { response, token } = await signInAs(gateway, email);
+      expect(response.status, email).toBe(302);
+      expect(token, email).toBeDefined();
+    }
+  });
+
+  it.each([
+    ['an address of another domain', 'mallory@evil.com', 'email domain'],
+    ['a domain that merely ends with the allowed one', 'user@company.com.evil.com', 'email domain'],
+    ['a subdomain, which is another domain', 'user@eu.company.com', 'email domain'],
+    ['an address with two @ (a peer published this bypass)', 'attacker@evil.com@company.com', 'email not an address'],
+    ['a look-alike domain', 'user@cοmpany.com', 'email domain'],
+  ])('refuses %s with a 403 page naming the account, no token and no flow left', async (_, email, reason) => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_EMAIL_DOMAINS: 'company.com' });
+    const { response, token } = await signInAs(gateway, email);
+    expect(response.status).toBe(403);
+    const page = await response.text();
+    expect(page).toContain('This account may not sign in here');
+    expect(page).toContain('You signed in as <strong>');
+    expect(page).toContain('href="/">Start again</a>');
+    expect(token).toBeUndefined();
+    expect(response.headers.getSetCookie().some((line) => line.startsWith(`${TOKEN_COOKIE}=`))).toBe(false);
+    expect(await gateway.redisView.raw.keys(`${gateway.redisView.prefix}flow:*`)).toEqual([]);
+    const line = gateway.logs.lines.find((entry) => entry.error === 'not_allowed');
+    expect(line).toMatchObject({ status: 403, rule: 'PROVIDER_CORP_ALLOWED_EMAIL_DOMAINS', reason, level: 'info' });
+  });
+
+  it('refuses an allowed domain whose address the provider has not verified', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_EMAIL_DOMAINS: 'company.com' });
+    const { response, token } = await signInAs(gateway, 'ada@company.com', false);
+    expect(response.status).toBe(403);
+    expect(token).toBeUndefined();
+    expect(gateway.logs.lines.find((entry) => entry.error === 'not_allowed')).toMatchObject({ reason: 'no verified email' });
+  });
+
+  it('lets in only the listed addresses with ALLOWED_EMAILS', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_EMAILS: 'ada@company.com' });
+    expect((await signInAs(gateway, 'ADA@company.com')).response.status).toBe(302);
+    const refused = await signInAs(gateway, 'lin@company.com');
+    expect(refused.response.status).toBe(403);
+    expect(gateway.logs.lines.find((entry) => entry.error === 'not_allowed')).toMatchObject({ rule: 'PROVIDER_CORP_ALLOWED_EMAILS' });
+  });
+
+  it('combines the global and the provider rules by AND', async () => {
+    const gateway = await gatewayWith({
+      ALLOWED_EMAIL_DOMAINS: 'company.com',
+      PROVIDER_CORP_ALLOWED_EMAILS: 'ada@company.com,kim@other.example',
+    });
+    expect((await signInAs(gateway, 'ada@company.com')).response.status).toBe(302);
+    // Listed for the provider, but of a domain the global rule does not allow.
+    expect((await signInAs(gateway, 'kim@other.example')).response.status).toBe(403);
+    expect(gateway.logs.lines.find((entry) => entry.error === 'not_allowed')).toMatchObject({ rule: 'ALLOWED_EMAIL_DOMAINS' });
+  });
+
+  it('answers an API client with JSON', async () => {
+    const gateway = await gatewayWith({ ALLOWED_EMAIL_DOMAINS: 'company.com' });
+    const { response } = await signInAs(gateway, 'mallory@evil.com', true, { accept: 'application/json' });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: 'not_allowed' });
+  });
+
+  it('lets every user of a corporate IdP in when no rule is set', async () => {
+    const gateway = await gatewayWith({});
+    expect((await signInAs(gateway, 'anyone@anywhere.example')).response.status).toBe(302);
+  });
+});
