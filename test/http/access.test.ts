@@ -107,3 +107,39 @@ describe('who may sign in', () => {
     expect((await signInAs(gateway, 'anyone@anywhere.example')).response.status).toBe(302);
   });
 });
+
+describe("/auth's rules for one location", () => {
+  const auth = (gateway: TestApp, token: string, query: string) =>
+    gateway.app.request(`${GATEWAY}/auth?${query}`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('narrow who passes: a signed-in user who does not qualify gets 403, not a sign-in redirect', async () => {
+    const gateway = await gatewayWith({});
+    const ada = (await signInAs(gateway, 'ada@company.com')).token!.value;
+    const mallory = (await signInAs(gateway, 'mallory@evil.com')).token!.value;
+    const unverified = (await signInAs(gateway, 'kim@company.com', false)).token!.value;
+
+    expect((await auth(gateway, ada, 'allowed_email_domains=company.com')).status).toBe(200);
+    expect((await auth(gateway, ada, 'allowed_emails=ADA@company.com')).status).toBe(200);
+    for (const [token, query] of [
+      [mallory, 'allowed_email_domains=company.com'],
+      [unverified, 'allowed_email_domains=company.com'],
+      [ada, 'allowed_emails=lin@company.com'],
+      // Both given: both must pass.
+      [ada, 'allowed_email_domains=company.com&allowed_emails=lin@company.com'],
+    ] as const) {
+      const response = await auth(gateway, token, query);
+      expect(response.status, query).toBe(403);
+      expect(response.headers.get('x-auth-request-redirect'), query).toBeNull();
+      expect(response.headers.get('x-auth-request-user'), query).toBeNull();
+    }
+    // Without a rule, every signed-in user passes, as before.
+    expect((await auth(gateway, mallory, '')).status).toBe(200);
+  });
+
+  it('answers a rule it cannot read with 400, naming it in the log', async () => {
+    const gateway = await gatewayWith({});
+    const ada = (await signInAs(gateway, 'ada@company.com')).token!.value;
+    expect((await auth(gateway, ada, 'allowed_email_domains=*.company.com')).status).toBe(400);
+    expect(gateway.logs.lines.at(-1)).toMatchObject({ error: 'bad_request', reason: expect.stringContaining('allowed_email_domains') });
+  });
+});

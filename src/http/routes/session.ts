@@ -5,6 +5,7 @@ import { resolveReturnTo } from '../../flow/return-to.js';
 import { bearerToken } from '../../shared/bearer.js';
 import { chooseToken, type PresentedTokens } from '../../shared/presented-token.js';
 import type { PorteroCookies } from '../cookies.js';
+import { checkLocationRules } from '../auth-rules.js';
 import type { HttpDeps } from '../deps.js';
 import { checkLogoutPost, requestMarkers, signsOutByGet } from '../logout-origin.js';
 import { signOutConfirmPage } from '../pages.js';
@@ -85,6 +86,7 @@ export function sessionRoutes(deps: HttpDeps) {
       if (isPorteroError(err, UNAUTHENTICATED)) c.header('x-auth-request-redirect', signInUrl(c, deps));
       throw err;
     });
+    checkLocationRules(c, claims);
     c.header('cache-control', 'no-store');
     c.header('x-auth-request-user', headerValue(claims.sub));
     // Only a verified address: apps key accounts by it, and an unverified one can be anyone's.
