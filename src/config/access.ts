@@ -1,4 +1,4 @@
-import { type AccessRules, findPreset, type ProviderRegistry, type ProviderSettings } from '../providers/index.js';
+import { type AccessRules, findPreset, type ProviderRegistry, type ProviderSettings, providerPrefix } from '../providers/index.js';
 import { normalizeDomain, normalizeEmail } from '../shared/email.js';
 import type { EnvReader } from './reader.js';
 
@@ -43,9 +43,6 @@ export function accessRules(emailDomains: string[] | undefined, emails: string[]
 }
 
 export const hasRules = (rules: AccessRules | undefined): boolean => rules?.emailDomains !== undefined || rules?.emails !== undefined;
-
-/** `my-corp` → `PROVIDER_MY_CORP_`, the prefix of its variables (the id is made from them so). */
-export const providerPrefix = (id: string) => `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
 
 /**
  * A provider whose users are the general public (`publicUsers`) with no access rule lets every

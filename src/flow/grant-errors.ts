@@ -69,8 +69,14 @@ export function classifyDiscoveryError(cause: unknown, provider: string, retryAf
 }
 
 /** A preset's own refusal (`profileRefused`, `idTokenRefused`), with the provider named for the log line. */
+/** The same error, its log line naming the provider; everything else it carries is kept. */
 const withProvider = (error: PorteroError, provider: string) =>
-  new PorteroError(error.code, error.message, { cause: error.cause, detail: { provider, ...error.detail } });
+  new PorteroError(error.code, error.message, {
+    cause: error.cause,
+    detail: { provider, ...error.detail },
+    ...(error.retryAfter !== undefined ? { retryAfter: error.retryAfter } : {}),
+    ...(error.account !== undefined ? { account: error.account } : {}),
+  });
 
 /**
  * Sorts what openid-client threw during the code exchange (or the preset's `checkIdToken` after

@@ -1,10 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
-import { providerPrefix } from '../config/access.js';
 import type { FlowConfig } from '../config/types.js';
 import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
-import type { Profile } from '../providers/index.js';
+import { type Profile, providerPrefix } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
 import { checkAccess } from './access.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';

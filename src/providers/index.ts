@@ -18,6 +18,7 @@ export type {
   ProviderSettings,
   SettingsReader,
 } from './types.js';
+export { providerPrefix } from './settings.js';
 export { defineProvider } from './types.js';
 
 /** Provider types by name, as an operator names them in `PROVIDER_<ID>_TYPE`. */

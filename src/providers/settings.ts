@@ -1,5 +1,8 @@
 import type { SettingsReader } from './types.js';
 
+/** `my-corp` → `PROVIDER_MY_CORP_`, the prefix of its variables (the id is made from them so). */
+export const providerPrefix = (id: string) => `PROVIDER_${id.toUpperCase().replaceAll('-', '_')}_`;
+
 /** The settings of a provider found by OpenID Connect discovery. */
 export interface IssuerSettings {
   /** The issuer; discovery reads `<issuer>/.well-known/openid-configuration`. */

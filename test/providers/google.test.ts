@@ -4,6 +4,8 @@ import { type ConfigError, parseConfig } from '../../src/config/parse.js';
 import { startLogin } from '../../src/flow/login.js';
 import { flowDepsFor } from '../support/flow.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
+import { buildTestApp, memoryStore } from '../support/app.js';
+import { TestBrowser } from '../support/browser.js';
 import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
 
@@ -37,8 +39,53 @@ describe('google provider', () => {
     expect(refused({ PROVIDER_GOOGLE_CLIENT_ID: 'g' })).toEqual(['PROVIDER_GOOGLE_CLIENT_SECRET is required for Google']);
     expect(refused({ ...ENV, PROVIDER_GOOGLE_TOKEN_URL: 'https://example.com/token' })).toEqual([
       expect.stringMatching(
-        /^PROVIDER_GOOGLE_TOKEN_URL is not a setting of Google \(its settings: PROVIDER_GOOGLE_CLIENT_ID, .*PROVIDER_GOOGLE_ISSUER\)$/,
+        /^PROVIDER_GOOGLE_TOKEN_URL is not a setting of Google \(its settings: PROVIDER_GOOGLE_CLIENT_ID, .*PROVIDER_GOOGLE_ISSUER, PROVIDER_GOOGLE_HOSTED_DOMAIN\)$/,
       ),
     ]);
+  });
+});
+
+describe('google with a hosted domain (Google Workspace)', () => {
+  const WORKSPACE = { ...ENV, PROVIDER_GOOGLE_HOSTED_DOMAIN: 'Company.com' };
+
+  /** A sign-in through a real app as a Google user whose ID token says `hd`. */
+  async function signIn(hd: string | undefined) {
+    const gateway = await buildTestApp({ store: memoryStore(), env: WORKSPACE });
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, 'https://gateway.test/login/google');
+    const location = new URL(login.headers.get('location')!);
+    const claims = { email: 'ada@company.com', email_verified: true, ...(hd ? { hd } : {}) };
+    const done = await browser.get(gateway.app, `https://gateway.test/callback/google?${google.authorize(location, { sub: '1', claims })}`);
+    return { gateway, location, done, token: await browser.cookie('https://gateway.test', '__Host-auth_token') };
+  }
+
+  it('asks Google for accounts of that domain (hd), and lets in an ID token whose hd is it', async () => {
+    const { location, done, token } = await signIn('company.com');
+    expect(location.searchParams.get('hd')).toBe('company.com');
+    expect(done.status).toBe(302);
+    expect(token).toBeDefined();
+  });
+
+  it('refuses, with the 403 page and no token, an ID token of another domain or of a personal account (no hd)', async () => {
+    for (const hd of ['evil.com', undefined]) {
+      const { gateway, done, token } = await signIn(hd);
+      expect(done.status, String(hd)).toBe(403);
+      const page = await done.text();
+      expect(page, page).toContain('You signed in as <strong>ada@company.com</strong>');
+      expect(token).toBeUndefined();
+      expect(gateway.logs.lines.find((line) => line.error === 'not_allowed')).toMatchObject({ rule: 'PROVIDER_GOOGLE_HOSTED_DOMAIN' });
+    }
+  });
+
+  it('is no public provider then: production starts without another rule', () => {
+    const production = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://a.example',
+      REDIS_URL: 'redis://r:6379',
+      COOKIE_SECRET: 'x'.repeat(40),
+      JWT_KEYS: '/k.json',
+    };
+    expect(parseConfig({ ...production, ...WORKSPACE }).providers[0]).toMatchObject({ hostedDomain: 'company.com' });
+    expect(() => parseConfig({ ...production, ...ENV })).toThrow(/provider google lets every account/);
   });
 });
