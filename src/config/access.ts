@@ -1,5 +1,7 @@
 import { type AccessRules, findPreset, type ProviderRegistry, type ProviderSettings, providerPrefix } from '../providers/index.js';
+import { readFileSync } from 'node:fs';
 import { normalizeDomain, normalizeEmail } from '../shared/email.js';
+import { parseEmailsList } from '../shared/emails-list.js';
 import type { EnvReader } from './reader.js';
 
 function entries(raw: string): string[] {
@@ -34,15 +36,35 @@ export function readEmails(variable: string, raw: string | undefined, reader: Pi
   return emails;
 }
 
+/**
+ * `_ALLOWED_EMAILS_FILE`: read once now, so a file that is missing, unreadable or holds a line that
+ * is no address stops start-up (the flow reads it again whenever it changes); its path, or undefined.
+ */
+export function readEmailsFile(variable: string, path: string | undefined, reader: Pick<EnvReader, 'problem'>): string | undefined {
+  if (path === undefined || path === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    reader.problem(`${variable} names ${path}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+  const { invalid } = parseEmailsList(text);
+  if (invalid.length > 0) reader.problem(`${variable} ${path}: line ${invalid.join(', ')} is not an email address`);
+  return path;
+}
+
 /** The rules of one provider or of the whole gateway, frozen; none set gives `{}`. */
-export function accessRules(emailDomains: string[] | undefined, emails: string[] | undefined): AccessRules {
+export function accessRules(emailDomains: string[] | undefined, emails: string[] | undefined, emailsFile?: string): AccessRules {
   return Object.freeze({
     ...(emailDomains ? { emailDomains: Object.freeze(emailDomains) } : {}),
     ...(emails ? { emails: Object.freeze(emails) } : {}),
+    ...(emailsFile ? { emailsFile } : {}),
   });
 }
 
-export const hasRules = (rules: AccessRules | undefined): boolean => rules?.emailDomains !== undefined || rules?.emails !== undefined;
+export const hasRules = (rules: AccessRules | undefined): boolean =>
+  rules?.emailDomains !== undefined || rules?.emails !== undefined || rules?.emailsFile !== undefined;
 
 /**
  * A provider whose users are the general public (`publicUsers`) with no access rule lets every

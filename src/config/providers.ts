@@ -7,7 +7,7 @@ import {
   presets,
 } from '../providers/index.js';
 import { isHttpAllowed } from '../shared/loopback.js';
-import { accessRules, readDomains, readEmails } from './access.js';
+import { accessRules, readDomains, readEmails, readEmailsFile } from './access.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
 
@@ -20,6 +20,7 @@ const COMMON_SUFFIXES = [
   'NAME',
   'ALLOWED_EMAIL_DOMAINS',
   'ALLOWED_EMAILS',
+  'ALLOWED_EMAILS_FILE',
   'ALLOW_ALL',
 ] as const;
 
@@ -143,6 +144,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
   const access = accessRules(
     readDomains(`${prefix}ALLOWED_EMAIL_DOMAINS`, vars.get('ALLOWED_EMAIL_DOMAINS'), reader),
     readEmails(`${prefix}ALLOWED_EMAILS`, vars.get('ALLOWED_EMAILS'), reader),
+    readEmailsFile(`${prefix}ALLOWED_EMAILS_FILE`, vars.get('ALLOWED_EMAILS_FILE'), reader),
   );
   const allowAll = readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader);
   const common: CommonSettings = {

@@ -3,9 +3,10 @@ import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
 import type { FlowConfig } from '../config/types.js';
 import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
-import { type Profile, providerPrefix } from '../providers/index.js';
+import { type AccessRules, type Profile, providerPrefix } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
 import { checkAccess } from './access.js';
+import { EmailsFiles } from './emails-file.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';
 import { classifyGrantError } from './grant-errors.js';
 import { readProfile, type TokenResponse } from './profile.js';
@@ -18,6 +19,8 @@ export interface LoginDeps {
   readonly clock: Clock;
   /** PUBLIC_URL (callbacks are `${publicUrl}/callback/<id>`, whatever Host header a request came with), FLOW_TTL, ALLOWED_REDIRECTS. */
   readonly config: FlowConfig;
+  /** The providers' `_ALLOWED_EMAILS_FILE`s, read again when they change. */
+  readonly emailsFiles: EmailsFiles;
 }
 
 export interface StartedLogin {
@@ -40,7 +43,7 @@ export function loginDeps(
   config: FlowConfig,
   parts: { store: KeyValueStore; providers: ReadonlyMap<string, ConfiguredProvider>; clock: Clock },
 ): LoginDeps {
-  return { flows: new FlowStore(parts.store), providers: parts.providers, clock: parts.clock, config };
+  return { flows: new FlowStore(parts.store), providers: parts.providers, clock: parts.clock, config, emailsFiles: new EmailsFiles() };
 }
 
 export const callbackUrl = (publicUrl: string, providerId: string) => `${publicUrl}/callback/${providerId}`;
@@ -200,6 +203,12 @@ async function exchangeCode(
  * Finishes a login: consumes the flow exactly once, checks state, exchanges the code with the PKCE
  * verifier, validates the ID token (OIDC) and builds the user's profile.
  */
+/** The rules with the addresses of `_ALLOWED_EMAILS_FILE` as it is now, added to `_ALLOWED_EMAILS`. */
+async function withFileEmails(rules: AccessRules, files: EmailsFiles): Promise<AccessRules> {
+  if (!rules.emailsFile) return rules;
+  return { ...rules, emails: [...(rules.emails ?? []), ...(await files.emails(rules.emailsFile))] };
+}
+
 export async function finishLogin(deps: LoginDeps, providerId: string, flowId: string, params: URLSearchParams): Promise<FinishedLogin> {
   const provider = findProvider(deps, providerId);
   const record = await deps.flows.consume(flowId);
@@ -214,7 +223,7 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
   const profile = await readProfile(provider, config, tokens, params);
   checkAccess(profile, [
     { prefix: '', rules: deps.config.access },
-    { prefix: providerPrefix(provider.id), rules: provider.settings.access ?? {} },
+    { prefix: providerPrefix(provider.id), rules: await withFileEmails(provider.settings.access ?? {}, deps.emailsFiles) },
   ]);
   return { provider, profile, returnTo: record.returnTo };
 }

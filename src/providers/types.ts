@@ -20,6 +20,8 @@ export type JsonObject = Record<string, unknown>;
 export interface AccessRules {
   readonly emailDomains?: readonly string[];
   readonly emails?: readonly string[];
+  /** `_ALLOWED_EMAILS_FILE`: more of `emails`, one per line, read again whenever the file changes. */
+  readonly emailsFile?: string;
 }
 
 /** What every provider has, from `PROVIDER_<ID>_CLIENT_ID`, `_CLIENT_SECRET`, `_TYPE`, `_SCOPES` and `_NAME`. */

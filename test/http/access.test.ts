@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setupServer } from 'msw/node';
+import { type ConfigError, parseConfig } from '../../src/config/parse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
@@ -141,5 +145,50 @@ describe("/auth's rules for one location", () => {
     const ada = (await signInAs(gateway, 'ada@company.com')).token!.value;
     expect((await auth(gateway, ada, 'allowed_email_domains=*.company.com')).status).toBe(400);
     expect(gateway.logs.lines.at(-1)).toMatchObject({ error: 'bad_request', reason: expect.stringContaining('allowed_email_domains') });
+  });
+});
+
+describe('_ALLOWED_EMAILS_FILE', () => {
+  it('lets in the addresses of the file, and reads it again when it changes, without a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portero-emails-'));
+    const file = join(dir, 'allowed.txt');
+    writeFileSync(file, '# the team\nada@company.com\n\nLin@Company.com  # on leave from May\n');
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_EMAILS_FILE: file });
+    expect((await signInAs(gateway, 'ada@company.com')).response.status).toBe(302);
+    expect((await signInAs(gateway, 'lin@company.com')).response.status).toBe(302);
+    expect((await signInAs(gateway, 'kim@company.com')).response.status).toBe(403);
+
+    // The operator edits it: kim in, lin out. A new size or modification time is read again.
+    writeFileSync(file, 'ada@company.com\nkim@company.com\n');
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    expect((await signInAs(gateway, 'kim@company.com')).response.status).toBe(302);
+    expect((await signInAs(gateway, 'lin@company.com')).response.status).toBe(403);
+
+    // Gone for a moment (a deploy replacing it): the addresses last read still hold, no one else.
+    rmSync(file);
+    expect((await signInAs(gateway, 'kim@company.com')).response.status).toBe(302);
+    expect((await signInAs(gateway, 'mallory@evil.com')).response.status).toBe(403);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops start-up for a file it cannot read, or a line that is no address, naming the line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portero-emails-'));
+    const file = join(dir, 'allowed.txt');
+    writeFileSync(file, 'ada@company.com\nnot an address\n');
+    const problems = (env: Record<string, string>) => {
+      try {
+        parseConfig({ ...idp.env('corp'), ...env });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problems({ PROVIDER_CORP_ALLOWED_EMAILS_FILE: file })).toEqual([
+      `PROVIDER_CORP_ALLOWED_EMAILS_FILE ${file}: line 2 is not an email address`,
+    ]);
+    expect(problems({ PROVIDER_CORP_ALLOWED_EMAILS_FILE: join(dir, 'missing.txt') })).toEqual([
+      `PROVIDER_CORP_ALLOWED_EMAILS_FILE names ${join(dir, 'missing.txt')}, which cannot be read (ENOENT)`,
+    ]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
