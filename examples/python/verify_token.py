@@ -148,6 +148,7 @@ SCHEMA = {
     "name": (_text, False, "a string"),
     "preferred_username": (_text, False, "a string"),
     "picture": (_text, False, "a string"),
+    "groups": (lambda value: isinstance(value, list) and all(isinstance(g, str) for g in value), False, "an array of strings"),
 }
 
 

@@ -54,17 +54,29 @@ export function readEmailsFile(variable: string, path: string | undefined, reade
   return path;
 }
 
+/** `admins,Ops Team`: group names as the provider spells them (compared case-insensitively). */
+export function readGroups(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return entries(raw);
+}
+
 /** The rules of one provider or of the whole gateway, frozen; none set gives `{}`. */
-export function accessRules(emailDomains: string[] | undefined, emails: string[] | undefined, emailsFile?: string): AccessRules {
+export function accessRules(
+  emailDomains: string[] | undefined,
+  emails: string[] | undefined,
+  emailsFile?: string,
+  groups?: string[],
+): AccessRules {
   return Object.freeze({
     ...(emailDomains ? { emailDomains: Object.freeze(emailDomains) } : {}),
     ...(emails ? { emails: Object.freeze(emails) } : {}),
     ...(emailsFile ? { emailsFile } : {}),
+    ...(groups ? { groups: Object.freeze(groups) } : {}),
   });
 }
 
 export const hasRules = (rules: AccessRules | undefined): boolean =>
-  rules?.emailDomains !== undefined || rules?.emails !== undefined || rules?.emailsFile !== undefined;
+  rules?.emailDomains !== undefined || rules?.emails !== undefined || rules?.emailsFile !== undefined || rules?.groups !== undefined;
 
 /**
  * A provider whose users are the general public (`publicUsers`) with no access rule lets every

@@ -7,7 +7,7 @@ import {
   presets,
 } from '../providers/index.js';
 import { isHttpAllowed } from '../shared/loopback.js';
-import { accessRules, readDomains, readEmails, readEmailsFile } from './access.js';
+import { accessRules, readDomains, readEmails, readEmailsFile, readGroups } from './access.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
 
@@ -21,6 +21,8 @@ const COMMON_SUFFIXES = [
   'ALLOWED_EMAIL_DOMAINS',
   'ALLOWED_EMAILS',
   'ALLOWED_EMAILS_FILE',
+  'ALLOWED_GROUPS',
+  'GROUPS_CLAIM',
   'ALLOW_ALL',
 ] as const;
 
@@ -145,7 +147,9 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     readDomains(`${prefix}ALLOWED_EMAIL_DOMAINS`, vars.get('ALLOWED_EMAIL_DOMAINS'), reader),
     readEmails(`${prefix}ALLOWED_EMAILS`, vars.get('ALLOWED_EMAILS'), reader),
     readEmailsFile(`${prefix}ALLOWED_EMAILS_FILE`, vars.get('ALLOWED_EMAILS_FILE'), reader),
+    readGroups(vars.get('ALLOWED_GROUPS')),
   );
+  const groupsClaim = vars.get('GROUPS_CLAIM') || undefined;
   const allowAll = readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader);
   const common: CommonSettings = {
     id,
@@ -156,6 +160,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     ...(displayName ? { displayName } : {}),
     access,
     allowAll,
+    ...(groupsClaim ? { groupsClaim } : {}),
   };
   // Frozen: nothing may change a provider after start-up.
   return Object.freeze({ ...presetSettings(preset, prefix, vars, common, reader), ...common });

@@ -23,12 +23,23 @@ function refuse(rule: string, reason: string, account: string | undefined): neve
 export function checkAccess(profile: Profile, named: readonly NamedRules[]): void {
   const account = profile.email ?? profile.preferredUsername;
   for (const { prefix, rules } of named) {
-    const rule = `${prefix}${rules.emailDomains ? 'ALLOWED_EMAIL_DOMAINS' : 'ALLOWED_EMAILS'}`;
+    if (rules.groups && carriedGroups(profile, rules).length === 0) refuse(`${prefix}ALLOWED_GROUPS`, 'in no allowed group', account);
     if (rules.emailDomains === undefined && rules.emails === undefined) continue;
+    const rule = `${prefix}${rules.emailDomains ? 'ALLOWED_EMAIL_DOMAINS' : 'ALLOWED_EMAILS'}`;
     if (profile.emailVerified !== true || profile.email === undefined) refuse(rule, 'no verified email', account);
     const email = normalizeEmail(profile.email);
     if (!email) refuse(rule, 'email not an address', account);
     if (rules.emailDomains && !rules.emailDomains.includes(email.domain)) refuse(`${prefix}ALLOWED_EMAIL_DOMAINS`, 'email domain', account);
     if (rules.emails && !rules.emails.includes(email.address)) refuse(`${prefix}ALLOWED_EMAILS`, 'email not listed', account);
   }
+}
+
+/**
+ * The groups of `rules.groups` the user is in, spelt as the operator named them: what a token
+ * carries (`groups`, and `X-Auth-Request-Groups` at `/auth`). Only these: a user in 500 groups
+ * would not fit a cookie, and the apps need only the ones their rules test.
+ */
+export function carriedGroups(profile: Profile, rules: AccessRules): string[] {
+  const theirs = new Set((profile.groups ?? []).map((group) => group.toLowerCase()));
+  return (rules.groups ?? []).filter((group) => theirs.has(group.toLowerCase()));
 }

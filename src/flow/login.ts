@@ -5,7 +5,7 @@ import type { FlowConfig } from '../config/types.js';
 import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
 import { type AccessRules, type Profile, providerPrefix } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
-import { checkAccess } from './access.js';
+import { carriedGroups, checkAccess } from './access.js';
 import { EmailsFiles } from './emails-file.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';
 import { classifyGrantError } from './grant-errors.js';
@@ -221,9 +221,13 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
   }
   const tokens = await exchangeCode(deps, provider, config, record, params);
   const profile = await readProfile(provider, config, tokens, params);
+  const rules = await withFileEmails(provider.settings.access ?? {}, deps.emailsFiles);
   checkAccess(profile, [
     { prefix: '', rules: deps.config.access },
-    { prefix: providerPrefix(provider.id), rules: await withFileEmails(provider.settings.access ?? {}, deps.emailsFiles) },
+    { prefix: providerPrefix(provider.id), rules },
   ]);
-  return { provider, profile, returnTo: record.returnTo };
+  // The token carries the groups the provider's rule names, those only (see carriedGroups).
+  const { groups: _all, ...person } = profile;
+  const groups = carriedGroups(profile, rules);
+  return { provider, profile: groups.length > 0 ? { ...person, groups } : person, returnTo: record.returnTo };
 }

@@ -1,13 +1,14 @@
 import type { Context } from 'hono';
-import { readDomains, readEmails } from '../config/access.js';
+import { accessRules, readDomains, readEmails, readGroups } from '../config/access.js';
 import { BAD_REQUEST, PorteroError } from '../errors.js';
 import { checkAccess } from '../flow/access.js';
 import type { PorteroClaims } from '../shared/claims.js';
 
 /**
- * `/auth?allowed_email_domains=corp.example&allowed_emails=ada@corp.example`: rules of one
- * location of the proxy, for one gateway in front of several apps. They only narrow who passes
- * (the login's own rules held already), read what the token carries (a verified email), and refuse
+ * `/auth?allowed_email_domains=corp.example&allowed_emails=ada@corp.example&allowed_groups=admins`:
+ * rules of one location of the proxy, for one gateway in front of several apps. They only narrow who passes
+ * (the login's own rules held already), read what the token carries (a verified email; the groups
+ * of the provider's `_ALLOWED_GROUPS` the user is in), and refuse
  * a signed-in user who does not qualify with 403 `not_allowed`, not 401: signing in again would not
  * help. A parameter that is not a list of domains or addresses is the proxy's configuration
  * mistake: 400, named in the log.
@@ -17,16 +18,18 @@ export function checkLocationRules(c: Context, claims: PorteroClaims): void {
   const reader = { problem: (message: string) => problems.push(message) };
   const emailDomains = readDomains('allowed_email_domains', c.req.query('allowed_email_domains'), reader);
   const emails = readEmails('allowed_emails', c.req.query('allowed_emails'), reader);
+  const groups = readGroups(c.req.query('allowed_groups'));
   if (problems.length > 0) {
     throw new PorteroError(BAD_REQUEST, 'a rule of /auth is not readable', { detail: { reason: problems[0]?.slice(0, 200) } });
   }
-  if (emailDomains === undefined && emails === undefined) return;
+  if (emailDomains === undefined && emails === undefined && groups === undefined) return;
   checkAccess(
     {
       subject: claims.sub,
       ...(claims.email !== undefined ? { email: claims.email } : {}),
       ...(claims.email_verified !== undefined ? { emailVerified: claims.email_verified } : {}),
+      ...(claims.groups !== undefined ? { groups: claims.groups } : {}),
     },
-    [{ prefix: '/auth ', rules: { ...(emailDomains ? { emailDomains } : {}), ...(emails ? { emails } : {}) } }],
+    [{ prefix: '/auth ', rules: accessRules(emailDomains, emails, undefined, groups) }],
   );
 }

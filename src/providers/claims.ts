@@ -43,3 +43,16 @@ export function profileFromStandardClaims(
     picture: first('picture'),
   };
 }
+
+/**
+ * The user's groups from `claim` of the first source that has it: an array of strings (the others
+ * in it skipped), or one string. Undefined when no source says.
+ */
+export function groupsFrom(sources: readonly (JsonObject | undefined)[], claim: string): readonly string[] | undefined {
+  for (const source of sources) {
+    const value = source?.[claim];
+    if (typeof value === 'string' && value !== '') return [value];
+    if (Array.isArray(value)) return value.filter((group): group is string => typeof group === 'string' && group !== '');
+  }
+  return undefined;
+}

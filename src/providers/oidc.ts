@@ -1,14 +1,16 @@
-import { profileFromStandardClaims } from './claims.js';
+import { groupsFrom, profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
 import { ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
 import { defineProvider, type ProfileSource, type ProviderSettings } from './types.js';
 
 /** The profile of any OpenID provider: the validated ID token's claims, completed by userinfo's. */
-export async function standardOidcProfile({ idTokenClaims, userinfo }: ProfileSource) {
+export async function standardOidcProfile({ idTokenClaims, userinfo, settings }: ProfileSource) {
   // Many providers (`oidc-provider` among them) put profile claims only in userinfo.
-  const profile = profileFromStandardClaims([idTokenClaims, await userinfo()]);
+  const sources = [idTokenClaims, await userinfo()];
+  const profile = profileFromStandardClaims(sources);
   if (!profile) throw profileRefused('ID token without sub');
-  return profile;
+  const groups = groupsFrom(sources, settings.groupsClaim ?? 'groups');
+  return groups ? { ...profile, groups } : profile;
 }
 
 /**

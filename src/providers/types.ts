@@ -9,6 +9,8 @@ export interface Profile {
   readonly name?: string;
   readonly preferredUsername?: string;
   readonly picture?: string;
+  /** The groups the provider says the user is in (`_GROUPS_CLAIM`), as it spells them. */
+  readonly groups?: readonly string[];
 }
 
 export type JsonObject = Record<string, unknown>;
@@ -22,6 +24,8 @@ export interface AccessRules {
   readonly emails?: readonly string[];
   /** `_ALLOWED_EMAILS_FILE`: more of `emails`, one per line, read again whenever the file changes. */
   readonly emailsFile?: string;
+  /** `_ALLOWED_GROUPS`: the user must be in one of them (compared case-insensitively). */
+  readonly groups?: readonly string[];
 }
 
 /** What every provider has, from `PROVIDER_<ID>_CLIENT_ID`, `_CLIENT_SECRET`, `_TYPE`, `_SCOPES` and `_NAME`. */
@@ -40,6 +44,8 @@ export interface CommonSettings {
   readonly access?: AccessRules;
   /** `PROVIDER_<ID>_ALLOW_ALL=true`: a provider of the general public without any rule, on purpose. */
   readonly allowAll?: boolean;
+  /** `PROVIDER_<ID>_GROUPS_CLAIM`: the ID token or userinfo claim listing the user's groups; `groups` by default. */
+  readonly groupsClaim?: string;
 }
 
 /** One configured provider: the common settings and those its preset reads (`S`). */

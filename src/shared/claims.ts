@@ -20,6 +20,8 @@ export interface PorteroClaims extends JWTPayload {
   name?: string;
   preferred_username?: string;
   picture?: string;
+  /** The groups of the provider's `_ALLOWED_GROUPS` the user is in, as the operator spells them. */
+  groups?: string[];
 }
 
 /** The cookie the gateway sets the token in, unless `TOKEN_COOKIE_NAME` says otherwise, under plain http or with `COOKIE_DOMAIN`. */

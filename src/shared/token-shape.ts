@@ -46,6 +46,7 @@ const SCHEMA: Readonly<Record<string, { readonly rule: string; readonly ok: (val
   name: { rule: 'a string', ok: optional(isText) },
   preferred_username: { rule: 'a string', ok: optional(isText) },
   picture: { rule: 'a string', ok: optional(isText) },
+  groups: { rule: 'an array of strings', ok: optional((v) => Array.isArray(v) && v.every(isText)) },
 };
 
 /**

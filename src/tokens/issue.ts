@@ -39,6 +39,7 @@ export async function issueToken(
     ...(profile.name !== undefined ? { name: profile.name } : {}),
     ...(profile.preferredUsername !== undefined ? { preferred_username: profile.preferredUsername } : {}),
     ...(profile.picture !== undefined ? { picture: profile.picture } : {}),
+    ...(profile.groups !== undefined && profile.groups.length > 0 ? { groups: [...profile.groups] } : {}),
   };
   // Browsers silently drop a cookie over about 4 KB, and the user would loop between app and
   // sign-in. A provider's long picture URL or name gives way first; beyond that, refuse clearly.

@@ -192,3 +192,66 @@ describe('_ALLOWED_EMAILS_FILE', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('_ALLOWED_GROUPS', () => {
+  /** A sign-in as a user whose ID token and userinfo say these groups (under `claim`). */
+  async function signInWithGroups(gateway: TestApp, groups: unknown, claim = 'groups') {
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
+    const claims = { email: 'ada@company.com', email_verified: true, [claim]: groups };
+    const response = await browser.get(
+      gateway.app,
+      `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub: 'ada', claims })}`,
+    );
+    return { response, token: await browser.cookie(GATEWAY, TOKEN_COOKIE) };
+  }
+  const claimsOf = (token: string) =>
+    JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+
+  it('lets in a member of one of the groups, case-insensitively, and the token carries those groups only', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'Admins,ops' });
+    const { response, token } = await signInWithGroups(gateway, ['staff', 'admins', 'OPS']);
+    expect(response.status).toBe(302);
+    expect(claimsOf(token!.value).groups).toEqual(['Admins', 'ops']);
+  });
+
+  it('refuses a user in none of them, or whose provider says no groups at all', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'admins' });
+    for (const groups of [['staff'], [], 'staff', undefined, [{ name: 'admins' }]]) {
+      const { response, token } = await signInWithGroups(gateway, groups);
+      expect(response.status, JSON.stringify(groups)).toBe(403);
+      expect(token).toBeUndefined();
+    }
+    expect(gateway.logs.lines.find((line) => line.error === 'not_allowed')).toMatchObject({
+      rule: 'PROVIDER_CORP_ALLOWED_GROUPS',
+      reason: 'in no allowed group',
+    });
+  });
+
+  it('reads the groups from _GROUPS_CLAIM (Keycloak roles, Entra groups, ...)', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'admins', PROVIDER_CORP_GROUPS_CLAIM: 'roles' });
+    expect((await signInWithGroups(gateway, ['admins'], 'roles')).response.status).toBe(302);
+    expect((await signInWithGroups(gateway, ['admins'], 'groups')).response.status).toBe(403);
+  });
+
+  it('keeps the cookie small for a user in 500 groups: only the named ones are carried', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'group-7,group-123' });
+    const many = Array.from({ length: 500 }, (_, i) => `group-${i}-${'x'.repeat(20)}`).concat(['group-7', 'group-123']);
+    const { response, token } = await signInWithGroups(gateway, many);
+    expect(response.status).toBe(302);
+    expect(claimsOf(token!.value).groups).toEqual(['group-7', 'group-123']);
+    expect(token!.value.length).toBeLessThan(3800);
+  });
+
+  it('passes them to the app (X-Auth-Request-Groups), and /auth?allowed_groups= narrows who passes', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'admins,ops' });
+    const { token } = await signInWithGroups(gateway, ['ops']);
+    const auth = (query: string) =>
+      gateway.app.request(`${GATEWAY}/auth?${query}`, { headers: { authorization: `Bearer ${token!.value}` } });
+    const passed = await auth('');
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('x-auth-request-groups')).toBe('ops');
+    expect((await auth('allowed_groups=OPS')).status).toBe(200);
+    expect((await auth('allowed_groups=admins')).status).toBe(403);
+  });
+});

@@ -92,6 +92,7 @@ export function sessionRoutes(deps: HttpDeps) {
     // Only a verified address: apps key accounts by it, and an unverified one can be anyone's.
     if (claims.email && claims.email_verified === true) c.header('x-auth-request-email', headerValue(claims.email));
     if (claims.preferred_username) c.header('x-auth-request-preferred-username', headerValue(claims.preferred_username));
+    if (claims.groups?.length) c.header('x-auth-request-groups', headerValue(claims.groups.join(',')));
     c.header('x-auth-request-token', token);
     return c.body(null, 200);
   });
