@@ -1,6 +1,6 @@
 import { NOT_ALLOWED, PorteroError } from '../errors.js';
 import type { AccessRules, Profile } from '../providers/index.js';
-import { normalizeEmail } from '../shared/email.js';
+import { lowerAscii, normalizeEmail } from '../shared/email.js';
 
 /** Rules and the prefix of the variables that set them (`''` for the global ALLOWED_EMAIL_DOMAINS, `PROVIDER_CORP_`). */
 export interface NamedRules {
@@ -40,6 +40,6 @@ export function checkAccess(profile: Profile, named: readonly NamedRules[]): voi
  * would not fit a cookie, and the apps need only the ones their rules test.
  */
 export function carriedGroups(profile: Profile, rules: AccessRules): string[] {
-  const theirs = new Set((profile.groups ?? []).map((group) => group.toLowerCase()));
-  return (rules.groups ?? []).filter((group) => theirs.has(group.toLowerCase()));
+  const theirs = new Set((profile.groups ?? []).map(lowerAscii));
+  return (rules.groups ?? []).filter((group) => theirs.has(lowerAscii(group)));
 }

@@ -11,10 +11,29 @@ import type { PorteroClaims } from '../shared/claims.js';
  * of the provider's `_ALLOWED_GROUPS` the user is in), and refuse
  * a signed-in user who does not qualify with 403 `not_allowed`, not 401: signing in again would not
  * help. A parameter that is not a list of domains or addresses is the proxy's configuration
- * mistake: 400, named in the log.
+ * mistake: 400, named in the log, and so is one given twice, empty or misspelt.
  */
-export function checkLocationRules(c: Context, claims: PorteroClaims): void {
+const RULES = new Set(['allowed_email_domains', 'allowed_emails', 'allowed_groups']);
+
+/**
+ * What is wrong with how the proxy wrote the rules: a rule given twice (which one would count?),
+ * empty (a template whose variable expanded to nothing), or misspelt (`allowed_group`,
+ * `Allowed_Emails`). Each would otherwise be read as no rule, and let everyone through.
+ */
+function misspeltRules(query: URLSearchParams): string[] {
   const problems: string[] = [];
+  for (const name of new Set(query.keys())) {
+    if (!name.toLowerCase().startsWith('allowed')) continue;
+    const values = query.getAll(name);
+    if (!RULES.has(name)) problems.push(`${name} is not a rule of /auth (${[...RULES].join(', ')})`);
+    else if (values.length > 1) problems.push(`${name} is given ${values.length} times`);
+    else if ((values[0] ?? '').replaceAll(',', '').trim() === '') problems.push(`${name} is empty`);
+  }
+  return problems;
+}
+
+export function checkLocationRules(c: Context, claims: PorteroClaims): void {
+  const problems = misspeltRules(new URL(c.req.url).searchParams);
   const reader = { problem: (message: string) => problems.push(message) };
   const emailDomains = readDomains('allowed_email_domains', c.req.query('allowed_email_domains'), reader);
   const emails = readEmails('allowed_emails', c.req.query('allowed_emails'), reader);

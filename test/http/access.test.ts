@@ -228,6 +228,12 @@ describe('_ALLOWED_GROUPS', () => {
     });
   });
 
+  it('compares groups by A to Z only: a Kelvin sign (U+212A) in a group the user named is no K', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'kube-admins' });
+    expect((await signInWithGroups(gateway, ['\u212Aube-admins'])).response.status).toBe(403);
+    expect((await signInWithGroups(gateway, ['KUBE-admins'])).response.status).toBe(302);
+  });
+
   it('reads the groups from _GROUPS_CLAIM (Keycloak roles, Entra groups, ...)', async () => {
     const gateway = await gatewayWith({ PROVIDER_CORP_ALLOWED_GROUPS: 'admins', PROVIDER_CORP_GROUPS_CLAIM: 'roles' });
     expect((await signInWithGroups(gateway, ['admins'], 'roles')).response.status).toBe(302);
@@ -253,5 +259,21 @@ describe('_ALLOWED_GROUPS', () => {
     expect(passed.headers.get('x-auth-request-groups')).toBe('ops');
     expect((await auth('allowed_groups=OPS')).status).toBe(200);
     expect((await auth('allowed_groups=admins')).status).toBe(403);
+  });
+});
+
+describe("/auth's rules, as the proxy wrote them", () => {
+  it.each([
+    ['empty (a template variable that expanded to nothing)', 'allowed_email_domains='],
+    ['only commas or spaces', 'allowed_groups=%20,%20'],
+    ['given twice', 'allowed_email_domains=&allowed_email_domains=company.com'],
+    ['misspelt', 'allowed_group=admins'],
+    ['in another case', 'Allowed_Email_Domains=company.com'],
+  ])('refuses a rule %s with 400 rather than reading it as no rule', async (_, query) => {
+    const gateway = await gatewayWith({});
+    const mallory = (await signInAs(gateway, 'mallory@evil.example')).token!.value;
+    const response = await gateway.app.request(`${GATEWAY}/auth?${query}`, { headers: { authorization: `Bearer ${mallory}` } });
+    expect(response.status).toBe(400);
+    expect(gateway.logs.lines.at(-1)).toMatchObject({ error: 'bad_request' });
   });
 });
