@@ -176,7 +176,7 @@ export function configureProvider(
     displayName: settings.displayName ?? definition.displayName,
     definition,
     settings,
-    scopes: settings.scopes ?? definition.scopes,
+    scopes: settings.scopes ?? definition.scopesFor?.(settings) ?? definition.scopes,
     clockSkew,
     client: discoverOnce(build, settings.id, options.clock ?? systemClock),
   });

@@ -127,6 +127,11 @@ export interface ProviderDefinition<S extends object = object> {
    * are the company's, so it lets every one of them in unless a rule says otherwise.
    */
   publicUsers?(settings: ProviderSettings<S>): boolean;
+  /**
+   * The default scopes for these settings, when they depend on them (GitHub asks `read:org` only
+   * with `_ALLOWED_ORGS`); `scopes` otherwise. `PROVIDER_<ID>_SCOPES` replaces either.
+   */
+  scopesFor?(settings: ProviderSettings<S>): readonly string[];
   /** Where the provider's endpoints are, from its settings. */
   server(settings: ProviderSettings<S>): ProviderServer;
 

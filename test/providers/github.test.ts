@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { GITHUB_CLIENT_ID as CLIENT_ID, GITHUB_CLIENT_SECRET as CLIENT_SECRET, MockGitHub } from '../support/mock-github.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { providerContract } from './contract.js';
 import { githubHarness } from './harnesses.js';
 
@@ -159,5 +160,60 @@ describe('GitHub Enterprise (type github with its own endpoints)', () => {
     expect(profile).toMatchObject({ subject: '12', email: 'ada@corp.example', emailVerified: true });
     expect(enterprise.apiCalls).toEqual(['/user', '/user/emails']);
     expect(github.apiCalls).toEqual([]);
+  });
+});
+
+describe('GitHub with _ALLOWED_ORGS', () => {
+  const WITH_ORGS = { PROVIDER_GITHUB_CLIENT_ID: CLIENT_ID, PROVIDER_GITHUB_CLIENT_SECRET: CLIENT_SECRET };
+  beforeEach(() => {
+    github.orgs = [
+      { login: 'Acme', id: 1 },
+      { login: 'hobby', id: 2 },
+    ];
+    github.teams = [{ slug: 'platform', organization: { login: 'acme' } }];
+    github.orgsStatus = 200;
+  });
+  const signInWith = async (allowed: string) => {
+    deps = flowDepsFor({ ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: allowed });
+    return signIn();
+  };
+
+  it('asks read:org too, and lets in a member of an allowed organisation or team, case-insensitively', async () => {
+    deps = flowDepsFor({ ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme' });
+    const { authorizationUrl } = await startLogin(deps, 'github', undefined);
+    expect(authorizationUrl.searchParams.get('scope')).toBe('read:user user:email read:org');
+    expect((await signInWith('ACME')).profile.subject).toBe('583231');
+    expect((await signInWith('other,acme/platform')).profile.subject).toBe('583231');
+  });
+
+  it('refuses a user in none of them, naming the GitHub login, and when GitHub will not list them', async () => {
+    for (const allowed of ['other', 'acme/security', 'hobby/platform']) {
+      const err = await rejection(signInWith(allowed));
+      expect(err, allowed).toMatchObject({
+        code: 'not_allowed',
+        account: 'octoada',
+        detail: { rule: 'PROVIDER_GITHUB_ALLOWED_ORGS', reason: 'in no allowed org' },
+      });
+    }
+    github.orgsStatus = 403;
+    expect(await rejection(signInWith('acme'))).toMatchObject({
+      code: 'not_allowed',
+      detail: { reason: 'memberships not readable (scope read:org?)' },
+    });
+  });
+
+  it('is no public provider then: production starts with it alone', () => {
+    const production = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://a.example',
+      REDIS_URL: 'redis://r:6379',
+      COOKIE_SECRET: 'x'.repeat(40),
+      JWT_KEYS: '/k.json',
+    };
+    expect(parseConfig({ ...production, ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme' }).providers[0]).toMatchObject({
+      allowedOrgs: ['acme'],
+    });
+    expect(() => parseConfig({ ...production, ...WITH_ORGS })).toThrow(/provider github lets every account/);
+    expect(() => parseConfig({ ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme/, @x' })).toThrow(/is not an organisation or org\/team/);
   });
 });

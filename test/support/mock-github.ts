@@ -9,6 +9,10 @@ export const GITHUB_CLIENT_SECRET = 'gh-secret';
 export class MockGitHub {
   user: Record<string, unknown> = {};
   emails: JsonBodyType = [];
+  /** GET /user/orgs and /user/teams, as GitHub lists them; a status other than 200 answers an error. */
+  orgs: JsonBodyType = [];
+  teams: JsonBodyType = [];
+  orgsStatus = 200;
   tokenFailure: { status: number; body: Record<string, unknown> } | undefined;
   userStatus = 200;
   emailsStatus = 200;
@@ -58,6 +62,14 @@ export class MockGitHub {
         }
         return HttpResponse.json(this.user);
       }),
+      ...(['orgs', 'teams'] as const).map((list) =>
+        http.get(`${this.api}/user/${list}`, ({ request }) => {
+          this.apiCalls.push(`/user/${list}`);
+          if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
+          if (this.orgsStatus !== 200) return HttpResponse.json({ message: 'Resource not accessible' }, { status: this.orgsStatus });
+          return HttpResponse.json(this[list]);
+        }),
+      ),
       http.get(`${this.api}/user/emails`, ({ request }) => {
         this.apiCalls.push('/user/emails');
         if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
