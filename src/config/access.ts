@@ -91,11 +91,12 @@ export function checkOpenProviders(
   reader: Pick<EnvReader, 'problem'>,
 ): void {
   for (const provider of providers) {
-    const isPublic = findPreset(provider.type, registry)?.publicUsers?.(provider) === true;
-    if (!isPublic || provider.allowAll || hasRules(global) || hasRules(provider.access)) continue;
+    const preset = findPreset(provider.type, registry);
+    if (preset?.publicUsers?.(provider) !== true || provider.allowAll || hasRules(global) || hasRules(provider.access)) continue;
     const prefix = providerPrefix(provider.id);
+    const rules = [...(preset.accessVariables ?? []), 'ALLOWED_EMAIL_DOMAINS', 'ALLOWED_EMAILS'].map((suffix) => `${prefix}${suffix}`);
     reader.problem(
-      `provider ${provider.id} lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAIL_DOMAINS or ${prefix}ALLOWED_EMAILS, or ${prefix}ALLOW_ALL=true to let everyone in`,
+      `provider ${provider.id} lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, ${rules.join(', ')}, or ${prefix}ALLOW_ALL=true to let everyone in`,
     );
   }
 }

@@ -78,6 +78,7 @@ export const github = defineProvider<GitHubSettings>({
   requiresClientSecret: true,
   // Anyone can make a github.com account; an organisation rule says who of them.
   publicUsers: (settings) => settings.allowedOrgs === undefined,
+  accessVariables: ['ALLOWED_ORGS'],
   variables: [...ENDPOINT_VARIABLES, 'ALLOWED_ORGS'],
   readSettings(reader) {
     const allowedOrgs = readOrgs(reader.value('ALLOWED_ORGS'), (message) => reader.problem(message), `${reader.prefix}ALLOWED_ORGS`);

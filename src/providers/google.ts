@@ -24,6 +24,7 @@ export const google = defineProvider<GoogleSettings>({
   variables: [...ISSUER_VARIABLES, 'HOSTED_DOMAIN'],
   // Any Google account, gmail.com included, unless a hosted domain (or an access rule) says who.
   publicUsers: (settings) => settings.hostedDomain === undefined,
+  accessVariables: ['HOSTED_DOMAIN'],
   readSettings(reader) {
     const raw = reader.value('HOSTED_DOMAIN');
     const hostedDomain = raw === undefined ? undefined : normalizeDomain(raw);

@@ -127,6 +127,8 @@ export interface ProviderDefinition<S extends object = object> {
    * are the company's, so it lets every one of them in unless a rule says otherwise.
    */
   publicUsers?(settings: ProviderSettings<S>): boolean;
+  /** The preset's own settings that say who may sign in (`HOSTED_DOMAIN`, `ALLOWED_ORGS`), named when production refuses it. */
+  readonly accessVariables?: readonly string[];
   /**
    * The default scopes for these settings, when they depend on them (GitHub asks `read:org` only
    * with `_ALLOWED_ORGS`); `scopes` otherwise. `PROVIDER_<ID>_SCOPES` replaces either.

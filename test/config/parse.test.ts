@@ -506,10 +506,12 @@ describe('who may sign in', () => {
 
   it('refuses a public provider without a rule in production, naming what to set', () => {
     expect(problemsOf({ ...production, ...github })).toEqual([
-      'provider github lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_GITHUB_ALLOWED_EMAIL_DOMAINS or PROVIDER_GITHUB_ALLOWED_EMAILS, or PROVIDER_GITHUB_ALLOW_ALL=true to let everyone in',
+      'provider github lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_GITHUB_ALLOWED_ORGS, PROVIDER_GITHUB_ALLOWED_EMAIL_DOMAINS, PROVIDER_GITHUB_ALLOWED_EMAILS, or PROVIDER_GITHUB_ALLOW_ALL=true to let everyone in',
     ]);
     const google = { PROVIDER_GOOGLE_CLIENT_ID: 'id', PROVIDER_GOOGLE_CLIENT_SECRET: 'secret' };
-    expect(problemsOf({ ...production, ...google })).toEqual([expect.stringContaining('provider google lets every account')]);
+    expect(problemsOf({ ...production, ...google })).toEqual([
+      expect.stringContaining('set ALLOWED_EMAIL_DOMAINS, PROVIDER_GOOGLE_HOSTED_DOMAIN, '),
+    ]);
   });
 
   it('starts with a global rule, a provider rule, or ALLOW_ALL; a corporate IdP needs none', () => {
