@@ -33,7 +33,10 @@ function misspeltRules(query: URLSearchParams): string[] {
 }
 
 export function checkLocationRules(c: Context, claims: PorteroClaims): void {
-  const problems = misspeltRules(new URL(c.req.url).searchParams);
+  // Most locations name no rule: /auth, on every request of every app, then parses no query.
+  const query = c.req.url.indexOf('?');
+  if (query === -1) return;
+  const problems = misspeltRules(new URLSearchParams(c.req.url.slice(query + 1)));
   const reader = { problem: (message: string) => problems.push(message) };
   const emailDomains = readDomains('allowed_email_domains', c.req.query('allowed_email_domains'), reader);
   const emails = readEmails('allowed_emails', c.req.query('allowed_emails'), reader);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
 import { ConfigError, parseConfig } from '../../src/config/parse.js';
+import { PRODUCTION_ENV } from '../support/app.js';
 
 const SECRET = 'x'.repeat(32);
 
@@ -467,13 +468,6 @@ describe('abuse limits and trusted proxies', () => {
 
 describe('who may sign in', () => {
   const github = { PROVIDER_GITHUB_CLIENT_ID: 'id', PROVIDER_GITHUB_CLIENT_SECRET: 'secret' };
-  const production = {
-    NODE_ENV: 'production',
-    PUBLIC_URL: 'https://auth.example.com',
-    REDIS_URL: 'redis://redis:6379',
-    COOKIE_SECRET: SECRET,
-    JWT_KEYS: '/run/secrets/jwks.json',
-  };
 
   it('reads the global and per-provider rules, normalised', () => {
     const config = parseConfig({
@@ -505,20 +499,20 @@ describe('who may sign in', () => {
   });
 
   it('refuses a public provider without a rule in production, naming what to set', () => {
-    expect(problemsOf({ ...production, ...github })).toEqual([
+    expect(problemsOf({ ...PRODUCTION_ENV, ...github })).toEqual([
       'provider github lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_GITHUB_ALLOWED_ORGS, PROVIDER_GITHUB_ALLOWED_EMAIL_DOMAINS, PROVIDER_GITHUB_ALLOWED_EMAILS, or PROVIDER_GITHUB_ALLOW_ALL=true to let everyone in',
     ]);
     const google = { PROVIDER_GOOGLE_CLIENT_ID: 'id', PROVIDER_GOOGLE_CLIENT_SECRET: 'secret' };
-    expect(problemsOf({ ...production, ...google })).toEqual([
+    expect(problemsOf({ ...PRODUCTION_ENV, ...google })).toEqual([
       expect.stringContaining('set ALLOWED_EMAIL_DOMAINS, PROVIDER_GOOGLE_HOSTED_DOMAIN, '),
     ]);
   });
 
   it('starts with a global rule, a provider rule, or ALLOW_ALL; a corporate IdP needs none', () => {
-    expect(parseConfig({ ...production, ...github, ALLOWED_EMAIL_DOMAINS: 'company.com' }).mode).toBe('production');
-    expect(parseConfig({ ...production, ...github, PROVIDER_GITHUB_ALLOWED_EMAILS: 'ada@company.com' }).mode).toBe('production');
-    expect(parseConfig({ ...production, ...github, PROVIDER_GITHUB_ALLOW_ALL: 'true' }).providers[0]).toMatchObject({ allowAll: true });
+    expect(parseConfig({ ...PRODUCTION_ENV, ...github, ALLOWED_EMAIL_DOMAINS: 'company.com' }).mode).toBe('production');
+    expect(parseConfig({ ...PRODUCTION_ENV, ...github, PROVIDER_GITHUB_ALLOWED_EMAILS: 'ada@company.com' }).mode).toBe('production');
+    expect(parseConfig({ ...PRODUCTION_ENV, ...github, PROVIDER_GITHUB_ALLOW_ALL: 'true' }).providers[0]).toMatchObject({ allowAll: true });
     const corp = { PROVIDER_CORP_CLIENT_ID: 'id', PROVIDER_CORP_TYPE: 'oidc', PROVIDER_CORP_ISSUER: 'https://sso.company.com' };
-    expect(parseConfig({ ...production, ...corp }).mode).toBe('production');
+    expect(parseConfig({ ...PRODUCTION_ENV, ...corp }).mode).toBe('production');
   });
 });

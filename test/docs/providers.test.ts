@@ -2,18 +2,10 @@ import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
+import { PRODUCTION_ENV } from '../support/app.js';
 
 const recipes = readFileSync(new URL('../../docs/providers.md', import.meta.url), 'utf8');
 const blocks = [...recipes.matchAll(/```env\n([\s\S]*?)```/g)].map((match) => match[1] as string);
-
-/** What production needs beside a provider, as an operator's .env would hold it. */
-const PRODUCTION = {
-  NODE_ENV: 'production',
-  PUBLIC_URL: 'https://auth.example.com',
-  REDIS_URL: 'redis://redis:6379',
-  COOKIE_SECRET: 'a-cookie-secret-of-enough-length-0123456789',
-  JWT_KEYS: '/run/secrets/jwt-keys.json',
-};
 
 describe('docs/providers.md', () => {
   it('has a recipe for every preset', () => {
@@ -21,7 +13,7 @@ describe('docs/providers.md', () => {
   });
 
   it.each(blocks.map((block) => [block.split('\n')[0], block]))('%s…: its env lines, as written, start production', (_, block) => {
-    const config = parseConfig({ ...PRODUCTION, ...parseEnv(block) });
+    const config = parseConfig({ ...PRODUCTION_ENV, ...parseEnv(block) });
     expect(config.mode).toBe('production');
     expect(config.providers).toHaveLength(1);
   });

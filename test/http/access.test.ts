@@ -4,31 +4,22 @@ import { join } from 'node:path';
 import { setupServer } from 'msw/node';
 import { type ConfigError, parseConfig } from '../../src/config/parse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
+import { buildTestApp, type IsolatedRedisStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { redisForThisFile } from '../support/store-under-test.js';
 
 const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers());
 const GATEWAY = 'https://gateway.test';
 const TOKEN_COOKIE = '__Host-auth_token';
 
-let redis: RedisServer;
-const opened: IsolatedRedisStore[] = [];
-beforeAll(async () => {
-  msw.listen({ onUnhandledRequest: 'error' });
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  msw.close();
-  for (const store of opened) await store.close();
-  await redis.stop();
-});
+const redis = redisForThisFile();
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
 
 async function gatewayWith(env: Record<string, string>): Promise<TestApp & { redisView: IsolatedRedisStore }> {
-  const redisView = await isolatedRedisStore(redis.url);
-  opened.push(redisView);
+  const redisView = await redis.isolated();
   return { ...(await buildTestApp({ store: redisView.store, env: { ...idp.env('corp'), ...env } })), redisView };
 }
 

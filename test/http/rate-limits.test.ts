@@ -1,32 +1,22 @@
 import { setupServer } from 'msw/node';
 import { IPV6_NETWORK_FACTOR } from '../../src/http/rate-limit.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, fromPeer, type IsolatedRedisStore, isolatedRedisStore, memoryStore, type TestApp } from '../support/app.js';
+import { buildTestApp, fromPeer, type IsolatedRedisStore, memoryStore, type TestApp } from '../support/app.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { redisForThisFile } from '../support/store-under-test.js';
 
 const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers());
 const GATEWAY = 'https://gateway.test';
 
-let redis: RedisServer;
-const opened: IsolatedRedisStore[] = [];
-
-beforeAll(async () => {
-  msw.listen({ onUnhandledRequest: 'error' });
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  msw.close();
-  for (const store of opened) await store.close();
-  await redis.stop();
-});
+const redis = redisForThisFile();
+beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => msw.close());
 
 /** Two instances on one Redis (one key prefix), as behind a load balancer. */
 async function twoInstances(env: Record<string, string> = {}): Promise<[TestApp, TestApp, IsolatedRedisStore]> {
-  const first = await isolatedRedisStore(redis.url);
-  const second = await isolatedRedisStore(redis.url, first.prefix);
-  opened.push(first, second);
+  const first = await redis.isolated();
+  const second = await redis.isolated(first.prefix);
   const config = { ...idp.env('corp'), ...env };
   return [await buildTestApp({ store: first.store, env: config }), await buildTestApp({ store: second.store, env: config }), first];
 }

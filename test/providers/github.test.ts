@@ -4,6 +4,7 @@ import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { GITHUB_CLIENT_ID as CLIENT_ID, GITHUB_CLIENT_SECRET as CLIENT_SECRET, MockGitHub } from '../support/mock-github.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { PRODUCTION_ENV } from '../support/app.js';
 import { providerContract } from './contract.js';
 import { githubHarness } from './harnesses.js';
 
@@ -203,17 +204,10 @@ describe('GitHub with _ALLOWED_ORGS', () => {
   });
 
   it('is no public provider then: production starts with it alone', () => {
-    const production = {
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'https://a.example',
-      REDIS_URL: 'redis://r:6379',
-      COOKIE_SECRET: 'x'.repeat(40),
-      JWT_KEYS: '/k.json',
-    };
-    expect(parseConfig({ ...production, ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme' }).providers[0]).toMatchObject({
+    expect(parseConfig({ ...PRODUCTION_ENV, ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme' }).providers[0]).toMatchObject({
       allowedOrgs: ['acme'],
     });
-    expect(() => parseConfig({ ...production, ...WITH_ORGS })).toThrow(/provider github lets every account/);
+    expect(() => parseConfig({ ...PRODUCTION_ENV, ...WITH_ORGS })).toThrow(/provider github lets every account/);
     expect(() => parseConfig({ ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme/, @x' })).toThrow(/is not an organisation or org\/team/);
   });
 });

@@ -4,7 +4,7 @@ import { type ConfigError, parseConfig } from '../../src/config/parse.js';
 import { startLogin } from '../../src/flow/login.js';
 import { flowDepsFor } from '../support/flow.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
-import { buildTestApp, memoryStore } from '../support/app.js';
+import { buildTestApp, memoryStore, PRODUCTION_ENV } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
@@ -78,14 +78,7 @@ describe('google with a hosted domain (Google Workspace)', () => {
   });
 
   it('is no public provider then: production starts without another rule', () => {
-    const production = {
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'https://a.example',
-      REDIS_URL: 'redis://r:6379',
-      COOKIE_SECRET: 'x'.repeat(40),
-      JWT_KEYS: '/k.json',
-    };
-    expect(parseConfig({ ...production, ...WORKSPACE }).providers[0]).toMatchObject({ hostedDomain: 'company.com' });
-    expect(() => parseConfig({ ...production, ...ENV })).toThrow(/provider google lets every account/);
+    expect(parseConfig({ ...PRODUCTION_ENV, ...WORKSPACE }).providers[0]).toMatchObject({ hostedDomain: 'company.com' });
+    expect(() => parseConfig({ ...PRODUCTION_ENV, ...ENV })).toThrow(/provider google lets every account/);
   });
 });

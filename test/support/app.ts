@@ -17,6 +17,15 @@ import { ephemeralKeySet, type KeySet } from '../../src/tokens/keys.js';
 
 export const TEST_COOKIE_SECRET = 'test-cookie-secret-0123456789-abcdefghij';
 
+/** What production needs beside its providers, as an operator's environment holds it. */
+export const PRODUCTION_ENV: Readonly<Record<string, string>> = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'https://auth.example.com',
+  REDIS_URL: 'redis://redis:6379',
+  COOKIE_SECRET: TEST_COOKIE_SECRET,
+  JWT_KEYS: '/run/secrets/jwt-keys.json',
+};
+
 /** Log lines captured as parsed JSON objects. */
 export class LogCapture extends Writable {
   readonly lines: Record<string, unknown>[] = [];

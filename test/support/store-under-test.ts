@@ -1,5 +1,7 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { KeyValueStore } from '../../src/store/types.js';
 import { type IsolatedRedisStore, isolatedRedisStore, ManualClock } from './app.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
 import { MemoryStore } from '../../src/store/memory.js';
 
 /** What a domain store's contract runs on: a key-value store, the clock it and the domain store share, and a way to expire one key. */
@@ -54,3 +56,27 @@ export const everyStoreMethod = (store: KeyValueStore) => ({
   rateLimiter: () => store.rateLimiter('login', { points: 10, duration: 60 }).consume('203.0.113.5'),
   ping: () => store.ping(),
 });
+
+/**
+ * A real redis-server for the test file, started before its tests and stopped after them, with
+ * every isolated store made on it closed first. Call at the top of the file.
+ */
+export function redisForThisFile(): { isolated(prefix?: string): Promise<IsolatedRedisStore> } {
+  let redis: RedisServer | undefined;
+  const opened: IsolatedRedisStore[] = [];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const store of opened) await store.close();
+    await redis?.stop();
+  });
+  return {
+    async isolated(prefix) {
+      if (!redis) throw new Error('redisForThisFile: the server starts in beforeAll; call isolated() in a test');
+      const store = await isolatedRedisStore(redis.url, prefix);
+      opened.push(store);
+      return store;
+    },
+  };
+}
