@@ -52,6 +52,7 @@ function defaultClientAuth(definition: ProviderDefinition, settings: ProviderSet
   if (!settings.clientSecret) return client.None();
   const basic = client.ClientSecretBasic(settings.clientSecret);
   const post = client.ClientSecretPost(settings.clientSecret);
+  if (definition.tokenAuthMethod) return definition.tokenAuthMethod === 'client_secret_post' ? post : basic;
   if (definition.protocol === 'oauth2') return post;
   return (as, ...rest) => {
     const supported = as.token_endpoint_auth_methods_supported;

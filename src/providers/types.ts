@@ -148,7 +148,13 @@ export interface ProviderDefinition<S extends object = object> {
    */
   readonly responseMode?: 'query' | 'form_post';
   /**
-   * How the client authenticates at the token endpoint. openid-client calls the function for each
+   * How the client secret travels to the token endpoint when the operator does not say
+   * (`PROVIDER_<ID>_TOKEN_AUTH_METHOD`): some providers take it only in the form body (LinkedIn,
+   * Twitch). Default: HTTP Basic, unless discovery lists only the form body; always the body without discovery.
+   */
+  readonly tokenAuthMethod?: 'client_secret_basic' | 'client_secret_post';
+  /**
+   * How the client authenticates at the token endpoint, when it is more than a secret. openid-client calls the function for each
    * request, so a preset may sign a fresh client assertion each time (Apple's JWT client secret).
    * Default: HTTP Basic (or the form body when discovery lists only that; always the body without discovery).
    */
