@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { findPreset, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
+import { type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
 import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
 import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
@@ -149,10 +149,10 @@ function redis(reader: EnvReader): RedisConfig {
  * A provider that posts its answer (`response_mode=form_post`) arrives cross-site, where only a
  * SameSite=None cookie is sent, and browsers keep those only with Secure, so only under https.
  */
-function checkFormPost(providers: readonly ProviderSettings[], registry: ProviderRegistry, secure: boolean, reader: EnvReader): void {
+function checkFormPost(providers: readonly ProviderSettings[], secure: boolean, reader: EnvReader): void {
   if (secure) return;
   for (const provider of providers) {
-    if (findPreset(provider.type, registry)?.responseMode === 'form_post') {
+    if (provider.responseMode === 'form_post') {
       reader.problem(
         `provider ${provider.id} answers by form_post, which needs an https PUBLIC_URL (its flow cookie must be SameSite=None; Secure)`,
       );
@@ -204,7 +204,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
   };
-  checkFormPost(providers, registry, config.cookies.secure, reader);
+  checkFormPost(providers, config.cookies.secure, reader);
   if (production) {
     checkProduction(config, reader);
     checkOpenProviders(providers, registry, config.flow.access, reader);

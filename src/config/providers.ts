@@ -7,6 +7,7 @@ import {
   presets,
 } from '../providers/index.js';
 import { isHttpAllowed } from '../shared/loopback.js';
+import { CLIENT_AUTH_SUFFIXES, readClientCredentials } from './client-auth.js';
 import { accessRules, readDomains, readEmails, readEmailsFile, readGroups } from './access.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
@@ -24,6 +25,7 @@ const COMMON_SUFFIXES = [
   'ALLOWED_GROUPS',
   'GROUPS_CLAIM',
   'ALLOW_ALL',
+  ...CLIENT_AUTH_SUFFIXES,
 ] as const;
 
 type ProviderVariables = Map<string, string>;
@@ -137,8 +139,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
       );
     }
   }
-  const clientSecret = vars.get('CLIENT_SECRET') || undefined;
-  if (preset.requiresClientSecret && !clientSecret) reader.problem(`${prefix}CLIENT_SECRET is required for ${preset.displayName}`);
+  const credentials = readClientCredentials(prefix, vars, preset, reader);
   // Set, even to nothing but separators: exactly these scopes (so none at all), not the preset's.
   const rawScopes = vars.get('SCOPES');
   const scopes = rawScopes ? rawScopes.split(/[\s,]+/).filter(Boolean) : undefined;
@@ -155,7 +156,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     id,
     type: preset.type,
     clientId,
-    ...(clientSecret ? { clientSecret } : {}),
+    ...credentials,
     ...(scopes ? { scopes: Object.freeze(scopes) } : {}),
     ...(displayName ? { displayName } : {}),
     access,

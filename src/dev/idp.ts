@@ -77,6 +77,7 @@ export async function startDevIdp(options: { redirectUri: string; port?: number;
       clientSecret,
       issuer,
       displayName: 'Development IdP (any user name)',
+      responseMode: 'query',
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -80,7 +80,7 @@ async function authorizationParameters(deps: LoginDeps, provider: ConfiguredProv
     code_challenge: await client.calculatePKCECodeChallenge(record.codeVerifier),
     code_challenge_method: 'S256',
     ...(record.nonce ? { nonce: record.nonce } : {}),
-    ...(definition.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
+    ...(settings.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
   };
 }
 
@@ -105,7 +105,7 @@ export async function startLogin(deps: LoginDeps, providerId: string, returnTo: 
     flowId,
     state: record.state,
     authorizationUrl: client.buildAuthorizationUrl(config, parameters),
-    crossSiteCallback: provider.definition.responseMode === 'form_post',
+    crossSiteCallback: provider.settings.responseMode === 'form_post',
   };
 }
 

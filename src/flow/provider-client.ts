@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import type { PorteroError } from '../errors.js';
 import { findPreset, type ProviderDefinition, type ProviderRegistry, type ProviderSettings, presets } from '../providers/index.js';
 import { isHttpAllowed, isLoopbackHost } from '../shared/loopback.js';
+import { checkMetadataAllows, clientAuthFor } from './client-auth.js';
 import { classifyDiscoveryError } from './grant-errors.js';
 import { boundedFetch } from './provider-http.js';
 
@@ -40,24 +41,6 @@ export interface ProviderOptions {
   readonly clock?: Clock;
   /** Provider types by name; the presets unless a test adds its own. */
   readonly registry?: ProviderRegistry;
-}
-
-/**
- * How the client secret travels to the token endpoint, unless the preset says otherwise. HTTP Basic
- * is what RFC 6749 requires every server to support and OIDC's default, so it is used unless
- * discovery lists only the form body; decided at each request from the discovered metadata.
- * Providers without discovery (GitHub and the like) take it in the form body.
- */
-function defaultClientAuth(definition: ProviderDefinition, settings: ProviderSettings): client.ClientAuth {
-  if (!settings.clientSecret) return client.None();
-  const basic = client.ClientSecretBasic(settings.clientSecret);
-  const post = client.ClientSecretPost(settings.clientSecret);
-  if (definition.tokenAuthMethod) return definition.tokenAuthMethod === 'client_secret_post' ? post : basic;
-  if (definition.protocol === 'oauth2') return post;
-  return (as, ...rest) => {
-    const supported = as.token_endpoint_auth_methods_supported;
-    return (supported === undefined || supported.includes('client_secret_basic') ? basic : post)(as, ...rest);
-  };
 }
 
 /**
@@ -103,7 +86,7 @@ async function buildClient(
 ): Promise<client.Configuration> {
   const server = definition.server(settings);
   const insecure = isInsecure(server);
-  const auth = definition.clientAuthentication?.(settings) ?? defaultClientAuth(definition, settings);
+  const auth = clientAuthFor(definition, settings);
   // Every request of this provider (discovery, JWKS, token, userinfo, a preset's fetchJson) goes
   // through one bounded fetch: a whole answer within PROVIDER_TIMEOUT, of at most 1 MiB.
   const fetch = boundedFetch(options.timeout);
@@ -119,6 +102,7 @@ async function buildClient(
     });
     refuseTemplatedIssuer(definition, config.serverMetadata().issuer);
     checkDiscoveredEndpoints(config.serverMetadata());
+    checkMetadataAllows(definition, settings, config.serverMetadata());
     // The code flow could trust TLS alone (OIDC Core 3.1.3.7); checking the ID token's signature
     // against the issuer's JWKS as well costs one cached fetch and catches a compromised channel.
     client.enableNonRepudiationChecks(config);

@@ -8,6 +8,10 @@ import type { ProviderDefinition } from './types.js';
 export { idTokenRefused, profileRefused } from './errors.js';
 export type {
   AccessRules,
+  ClientKey,
+  ClientKeyAlgorithm,
+  ResponseMode,
+  TokenAuthMethod,
   CommonSettings,
   Endpoints,
   JsonObject,

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { ClientAuth } from 'openid-client';
 
 /** What portero learns about a user from a provider; becomes the claims of the issued JWT. */
@@ -28,6 +29,25 @@ export interface AccessRules {
   readonly groups?: readonly string[];
 }
 
+/** How a client authenticates at a provider's token endpoint (OpenID Connect Core 9). */
+export type TokenAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/** How the provider answers the authorization request: a redirect with a query, or a form it posts (OAuth 2.0 Form Post Response Mode). */
+export type ResponseMode = 'query' | 'form_post';
+
+/** The JWS algorithms a client key may sign with, by its type (and curve). */
+export type ClientKeyAlgorithm = 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+
+/** `PROVIDER_<ID>_PRIVATE_KEY_FILE`, read and checked at start, with `_KEY_ID`. */
+export interface ClientKey {
+  /** The file it was read from, for messages (never its content). */
+  readonly file: string;
+  readonly key: KeyObject;
+  readonly alg: ClientKeyAlgorithm;
+  /** `PROVIDER_<ID>_KEY_ID`: the `kid` the provider knows the key by. */
+  readonly id?: string;
+}
+
 /** What every provider has, from `PROVIDER_<ID>_CLIENT_ID`, `_CLIENT_SECRET`, `_TYPE`, `_SCOPES` and `_NAME`. */
 export interface CommonSettings {
   /** From the variable name: `PROVIDER_MY_CORP_CLIENT_ID` gives `my-corp`. */
@@ -46,6 +66,12 @@ export interface CommonSettings {
   readonly allowAll?: boolean;
   /** `PROVIDER_<ID>_GROUPS_CLAIM`: the ID token or userinfo claim listing the user's groups; `groups` by default. */
   readonly groupsClaim?: string;
+  /** `PROVIDER_<ID>_TOKEN_AUTH_METHOD`, when the operator says; chosen from the credentials and the provider's metadata otherwise. */
+  readonly tokenAuthMethod?: TokenAuthMethod;
+  /** `PROVIDER_<ID>_PRIVATE_KEY_FILE`: a key for `private_key_jwt` (Apple: the key its client secret is made with). */
+  readonly privateKey?: ClientKey;
+  /** `PROVIDER_<ID>_RESPONSE_MODE`, else the preset's, else `query`. */
+  readonly responseMode: ResponseMode;
 }
 
 /** One configured provider: the common settings and those its preset reads (`S`). */
@@ -144,9 +170,11 @@ export interface ProviderDefinition<S extends object = object> {
   authorizationParams?(settings: ProviderSettings<S>): Readonly<Record<string, string>>;
   /**
    * `form_post` when the provider posts its answer to the callback (Apple): the flow cookie then
-   * goes cross-site (SameSite=None; Secure), which needs an https PUBLIC_URL. `query` by default.
+   * goes cross-site (SameSite=None; Secure), which needs an https PUBLIC_URL. `query` by default;
+   * an operator may ask any provider for `form_post` (`PROVIDER_<ID>_RESPONSE_MODE`), never a
+   * `form_post` preset for `query`.
    */
-  readonly responseMode?: 'query' | 'form_post';
+  readonly responseMode?: ResponseMode;
   /**
    * How the client secret travels to the token endpoint when the operator does not say
    * (`PROVIDER_<ID>_TOKEN_AUTH_METHOD`): some providers take it only in the form body (LinkedIn,
@@ -154,9 +182,10 @@ export interface ProviderDefinition<S extends object = object> {
    */
   readonly tokenAuthMethod?: 'client_secret_basic' | 'client_secret_post';
   /**
-   * How the client authenticates at the token endpoint, when it is more than a secret. openid-client calls the function for each
-   * request, so a preset may sign a fresh client assertion each time (Apple's JWT client secret).
-   * Default: HTTP Basic (or the form body when discovery lists only that; always the body without discovery).
+   * How the client authenticates at the token endpoint, when the preset makes its credentials
+   * itself (Apple's client secret, a fresh ES256 JWT made from `_PRIVATE_KEY_FILE`). openid-client
+   * calls the function for each request, and awaits it. Such a preset reads its own credentials:
+   * `_TOKEN_AUTH_METHOD` does not apply, and the one-credential rule is its own.
    */
   clientAuthentication?(settings: ProviderSettings<S>): ClientAuth;
   /**

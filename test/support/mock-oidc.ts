@@ -1,4 +1,5 @@
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { http, HttpResponse, type HttpHandler } from 'msw';
 import { CodeBook } from './oauth-server.js';
 
@@ -8,8 +9,10 @@ export interface MockUser {
 }
 
 export interface TokenRequestRecord {
-  /** How the client authenticated: HTTP Basic or the form body. */
-  clientAuth?: 'client_secret_basic' | 'client_secret_post';
+  /** How the client authenticated: HTTP Basic, the form body, or a signed assertion. */
+  clientAuth?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** A `private_key_jwt` assertion's protected header and claims, as verified with the client's registered key. */
+  assertion?: { readonly header: Record<string, unknown>; readonly claims: JWTPayload };
   readonly redirectUri: string | null;
   readonly codeVerifier: string | null;
   readonly clientId: string | null;
@@ -30,6 +33,12 @@ export class MockOidcProvider {
   tokenError: { status: number; body: Record<string, unknown> } | undefined;
   /** What discovery says the token endpoint accepts. */
   tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
+  /** What discovery says client assertions may be signed with; unsaid when undefined. */
+  tokenEndpointAuthSigningAlgs: string[] | undefined;
+  /** What discovery says the authorization endpoint can answer with; unsaid when undefined. */
+  responseModes: string[] | undefined;
+  /** The client's registered public key: `private_key_jwt` assertions are verified with it (RFC 7523 3). */
+  clientKey: KeyObject | undefined;
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
   /** Makes the ID token itself, from its claims, instead of signing it with the provider's key (`alg: none`, HS256, …). */
@@ -108,6 +117,10 @@ export class MockOidcProvider {
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
           token_endpoint_auth_methods_supported: this.tokenEndpointAuthMethods,
+          ...(this.tokenEndpointAuthSigningAlgs
+            ? { token_endpoint_auth_signing_alg_values_supported: this.tokenEndpointAuthSigningAlgs }
+            : {}),
+          ...(this.responseModes ? { response_modes_supported: this.responseModes } : {}),
           authorization_response_iss_parameter_supported: this.sendsIss,
         }),
       ),
@@ -142,6 +155,9 @@ export class MockOidcProvider {
         { error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' },
         { status: 400 },
       );
+    if (form.has('client_assertion')) {
+      return (await this.#verifyAssertion(form)) ? this.#tokensFor(grant) : HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
+    }
     const [basicId, basicSecret] = Buffer.from(authorization?.replace(/^Basic /, '') ?? '', 'base64')
       .toString()
       .split(':')
@@ -153,6 +169,28 @@ export class MockOidcProvider {
     if (clientId !== this.clientId || clientSecret !== this.clientSecret) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
+    return this.#tokensFor(grant);
+  }
+
+  /** A `private_key_jwt` assertion: its type, signature by the registered key, `iss` = `sub` = the client, `aud` this provider, not expired. */
+  async #verifyAssertion(form: URLSearchParams): Promise<boolean> {
+    const record = this.tokenRequests.at(-1)!;
+    record.clientAuth = 'private_key_jwt';
+    if (!this.clientKey || form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return false;
+    try {
+      const { payload, protectedHeader } = await jwtVerify(form.get('client_assertion') ?? '', this.clientKey, {
+        issuer: this.clientId,
+        subject: this.clientId,
+        audience: [this.issuer, `${this.issuer}/token`],
+      });
+      record.assertion = { header: protectedHeader as Record<string, unknown>, claims: payload };
+      return typeof payload.jti === 'string' && typeof payload.exp === 'number';
+    } catch {
+      return false;
+    }
+  }
+
+  async #tokensFor(grant: NonNullable<ReturnType<CodeBook<MockUser>['redeem']>>) {
     const accessToken = this.#book.accessTokenFor(grant.data);
     const now = Math.floor(Date.now() / 1000);
     let claims: JWTPayload = {
