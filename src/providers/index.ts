@@ -1,3 +1,4 @@
+import { apple } from './apple.js';
 import { github } from './github.js';
 import { google } from './google.js';
 import { microsoft } from './microsoft.js';
@@ -29,7 +30,7 @@ export { defineProvider } from './types.js';
 export type ProviderRegistry = Readonly<Record<string, ProviderDefinition>>;
 
 /** Every preset portero ships. */
-export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft });
+export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft, apple });
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;

@@ -32,6 +32,10 @@ export interface ProviderHarness {
   readonly clientId: string;
   /** The `scope` it requests when the operator names none. */
   readonly scope: string;
+  /** `form_post` for a provider that posts its answer (Apple); it is asked for with `response_mode`. */
+  readonly responseMode?: 'form_post';
+  /** What of `user` the provider tells (Apple: no user name); the subject, email, name and user name by default. */
+  expectedProfile?(user: ContractUser): Record<string, unknown>;
   /** The user signs in and approves at the provider: the callback's parameters. */
   approve(authorizationUrl: URL, user: ContractUser): URLSearchParams;
   /** How many code exchanges the provider has seen. */
@@ -81,20 +85,22 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
       // A nonce binds the ID token to this login; a plain OAuth 2.0 provider has no ID token.
       expect(params.has('nonce')).toBe(harness.protocol === 'oidc');
       expect(params.has('client_secret')).toBe(false);
-      expect(params.has('response_mode')).toBe(false);
+      expect(params.get('response_mode')).toBe(harness.responseMode ?? null);
     });
 
     it('signs the user in: the subject, a verified email, the name and the user name, then return_to', async () => {
       const finished = await signIn();
       expect(finished.provider.id).toBe(harness.id);
       expect(finished.returnTo).toBe('https://gateway.test/welcome');
-      expect(finished.profile).toMatchObject({
-        subject: GRACE.subject,
-        email: GRACE.email,
-        emailVerified: true,
-        name: GRACE.name,
-        preferredUsername: GRACE.username,
-      });
+      expect(finished.profile).toMatchObject(
+        harness.expectedProfile?.(GRACE) ?? {
+          subject: GRACE.subject,
+          email: GRACE.email,
+          emailVerified: true,
+          name: GRACE.name,
+          preferredUsername: GRACE.username,
+        },
+      );
     });
 
     it('consumes the flow once: a replayed callback is refused before a second code exchange', async () => {

@@ -58,8 +58,17 @@ export class MockOidcProvider {
   /** Whether it sends `iss` with its callbacks (RFC 9207) and says so in discovery; Entra ID does not. */
   readonly sendsIss: boolean;
 
-  constructor(issuer = 'https://idp.example.test', options: { discoveryIssuer?: string; sendsIss?: boolean } = {}) {
+  /** Where its endpoints are, under the issuer: `/authorize`, `/token`, `/jwks`, `/userinfo` unless the provider documents others (null: none). */
+  readonly endpoints: { readonly authorize: string; readonly token: string; readonly jwks: string; readonly userinfo: string | null };
+  /** Checks a client secret the client made itself (Apple's ES256 JWT), instead of comparing it with `clientSecret`. */
+  verifyClientSecret: ((secret: string) => Promise<boolean>) | undefined;
+
+  constructor(
+    issuer = 'https://idp.example.test',
+    options: { discoveryIssuer?: string; sendsIss?: boolean; endpoints?: Partial<MockOidcProvider['endpoints']> } = {},
+  ) {
     this.issuer = issuer;
+    this.endpoints = { authorize: '/authorize', token: '/token', jwks: '/jwks', userinfo: '/userinfo', ...options.endpoints };
     this.discoveryIssuer = options.discoveryIssuer ?? issuer;
     this.sendsIss = options.sendsIss ?? true;
   }
@@ -85,7 +94,7 @@ export class MockOidcProvider {
   /** The user signs in at the provider and is sent back: the parameters of the callback. */
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
-    if (url.origin + url.pathname !== `${this.issuer}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
+    if (url.origin + url.pathname !== `${this.issuer}${this.endpoints.authorize}`) throw new Error(`not this provider's authorization endpoint: ${url}`);
     const params = this.#book.issue(url, user);
     if (this.sendsIss) params.set('iss', this.issuer);
     return params;
@@ -108,10 +117,10 @@ export class MockOidcProvider {
       http.get(`${issuer}/.well-known/openid-configuration`, () =>
         HttpResponse.json({
           issuer: this.discoveryIssuer,
-          authorization_endpoint: `${issuer}/authorize`,
-          token_endpoint: `${issuer}/token`,
-          userinfo_endpoint: `${issuer}/userinfo`,
-          jwks_uri: `${issuer}/jwks`,
+          authorization_endpoint: `${issuer}${this.endpoints.authorize}`,
+          token_endpoint: `${issuer}${this.endpoints.token}`,
+          ...(this.endpoints.userinfo ? { userinfo_endpoint: `${issuer}${this.endpoints.userinfo}` } : {}),
+          jwks_uri: `${issuer}${this.endpoints.jwks}`,
           response_types_supported: ['code'],
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
@@ -124,11 +133,11 @@ export class MockOidcProvider {
           authorization_response_iss_parameter_supported: this.sendsIss,
         }),
       ),
-      http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${issuer}/token`, async ({ request }) =>
+      http.get(`${issuer}${this.endpoints.jwks}`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
+      http.post(`${issuer}${this.endpoints.token}`, async ({ request }) =>
         this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization')),
       ),
-      http.get(`${issuer}/userinfo`, ({ request }) => {
+      http.get(`${issuer}${this.endpoints.userinfo ?? '/userinfo'}`, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
@@ -166,7 +175,8 @@ export class MockOidcProvider {
     const [clientId, clientSecret] = authorization?.startsWith('Basic ')
       ? [basicId, basicSecret]
       : [form.get('client_id'), form.get('client_secret')];
-    if (clientId !== this.clientId || clientSecret !== this.clientSecret) {
+    const secretValid = this.verifyClientSecret ? await this.verifyClientSecret(clientSecret ?? '') : clientSecret === this.clientSecret;
+    if (clientId !== this.clientId || !secretValid) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
     return this.#tokensFor(grant);
@@ -181,7 +191,7 @@ export class MockOidcProvider {
       const { payload, protectedHeader } = await jwtVerify(form.get('client_assertion') ?? '', this.clientKey, {
         issuer: this.clientId,
         subject: this.clientId,
-        audience: [this.issuer, `${this.issuer}/token`],
+        audience: [this.issuer, `${this.issuer}${this.endpoints.token}`],
       });
       record.assertion = { header: protectedHeader as Record<string, unknown>, claims: payload };
       return typeof payload.jti === 'string' && typeof payload.exp === 'number';
