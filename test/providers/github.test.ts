@@ -123,7 +123,8 @@ describe('GitHub sign-in', () => {
       status: 200,
       body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' },
     };
-    expect((await rejection(signIn())).code).toBe('token_exchange_failed');
+    // For the log: the error GitHub named, not its description.
+    expect(await rejection(signIn())).toMatchObject({ code: 'token_exchange_failed', detail: { oauth_error: 'bad_verification_code' } });
   });
 
   it('reports a failing /user as profile_unavailable', async () => {
