@@ -104,7 +104,7 @@ async function memberships(source: ProfileSource<GitHubSettings>, teams: boolean
  * GitHub Enterprise Server: type `github` with `_URL` (or its own three endpoints); everything is
  * read beside its `/user`, and its users are the company's, so it is no public provider.
  * No verified primary email (or no permission to read them): the token carries no email rather
- * than an unverified one. With `_ALLOWED_ORGS` it asks `read:org` too and lets in members of one
+ * than an unverified one, nor a verified secondary one the user did not make primary. With `_ALLOWED_ORGS` it asks `read:org` too and lets in members of one
  * of those organisations or teams only (`/user/orgs`, `/user/teams`).
  */
 export const github = defineProvider<GitHubSettings>({
