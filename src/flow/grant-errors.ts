@@ -43,6 +43,17 @@ const reasonOf = (error: unknown) =>
 const oauthErrorOf = (error: unknown) => (typeof error === 'string' ? { oauth_error: error.slice(0, 64) } : {});
 
 /**
+ * The `error` of a token response that is no error response: GitHub answers its refusals with HTTP
+ * 200 and `{"error": "bad_verification_code"}`, which oauth4webapi reports as a response without
+ * an access token, keeping the body as its cause. Only the code, for the log; never the description.
+ */
+function errorInBody(error: unknown): unknown {
+  if (!(error instanceof client.ClientError) || !(error.cause instanceof Error)) return undefined;
+  const body = (error.cause as Error & { cause?: { body?: unknown } }).cause?.body;
+  return typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+}
+
+/**
  * Whether the provider did not answer in full within PROVIDER_TIMEOUT: the deadline of
  * `boundedFetch` (or openid-client's own), which openid-client reports as `OAUTH_TIMEOUT`.
  */
@@ -85,7 +96,8 @@ const withProvider = (error: PorteroError, provider: string) =>
  * - `AuthorizationResponseError`: the callback carried the provider's error: access_denied or provider_error;
  * - a `ClientError` about the ID token (signature, iss, aud, exp, nonce): id_token_invalid;
  * - no whole answer within PROVIDER_TIMEOUT (token endpoint or JWKS): provider_timeout;
- * - anything else (a malformed or oversized token response, a refused connection): token_exchange_failed.
+ * - anything else (a malformed or oversized token response, GitHub's 200 with an `error`, a refused
+ *   connection): token_exchange_failed.
  * The provider's response body is kept only as `cause`, never in the message a person sees.
  */
 export function classifyGrantError(cause: unknown, provider: string): PorteroError {
@@ -116,6 +128,7 @@ export function classifyGrantError(cause: unknown, provider: string): PorteroErr
       provider,
       reason: reasonOf(cause),
       ...(cause instanceof client.ClientError && cause.code ? { oauth_code: cause.code } : {}),
+      ...oauthErrorOf(errorInBody(cause)),
     },
   });
 }

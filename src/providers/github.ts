@@ -2,7 +2,7 @@ import { lowerAscii } from '../shared/email.js';
 import { pick } from './claims.js';
 import { accountRefused, profileRefused } from './errors.js';
 import { ENDPOINT_VARIABLES, type EndpointSettings, providerPrefix, readEndpoints } from './settings.js';
-import { defineProvider, type ProfileSource } from './types.js';
+import { defineProvider, type ProfileSource, type SettingsReader } from './types.js';
 
 interface GitHubEmail {
   email: string;
@@ -18,6 +18,38 @@ const GITHUB_COM: EndpointSettings = {
   tokenUrl: 'https://github.com/login/oauth/access_token',
   userinfoUrl: 'https://api.github.com/user',
 };
+
+/** github.com's hosts: an endpoint on one of them signs in github.com's accounts, the general public's. */
+const GITHUB_COM_HOSTS = new Set(['github.com', 'www.github.com', 'api.github.com']);
+
+const onGitHubCom = (url: string) => URL.canParse(url) && GITHUB_COM_HOSTS.has(new URL(url).hostname.replace(/\.$/, ''));
+
+/**
+ * `PROVIDER_<ID>_URL`, a GitHub Enterprise Server's base URL (`https://github.example.com`): its web
+ * pages at `<URL>/login/oauth/...`, its REST API at `<URL>/api/v3`, as GitHub documents for GHES.
+ * Or, as before, the three endpoints one by one (github.com's by default); both is a problem, since
+ * one of them would be silently ignored.
+ */
+function readServer(reader: SettingsReader): EndpointSettings {
+  if (reader.value('URL') === undefined) return readEndpoints(reader, GITHUB_COM);
+  const explicit = ENDPOINT_VARIABLES.filter((suffix) => reader.value(suffix) !== undefined).map((suffix) => `${reader.prefix}${suffix}`);
+  if (explicit.length > 0)
+    reader.problem(
+      `${reader.prefix}URL and ${explicit.join(', ')} are both set: set ${reader.prefix}URL alone (GitHub Enterprise Server), or the endpoints alone`,
+    );
+  const base = reader.url('URL')?.replace(/\/+$/, '');
+  if (base === undefined) return { authorizationUrl: '', tokenUrl: '', userinfoUrl: '' };
+  const url = new URL(base);
+  if (url.search || url.hash) reader.problem(`${reader.prefix}URL must be the server's base URL, without ? or #: ${JSON.stringify(base)}`);
+  if (onGitHubCom(base)) reader.problem(`${reader.prefix}URL is for GitHub Enterprise Server; for github.com leave it unset`);
+  if (/\/api(\/v3)?$/.test(url.pathname))
+    reader.problem(`${reader.prefix}URL is the server's web address (https://github.example.com), not its API (${JSON.stringify(base)})`);
+  return {
+    authorizationUrl: `${base}/login/oauth/authorize`,
+    tokenUrl: `${base}/login/oauth/access_token`,
+    userinfoUrl: `${base}/api/v3/user`,
+  };
+}
 
 const SCOPES = ['read:user', 'user:email'];
 
@@ -40,10 +72,15 @@ function readOrgs(raw: string | undefined, problem: (message: string) => void, v
   return entries.map(lowerAscii);
 }
 
+/**
+ * `/user/<resource>` of the instance the user signed in at: beside its `/user`, so a GitHub
+ * Enterprise Server's token never goes to api.github.com.
+ */
+const besideUser = (settings: EndpointSettings, resource: string) => `${settings.userinfoUrl.replace(/\/+$/, '')}/${resource}`;
+
 /** What GitHub says the user is a member of: `org` for each organisation, `org/team` for each team. */
 async function memberships(source: ProfileSource<GitHubSettings>, teams: boolean): Promise<Set<string> | undefined> {
-  const api = source.settings.userinfoUrl.replace(/\/+$/, '');
-  const orgs = await source.fetchJson(`${api}/orgs?per_page=100`, { optional: true });
+  const orgs = await source.fetchJson(besideUser(source.settings, 'orgs?per_page=100'), { optional: true });
   if (!Array.isArray(orgs)) return undefined;
   const found = new Set(
     orgs
@@ -52,7 +89,7 @@ async function memberships(source: ProfileSource<GitHubSettings>, teams: boolean
       .map(lowerAscii),
   );
   if (!teams) return found;
-  const list = await source.fetchJson(`${api}/teams?per_page=100`, { optional: true });
+  const list = await source.fetchJson(besideUser(source.settings, 'teams?per_page=100'), { optional: true });
   for (const team of Array.isArray(list) ? list : []) {
     const org = pick((team as { organization?: Record<string, unknown> }).organization, 'login');
     const slug = pick(team as Record<string, unknown>, 'slug');
@@ -64,9 +101,10 @@ async function memberships(source: ProfileSource<GitHubSettings>, teams: boolean
 /**
  * GitHub is OAuth 2.0, not OIDC: the profile comes from `GET /user`, and since `/user` shows only
  * a public email, the address is the primary verified one from `GET /user/emails` (scope `user:email`).
- * GitHub Enterprise: type `github` with its own `*_URL`s; `/user/emails` is read beside its `/user`.
+ * GitHub Enterprise Server: type `github` with `_URL` (or its own three endpoints); everything is
+ * read beside its `/user`, and its users are the company's, so it is no public provider.
  * No verified primary email (or no permission to read them): the token carries no email rather
- * than an unverified one. With `_ALLOWED_ORGS` it asks `read:org` too and lets in members of one
+ * than an unverified one, nor a verified secondary one the user did not make primary. With `_ALLOWED_ORGS` it asks `read:org` too and lets in members of one
  * of those organisations or teams only (`/user/orgs`, `/user/teams`).
  */
 export const github = defineProvider<GitHubSettings>({
@@ -76,13 +114,15 @@ export const github = defineProvider<GitHubSettings>({
   scopes: SCOPES,
   scopesFor: (settings) => (settings.allowedOrgs ? [...SCOPES, 'read:org'] : SCOPES),
   requiresClientSecret: true,
-  // Anyone can make a github.com account; an organisation rule says who of them.
-  publicUsers: (settings) => settings.allowedOrgs === undefined,
+  // Anyone can make a github.com account; an organisation rule says who of them. An endpoint left on
+  // github.com (a mix of the two) counts as github.com: the fail-closed reading.
+  publicUsers: (settings) =>
+    settings.allowedOrgs === undefined && [settings.authorizationUrl, settings.tokenUrl, settings.userinfoUrl].some(onGitHubCom),
   accessVariables: ['ALLOWED_ORGS'],
-  variables: [...ENDPOINT_VARIABLES, 'ALLOWED_ORGS'],
+  variables: ['URL', ...ENDPOINT_VARIABLES, 'ALLOWED_ORGS'],
   readSettings(reader) {
     const allowedOrgs = readOrgs(reader.value('ALLOWED_ORGS'), (message) => reader.problem(message), `${reader.prefix}ALLOWED_ORGS`);
-    return { ...readEndpoints(reader, GITHUB_COM), ...(allowedOrgs ? { allowedOrgs } : {}) };
+    return { ...readServer(reader), ...(allowedOrgs ? { allowedOrgs } : {}) };
   },
   server: (settings) => ({
     kind: 'endpoints',
@@ -92,10 +132,9 @@ export const github = defineProvider<GitHubSettings>({
     const user = await source.userinfo();
     const subject = pick(user, 'id');
     if (!subject) throw profileRefused('GitHub /user response has no id');
-    // Beside /user, so GitHub Enterprise (own USERINFO_URL) never sends its token to api.github.com.
     // Optional: a GitHub App without the "Email addresses" permission, or scopes without
     // `user:email`, gets 403/404 here; the user signs in without an email rather than not at all.
-    const emails = await source.fetchJson(`${source.settings.userinfoUrl.replace(/\/+$/, '')}/emails`, { optional: true });
+    const emails = await source.fetchJson(besideUser(source.settings, 'emails'), { optional: true });
     const primary = Array.isArray(emails) ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified) : undefined;
     const login = pick(user, 'login');
     const { allowedOrgs } = source.settings;

@@ -36,12 +36,14 @@ export interface ProviderHarness {
   readonly responseMode?: 'form_post';
   /** What of `user` the provider tells (Apple: no user name); the subject, email, name and user name by default. */
   expectedProfile?(user: ContractUser): Record<string, unknown>;
-  /** The user signs in and approves at the provider: the callback's parameters. */
-  approve(authorizationUrl: URL, user: ContractUser): URLSearchParams;
+  /** The user signs in and approves at the provider: the callback's parameters (at once on a mock, or once a real server's pages are answered). */
+  approve(authorizationUrl: URL, user: ContractUser): URLSearchParams | Promise<URLSearchParams>;
   /** How many code exchanges the provider has seen. */
   exchanges(): number;
-  /** The provider refuses every code from now on with `invalid_grant`. */
+  /** The provider refuses every code from now on, with `invalid_grant` or its own {@link refusal}. */
   refuseExchange(): void;
+  /** The OAuth `error` its refusal carries, when not `invalid_grant` (GitHub's `bad_verification_code`). */
+  readonly refusal?: string;
   /** The provider answers, from now on, with data portero must not trust; the code the sign-in must fail with. */
   corrupt(): typeof ID_TOKEN_INVALID | typeof PROFILE_UNAVAILABLE;
   /** Undoes `refuseExchange` and `corrupt`. */
@@ -68,7 +70,7 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
 
     async function signIn(user = GRACE) {
       const started = await startLogin(deps, harness.id, '/welcome');
-      return finishLogin(deps, harness.id, started.flowId, harness.approve(started.authorizationUrl, user));
+      return finishLogin(deps, harness.id, started.flowId, await harness.approve(started.authorizationUrl, user));
     }
 
     it('sends the browser to its authorization endpoint with the client id, the callback, PKCE S256, state and its scopes', async () => {
@@ -105,7 +107,7 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
 
     it('consumes the flow once: a replayed callback is refused before a second code exchange', async () => {
       const started = await startLogin(deps, harness.id, undefined);
-      const callback = harness.approve(started.authorizationUrl, GRACE);
+      const callback = await harness.approve(started.authorizationUrl, GRACE);
       await finishLogin(deps, harness.id, started.flowId, callback);
       const exchanges = harness.exchanges();
       const error = await rejection(finishLogin(deps, harness.id, started.flowId, callback));
@@ -115,7 +117,7 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
 
     it("refuses a callback that carries another login's state, before any code exchange", async () => {
       const started = await startLogin(deps, harness.id, undefined);
-      const callback = harness.approve(started.authorizationUrl, GRACE);
+      const callback = await harness.approve(started.authorizationUrl, GRACE);
       callback.set('state', 'x'.repeat(43));
       const exchanges = harness.exchanges();
       const error = await rejection(finishLogin(deps, harness.id, started.flowId, callback));
@@ -132,8 +134,9 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
     it('reports a refused code as token_exchange_failed, with the provider’s error kept for the log only', async () => {
       harness.refuseExchange();
       const error = await rejection(signIn());
-      expect(error).toMatchObject({ code: TOKEN_EXCHANGE_FAILED, detail: { provider: harness.id, oauth_error: 'invalid_grant' } });
-      expect(error.message).not.toContain('invalid_grant');
+      const refusal = harness.refusal ?? 'invalid_grant';
+      expect(error).toMatchObject({ code: TOKEN_EXCHANGE_FAILED, detail: { provider: harness.id, oauth_error: refusal } });
+      expect(error.message).not.toContain(refusal);
     });
 
     it('refuses data it cannot trust', async () => {

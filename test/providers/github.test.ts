@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { GITHUB_CLIENT_ID as CLIENT_ID, GITHUB_CLIENT_SECRET as CLIENT_SECRET, MockGitHub } from '../support/mock-github.js';
-import { parseConfig } from '../../src/config/parse.js';
+import { ConfigError, parseConfig } from '../../src/config/parse.js';
 import { PRODUCTION_ENV } from '../support/app.js';
 import { providerContract } from './contract.js';
 import { githubHarness } from './harnesses.js';
@@ -123,7 +123,8 @@ describe('GitHub sign-in', () => {
       status: 200,
       body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' },
     };
-    expect((await rejection(signIn())).code).toBe('token_exchange_failed');
+    // For the log: the error GitHub named, not its description.
+    expect(await rejection(signIn())).toMatchObject({ code: 'token_exchange_failed', detail: { oauth_error: 'bad_verification_code' } });
   });
 
   it('reports a failing /user as profile_unavailable', async () => {
@@ -161,6 +162,116 @@ describe('GitHub Enterprise (type github with its own endpoints)', () => {
     expect(profile).toMatchObject({ subject: '12', email: 'ada@corp.example', emailVerified: true });
     expect(enterprise.apiCalls).toEqual(['/user', '/user/emails']);
     expect(github.apiCalls).toEqual([]);
+  });
+});
+
+describe('GitHub Enterprise Server through PROVIDER_<ID>_URL', () => {
+  const GHE = { PROVIDER_GHE_CLIENT_ID: CLIENT_ID, PROVIDER_GHE_CLIENT_SECRET: CLIENT_SECRET, PROVIDER_GHE_TYPE: 'github' };
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
+    try {
+      parseConfig(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).problems;
+    }
+    throw new Error('parseConfig accepted the environment');
+  };
+  beforeEach(() => {
+    enterprise.user = { id: 12, login: 'ada', name: 'Ada' };
+    enterprise.emails = [{ email: 'ada@corp.example', primary: true, verified: true }];
+    enterprise.orgs = [{ login: 'acme', id: 1 }];
+    enterprise.teams = [{ slug: 'platform', organization: { login: 'acme' } }];
+    enterprise.apiCalls.length = 0;
+  });
+
+  it('derives the web endpoints from the URL and the API at <URL>/api/v3, a trailing slash or not', () => {
+    for (const url of ['https://ghe.corp.example', 'https://ghe.corp.example/']) {
+      expect(parseConfig({ ...GHE, PROVIDER_GHE_URL: url }).providers[0], url).toMatchObject({
+        authorizationUrl: 'https://ghe.corp.example/login/oauth/authorize',
+        tokenUrl: 'https://ghe.corp.example/login/oauth/access_token',
+        userinfoUrl: 'https://ghe.corp.example/api/v3/user',
+      });
+    }
+  });
+
+  it('sends the user to the server, and reads the user, the addresses, the orgs and the teams from its API only', async () => {
+    deps = flowDepsFor({ ...GHE, PROVIDER_GHE_URL: 'https://ghe.corp.example', PROVIDER_GHE_ALLOWED_ORGS: 'acme/platform' });
+    const { authorizationUrl } = await startLogin(deps, 'ghe', undefined);
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe('https://ghe.corp.example/login/oauth/authorize');
+    const { profile } = await signIn(enterprise, 'ghe');
+    expect(profile).toEqual({ subject: '12', email: 'ada@corp.example', emailVerified: true, name: 'Ada', preferredUsername: 'ada' });
+    expect(enterprise.apiCalls).toEqual(['/user', '/user/emails', '/user/orgs', '/user/teams']);
+    expect(github.apiCalls, 'nothing asked of api.github.com').toEqual([]);
+  });
+
+  it('with the explicit endpoints too, asks the orgs and teams of the server, never api.github.com', async () => {
+    deps = flowDepsFor({
+      ...GHE,
+      PROVIDER_GHE_AUTHORIZATION_URL: 'https://ghe.corp.example/login/oauth/authorize',
+      PROVIDER_GHE_TOKEN_URL: 'https://ghe.corp.example/login/oauth/access_token',
+      PROVIDER_GHE_USERINFO_URL: 'https://ghe.corp.example/api/v3/user',
+      PROVIDER_GHE_ALLOWED_ORGS: 'acme/platform',
+    });
+    expect((await signIn(enterprise, 'ghe')).profile.subject).toBe('12');
+    expect(enterprise.apiCalls).toEqual(['/user', '/user/emails', '/user/orgs', '/user/teams']);
+    expect(github.apiCalls).toEqual([]);
+  });
+
+  it('refuses to start with _URL and any explicit endpoint, naming both', () => {
+    expect(
+      problemsOf({ ...GHE, PROVIDER_GHE_URL: 'https://ghe.corp.example', PROVIDER_GHE_TOKEN_URL: 'https://ghe.corp.example/t' }),
+    ).toEqual([
+      'PROVIDER_GHE_URL and PROVIDER_GHE_TOKEN_URL are both set: set PROVIDER_GHE_URL alone (GitHub Enterprise Server), or the endpoints alone',
+    ]);
+    expect(
+      problemsOf({
+        ...GHE,
+        PROVIDER_GHE_URL: 'https://ghe.corp.example',
+        PROVIDER_GHE_AUTHORIZATION_URL: 'https://ghe.corp.example/a',
+        PROVIDER_GHE_USERINFO_URL: 'https://ghe.corp.example/u',
+      }),
+    ).toEqual([
+      'PROVIDER_GHE_URL and PROVIDER_GHE_AUTHORIZATION_URL, PROVIDER_GHE_USERINFO_URL are both set: set PROVIDER_GHE_URL alone (GitHub Enterprise Server), or the endpoints alone',
+    ]);
+  });
+
+  it('refuses a URL that is not a GitHub Enterprise Server base: github.com, its API, a query, plain http off loopback', () => {
+    const problems = (url: string) => problemsOf({ ...GHE, PROVIDER_GHE_URL: url });
+    expect(problems('https://github.com')).toEqual(['PROVIDER_GHE_URL is for GitHub Enterprise Server; for github.com leave it unset']);
+    expect(problems('https://api.github.com/')).toEqual([
+      'PROVIDER_GHE_URL is for GitHub Enterprise Server; for github.com leave it unset',
+    ]);
+    expect(problems('https://ghe.corp.example/api/v3')).toEqual([
+      'PROVIDER_GHE_URL is the server\'s web address (https://github.example.com), not its API ("https://ghe.corp.example/api/v3")',
+    ]);
+    expect(problems('https://ghe.corp.example/?team=x')).toEqual([
+      'PROVIDER_GHE_URL must be the server\'s base URL, without ? or #: "https://ghe.corp.example/?team=x"',
+    ]);
+    expect(problems('http://ghe.corp.example')).toEqual([
+      'PROVIDER_GHE_URL uses plain http on a non-loopback host (ghe.corp.example); use https',
+    ]);
+    expect(problems('ghe.corp.example')).toEqual(['PROVIDER_GHE_URL is not a URL: "ghe.corp.example"']);
+  });
+
+  it('is a corporate provider: production starts with _URL, or endpoints off github.com, without a rule', () => {
+    expect(parseConfig({ ...PRODUCTION_ENV, ...GHE, PROVIDER_GHE_URL: 'https://ghe.corp.example' }).providers).toHaveLength(1);
+    const offGitHubCom = {
+      PROVIDER_GHE_AUTHORIZATION_URL: 'https://ghe.corp.example/login/oauth/authorize',
+      PROVIDER_GHE_TOKEN_URL: 'https://ghe.corp.example/login/oauth/access_token',
+      PROVIDER_GHE_USERINFO_URL: 'https://ghe.corp.example/api/v3/user',
+    };
+    expect(parseConfig({ ...PRODUCTION_ENV, ...GHE, ...offGitHubCom }).providers).toHaveLength(1);
+  });
+
+  it("stays public while any endpoint is github.com's: a mix, or github.com itself named", () => {
+    const refused = /provider ghe lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_GHE_ALLOWED_ORGS, /;
+    // Only the API moved: the other two stay github.com's defaults.
+    expect(() => parseConfig({ ...PRODUCTION_ENV, ...GHE, PROVIDER_GHE_USERINFO_URL: 'https://ghe.corp.example/api/v3/user' })).toThrow(
+      refused,
+    );
+    expect(() => parseConfig({ ...PRODUCTION_ENV, ...GHE, PROVIDER_GHE_TOKEN_URL: 'https://github.com/login/oauth/access_token' })).toThrow(
+      refused,
+    );
   });
 });
 
