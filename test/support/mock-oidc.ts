@@ -94,7 +94,8 @@ export class MockOidcProvider {
   /** The user signs in at the provider and is sent back: the parameters of the callback. */
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
-    if (url.origin + url.pathname !== `${this.issuer}${this.endpoints.authorize}`) throw new Error(`not this provider's authorization endpoint: ${url}`);
+    if (url.origin + url.pathname !== `${this.issuer}${this.endpoints.authorize}`)
+      throw new Error(`not this provider's authorization endpoint: ${url}`);
     const params = this.#book.issue(url, user);
     if (this.sendsIss) params.set('iss', this.issuer);
     return params;
