@@ -10,6 +10,7 @@ import {
   TOKEN_EXCHANGE_FAILED,
 } from '../../src/errors.js';
 import { finishLogin, type LoginDeps, startLogin } from '../../src/flow/login.js';
+import type { Profile } from '../../src/providers/index.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 
 /** Who signs in, in every preset's terms. */
@@ -32,6 +33,11 @@ export interface ProviderHarness {
   readonly clientId: string;
   /** The `scope` it requests when the operator names none. */
   readonly scope: string;
+  /**
+   * Where the profile it makes of a user differs from the subject, a verified email, the name and
+   * the user name: a provider that vouches for no address (Facebook) or has no user names.
+   */
+  readonly profileQuirks?: Partial<Profile>;
   /** The user signs in and approves at the provider: the callback's parameters. */
   approve(authorizationUrl: URL, user: ContractUser): URLSearchParams;
   /** How many code exchanges the provider has seen. */
@@ -84,16 +90,18 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
       expect(params.has('response_mode')).toBe(false);
     });
 
-    it('signs the user in: the subject, a verified email, the name and the user name, then return_to', async () => {
+    it('signs the user in: the subject, a verified email, the name and the user name (as far as it has them), then return_to', async () => {
       const finished = await signIn();
       expect(finished.provider.id).toBe(harness.id);
       expect(finished.returnTo).toBe('https://gateway.test/welcome');
-      expect(finished.profile).toMatchObject({
+      const { subject, email, emailVerified, name, preferredUsername } = finished.profile;
+      expect({ subject, email, emailVerified, name, preferredUsername }).toEqual({
         subject: GRACE.subject,
         email: GRACE.email,
         emailVerified: true,
         name: GRACE.name,
         preferredUsername: GRACE.username,
+        ...harness.profileQuirks,
       });
     });
 
