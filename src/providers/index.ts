@@ -1,3 +1,6 @@
+import { bitbucket } from './bitbucket.js';
+import { discord } from './discord.js';
+import { facebook } from './facebook.js';
 import { github } from './github.js';
 import { google } from './google.js';
 import { microsoft } from './microsoft.js';
@@ -25,7 +28,7 @@ export { defineProvider } from './types.js';
 export type ProviderRegistry = Readonly<Record<string, ProviderDefinition>>;
 
 /** Every preset portero ships. */
-export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft });
+export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft, facebook, discord, bitbucket });
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;

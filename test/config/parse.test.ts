@@ -311,10 +311,10 @@ describe('parseConfig providers', () => {
 
   it('refuses an unknown type, and an id that is no preset without a TYPE', () => {
     expect(problemsOf({ PROVIDER_CORP_CLIENT_ID: 'c', PROVIDER_CORP_TYPE: 'saml' })).toEqual([
-      'PROVIDER_CORP_TYPE=saml is not a known provider type (known: oidc, oauth2, google, github, microsoft)',
+      'PROVIDER_CORP_TYPE=saml is not a known provider type (known: oidc, oauth2, google, github, microsoft, facebook, discord, bitbucket)',
     ]);
     expect(problemsOf({ PROVIDER_CORP_CLIENT_ID: 'c' })).toEqual([
-      'PROVIDER_CORP_TYPE is missing: "corp" is not a preset name (known: oidc, oauth2, google, github, microsoft)',
+      'PROVIDER_CORP_TYPE is missing: "corp" is not a preset name (known: oidc, oauth2, google, github, microsoft, facebook, discord, bitbucket)',
     ]);
   });
 
