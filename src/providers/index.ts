@@ -1,4 +1,7 @@
 import { apple } from './apple.js';
+import { bitbucket } from './bitbucket.js';
+import { discord } from './discord.js';
+import { facebook } from './facebook.js';
 import { github } from './github.js';
 import { google } from './google.js';
 import { microsoft } from './microsoft.js';
@@ -30,7 +33,17 @@ export { defineProvider } from './types.js';
 export type ProviderRegistry = Readonly<Record<string, ProviderDefinition>>;
 
 /** Every preset portero ships. */
-export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft, apple });
+export const presets: ProviderRegistry = Object.freeze({
+  oidc,
+  oauth2,
+  google,
+  github,
+  microsoft,
+  apple,
+  facebook,
+  discord,
+  bitbucket,
+});
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;

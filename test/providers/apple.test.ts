@@ -81,13 +81,7 @@ const harness: ProviderHarness = {
     return callback;
   },
   // Apple has no user names.
-  expectedProfile: (user) => ({
-    subject: user.subject,
-    email: user.email,
-    emailVerified: true,
-    name: user.name,
-    preferredUsername: undefined,
-  }),
+  profileQuirks: { preferredUsername: undefined },
 };
 providerContract('apple', harness, msw);
 
