@@ -101,6 +101,11 @@ export class MockOidcProvider {
     return params;
   }
 
+  /** Whose access token a request carries: for an API beside the provider that takes its tokens (Microsoft Graph). */
+  userOf(request: Request): MockUser | undefined {
+    return this.#book.bearerOf(request);
+  }
+
   /** The user refuses consent at the provider. */
   deny(authorizationUrl: string | URL): URLSearchParams {
     const url = new URL(authorizationUrl);
