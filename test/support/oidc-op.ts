@@ -57,6 +57,11 @@ export interface OidcOpOptions {
   /** The client's registered redirect URIs, e.g. `${PUBLIC_URL}/callback/corp`. */
   readonly redirectUris: readonly string[];
   readonly clientId?: string;
+  /**
+   * The host name of its issuer: `127.0.0.1` by default; `localhost` puts it on another site than
+   * a portero on `127.0.0.1` (cookies ignore ports, so another port alone is the same site).
+   */
+  readonly hostName?: '127.0.0.1' | 'localhost';
 }
 
 const page = (title: string, body: string) =>
@@ -245,7 +250,7 @@ export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `http://${options.hostName ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
   const clientId = options.clientId ?? 'portero';
   const clientSecret = randomBytes(24).toString('base64url');
   const provider = await createProvider(issuer, { id: clientId, secret: clientSecret, redirectUris: options.redirectUris });

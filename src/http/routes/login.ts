@@ -50,7 +50,8 @@ export function loginRoutes(deps: HttpDeps) {
     const state = params.get('state');
     if (!state) throw new PorteroError(FLOW_INVALID, 'the callback carries no state', { detail: { reason: 'no state' } });
     const flowId = cookies.readFlow(c, state);
-    cookies.clearFlow(c, state);
+    // Cleared only when sent: a callback without it (another site's POST) must not end a login in flight.
+    if (flowId !== undefined) cookies.clearFlow(c, state);
     if (flowId === false) throw new PorteroError(FLOW_INVALID, 'the flow cookie is forged', { detail: { reason: 'bad cookie signature' } });
     if (flowId === undefined)
       throw new PorteroError(FLOW_INVALID, 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
