@@ -32,7 +32,9 @@ async function chromiumPid(profile: string): Promise<number | undefined> {
  * (test/support/leftovers.ts): the directory, and Chromium's process group (playwright starts it
  * detached), which should the test worker die would go on writing its profile while it shuts down.
  */
-export async function launchChromium(options: { viewport?: { width: number; height: number } } = {}): Promise<Chromium> {
+export async function launchChromium(
+  options: { viewport?: { width: number; height: number }; javaScriptEnabled?: boolean } = {},
+): Promise<Chromium> {
   if (!existsSync(CHROMIUM)) throw new Error(MISSING);
   const dir = await mkdtemp(join(tmpdir(), 'portero-chromium-'));
   const untrack = track({ kind: 'dir', path: dir, name: 'Chromium profile' });
