@@ -133,8 +133,15 @@ describe('the sign-in page in a real browser, without JavaScript', () => {
   });
 
   it('lists every provider by name with its link, under the operator’s name and logo, and Tab reaches each link', async () => {
+    const refused: string[] = [];
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) refused.push(message.text());
+    });
     await page.goto(`${publicUrl}/?return_to=%2Freports`);
     expect(await page.title()).toBe(`Sign in · ${BRAND_NAME}`);
+    // The stylesheet applied (its hash is what the CSP allows), and nothing on the page was refused.
+    expect(await page.locator('body').evaluate((element) => getComputedStyle(element).backgroundColor)).toBe('rgb(238, 241, 245)');
+    expect(refused).toEqual([]);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in');
     // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText(), the text as a person sees it.
     expect(await page.locator('header').innerText()).toBe(BRAND_NAME);
