@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { secureHeaders } from 'hono/secure-headers';
 import { type Clock, systemClock } from './clock.js';
 import type { Config, RateLimitConfig } from './config/types.js';
 import { NOT_FOUND, PorteroError } from './errors.js';
@@ -15,6 +14,7 @@ import { requestLog } from './http/request-log.js';
 import { loginRoutes } from './http/routes/login.js';
 import { publicRoutes } from './http/routes/public.js';
 import { sessionRoutes } from './http/routes/session.js';
+import { securityHeaders } from './http/security-headers.js';
 import type { AppEnv } from './http/types.js';
 import type { Logger } from './logger.js';
 import type { KeyValueStore } from './store/types.js';
@@ -29,25 +29,6 @@ export interface AppOptions {
   readonly providers: ReadonlyMap<string, ConfiguredProvider>;
   readonly logger: Logger;
   readonly clock?: Clock;
-}
-
-/** The security headers of every response: pages load nothing from elsewhere and are never framed. */
-function securityHeaders(secure: boolean) {
-  return secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'none'"],
-      styleSrc: ["'unsafe-inline'"],
-      imgSrc: ["'self'"],
-      formAction: ["'self'"],
-      frameAncestors: ["'none'"],
-      baseUri: ["'none'"],
-    },
-    // No page of portero's is ever framed (clickjacking a sign-in or sign-out button): both headers say so.
-    xFrameOptions: 'DENY',
-    // A page's address (a callback's code and state) never travels to another site as a Referer.
-    referrerPolicy: 'no-referrer',
-    strictTransportSecurity: secure ? 'max-age=31536000; includeSubDomains' : false,
-  });
 }
 
 /** One limiter per configured limit, on the store every instance shares. */
@@ -87,9 +68,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   root.use(clientAddress(config.server.trustedProxies, config.server.trustedProxyHeader));
   root.use(requestId());
   root.use(requestLog(logger, clock));
-  root.use(securityHeaders(config.cookies.secure));
+  root.use(securityHeaders({ secure: config.cookies.secure, brand: config.brand }));
   root.use(async (c, next) => {
     c.set('basePath', basePath);
+    c.set('brand', config.brand);
     await next();
   });
   app.route('/', publicRoutes(deps));

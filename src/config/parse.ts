@@ -6,6 +6,7 @@ import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
 import { accessRules, checkOpenProviders, readDomains } from './access.js';
+import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
 import { proxies } from './proxies.js';
 import { parseProviders } from './providers.js';
@@ -201,6 +202,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     tokens: tokens(reader, url),
     flow: flow(reader, url),
     rateLimits: rateLimits(reader),
+    brand: brand(reader),
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
   };

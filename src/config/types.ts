@@ -102,6 +102,14 @@ export interface DevConfig {
   readonly idpPort: number;
 }
 
+/** The operator's product on every page portero shows. */
+export interface BrandConfig {
+  /** BRAND_NAME: in every page's header and title; `portero` by default. Plain text. */
+  readonly name: string;
+  /** BRAND_LOGO_URL: an absolute https URL (http on loopback), allowed exactly in the pages' CSP `img-src`. */
+  readonly logoUrl?: string;
+}
+
 /** The whole configuration, one part per concern; each consumer is given only its part. Frozen. */
 export interface Config {
   readonly mode: 'development' | 'production';
@@ -112,6 +120,7 @@ export interface Config {
   readonly tokens: TokenConfig;
   readonly flow: FlowConfig;
   readonly rateLimits: RateLimitConfig;
+  readonly brand: BrandConfig;
   readonly providers: readonly ProviderSettings[];
   readonly dev: DevConfig;
 }

@@ -158,7 +158,7 @@ export function configureProvider(
   const build = () => buildClient(definition, settings, { timeout, clockSkew });
   return Object.freeze({
     id: settings.id,
-    displayName: settings.displayName ?? definition.displayName,
+    displayName: settings.displayName ?? definition.displayNameFor?.(settings) ?? definition.displayName,
     definition,
     settings,
     scopes: settings.scopes ?? definition.scopesFor?.(settings) ?? definition.scopes,

@@ -51,7 +51,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     title: 'That return address is not allowed',
     hint: 'The page that sent you here asked to return you to an address this gateway does not serve.',
     level: 'info',
-    startAgain: false,
+    startAgain: true,
     oauthError: 'invalid_request',
   },
   flow_invalid: {

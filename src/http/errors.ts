@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { INTERNAL, isPorteroError, PorteroError } from '../errors.js';
 import { errorTable } from './error-table.js';
 import { wantsJson } from './negotiate.js';
+import { pageContext } from './layout.js';
 import { errorPage } from './pages.js';
 import type { AppEnv } from './types.js';
 
@@ -31,7 +32,7 @@ export function respondWithError(err: unknown, c: Context<AppEnv>): Response | P
   if (wantsJson(c)) {
     return c.json({ error: error.code, error_description: presentation.title, request_id: c.get('requestId') }, presentation.status);
   }
-  return c.html(errorPage(c.get('basePath'), presentation, c.get('requestId'), error.account), presentation.status);
+  return c.html(errorPage(pageContext(c), presentation, c.get('requestId'), error.account), presentation.status);
 }
 
 /**

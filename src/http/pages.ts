@@ -1,32 +1,18 @@
-import type { ErrorPresentation } from './error-table.js';
-import { html, raw } from 'hono/html';
-import type { HtmlEscapedString } from 'hono/utils/html';
+import { html } from 'hono/html';
 import type { PorteroClaims } from '../shared/claims.js';
+import type { ErrorPresentation } from './error-table.js';
+import { type Html, layout, type PageContext } from './layout.js';
+import { providerMark } from './marks.js';
 
-type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+export type { PageContext } from './layout.js';
 
-const STYLE = raw(`
-  body { font: 16px/1.5 system-ui, sans-serif; max-width: 34rem; margin: 4rem auto; padding: 0 1rem; color: #1d2430; }
-  h1 { font-size: 1.5rem; }
-  a.provider, button { display: block; width: 100%; box-sizing: border-box; margin: .5rem 0; padding: .75rem 1rem;
-    border: 1px solid #c5ccd6; border-radius: .5rem; background: #fff; color: inherit; text-decoration: none; font: inherit; cursor: pointer; }
-  a.provider:hover, button:hover { background: #f2f5f9; }
-  pre { background: #f2f5f9; padding: 1rem; border-radius: .5rem; overflow-x: auto; font-size: .85rem; }
-  .muted { color: #5b6573; font-size: .9rem; }
-`);
-
-function layout(title: string, body: Html): Html {
-  return html`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · portero</title><style>${STYLE}</style></head>
-<body>${body}</body>
-</html>`;
-}
-
+/** A provider as the sign-in page lists it. */
 export interface ProviderLink {
   readonly id: string;
+  /** `PROVIDER_<ID>_NAME`, else the preset's (a generic one's: its issuer's host). */
   readonly displayName: string;
+  /** `ProviderDefinition.type`: which mark it shows. */
+  readonly type: string;
 }
 
 function loginHref(providerId: string, returnTo: string | undefined): string {
@@ -34,23 +20,39 @@ function loginHref(providerId: string, returnTo: string | undefined): string {
   return `/login/${encodeURIComponent(providerId)}${query}`;
 }
 
-export function signInPage(basePath: string, providers: readonly ProviderLink[], returnTo?: string): Html {
+/** The providers, each a link (a keyboard reaches each with Tab) with its mark and name. */
+export function signInPage(page: PageContext, providers: readonly ProviderLink[], returnTo?: string): Html {
   return layout(
+    page,
     'Sign in',
     html`<h1>Sign in</h1>
-${providers.length === 0 ? html`<p>No sign-in provider is configured.</p>` : ''}
-${providers.map((provider) => html`<a class="provider" href="${basePath}${loginHref(provider.id, returnTo)}">Continue with ${provider.displayName}</a>`)}`,
+${
+  providers.length === 0
+    ? html`<p>No sign-in provider is configured. Tell the people who run ${page.brand.name}.</p>`
+    : html`<p class="muted">Choose how to sign in to ${page.brand.name}.</p>
+<ul class="list">
+${providers.map(
+  (provider) =>
+    html`<li><a class="button" href="${page.basePath}${loginHref(provider.id, returnTo)}">${providerMark(provider.type)}<span>Continue with ${provider.displayName}</span></a></li>
+`,
+)}</ul>`
+}`,
   );
 }
 
-export function signedInPage(basePath: string, claims: PorteroClaims): Html {
+/** The sign-out button: a POST from portero's own page, which is how `/logout` knows the person asked. */
+const signOutForm = (basePath: string, query = '') =>
+  html`<form method="post" action="${basePath}/logout${query}"><button class="button primary" type="submit">Sign out</button></form>`;
+
+export function signedInPage(page: PageContext, claims: PorteroClaims): Html {
   const who = claims.name ?? claims.preferred_username ?? claims.email ?? claims.sub;
   return layout(
+    page,
     'Signed in',
     html`<h1>Signed in as ${who}</h1>
-<p class="muted">These are the claims of the token portero issued; your applications receive it in a cookie and verify it against <a href="${basePath}/.well-known/jwks.json">the published keys</a>.</p>
+<p class="muted">These are the claims of the token portero issued; your applications receive it in a cookie and verify it against <a href="${page.basePath}/.well-known/jwks.json">the published keys</a>.</p>
 <pre>${JSON.stringify(claims, null, 2)}</pre>
-<form method="post" action="${basePath}/logout"><button type="submit">Sign out</button></form>`,
+<div class="actions">${signOutForm(page.basePath)}</div>`,
   );
 }
 
@@ -58,30 +60,31 @@ export function signedInPage(basePath: string, claims: PorteroClaims): Html {
  * What GET /logout shows when another site's page sent the browser there: signing out takes a
  * press of a button on portero's own page (a POST, which another site cannot make for the user).
  */
-export function signOutConfirmPage(basePath: string, returnTo: string | undefined): Html {
+export function signOutConfirmPage(page: PageContext, returnTo: string | undefined): Html {
   const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
   return layout(
+    page,
     'Sign out?',
     html`<h1>Sign out?</h1>
 <p>A link or a page that portero cannot vouch for sent you here to sign you out. If you want to sign out, press the button; if not, you can leave this page.</p>
-<form method="post" action="${basePath}/logout${query}"><button type="submit">Sign out</button></form>
-<p><a href="${basePath}/">Stay signed in</a></p>`,
+<div class="actions">${signOutForm(page.basePath, query)}<a class="button" href="${page.basePath}/">Stay signed in</a></div>`,
   );
 }
 
-/** An error's page: what happened, what to do, with which account when that is the point, a way back. */
+/** An error's page: what happened, what to do, with which account when that is the point, a way on. */
 export function errorPage(
-  basePath: string,
+  page: PageContext,
   { title, hint, startAgain }: Pick<ErrorPresentation, 'title' | 'hint' | 'startAgain'>,
   requestId: string,
   account?: string,
 ): Html {
   return layout(
+    page,
     title,
     html`<h1>${title}</h1>
 ${account ? html`<p>You signed in as <strong>${account}</strong>.</p>` : ''}
 <p>${hint}</p>
-${startAgain ? html`<p><a class="provider" href="${basePath}/">Start again</a></p>` : ''}
+${startAgain ? html`<div class="actions"><a class="button primary" href="${page.basePath}/">Start again</a></div>` : ''}
 <p class="muted">Reference: ${requestId}</p>`,
   );
 }

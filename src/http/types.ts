@@ -1,3 +1,4 @@
+import type { BrandConfig } from '../config/types.js';
 import type { PorteroError } from '../errors.js';
 
 /** Who sent a request, as far as portero can tell. */
@@ -21,6 +22,8 @@ export type AppEnv = {
     error?: PorteroError;
     /** PUBLIC_URL's path, for links in pages ('' when PUBLIC_URL has none). */
     basePath: string;
+    /** BRAND_NAME and BRAND_LOGO_URL, for every page (`pageContext`). */
+    brand: BrandConfig;
     /** Who sent the request (`clientAddress`), for the abuse limits and the log. */
     client: Client;
   };

@@ -1,6 +1,6 @@
 import { profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
-import { ENDPOINT_VARIABLES, type EndpointSettings, readEndpoints } from './settings.js';
+import { ENDPOINT_VARIABLES, type EndpointSettings, hostOf, readEndpoints } from './settings.js';
 import { defineProvider } from './types.js';
 
 interface OAuth2Settings extends EndpointSettings {
@@ -17,6 +17,8 @@ interface OAuth2Settings extends EndpointSettings {
 export const oauth2 = defineProvider<OAuth2Settings>({
   type: 'oauth2',
   displayName: 'OAuth 2.0',
+  // The host a person is sent to sign in at: its authorization URL's.
+  displayNameFor: (settings) => hostOf(settings.authorizationUrl, 'OAuth 2.0'),
   protocol: 'oauth2',
   scopes: [],
   requiresClientSecret: false,

@@ -1,6 +1,6 @@
 import { groupsFrom, profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
-import { ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
+import { hostOf, ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
 import { defineProvider, type ProfileSource, type ProviderSettings } from './types.js';
 
 /** The profile of any OpenID provider: the validated ID token's claims, completed by userinfo's. */
@@ -34,6 +34,8 @@ export const oidc = defineProvider<IssuerSettings>({
   ...openIdConnect,
   type: 'oidc',
   displayName: 'OpenID Connect',
+  // Its issuer's host (`sso.corp.example`): the one thing a person may recognise without `_NAME`.
+  displayNameFor: (settings) => hostOf(settings.issuer, 'OpenID Connect'),
   requiresClientSecret: false,
   readSettings: (reader) => readIssuer(reader),
 });

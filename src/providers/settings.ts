@@ -37,3 +37,6 @@ export function readEndpoints(reader: SettingsReader, defaults?: EndpointSetting
 
 export const ISSUER_VARIABLES = ['ISSUER'] as const;
 export const ENDPOINT_VARIABLES = ['AUTHORIZATION_URL', 'TOKEN_URL', 'USERINFO_URL'] as const;
+
+/** A URL's host (with its port, if any), to name a provider by; `fallback` for what is no URL. */
+export const hostOf = (url: string, fallback: string) => (URL.canParse(url) ? new URL(url).host : fallback);

@@ -136,7 +136,13 @@ export interface ProfileSource<S extends object = object> {
  */
 export interface ProviderDefinition<S extends object = object> {
   readonly type: string;
+  /** The name on the sign-in page, unless `PROVIDER_<ID>_NAME` says otherwise. */
   readonly displayName: string;
+  /**
+   * The name on the sign-in page without `PROVIDER_<ID>_NAME`, when the settings say more than
+   * `displayName` (a generic provider names its issuer's host: "OpenID Connect" tells a person nothing).
+   */
+  displayNameFor?(settings: ProviderSettings<S>): string;
   /** `oidc`: an ID token is expected and validated (with `nonce`). `oauth2`: no ID token; the profile comes from an API. */
   readonly protocol: 'oidc' | 'oauth2';
   /** Requested when `PROVIDER_<ID>_SCOPES` is not set. */

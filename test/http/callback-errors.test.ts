@@ -60,7 +60,7 @@ async function expectStartAgainPage(response: Response, status: number, title: s
   expect(response.headers.get('content-type')).toContain('text/html');
   const page = await response.text();
   expect(page).toContain(title);
-  expect(page).toContain('<a class="provider" href="/">Start again</a>');
+  expect(page).toContain('<a class="button primary" href="/">Start again</a>');
   expect(page).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   return page;
 }

@@ -12,6 +12,7 @@ function throwing(error: unknown, mapper: typeof respondWithError | typeof respo
   app.use(requestId());
   app.use(async (c, next) => {
     c.set('basePath', '');
+    c.set('brand', { name: 'portero' });
     await next();
   });
   app.get('/', () => {

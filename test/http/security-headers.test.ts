@@ -11,7 +11,7 @@ afterAll(() => msw.close());
 describe('every response', () => {
   it('forbids framing, sends no Referer, loads nothing from elsewhere, and pins https (RFC 9700 4.2, 4.16)', async () => {
     const gateway = await buildTestApp({ store: memoryStore(), env: idp.env('corp') });
-    for (const path of ['/', '/login/corp', '/callback/corp?state=x&code=y', '/nowhere']) {
+    for (const path of ['/', '/login/corp', '/callback/corp?state=x&code=y', '/nowhere', '/favicon.svg']) {
       const response = await gateway.app.request(`https://gateway.test${path}`);
       const csp = response.headers.get('content-security-policy') ?? '';
       expect(csp).toContain("frame-ancestors 'none'");

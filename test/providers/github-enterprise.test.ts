@@ -124,7 +124,7 @@ async function expectCleanPage(signedIn: Awaited<ReturnType<typeof signIn>>, sta
   expect(response.headers.get('content-type')).toContain('text/html');
   const page = await response.text();
   expect(page).toContain(`<title>${title}`);
-  expect(page).toContain('<a class="provider" href="/">Start again</a>');
+  expect(page).toContain('<a class="button primary" href="/">Start again</a>');
   expect(page).not.toMatch(/\bat .*\.[jt]s:\d+/);
   const log = gateway.logs.raw.join('\n');
   expect(ghes.secrets.length).toBeGreaterThan(1);

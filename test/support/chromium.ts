@@ -35,6 +35,7 @@ async function chromiumPid(profile: string): Promise<number | undefined> {
 export async function launchChromium(
   options: {
     viewport?: { width: number; height: number };
+    javaScriptEnabled?: boolean;
     /** For a server of the test's own with a self-signed certificate. */
     ignoreHTTPSErrors?: boolean;
   } = {},

@@ -2,14 +2,20 @@ import { Hono } from 'hono';
 import { isPorteroError, UNAUTHENTICATED } from '../../errors.js';
 import type { PorteroClaims } from '../../shared/claims.js';
 import type { HttpDeps } from '../deps.js';
-import { signInPage, signedInPage } from '../pages.js';
+import { pageContext } from '../layout.js';
+import { FAVICON_SVG } from '../marks.js';
+import { type ProviderLink, signInPage, signedInPage } from '../pages.js';
 import type { AppEnv } from '../types.js';
+
+/** The configured providers as the sign-in page lists them: by id, each with its name and type (its mark). */
+const signInLinks = (deps: HttpDeps): ProviderLink[] =>
+  [...deps.login.providers.values()].map(({ id, displayName, definition }) => ({ id, displayName, type: definition.type }));
 
 /** The sign-in page, key discovery and health: what needs no session. */
 export function publicRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
   const { cookies, server } = deps;
-  const providerLinks = [...deps.login.providers.values()].map(({ id, displayName }) => ({ id, displayName }));
+  const providerLinks = signInLinks(deps);
 
   app.get('/', async (c) => {
     c.header('cache-control', 'no-store');
@@ -23,8 +29,15 @@ export function publicRoutes(deps: HttpDeps) {
             throw err;
           })
         : undefined;
-    if (claims) return c.html(signedInPage(c.get('basePath'), claims));
-    return c.html(signInPage(c.get('basePath'), providerLinks, c.req.query('return_to')));
+    if (claims) return c.html(signedInPage(pageContext(c), claims));
+    return c.html(signInPage(pageContext(c), providerLinks, c.req.query('return_to')));
+  });
+
+  // Linked from every page; the same bytes for as long as this version runs, so browsers keep it a day.
+  app.get('/favicon.svg', (c) => {
+    c.header('cache-control', 'public, max-age=86400');
+    c.header('content-type', 'image/svg+xml');
+    return c.body(FAVICON_SVG);
   });
 
   app.get('/.well-known/jwks.json', (c) => {

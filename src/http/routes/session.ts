@@ -8,6 +8,7 @@ import type { PorteroCookies } from '../cookies.js';
 import { checkLocationRules } from '../auth-rules.js';
 import type { HttpDeps } from '../deps.js';
 import { checkLogoutPost, requestMarkers, signsOutByGet } from '../logout-origin.js';
+import { pageContext } from '../layout.js';
 import { signOutConfirmPage } from '../pages.js';
 import type { AppEnv } from '../types.js';
 
@@ -109,7 +110,7 @@ export function sessionRoutes(deps: HttpDeps) {
     const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
     c.header('cache-control', 'no-store');
     if (!signsOutByGet(requestMarkers(c.req.raw.headers), deps.flow)) {
-      return c.html(signOutConfirmPage(c.get('basePath'), c.req.query('return_to')));
+      return c.html(signOutConfirmPage(pageContext(c), c.req.query('return_to')));
     }
     return signOut(c, deps, returnTo);
   });

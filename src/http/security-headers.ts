@@ -1,0 +1,36 @@
+import { secureHeaders } from 'hono/secure-headers';
+import type { BrandConfig } from '../config/types.js';
+import { STYLE_SOURCE } from './layout.js';
+
+/**
+ * BRAND_LOGO_URL as a CSP source that matches that one URL: origin and path (a query is not part
+ * of a source, and browsers ignore the request's query when matching), with `;` and `,`, which
+ * would end the source or the directive, percent-encoded as CSP 3 asks.
+ */
+export function logoSource(logoUrl: string): string {
+  const url = new URL(logoUrl);
+  return `${url.origin}${url.pathname.replaceAll(';', '%3B').replaceAll(',', '%2C')}`;
+}
+
+/**
+ * The security headers of every response: pages run no script (`default-src 'none'`), take their
+ * one stylesheet by its hash, images from portero itself (the favicon) and the operator's logo
+ * only, are never framed, and post forms to portero only.
+ */
+export function securityHeaders(options: { readonly secure: boolean; readonly brand: BrandConfig }) {
+  return secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      styleSrc: [STYLE_SOURCE],
+      imgSrc: ["'self'", ...(options.brand.logoUrl ? [logoSource(options.brand.logoUrl)] : [])],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+    // No page of portero's is ever framed (clickjacking a sign-in or sign-out button): both headers say so.
+    xFrameOptions: 'DENY',
+    // A page's address (a callback's code and state) never travels to another site as a Referer.
+    referrerPolicy: 'no-referrer',
+    strictTransportSecurity: options.secure ? 'max-age=31536000; includeSubDomains' : false,
+  });
+}
