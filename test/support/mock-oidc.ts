@@ -22,6 +22,8 @@ export interface TokenRequestRecord {
  */
 export class MockOidcProvider {
   readonly issuer: string;
+  /** Where its endpoints are: under the issuer, whose trailing slash (Auth0's, authentik's) is not doubled. */
+  readonly base: string;
   readonly clientId = 'portero-test-client';
   readonly clientSecret = 'portero-test-client-secret';
   /** Changes the ID token the token endpoint returns (e.g. wrong audience, expired). */
@@ -51,6 +53,7 @@ export class MockOidcProvider {
 
   constructor(issuer = 'https://idp.example.test', options: { discoveryIssuer?: string; sendsIss?: boolean } = {}) {
     this.issuer = issuer;
+    this.base = issuer.replace(/\/+$/, '');
     this.discoveryIssuer = options.discoveryIssuer ?? issuer;
     this.sendsIss = options.sendsIss ?? true;
   }
@@ -76,7 +79,7 @@ export class MockOidcProvider {
   /** The user signs in at the provider and is sent back: the parameters of the callback. */
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
-    if (url.origin + url.pathname !== `${this.issuer}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
+    if (url.origin + url.pathname !== `${this.base}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
     const params = this.#book.issue(url, user);
     if (this.sendsIss) params.set('iss', this.issuer);
     return params;
@@ -94,15 +97,15 @@ export class MockOidcProvider {
   }
 
   handlers(): HttpHandler[] {
-    const issuer = this.issuer;
+    const base = this.base;
     return [
-      http.get(`${issuer}/.well-known/openid-configuration`, () =>
+      http.get(`${base}/.well-known/openid-configuration`, () =>
         HttpResponse.json({
           issuer: this.discoveryIssuer,
-          authorization_endpoint: `${issuer}/authorize`,
-          token_endpoint: `${issuer}/token`,
-          userinfo_endpoint: `${issuer}/userinfo`,
-          jwks_uri: `${issuer}/jwks`,
+          authorization_endpoint: `${base}/authorize`,
+          token_endpoint: `${base}/token`,
+          userinfo_endpoint: `${base}/userinfo`,
+          jwks_uri: `${base}/jwks`,
           response_types_supported: ['code'],
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
@@ -111,11 +114,11 @@ export class MockOidcProvider {
           authorization_response_iss_parameter_supported: this.sendsIss,
         }),
       ),
-      http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${issuer}/token`, async ({ request }) =>
+      http.get(`${base}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
+      http.post(`${base}/token`, async ({ request }) =>
         this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization')),
       ),
-      http.get(`${issuer}/userinfo`, ({ request }) => {
+      http.get(`${base}/userinfo`, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
