@@ -1,8 +1,13 @@
+import { auth0 } from './auth0.js';
+import { authentik } from './authentik.js';
 import { github } from './github.js';
+import { gitlab } from './gitlab.js';
 import { google } from './google.js';
+import { keycloak } from './keycloak.js';
 import { microsoft } from './microsoft.js';
 import { oauth2 } from './oauth2.js';
 import { oidc } from './oidc.js';
+import { okta } from './okta.js';
 import type { ProviderDefinition } from './types.js';
 
 export { idTokenRefused, profileRefused } from './errors.js';
@@ -25,7 +30,18 @@ export { defineProvider } from './types.js';
 export type ProviderRegistry = Readonly<Record<string, ProviderDefinition>>;
 
 /** Every preset portero ships. */
-export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft });
+export const presets: ProviderRegistry = Object.freeze({
+  oidc,
+  oauth2,
+  google,
+  github,
+  microsoft,
+  gitlab,
+  keycloak,
+  okta,
+  auth0,
+  authentik,
+});
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;
