@@ -21,7 +21,7 @@ function readOktaIssuer(reader: SettingsReader): IssuerSettings {
     );
   }
   // The Admin Console's address is no issuer: Okta's is the org's own host, without `-admin`.
-  if (/-admin\./.test(url.hostname)) {
+  if (/-admin\.(okta|oktapreview|okta-emea)\.com$/.test(url.hostname)) {
     reader.problem(`${p}ISSUER names the Admin Console (${url.hostname}); the issuer is ${url.hostname.replace('-admin.', '.')}`);
   }
   return { issuer: `${url.origin}${path}` };

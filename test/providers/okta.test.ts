@@ -105,6 +105,8 @@ describe('okta provider', () => {
     expect(problems('https://acme-admin.okta.com')).toEqual([
       'PROVIDER_OKTA_ISSUER names the Admin Console (acme-admin.okta.com); the issuer is acme.okta.com',
     ]);
+    // A custom domain of that shape is the operator's own.
+    expect(problems('https://sso-admin.corp.example')).toEqual([]);
   });
 
   it('starts in production without an access rule: a corporate IdP’s users are the company’s', () => {
