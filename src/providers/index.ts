@@ -2,11 +2,16 @@ import { apple } from './apple.js';
 import { bitbucket } from './bitbucket.js';
 import { discord } from './discord.js';
 import { facebook } from './facebook.js';
+import { auth0 } from './auth0.js';
+import { authentik } from './authentik.js';
 import { github } from './github.js';
+import { gitlab } from './gitlab.js';
 import { google } from './google.js';
+import { keycloak } from './keycloak.js';
 import { microsoft } from './microsoft.js';
 import { oauth2 } from './oauth2.js';
 import { oidc } from './oidc.js';
+import { okta } from './okta.js';
 import type { ProviderDefinition } from './types.js';
 
 export { idTokenRefused, profileRefused } from './errors.js';
@@ -43,6 +48,11 @@ export const presets: ProviderRegistry = Object.freeze({
   facebook,
   discord,
   bitbucket,
+  gitlab,
+  keycloak,
+  okta,
+  auth0,
+  authentik,
 });
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {

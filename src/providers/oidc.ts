@@ -1,16 +1,23 @@
 import { groupsFrom, profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
 import { hostOf, ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
-import { defineProvider, type ProfileSource, type ProviderSettings } from './types.js';
+import { type CommonSettings, defineProvider, type JsonObject, type Profile, type ProfileSource, type ProviderSettings } from './types.js';
 
-/** The profile of any OpenID provider: the validated ID token's claims, completed by userinfo's. */
-export async function standardOidcProfile({ idTokenClaims, userinfo, settings }: ProfileSource) {
-  // Many providers (`oidc-provider` among them) put profile claims only in userinfo.
-  const sources = [idTokenClaims, await userinfo()];
+/**
+ * The profile from the standard claims of `sources` (the validated ID token's, then userinfo's),
+ * with the groups of `_GROUPS_CLAIM`: for a preset that reads more of the same sources.
+ */
+export function profileFromSources(sources: readonly (JsonObject | undefined)[], settings: CommonSettings): Profile {
   const profile = profileFromStandardClaims(sources);
   if (!profile) throw profileRefused('ID token without sub');
   const groups = groupsFrom(sources, settings.groupsClaim ?? 'groups');
   return groups ? { ...profile, groups } : profile;
+}
+
+/** The profile of any OpenID provider: the validated ID token's claims, completed by userinfo's. */
+export async function standardOidcProfile({ idTokenClaims, userinfo, settings }: ProfileSource) {
+  // Many providers (`oidc-provider` among them) put profile claims only in userinfo.
+  return profileFromSources([idTokenClaims, await userinfo()], settings);
 }
 
 /**

@@ -17,6 +17,35 @@ export function readIssuer(reader: SettingsReader, fallback?: string): IssuerSet
   return { issuer: reader.url('ISSUER', { required: 'OIDC discovery', ...(fallback ? { fallback } : {}) }) ?? '' };
 }
 
+/**
+ * `PROVIDER_<ID>_<suffix>`: the address of a self-hosted server (`https://sso.example.com`, or one
+ * under a path, `https://example.com/gitlab`), checked as `reader.url` checks it, and without its
+ * trailing slash so that paths are appended to it. A query, fragment or user name is a problem.
+ */
+export function readBaseUrl(reader: SettingsReader, suffix: string, required?: string): string | undefined {
+  const raw = reader.url(suffix, required ? { required } : {});
+  if (raw === undefined) return undefined;
+  const url = new URL(raw);
+  if (/[?#]/.test(raw) || url.username || url.password) {
+    reader.problem(`${reader.prefix}${suffix} must be an address like https://sso.example.com, without query, fragment or user name`);
+    return undefined;
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * `PROVIDER_<ID>_<suffix>`, required (`required` says with what and why): one path segment of an
+ * issuer (a realm, an application's slug), so letters, digits, `.`, `_` and `-` only.
+ */
+export function readSegment(reader: SettingsReader, suffix: string, required: string): string | undefined {
+  const value = reader.value(suffix);
+  if (value === undefined) reader.problem(`${reader.prefix}${suffix} is required ${required}`);
+  else if (!/^[A-Za-z0-9._-]+$/.test(value) || /^\.+$/.test(value))
+    reader.problem(`${reader.prefix}${suffix} must be letters, digits, ".", "_" or "-": ${JSON.stringify(value)}`);
+  else return value;
+  return undefined;
+}
+
 /** The settings of a provider without discovery: its three endpoints. */
 export interface EndpointSettings {
   readonly authorizationUrl: string;

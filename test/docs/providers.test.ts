@@ -37,8 +37,8 @@ function withFixtures(env: Record<string, string | undefined>): Record<string, s
 
 describe('docs/providers.md', () => {
   it('has a recipe for every preset', () => {
-    const configured = blocks.map((block) => parseConfig({ ...PRODUCTION_ENV, ...withFixtures(parseEnv(block)) }).providers[0]?.type);
-    expect(new Set(configured)).toEqual(new Set(Object.keys(presets)));
+    const types = blocks.map((block) => parseConfig({ ...PRODUCTION_ENV, ...withFixtures(parseEnv(block)) }).providers[0]?.type);
+    expect(Object.keys(presets).filter((type) => !types.includes(type))).toEqual([]);
   });
 
   it.each(blocks.map((block) => [block.split('\n')[0], block]))('%s…: its env lines, as written, start production', (_, block) => {

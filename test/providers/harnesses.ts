@@ -14,7 +14,7 @@ export function oidcHarness(idp: MockOidcProvider, id: string, env: Record<strin
     id,
     env,
     protocol: 'oidc',
-    authorizationEndpoint: `${idp.issuer}/authorize`,
+    authorizationEndpoint: `${idp.base}/authorize`,
     clientId: idp.clientId,
     scope: 'openid profile email',
     approve: (url, user: ContractUser) =>

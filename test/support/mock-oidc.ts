@@ -25,6 +25,8 @@ export interface TokenRequestRecord {
  */
 export class MockOidcProvider {
   readonly issuer: string;
+  /** Where its endpoints are: under the issuer, whose trailing slash (Auth0's, authentik's) is not doubled. */
+  readonly base: string;
   readonly clientId = 'portero-test-client';
   readonly clientSecret = 'portero-test-client-secret';
   /** Changes the ID token the token endpoint returns (e.g. wrong audience, expired). */
@@ -69,6 +71,7 @@ export class MockOidcProvider {
   ) {
     this.issuer = issuer;
     this.endpoints = { authorize: '/authorize', token: '/token', jwks: '/jwks', userinfo: '/userinfo', ...options.endpoints };
+    this.base = issuer.replace(/\/+$/, '');
     this.discoveryIssuer = options.discoveryIssuer ?? issuer;
     this.sendsIss = options.sendsIss ?? true;
   }
@@ -94,7 +97,7 @@ export class MockOidcProvider {
   /** The user signs in at the provider and is sent back: the parameters of the callback. */
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
-    if (url.origin + url.pathname !== `${this.issuer}${this.endpoints.authorize}`)
+    if (url.origin + url.pathname !== `${this.base}${this.endpoints.authorize}`)
       throw new Error(`not this provider's authorization endpoint: ${url}`);
     const params = this.#book.issue(url, user);
     if (this.sendsIss) params.set('iss', this.issuer);
@@ -118,15 +121,15 @@ export class MockOidcProvider {
   }
 
   handlers(): HttpHandler[] {
-    const issuer = this.issuer;
+    const base = this.base;
     return [
-      http.get(`${issuer}/.well-known/openid-configuration`, () =>
+      http.get(`${base}/.well-known/openid-configuration`, () =>
         HttpResponse.json({
           issuer: this.discoveryIssuer,
-          authorization_endpoint: `${issuer}${this.endpoints.authorize}`,
-          token_endpoint: `${issuer}${this.endpoints.token}`,
-          ...(this.endpoints.userinfo ? { userinfo_endpoint: `${issuer}${this.endpoints.userinfo}` } : {}),
-          jwks_uri: `${issuer}${this.endpoints.jwks}`,
+          authorization_endpoint: `${base}${this.endpoints.authorize}`,
+          token_endpoint: `${base}${this.endpoints.token}`,
+          ...(this.endpoints.userinfo ? { userinfo_endpoint: `${base}${this.endpoints.userinfo}` } : {}),
+          jwks_uri: `${base}${this.endpoints.jwks}`,
           response_types_supported: ['code'],
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
@@ -139,11 +142,11 @@ export class MockOidcProvider {
           authorization_response_iss_parameter_supported: this.sendsIss,
         }),
       ),
-      http.get(`${issuer}${this.endpoints.jwks}`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${issuer}${this.endpoints.token}`, async ({ request }) =>
+      http.get(`${base}${this.endpoints.jwks}`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
+      http.post(`${base}${this.endpoints.token}`, async ({ request }) =>
         this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization')),
       ),
-      http.get(`${issuer}${this.endpoints.userinfo ?? '/userinfo'}`, ({ request }) => {
+      http.get(`${base}${this.endpoints.userinfo ?? '/userinfo'}`, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
@@ -197,7 +200,7 @@ export class MockOidcProvider {
       const { payload, protectedHeader } = await jwtVerify(form.get('client_assertion') ?? '', this.clientKey, {
         issuer: this.clientId,
         subject: this.clientId,
-        audience: [this.issuer, `${this.issuer}${this.endpoints.token}`],
+        audience: [this.issuer, `${this.base}${this.endpoints.token}`],
       });
       record.assertion = { header: protectedHeader as Record<string, unknown>, claims: payload };
       return typeof payload.jti === 'string' && typeof payload.exp === 'number';
