@@ -10,7 +10,9 @@ export function oidcHarness(idp: MockOidcProvider, id: string, env: Record<strin
     id,
     env,
     protocol: 'oidc',
-    authorizationEndpoint: `${idp.issuer}/authorize`,
+    authorizationEndpoint: idp.endpoints.authorization,
+    pkce: idp.pkce,
+    nonce: idp.echoesNonce,
     clientId: idp.clientId,
     scope: 'openid profile email',
     approve: (url, user: ContractUser) =>

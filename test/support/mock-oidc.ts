@@ -4,12 +4,55 @@ import { CodeBook } from './oauth-server.js';
 
 export interface MockUser {
   readonly sub: string;
+  /** The ID token's claims beyond the registered ones; userinfo's too, unless `userinfo` says otherwise. */
   readonly claims?: Record<string, unknown>;
+  /** What userinfo answers beside `sub`, when it differs from the ID token (LinkedIn's `locale` object). */
+  readonly userinfo?: Record<string, unknown>;
+}
+
+/** Where a provider's endpoints are; `<issuer>/authorize`, `/token`, `/userinfo` and `/jwks` unless said. */
+export interface MockEndpoints {
+  readonly authorization: string;
+  readonly token: string;
+  readonly userinfo: string;
+  readonly jwks: string;
+}
+
+type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
+/** How a real provider departs from the mock's defaults, each as that provider documents it (or is reported to). */
+export interface MockOidcOptions {
+  /** The `issuer` its discovery document names: its own by default (Entra ID's multi-tenant endpoints name a template). */
+  readonly discoveryIssuer?: string;
+  /** Whether it sends `iss` with its callbacks (RFC 9207) and says so in discovery; Entra ID does not. */
+  readonly sendsIss?: boolean;
+  readonly endpoints?: Partial<MockEndpoints>;
+  /** More of its discovery document, as it publishes it; a member set to undefined is left out. */
+  readonly discovery?: Record<string, unknown>;
+  /** The client authentications its token endpoint takes (both by default); another is `invalid_client`. */
+  readonly clientAuth?: readonly ClientAuthMethod[];
+  /** Whether it does PKCE (by default); without, a token request carrying a `code_verifier` is refused. */
+  readonly pkce?: boolean;
+  /** Whether its ID tokens carry the authorization request's `nonce` (by default). */
+  readonly echoesNonce?: boolean;
+  /**
+   * Claims it sends only when the `claims` authorization parameter asks for them (OIDC Core 5.5),
+   * in the ID token or userinfo as asked; every claim is sent unasked by default.
+   */
+  readonly claimsOnRequest?: readonly string[];
+  /** Its successful token response, as it words it (Twitch's `scope` array). */
+  readonly tokenResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
+  /** Its userinfo response, as it words it (Slack's `ok`). */
+  readonly userinfoResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface TokenRequestRecord {
   /** How the client authenticated: HTTP Basic or the form body. */
-  clientAuth?: 'client_secret_basic' | 'client_secret_post';
+  clientAuth?: ClientAuthMethod;
+  /** The request's form body, as sent. */
+  readonly form: URLSearchParams;
+  /** Whether it carried an `Authorization` header. */
+  readonly authorizationHeader: boolean;
   readonly redirectUri: string | null;
   readonly codeVerifier: string | null;
   readonly clientId: string | null;
@@ -28,8 +71,8 @@ export class MockOidcProvider {
   idTokenOverride: ((claims: JWTPayload) => JWTPayload) | undefined;
   /** Makes the token endpoint fail with this status and body. */
   tokenError: { status: number; body: Record<string, unknown> } | undefined;
-  /** What discovery says the token endpoint accepts. */
-  tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
+  /** What discovery says the token endpoint accepts; left out of discovery when undefined. */
+  tokenEndpointAuthMethods: string[] | undefined = ['client_secret_basic', 'client_secret_post'];
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
   /** Makes the ID token itself, from its claims, instead of signing it with the provider's key (`alg: none`, HS256, …). */
@@ -48,11 +91,27 @@ export class MockOidcProvider {
   readonly discoveryIssuer: string;
   /** Whether it sends `iss` with its callbacks (RFC 9207) and says so in discovery; Entra ID does not. */
   readonly sendsIss: boolean;
+  readonly endpoints: MockEndpoints;
+  /** Whether it does PKCE: a client must then leave the challenge and the verifier out. */
+  readonly pkce: boolean;
+  /** Whether its ID tokens carry the nonce: a client must otherwise send none, and expect none. */
+  readonly echoesNonce: boolean;
+  readonly #options: MockOidcOptions;
 
-  constructor(issuer = 'https://idp.example.test', options: { discoveryIssuer?: string; sendsIss?: boolean } = {}) {
+  constructor(issuer = 'https://idp.example.test', options: MockOidcOptions = {}) {
     this.issuer = issuer;
     this.discoveryIssuer = options.discoveryIssuer ?? issuer;
     this.sendsIss = options.sendsIss ?? true;
+    this.pkce = options.pkce ?? true;
+    this.echoesNonce = options.echoesNonce ?? true;
+    this.endpoints = {
+      authorization: `${issuer}/authorize`,
+      token: `${issuer}/token`,
+      userinfo: `${issuer}/userinfo`,
+      jwks: `${issuer}/jwks`,
+      ...options.endpoints,
+    };
+    this.#options = options;
   }
 
   async init(): Promise<this> {
@@ -76,10 +135,22 @@ export class MockOidcProvider {
   /** The user signs in at the provider and is sent back: the parameters of the callback. */
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
-    if (url.origin + url.pathname !== `${this.issuer}/authorize`) throw new Error(`not this provider's authorization endpoint: ${url}`);
-    const params = this.#book.issue(url, user);
+    if (url.origin + url.pathname !== this.endpoints.authorization) throw new Error(`not this provider's authorization endpoint: ${url}`);
+    const params = this.#book.issue(url, this.#asked(url, user));
     if (this.sendsIss) params.set('iss', this.issuer);
     return params;
+  }
+
+  /** The user's claims as a provider with `claimsOnRequest` sends them: those of these only where the `claims` parameter asks. */
+  #asked(url: URL, user: MockUser): MockUser {
+    const onRequest = this.#options.claimsOnRequest;
+    if (!onRequest) return user;
+    const asked = JSON.parse(url.searchParams.get('claims') ?? '{}') as Record<string, Record<string, unknown> | undefined>;
+    const keep = (claims: Record<string, unknown> | undefined, requested: Record<string, unknown> | undefined) =>
+      Object.fromEntries(
+        Object.entries(claims ?? {}).filter(([name]) => !onRequest.includes(name) || Object.hasOwn(requested ?? {}, name)),
+      );
+    return { sub: user.sub, claims: keep(user.claims, asked.id_token), userinfo: keep(user.userinfo ?? user.claims, asked.userinfo) };
   }
 
   /** The user refuses consent at the provider. */
@@ -94,28 +165,27 @@ export class MockOidcProvider {
   }
 
   handlers(): HttpHandler[] {
-    const issuer = this.issuer;
+    const { authorization, token, userinfo, jwks } = this.endpoints;
     return [
-      http.get(`${issuer}/.well-known/openid-configuration`, () =>
+      http.get(`${this.issuer}/.well-known/openid-configuration`, () =>
         HttpResponse.json({
           issuer: this.discoveryIssuer,
-          authorization_endpoint: `${issuer}/authorize`,
-          token_endpoint: `${issuer}/token`,
-          userinfo_endpoint: `${issuer}/userinfo`,
-          jwks_uri: `${issuer}/jwks`,
+          authorization_endpoint: authorization,
+          token_endpoint: token,
+          userinfo_endpoint: userinfo,
+          jwks_uri: jwks,
           response_types_supported: ['code'],
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
           token_endpoint_auth_methods_supported: this.tokenEndpointAuthMethods,
           authorization_response_iss_parameter_supported: this.sendsIss,
+          ...this.#options.discovery,
         }),
       ),
-      http.get(`${issuer}/jwks`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${issuer}/token`, async ({ request }) =>
-        this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization')),
-      ),
-      http.get(`${issuer}/userinfo`, ({ request }) => {
+      http.get(jwks, () => HttpResponse.json({ keys: [this.#key.jwk] })),
+      http.post(token, async ({ request }) => this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization'))),
+      http.get(userinfo, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
@@ -124,19 +194,26 @@ export class MockOidcProvider {
           });
         }
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
-        return HttpResponse.json({ sub: user.sub, ...user.claims });
+        const body = { sub: user.sub, ...(user.userinfo ?? user.claims) };
+        return HttpResponse.json(this.#options.userinfoResponse?.(body) ?? body);
       }),
     ];
   }
 
   async #token(form: URLSearchParams, authorization: string | null) {
+    const basic = authorization?.startsWith('Basic ') ?? false;
     this.tokenRequests.push({
       redirectUri: form.get('redirect_uri'),
       codeVerifier: form.get('code_verifier'),
       clientId: form.get('client_id'),
+      form,
+      authorizationHeader: authorization !== null,
     });
     if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
-    const grant = this.#book.redeem(form);
+    if (!this.pkce && form.has('code_verifier')) {
+      return HttpResponse.json({ error: 'invalid_client', error_description: 'Client authentication failed' }, { status: 401 });
+    }
+    const grant = this.#book.redeem(form, { pkce: this.pkce });
     if (!grant)
       return HttpResponse.json(
         { error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' },
@@ -146,11 +223,11 @@ export class MockOidcProvider {
       .toString()
       .split(':')
       .map(decodeURIComponent);
-    this.tokenRequests.at(-1)!.clientAuth = authorization?.startsWith('Basic ') ? 'client_secret_basic' : 'client_secret_post';
-    const [clientId, clientSecret] = authorization?.startsWith('Basic ')
-      ? [basicId, basicSecret]
-      : [form.get('client_id'), form.get('client_secret')];
-    if (clientId !== this.clientId || clientSecret !== this.clientSecret) {
+    const method: ClientAuthMethod = basic ? 'client_secret_basic' : 'client_secret_post';
+    this.tokenRequests.at(-1)!.clientAuth = method;
+    const [clientId, clientSecret] = basic ? [basicId, basicSecret] : [form.get('client_id'), form.get('client_secret')];
+    const accepted = this.#options.clientAuth ?? ['client_secret_basic', 'client_secret_post'];
+    if (!accepted.includes(method) || clientId !== this.clientId || clientSecret !== this.clientSecret) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
     const accessToken = this.#book.accessTokenFor(grant.data);
@@ -161,7 +238,7 @@ export class MockOidcProvider {
       sub: grant.data.sub,
       iat: now,
       exp: now + 300,
-      ...(grant.nonce ? { nonce: grant.nonce } : {}),
+      ...(grant.nonce && this.echoesNonce ? { nonce: grant.nonce } : {}),
       ...grant.data.claims,
     };
     if (this.idTokenOverride) claims = this.idTokenOverride(claims);
@@ -170,6 +247,7 @@ export class MockOidcProvider {
       : await new SignJWT(claims)
           .setProtectedHeader({ alg: 'RS256', kid: 'mock-key' })
           .sign(this.signWithForeignKey ? this.#foreignKey : this.#key.privateKey);
-    return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
+    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken };
+    return HttpResponse.json(this.#options.tokenResponse?.(body) ?? body);
   }
 }
