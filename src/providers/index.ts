@@ -1,5 +1,6 @@
 import { github } from './github.js';
 import { google } from './google.js';
+import { linkedin } from './linkedin.js';
 import { microsoft } from './microsoft.js';
 import { oauth2 } from './oauth2.js';
 import { oidc } from './oidc.js';
@@ -25,7 +26,7 @@ export { defineProvider } from './types.js';
 export type ProviderRegistry = Readonly<Record<string, ProviderDefinition>>;
 
 /** Every preset portero ships. */
-export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft });
+export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft, linkedin });
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;
