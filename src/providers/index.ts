@@ -5,6 +5,7 @@ import { microsoft } from './microsoft.js';
 import { oauth2 } from './oauth2.js';
 import { oidc } from './oidc.js';
 import { slack } from './slack.js';
+import { twitch } from './twitch.js';
 import type { ProviderDefinition } from './types.js';
 
 export { idTokenRefused, profileRefused } from './errors.js';
@@ -27,7 +28,7 @@ export { defineProvider } from './types.js';
 export type ProviderRegistry = Readonly<Record<string, ProviderDefinition>>;
 
 /** Every preset portero ships. */
-export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft, linkedin, slack });
+export const presets: ProviderRegistry = Object.freeze({ oidc, oauth2, google, github, microsoft, linkedin, slack, twitch });
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;
