@@ -67,18 +67,25 @@ const FLOW_PARAMETERS = new Set([
   'code_challenge_method',
 ]);
 
+/** Whether the provider takes part in PKCE, and (OIDC) puts the login's nonce into its ID tokens: all do but those whose preset says (`unsupported`). */
+const usesPkce = (provider: ConfiguredProvider) => !provider.definition.unsupported?.includes('pkce');
+const usesNonce = (provider: ConfiguredProvider) =>
+  provider.definition.protocol === 'oidc' && !provider.definition.unsupported?.includes('nonce');
+
 /** The authorization request's parameters: the preset's own, then the flow's. */
 async function authorizationParameters(deps: LoginDeps, provider: ConfiguredProvider, record: FlowRecord): Promise<Record<string, string>> {
   const { definition, settings } = provider;
   const own = Object.entries(definition.authorizationParams?.(settings) ?? {}).filter(([name]) => !FLOW_PARAMETERS.has(name));
+  const pkce: Record<string, string> = usesPkce(provider)
+    ? { code_challenge: await client.calculatePKCECodeChallenge(record.codeVerifier), code_challenge_method: 'S256' }
+    : {};
   return {
     ...Object.fromEntries(own),
     redirect_uri: callbackUrl(deps.config.publicUrl, provider.id),
     response_type: 'code',
     ...(provider.scopes.length > 0 ? { scope: provider.scopes.join(' ') } : {}),
     state: record.state,
-    code_challenge: await client.calculatePKCECodeChallenge(record.codeVerifier),
-    code_challenge_method: 'S256',
+    ...pkce,
     ...(record.nonce ? { nonce: record.nonce } : {}),
     ...(settings.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
   };
@@ -93,7 +100,7 @@ export async function startLogin(deps: LoginDeps, providerId: string, returnTo: 
     provider: provider.id,
     issuer: config.serverMetadata().issuer,
     state: client.randomState(),
-    ...(provider.definition.protocol === 'oidc' ? { nonce: client.randomNonce() } : {}),
+    ...(usesNonce(provider) ? { nonce: client.randomNonce() } : {}),
     codeVerifier: client.randomPKCECodeVerifier(),
     returnTo: target,
     createdAt: deps.clock.now(),
@@ -183,8 +190,9 @@ async function exchangeCode(
   for (const [name, value] of params) currentUrl.searchParams.append(name, value);
   const oidc = provider.definition.protocol === 'oidc';
   try {
+    // Without a nonce in the flow (`unsupported`), an ID token that carries one is refused too.
     const tokens = await client.authorizationCodeGrant(config, currentUrl, {
-      pkceCodeVerifier: record.codeVerifier,
+      ...(usesPkce(provider) ? { pkceCodeVerifier: record.codeVerifier } : {}),
       expectedState: record.state,
       ...(oidc ? { expectedNonce: record.nonce, idTokenExpected: true } : {}),
     });

@@ -6,7 +6,7 @@ import { findPreset, type ProviderDefinition, type ProviderRegistry, type Provid
 import { isHttpAllowed, isLoopbackHost } from '../shared/loopback.js';
 import { checkMetadataAllows, clientAuthFor } from './client-auth.js';
 import { classifyDiscoveryError } from './grant-errors.js';
-import { boundedFetch } from './provider-http.js';
+import { boundedFetch, conformingFetch } from './provider-http.js';
 
 /**
  * Seconds a failed discovery is remembered before the next login tries again: long enough that a
@@ -120,6 +120,11 @@ async function buildClient(
   }
   // openid-client's own deadline too, per request; boundedFetch's covers the body as well.
   config.timeout = options.timeout;
+  const { conformTokenResponse } = definition;
+  const { token_endpoint } = config.serverMetadata();
+  if (conformTokenResponse && token_endpoint) {
+    config[client.customFetch] = conformingFetch(fetch, token_endpoint, (body) => conformTokenResponse.call(definition, body));
+  }
   return config;
 }
 

@@ -1,4 +1,5 @@
 import type * as client from 'openid-client';
+import type { JsonObject } from '../providers/index.js';
 
 /**
  * The most a provider's answer may hold, 1 MiB. Discovery documents, JWKS, token responses and
@@ -77,5 +78,33 @@ export function boundedFetch(timeoutSeconds: number, limit = MAX_PROVIDER_RESPON
     } finally {
       clearTimeout(timer);
     }
+  };
+}
+
+/**
+ * `fetch`, but a successful JSON object from `tokenEndpoint` is given to `conform` (a preset's
+ * `conformTokenResponse`) and its result answered instead; every other answer goes through as it
+ * came. A body that is no JSON object is left for openid-client to refuse.
+ */
+export function conformingFetch(
+  fetch: client.CustomFetch,
+  tokenEndpoint: string,
+  conform: (body: JsonObject) => JsonObject,
+): client.CustomFetch {
+  const target = new URL(tokenEndpoint).href;
+  return async (url, options) => {
+    const response = await fetch(url, options);
+    if (!response.ok || new URL(url).href !== target) return response;
+    let body: unknown;
+    try {
+      body = JSON.parse(await response.clone().text());
+    } catch {
+      return response;
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return response;
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    headers.set('content-type', 'application/json');
+    return new Response(JSON.stringify(conform(body as JsonObject)), { status: response.status, statusText: response.statusText, headers });
   };
 }

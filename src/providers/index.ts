@@ -8,10 +8,13 @@ import { github } from './github.js';
 import { gitlab } from './gitlab.js';
 import { google } from './google.js';
 import { keycloak } from './keycloak.js';
+import { linkedin } from './linkedin.js';
 import { microsoft } from './microsoft.js';
 import { oauth2 } from './oauth2.js';
 import { oidc } from './oidc.js';
 import { okta } from './okta.js';
+import { slack } from './slack.js';
+import { twitch } from './twitch.js';
 import type { ProviderDefinition } from './types.js';
 
 export { idTokenRefused, profileRefused } from './errors.js';
@@ -53,6 +56,9 @@ export const presets: ProviderRegistry = Object.freeze({
   okta,
   auth0,
   authentik,
+  linkedin,
+  slack,
+  twitch,
 });
 
 export function findPreset(type: string, registry: ProviderRegistry = presets): ProviderDefinition | undefined {

@@ -188,6 +188,21 @@ export interface ProviderDefinition<S extends object = object> {
    */
   readonly tokenAuthMethod?: 'client_secret_basic' | 'client_secret_post';
   /**
+   * Mends a successful token response before openid-client reads it, for a provider whose answer
+   * departs from RFC 6749 5.1 in a way that changes nothing portero relies on (Twitch sends
+   * `scope` as a JSON array, which openid-client refuses). Given its JSON object; what it returns
+   * is read instead, and validated as any answer is (the ID token above all).
+   */
+  conformTokenResponse?(body: JsonObject): JsonObject;
+  /**
+   * The code flow's defences against an injected code the provider cannot take part in, left out
+   * of its requests: LinkedIn answers a PKCE `code_verifier` with an error and puts no `nonce` into
+   * its ID tokens. Without both, only `state`, the flow cookie and the flow consumed once tie a
+   * code to the browser that started the login (RFC 9700 4.5): a stolen code could be redeemed in
+   * a login of the thief's. For providers that leave no choice only; none by default.
+   */
+  readonly unsupported?: readonly ('pkce' | 'nonce')[];
+  /**
    * How the client authenticates at the token endpoint, when the preset makes its credentials
    * itself (Apple's client secret, a fresh ES256 JWT made from `_PRIVATE_KEY_FILE`). openid-client
    * calls the function for each request, and awaits it. Such a preset reads its own credentials:

@@ -20,7 +20,12 @@ import { oidcHarness } from './harnesses.js';
 // and the name only in the first sign-in's `user` form field.
 const idp = await new MockOidcProvider('https://appleid.apple.com', {
   sendsIss: false,
-  endpoints: { authorize: '/auth/authorize', token: '/auth/token', jwks: '/auth/keys', userinfo: null },
+  endpoints: {
+    authorization: 'https://appleid.apple.com/auth/authorize',
+    token: 'https://appleid.apple.com/auth/token',
+    jwks: 'https://appleid.apple.com/auth/keys',
+  },
+  discovery: { userinfo_endpoint: undefined },
 }).init();
 idp.tokenEndpointAuthMethods = ['client_secret_post'];
 idp.responseModes = ['query', 'fragment', 'form_post'];

@@ -28,6 +28,12 @@ export interface ProviderHarness {
   /** The operator's variables for it. */
   readonly env: Record<string, string>;
   readonly protocol: 'oidc' | 'oauth2';
+  /**
+   * Whether the provider does PKCE, and (OIDC) puts the login's `nonce` into its ID tokens; both by
+   * default. One that cannot (LinkedIn) must be sent neither.
+   */
+  readonly pkce?: boolean;
+  readonly nonce?: boolean;
   /** Origin and path of the authorization endpoint the browser must be sent to. */
   readonly authorizationEndpoint: string;
   readonly clientId: string;
@@ -84,12 +90,16 @@ export function providerContract(name: string, harness: ProviderHarness, msw: Se
       expect(params.get('client_id')).toBe(harness.clientId);
       expect(params.get('redirect_uri')).toBe(`https://gateway.test/callback/${harness.id}`);
       expect(params.get('response_type')).toBe('code');
-      expect(params.get('code_challenge_method')).toBe('S256');
-      expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+      if (harness.pkce === false) {
+        expect([params.has('code_challenge'), params.has('code_challenge_method')]).toEqual([false, false]);
+      } else {
+        expect(params.get('code_challenge_method')).toBe('S256');
+        expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+      }
       expect(params.get('state')).toBe(state);
       expect(params.get('scope')).toBe(harness.scope);
       // A nonce binds the ID token to this login; a plain OAuth 2.0 provider has no ID token.
-      expect(params.has('nonce')).toBe(harness.protocol === 'oidc');
+      expect(params.has('nonce')).toBe(harness.protocol === 'oidc' && harness.nonce !== false);
       expect(params.has('client_secret')).toBe(false);
       expect(params.get('response_mode')).toBe(harness.responseMode ?? null);
     });

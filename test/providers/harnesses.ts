@@ -8,15 +8,22 @@ import type { MockTokenEndpoint } from '../support/oauth-server.js';
 import type { MockOidcProvider } from '../support/mock-oidc.js';
 import type { ContractUser, ProviderHarness } from './contract.js';
 
-/** An OpenID provider on the msw mock: any preset of protocol oidc (oidc, google, microsoft). */
-export function oidcHarness(idp: MockOidcProvider, id: string, env: Record<string, string>): ProviderHarness {
+/** An OpenID provider on the msw mock: any preset of protocol oidc (oidc, google, microsoft); `scope` its default scopes' when not OIDC's. */
+export function oidcHarness(
+  idp: MockOidcProvider,
+  id: string,
+  env: Record<string, string>,
+  scope = 'openid profile email',
+): ProviderHarness {
   return {
     id,
     env,
     protocol: 'oidc',
-    authorizationEndpoint: `${idp.base}/authorize`,
+    authorizationEndpoint: idp.endpoints.authorization,
+    pkce: idp.pkce,
+    nonce: idp.echoesNonce,
     clientId: idp.clientId,
-    scope: 'openid profile email',
+    scope,
     approve: (url, user: ContractUser) =>
       idp.authorize(url, {
         sub: user.subject,

@@ -5,14 +5,58 @@ import { CodeBook } from './oauth-server.js';
 
 export interface MockUser {
   readonly sub: string;
+  /** The ID token's claims beyond the registered ones; userinfo's too, unless `userinfo` says otherwise. */
   readonly claims?: Record<string, unknown>;
+  /** What userinfo answers beside `sub`, when it differs from the ID token (LinkedIn's `locale` object). */
+  readonly userinfo?: Record<string, unknown>;
+}
+
+/** Where a provider's endpoints are; `<issuer>/authorize`, `/token`, `/userinfo` and `/jwks` unless said. */
+export interface MockEndpoints {
+  readonly authorization: string;
+  readonly token: string;
+  readonly userinfo: string;
+  readonly jwks: string;
+}
+
+type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+type RecordedClientAuth = ClientAuthMethod | 'private_key_jwt';
+
+/** How a real provider departs from the mock's defaults, each as that provider documents it (or is reported to). */
+export interface MockOidcOptions {
+  /** The `issuer` its discovery document names: its own by default (Entra ID's multi-tenant endpoints name a template). */
+  readonly discoveryIssuer?: string;
+  /** Whether it sends `iss` with its callbacks (RFC 9207) and says so in discovery; Entra ID does not. */
+  readonly sendsIss?: boolean;
+  readonly endpoints?: Partial<MockEndpoints>;
+  /** More of its discovery document, as it publishes it; a member set to undefined is left out. */
+  readonly discovery?: Record<string, unknown>;
+  /** The client authentications its token endpoint takes (both by default); another is `invalid_client`. */
+  readonly clientAuth?: readonly ClientAuthMethod[];
+  /** Whether it does PKCE (by default); without, a token request carrying a `code_verifier` is refused. */
+  readonly pkce?: boolean;
+  /** Whether its ID tokens carry the authorization request's `nonce` (by default). */
+  readonly echoesNonce?: boolean;
+  /**
+   * Claims it sends only when the `claims` authorization parameter asks for them (OIDC Core 5.5),
+   * in the ID token or userinfo as asked; every claim is sent unasked by default.
+   */
+  readonly claimsOnRequest?: readonly string[];
+  /** Its successful token response, as it words it (Twitch's `scope` array). */
+  readonly tokenResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
+  /** Its userinfo response, as it words it (Slack's `ok`). */
+  readonly userinfoResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface TokenRequestRecord {
   /** How the client authenticated: HTTP Basic, the form body, or a signed assertion. */
-  clientAuth?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  clientAuth?: RecordedClientAuth;
   /** A `private_key_jwt` assertion's protected header and claims, as verified with the client's registered key. */
   assertion?: { readonly header: Record<string, unknown>; readonly claims: JWTPayload };
+  /** The request's form body, as sent. */
+  readonly form: URLSearchParams;
+  /** Whether it carried an `Authorization` header. */
+  readonly authorizationHeader: boolean;
   readonly redirectUri: string | null;
   readonly codeVerifier: string | null;
   readonly clientId: string | null;
@@ -25,22 +69,22 @@ export interface TokenRequestRecord {
  */
 export class MockOidcProvider {
   readonly issuer: string;
-  /** Where its endpoints are: under the issuer, whose trailing slash (Auth0's, authentik's) is not doubled. */
-  readonly base: string;
   readonly clientId = 'portero-test-client';
   readonly clientSecret = 'portero-test-client-secret';
   /** Changes the ID token the token endpoint returns (e.g. wrong audience, expired). */
   idTokenOverride: ((claims: JWTPayload) => JWTPayload) | undefined;
   /** Makes the token endpoint fail with this status and body. */
   tokenError: { status: number; body: Record<string, unknown> } | undefined;
-  /** What discovery says the token endpoint accepts. */
-  tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post'];
+  /** What discovery says the token endpoint accepts; left out of discovery when undefined. */
+  tokenEndpointAuthMethods: string[] | undefined = ['client_secret_basic', 'client_secret_post'];
   /** What discovery says client assertions may be signed with; unsaid when undefined. */
   tokenEndpointAuthSigningAlgs: string[] | undefined;
   /** What discovery says the authorization endpoint can answer with; unsaid when undefined. */
   responseModes: string[] | undefined;
   /** The client's registered public key: `private_key_jwt` assertions are verified with it (RFC 7523 3). */
   clientKey: KeyObject | undefined;
+  /** Checks a client secret the client made itself (Apple's ES256 JWT), instead of comparing it with `clientSecret`. */
+  verifyClientSecret: ((secret: string) => Promise<boolean>) | undefined;
   /** Signs ID tokens with a key that is not in the JWKS. */
   signWithForeignKey = false;
   /** Makes the ID token itself, from its claims, instead of signing it with the provider's key (`alg: none`, HS256, …). */
@@ -59,21 +103,30 @@ export class MockOidcProvider {
   readonly discoveryIssuer: string;
   /** Whether it sends `iss` with its callbacks (RFC 9207) and says so in discovery; Entra ID does not. */
   readonly sendsIss: boolean;
+  /** The issuer without a trailing slash (Auth0's and authentik's have one), under which its endpoints are. */
+  readonly base: string;
+  readonly endpoints: MockEndpoints;
+  /** Whether it does PKCE: a client must then leave the challenge and the verifier out. */
+  readonly pkce: boolean;
+  /** Whether its ID tokens carry the nonce: a client must otherwise send none, and expect none. */
+  readonly echoesNonce: boolean;
+  readonly #options: MockOidcOptions;
 
-  /** Where its endpoints are, under the issuer: `/authorize`, `/token`, `/jwks`, `/userinfo` unless the provider documents others (null: none). */
-  readonly endpoints: { readonly authorize: string; readonly token: string; readonly jwks: string; readonly userinfo: string | null };
-  /** Checks a client secret the client made itself (Apple's ES256 JWT), instead of comparing it with `clientSecret`. */
-  verifyClientSecret: ((secret: string) => Promise<boolean>) | undefined;
-
-  constructor(
-    issuer = 'https://idp.example.test',
-    options: { discoveryIssuer?: string; sendsIss?: boolean; endpoints?: Partial<MockOidcProvider['endpoints']> } = {},
-  ) {
+  constructor(issuer = 'https://idp.example.test', options: MockOidcOptions = {}) {
     this.issuer = issuer;
-    this.endpoints = { authorize: '/authorize', token: '/token', jwks: '/jwks', userinfo: '/userinfo', ...options.endpoints };
-    this.base = issuer.replace(/\/+$/, '');
     this.discoveryIssuer = options.discoveryIssuer ?? issuer;
     this.sendsIss = options.sendsIss ?? true;
+    this.pkce = options.pkce ?? true;
+    this.echoesNonce = options.echoesNonce ?? true;
+    this.base = issuer.replace(/\/+$/, '');
+    this.endpoints = {
+      authorization: `${this.base}/authorize`,
+      token: `${this.base}/token`,
+      userinfo: `${this.base}/userinfo`,
+      jwks: `${this.base}/jwks`,
+      ...options.endpoints,
+    };
+    this.#options = options;
   }
 
   async init(): Promise<this> {
@@ -97,9 +150,8 @@ export class MockOidcProvider {
   /** The user signs in at the provider and is sent back: the parameters of the callback. */
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
-    if (url.origin + url.pathname !== `${this.base}${this.endpoints.authorize}`)
-      throw new Error(`not this provider's authorization endpoint: ${url}`);
-    const params = this.#book.issue(url, user);
+    if (url.origin + url.pathname !== this.endpoints.authorization) throw new Error(`not this provider's authorization endpoint: ${url}`);
+    const params = this.#book.issue(url, this.#asked(url, user));
     if (this.sendsIss) params.set('iss', this.issuer);
     return params;
   }
@@ -107,6 +159,18 @@ export class MockOidcProvider {
   /** Whose access token a request carries: for an API beside the provider that takes its tokens (Microsoft Graph). */
   userOf(request: Request): MockUser | undefined {
     return this.#book.bearerOf(request);
+  }
+
+  /** The user's claims as a provider with `claimsOnRequest` sends them: those of these only where the `claims` parameter asks. */
+  #asked(url: URL, user: MockUser): MockUser {
+    const onRequest = this.#options.claimsOnRequest;
+    if (!onRequest) return user;
+    const asked = JSON.parse(url.searchParams.get('claims') ?? '{}') as Record<string, Record<string, unknown> | undefined>;
+    const keep = (claims: Record<string, unknown> | undefined, requested: Record<string, unknown> | undefined) =>
+      Object.fromEntries(
+        Object.entries(claims ?? {}).filter(([name]) => !onRequest.includes(name) || Object.hasOwn(requested ?? {}, name)),
+      );
+    return { sub: user.sub, claims: keep(user.claims, asked.id_token), userinfo: keep(user.userinfo ?? user.claims, asked.userinfo) };
   }
 
   /** The user refuses consent at the provider. */
@@ -121,32 +185,31 @@ export class MockOidcProvider {
   }
 
   handlers(): HttpHandler[] {
-    const base = this.base;
+    const { authorization, token, userinfo, jwks } = this.endpoints;
     return [
-      http.get(`${base}/.well-known/openid-configuration`, () =>
+      http.get(`${this.base}/.well-known/openid-configuration`, () =>
         HttpResponse.json({
           issuer: this.discoveryIssuer,
-          authorization_endpoint: `${base}${this.endpoints.authorize}`,
-          token_endpoint: `${base}${this.endpoints.token}`,
-          ...(this.endpoints.userinfo ? { userinfo_endpoint: `${base}${this.endpoints.userinfo}` } : {}),
-          jwks_uri: `${base}${this.endpoints.jwks}`,
+          authorization_endpoint: authorization,
+          token_endpoint: token,
+          userinfo_endpoint: userinfo,
+          jwks_uri: jwks,
           response_types_supported: ['code'],
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],
           code_challenge_methods_supported: ['S256'],
           token_endpoint_auth_methods_supported: this.tokenEndpointAuthMethods,
+          authorization_response_iss_parameter_supported: this.sendsIss,
           ...(this.tokenEndpointAuthSigningAlgs
             ? { token_endpoint_auth_signing_alg_values_supported: this.tokenEndpointAuthSigningAlgs }
             : {}),
           ...(this.responseModes ? { response_modes_supported: this.responseModes } : {}),
-          authorization_response_iss_parameter_supported: this.sendsIss,
+          ...this.#options.discovery,
         }),
       ),
-      http.get(`${base}${this.endpoints.jwks}`, () => HttpResponse.json({ keys: [this.#key.jwk] })),
-      http.post(`${base}${this.endpoints.token}`, async ({ request }) =>
-        this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization')),
-      ),
-      http.get(`${base}${this.endpoints.userinfo ?? '/userinfo'}`, ({ request }) => {
+      http.get(jwks, () => HttpResponse.json({ keys: [this.#key.jwk] })),
+      http.post(token, async ({ request }) => this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization'))),
+      http.get(userinfo, ({ request }) => {
         const user = this.#book.bearerOf(request);
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
@@ -155,19 +218,26 @@ export class MockOidcProvider {
           });
         }
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
-        return HttpResponse.json({ sub: user.sub, ...user.claims });
+        const body = { sub: user.sub, ...(user.userinfo ?? user.claims) };
+        return HttpResponse.json(this.#options.userinfoResponse?.(body) ?? body);
       }),
     ];
   }
 
   async #token(form: URLSearchParams, authorization: string | null) {
+    const basic = authorization?.startsWith('Basic ') ?? false;
     this.tokenRequests.push({
       redirectUri: form.get('redirect_uri'),
       codeVerifier: form.get('code_verifier'),
       clientId: form.get('client_id'),
+      form,
+      authorizationHeader: authorization !== null,
     });
     if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
-    const grant = this.#book.redeem(form);
+    if (!this.pkce && form.has('code_verifier')) {
+      return HttpResponse.json({ error: 'invalid_client', error_description: 'Client authentication failed' }, { status: 401 });
+    }
+    const grant = this.#book.redeem(form, { pkce: this.pkce });
     if (!grant)
       return HttpResponse.json(
         { error: 'invalid_grant', error_description: 'unknown or used code, or redirect_uri/PKCE mismatch' },
@@ -180,12 +250,12 @@ export class MockOidcProvider {
       .toString()
       .split(':')
       .map(decodeURIComponent);
-    this.tokenRequests.at(-1)!.clientAuth = authorization?.startsWith('Basic ') ? 'client_secret_basic' : 'client_secret_post';
-    const [clientId, clientSecret] = authorization?.startsWith('Basic ')
-      ? [basicId, basicSecret]
-      : [form.get('client_id'), form.get('client_secret')];
+    const method: ClientAuthMethod = basic ? 'client_secret_basic' : 'client_secret_post';
+    this.tokenRequests.at(-1)!.clientAuth = method;
+    const [clientId, clientSecret] = basic ? [basicId, basicSecret] : [form.get('client_id'), form.get('client_secret')];
+    const accepted = this.#options.clientAuth ?? ['client_secret_basic', 'client_secret_post'];
     const secretValid = this.verifyClientSecret ? await this.verifyClientSecret(clientSecret ?? '') : clientSecret === this.clientSecret;
-    if (clientId !== this.clientId || !secretValid) {
+    if (!accepted.includes(method) || clientId !== this.clientId || !secretValid) {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
     return this.#tokensFor(grant);
@@ -200,7 +270,7 @@ export class MockOidcProvider {
       const { payload, protectedHeader } = await jwtVerify(form.get('client_assertion') ?? '', this.clientKey, {
         issuer: this.clientId,
         subject: this.clientId,
-        audience: [this.issuer, `${this.base}${this.endpoints.token}`],
+        audience: [this.issuer, this.endpoints.token],
       });
       record.assertion = { header: protectedHeader as Record<string, unknown>, claims: payload };
       return typeof payload.jti === 'string' && typeof payload.exp === 'number';
@@ -218,7 +288,7 @@ export class MockOidcProvider {
       sub: grant.data.sub,
       iat: now,
       exp: now + 300,
-      ...(grant.nonce ? { nonce: grant.nonce } : {}),
+      ...(grant.nonce && this.echoesNonce ? { nonce: grant.nonce } : {}),
       ...grant.data.claims,
     };
     if (this.idTokenOverride) claims = this.idTokenOverride(claims);
@@ -227,6 +297,7 @@ export class MockOidcProvider {
       : await new SignJWT(claims)
           .setProtectedHeader({ alg: 'RS256', kid: 'mock-key' })
           .sign(this.signWithForeignKey ? this.#foreignKey : this.#key.privateKey);
-    return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
+    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken };
+    return HttpResponse.json(this.#options.tokenResponse?.(body) ?? body);
   }
 }

@@ -31,12 +31,16 @@ export class CodeBook<T> {
     return new URLSearchParams({ code, state: params.get('state') ?? '' });
   }
 
-  /** The grant behind a token request's code, once, if its redirect URI and PKCE verifier match. */
-  redeem(form: URLSearchParams): CodeGrant<T> | undefined {
+  /**
+   * The grant behind a token request's code, once, if its redirect URI and PKCE verifier match; a
+   * server without PKCE (`pkce: false`) checks no verifier.
+   */
+  redeem(form: URLSearchParams, options: { readonly pkce?: boolean } = {}): CodeGrant<T> | undefined {
     const code = form.get('code') ?? '';
     const grant = this.#codes.get(code);
     this.#codes.delete(code);
     if (!grant || form.get('redirect_uri') !== grant.redirectUri) return undefined;
+    if (options.pkce === false) return grant;
     const verifier = form.get('code_verifier') ?? '';
     if (grant.challenge !== createHash('sha256').update(verifier).digest('base64url')) return undefined;
     return grant;
