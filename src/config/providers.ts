@@ -8,6 +8,7 @@ import {
 } from '../providers/index.js';
 import { isHttpAllowed } from '../shared/loopback.js';
 import { accessRules, readDomains, readEmails, readEmailsFile, readGroups } from './access.js';
+import { readClaimNames } from './claims.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
 
@@ -24,6 +25,7 @@ const COMMON_SUFFIXES = [
   'ALLOWED_GROUPS',
   'GROUPS_CLAIM',
   'ALLOW_ALL',
+  'CLAIMS',
 ] as const;
 
 type ProviderVariables = Map<string, string>;
@@ -151,6 +153,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
   );
   const groupsClaim = vars.get('GROUPS_CLAIM') || undefined;
   const allowAll = readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader);
+  const claims = readClaimNames(prefix, vars.get('CLAIMS'), reader);
   const common: CommonSettings = {
     id,
     type: preset.type,
@@ -161,6 +164,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     access,
     allowAll,
     ...(groupsClaim ? { groupsClaim } : {}),
+    ...(claims?.length ? { claims: Object.freeze(claims) } : {}),
   };
   // Frozen: nothing may change a provider after start-up.
   return Object.freeze({ ...presetSettings(preset, prefix, vars, common, reader), ...common });

@@ -8,6 +8,7 @@ import type { ProviderDefinition } from './types.js';
 export { idTokenRefused, profileRefused } from './errors.js';
 export type {
   AccessRules,
+  ClaimValue,
   CommonSettings,
   Endpoints,
   JsonObject,

@@ -4,7 +4,10 @@ import { CodeBook } from './oauth-server.js';
 
 export interface MockUser {
   readonly sub: string;
+  /** In the ID token and in userinfo. */
   readonly claims?: Record<string, unknown>;
+  /** In userinfo only, as many providers (oidc-provider among them) give profile claims. */
+  readonly userinfoClaims?: Record<string, unknown>;
 }
 
 export interface TokenRequestRecord {
@@ -37,6 +40,8 @@ export class MockOidcProvider {
   /** Makes userinfo refuse every access token with a `WWW-Authenticate` challenge (RFC 6750). */
   userinfoChallenge = false;
   readonly tokenRequests: TokenRequestRecord[] = [];
+  /** How many requests userinfo has answered. */
+  userinfoRequests = 0;
   readonly #book = new CodeBook<MockUser>();
   #key!: { privateKey: CryptoKey; jwk: JWK };
   #foreignKey!: CryptoKey;
@@ -117,6 +122,7 @@ export class MockOidcProvider {
       ),
       http.get(`${issuer}/userinfo`, ({ request }) => {
         const user = this.#book.bearerOf(request);
+        this.userinfoRequests++;
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
             status: 401,
@@ -124,7 +130,7 @@ export class MockOidcProvider {
           });
         }
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
-        return HttpResponse.json({ sub: user.sub, ...user.claims });
+        return HttpResponse.json({ sub: user.sub, ...user.claims, ...user.userinfoClaims });
       }),
     ];
   }
