@@ -35,14 +35,13 @@ export interface CaddyOptions {
 }
 
 /**
- * The configuration Caddy runs: the global options a test needs (no admin endpoint, nothing
- * persisted), then the repository's Caddyfile as it is, by `import`. Its addresses come from the
+ * The configuration Caddy runs: the global option a test needs (no admin endpoint; what Caddy
+ * would persist goes to its XDG directories, in the test's temporary one), then the repository's Caddyfile as it is, by `import`. Its addresses come from the
  * environment, as the Caddyfile lets an operator give them.
  */
 const wrapper = () => `# Written by test/support/caddy.ts for one test run.
 {
 	admin off
-	persist_config off
 }
 import ${PORTERO_CADDYFILE}
 `;
@@ -102,7 +101,10 @@ export async function startCaddy(options: CaddyOptions): Promise<CaddyServer> {
   return { url, port, output: () => output, stop };
 }
 
-/** Until `url` gets an HTTP answer from this Caddy (its pid file names it: another server on the port would not). */
+/**
+ * Until `url` gets an HTTP answer from this Caddy, not another server's on the port: `caddy run`
+ * writes its pid file only once its configuration is loaded and its sockets bound.
+ */
 async function waitListening(child: ChildProcess, url: string, dir: string): Promise<void> {
   const answered = () =>
     fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000), redirect: 'manual' }).then(

@@ -12,12 +12,16 @@ export interface OpAccount {
   readonly name: string;
   /** The `groups` claim (of the `profile` scope here), as Keycloak or authentik send it. */
   readonly groups: readonly string[];
+  /** `email_verified`; true unless said. */
+  readonly emailVerified?: boolean;
 }
 
 /** The provider's accounts: sign in with one of these user names and its password, nothing else. */
 export const OP_ACCOUNTS: Readonly<Record<string, OpAccount>> = Object.freeze({
   alice: { password: 'alice-correct-horse', email: 'alice@corp.example', name: 'Alice Liddell', groups: ['staff', 'admins'] },
   bob: { password: 'bob-battery-staple', email: 'bob@corp.example', name: 'Bob Marley', groups: ['staff'] },
+  // An address the IdP has not verified: portero passes no email for her.
+  carol: { password: 'carol-staple-horse', email: 'carol@corp.example', name: 'Carol Shaw', groups: ['staff'], emailVerified: false },
 });
 
 /** How a client authenticates with its secret at the token endpoint. */
@@ -184,7 +188,7 @@ async function createProvider(issuer: string, client: { id: string; secret: stri
         claims: async () => ({
           sub: id,
           email: account.email,
-          email_verified: true,
+          email_verified: account.emailVerified ?? true,
           name: account.name,
           preferred_username: id,
           groups: [...account.groups],
