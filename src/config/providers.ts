@@ -9,6 +9,7 @@ import {
 import { isHttpAllowed } from '../shared/loopback.js';
 import { CLIENT_AUTH_SUFFIXES, readClientCredentials } from './client-auth.js';
 import { accessRules, readDomains, readEmails, readEmailsFile, readGroups } from './access.js';
+import { readClaimNames } from './claims.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
 
@@ -26,6 +27,7 @@ const COMMON_SUFFIXES = [
   'GROUPS_CLAIM',
   'ALLOW_ALL',
   ...CLIENT_AUTH_SUFFIXES,
+  'CLAIMS',
 ] as const;
 
 type ProviderVariables = Map<string, string>;
@@ -152,6 +154,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
   );
   const groupsClaim = vars.get('GROUPS_CLAIM') || undefined;
   const allowAll = readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader);
+  const claims = readClaimNames(prefix, vars.get('CLAIMS'), reader);
   const common: CommonSettings = {
     id,
     type: preset.type,
@@ -162,6 +165,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     access,
     allowAll,
     ...(groupsClaim ? { groupsClaim } : {}),
+    ...(claims?.length ? { claims: Object.freeze(claims) } : {}),
   };
   // Frozen: nothing may change a provider after start-up.
   return Object.freeze({ ...presetSettings(preset, prefix, vars, common, reader), ...common });

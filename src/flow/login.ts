@@ -36,6 +36,8 @@ export interface FinishedLogin {
   readonly provider: ConfiguredProvider;
   readonly profile: Profile;
   readonly returnTo: string;
+  /** Names of `PROVIDER_<ID>_CLAIMS` the provider gave a value for that the token does not carry (src/flow/extra-claims.ts), for the log. */
+  readonly leftOutClaims: readonly string[];
 }
 
 /** The login dependencies as the flow configuration describes them; `createApp` and tests build them so. */
@@ -207,16 +209,17 @@ async function exchangeCode(
   }
 }
 
-/**
- * Finishes a login: consumes the flow exactly once, checks state, exchanges the code with the PKCE
- * verifier, validates the ID token (OIDC) and builds the user's profile.
- */
 /** The rules with the addresses of `_ALLOWED_EMAILS_FILE` as it is now, added to `_ALLOWED_EMAILS`. */
 async function withFileEmails(rules: AccessRules, files: EmailsFiles): Promise<AccessRules> {
   if (!rules.emailsFile) return rules;
   return { ...rules, emails: [...(rules.emails ?? []), ...(await files.emails(rules.emailsFile))] };
 }
 
+/**
+ * Finishes a login: consumes the flow exactly once, checks state, exchanges the code with the PKCE
+ * verifier, validates the ID token (OIDC) and builds the user's profile, which the access
+ * rules must let in.
+ */
 export async function finishLogin(deps: LoginDeps, providerId: string, flowId: string, params: URLSearchParams): Promise<FinishedLogin> {
   const provider = findProvider(deps, providerId);
   const record = await deps.flows.consume(flowId);
@@ -228,7 +231,7 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
     });
   }
   const tokens = await exchangeCode(deps, provider, config, record, params);
-  const profile = await readProfile(provider, config, tokens, params);
+  const { profile, leftOutClaims } = await readProfile(provider, config, tokens, params);
   const rules = await withFileEmails(provider.settings.access ?? {}, deps.emailsFiles);
   checkAccess(profile, [
     { prefix: '', rules: deps.config.access },
@@ -237,5 +240,5 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
   // The token carries the groups the provider's rule names, those only (see carriedGroups).
   const { groups: _all, ...person } = profile;
   const groups = carriedGroups(profile, rules);
-  return { provider, profile: groups.length > 0 ? { ...person, groups } : person, returnTo: record.returnTo };
+  return { provider, profile: groups.length > 0 ? { ...person, groups } : person, returnTo: record.returnTo, leftOutClaims };
 }

@@ -20,8 +20,9 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
     const started = clock.now();
     await next();
     const error = c.get('error');
-    // The error's detail first, so none of its keys can overwrite the fields every line has.
+    // The route's and the error's detail first, so none of their keys can overwrite the fields every line has.
     const line = {
+      ...c.get('logDetail'),
       ...error?.detail,
       request_id: c.get('requestId'),
       method: c.req.method,

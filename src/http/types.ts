@@ -20,6 +20,8 @@ export type AppEnv = {
     requestId: string;
     /** Set by the error mapper, read by the request log. */
     error?: PorteroError;
+    /** What a route adds to its request's log line (safe detail only: never a value of the user's). */
+    logDetail?: Readonly<Record<string, unknown>>;
     /** PUBLIC_URL's path, for links in pages ('' when PUBLIC_URL has none). */
     basePath: string;
     /** BRAND_NAME and BRAND_LOGO_URL, for every page (`pageContext`). */

@@ -2,7 +2,7 @@ import { lowerAscii } from '../shared/email.js';
 import { pick } from './claims.js';
 import { accountRefused, profileRefused } from './errors.js';
 import { ENDPOINT_VARIABLES, type EndpointSettings, providerPrefix, readEndpoints } from './settings.js';
-import { defineProvider, type ProfileSource, type SettingsReader } from './types.js';
+import { defineProvider, type JsonObject, type ProfileSource, type ProviderSettings, type SettingsReader } from './types.js';
 
 interface GitHubEmail {
   email: string;
@@ -78,25 +78,47 @@ function readOrgs(raw: string | undefined, problem: (message: string) => void, v
  */
 const besideUser = (settings: EndpointSettings, resource: string) => `${settings.userinfoUrl.replace(/\/+$/, '')}/${resource}`;
 
-/** What GitHub says the user is a member of: `org` for each organisation, `org/team` for each team. */
-async function memberships(source: ProfileSource<GitHubSettings>, teams: boolean): Promise<Set<string> | undefined> {
-  const orgs = await source.fetchJson(besideUser(source.settings, 'orgs?per_page=100'), { optional: true });
-  if (!Array.isArray(orgs)) return undefined;
-  const found = new Set(
-    orgs
-      .map((org) => pick(org as Record<string, unknown>, 'login'))
-      .filter((login) => login !== undefined)
-      .map(lowerAscii),
-  );
-  if (!teams) return found;
-  const list = await source.fetchJson(besideUser(source.settings, 'teams?per_page=100'), { optional: true });
-  for (const team of Array.isArray(list) ? list : []) {
-    const org = pick((team as { organization?: Record<string, unknown> }).organization, 'login');
-    const slug = pick(team as Record<string, unknown>, 'slug');
-    if (org && slug) found.add(lowerAscii(`${org}/${slug}`));
+/** GitHub lists at most 100 a page; beyond 10 pages (1000 organisations) portero stops asking. */
+const PER_PAGE = 100;
+const MAX_PAGES = 10;
+
+/**
+ * Every entry of a paginated list of the user's (`/user/orgs`, `/user/teams`), page by page until
+ * a short one: an organisation on page 2 counts as much as one on page 1. Undefined when GitHub
+ * will not list them (403 or 404: no `read:org`), or the list is longer than portero reads.
+ */
+async function listAll(source: ProfileSource<GitHubSettings>, list: 'orgs' | 'teams'): Promise<JsonObject[] | undefined> {
+  const entries: JsonObject[] = [];
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const answer = await source.fetchJson(besideUser(source.settings, `${list}?per_page=${PER_PAGE}&page=${page}`), { optional: true });
+    if (!Array.isArray(answer)) return undefined;
+    entries.push(...answer.filter((entry): entry is JsonObject => typeof entry === 'object' && entry !== null));
+    if (answer.length < PER_PAGE) return entries;
   }
-  return found;
+  return undefined;
 }
+
+/** The logins of the user's organisations, as GitHub spells them; undefined when GitHub does not say. */
+async function organisations(source: ProfileSource<GitHubSettings>): Promise<string[] | undefined> {
+  const orgs = await listAll(source, 'orgs');
+  return orgs?.map((org) => pick(org, 'login')).filter((login) => login !== undefined);
+}
+
+/** Whether the user is in one of `allowed` (`org`, `org/team`, lower-cased), by their organisations and, when asked for, teams. */
+async function isMember(source: ProfileSource<GitHubSettings>, allowed: readonly string[], orgs: readonly string[]): Promise<boolean> {
+  const found = new Set(orgs.map(lowerAscii));
+  if (allowed.some((entry) => entry.includes('/'))) {
+    for (const team of (await listAll(source, 'teams')) ?? []) {
+      const org = pick(team.organization as JsonObject | undefined, 'login');
+      const slug = pick(team, 'slug');
+      if (org && slug) found.add(lowerAscii(`${org}/${slug}`));
+    }
+  }
+  return allowed.some((entry) => found.has(entry));
+}
+
+/** Whether `PROVIDER_<ID>_CLAIMS` asks for the user's organisations (the `orgs` claim). */
+const wantsOrgs = (settings: ProviderSettings<GitHubSettings>) => settings.claims?.includes('orgs') === true;
 
 /**
  * GitHub is OAuth 2.0, not OIDC: the profile comes from `GET /user`, and since `/user` shows only
@@ -104,15 +126,17 @@ async function memberships(source: ProfileSource<GitHubSettings>, teams: boolean
  * GitHub Enterprise Server: type `github` with `_URL` (or its own three endpoints); everything is
  * read beside its `/user`, and its users are the company's, so it is no public provider.
  * No verified primary email (or no permission to read them): the token carries no email rather
- * than an unverified one, nor a verified secondary one the user did not make primary. With `_ALLOWED_ORGS` it asks `read:org` too and lets in members of one
- * of those organisations or teams only (`/user/orgs`, `/user/teams`).
+ * than an unverified one, nor a verified secondary one the user did not make primary. With
+ * `_ALLOWED_ORGS` it asks `read:org` too and lets in members of one of those organisations or
+ * teams only (`/user/orgs`, `/user/teams`). `_CLAIMS=login,orgs` copies the login name (any field
+ * of `/user`, as userinfo) and the organisations (asking `read:org`).
  */
 export const github = defineProvider<GitHubSettings>({
   type: 'github',
   displayName: 'GitHub',
   protocol: 'oauth2',
   scopes: SCOPES,
-  scopesFor: (settings) => (settings.allowedOrgs ? [...SCOPES, 'read:org'] : SCOPES),
+  scopesFor: (settings) => (settings.allowedOrgs || wantsOrgs(settings) ? [...SCOPES, 'read:org'] : SCOPES),
   requiresClientSecret: true,
   // Anyone can make a github.com account; an organisation rule says who of them. An endpoint left on
   // github.com (a mix of the two) counts as github.com: the fail-closed reading.
@@ -138,14 +162,11 @@ export const github = defineProvider<GitHubSettings>({
     const primary = Array.isArray(emails) ? emails.filter(isGitHubEmail).find((entry) => entry.primary && entry.verified) : undefined;
     const login = pick(user, 'login');
     const { allowedOrgs } = source.settings;
+    const orgs = allowedOrgs || wantsOrgs(source.settings) ? await organisations(source) : undefined;
     if (allowedOrgs) {
-      const member = await memberships(
-        source,
-        allowedOrgs.some((entry) => entry.includes('/')),
-      );
       const rule = `${providerPrefix(source.settings.id)}ALLOWED_ORGS`;
-      if (!member) throw accountRefused(rule, 'memberships not readable (scope read:org?)', login);
-      if (!allowedOrgs.some((entry) => member.has(entry))) throw accountRefused(rule, 'in no allowed org', login);
+      if (!orgs) throw accountRefused(rule, 'memberships not readable (scope read:org?)', login);
+      if (!(await isMember(source, allowedOrgs, orgs))) throw accountRefused(rule, 'in no allowed org', login);
     }
     return {
       subject,
@@ -154,6 +175,8 @@ export const github = defineProvider<GitHubSettings>({
       name: pick(user, 'name'),
       preferredUsername: login,
       picture: pick(user, 'avatar_url'),
+      // `login` and the rest of /user reach PROVIDER_<ID>_CLAIMS as userinfo; the organisations only from here.
+      ...(orgs && wantsOrgs(source.settings) ? { extraClaims: { orgs } } : {}),
     };
   },
 });

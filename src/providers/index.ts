@@ -20,6 +20,7 @@ import type { ProviderDefinition } from './types.js';
 export { idTokenRefused, profileRefused } from './errors.js';
 export type {
   AccessRules,
+  ClaimValue,
   ClientKey,
   ClientKeyAlgorithm,
   ResponseMode,

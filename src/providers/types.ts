@@ -12,7 +12,16 @@ export interface Profile {
   readonly picture?: string;
   /** The groups the provider says the user is in (`_GROUPS_CLAIM`), as it spells them. */
   readonly groups?: readonly string[];
+  /**
+   * The claims of `PROVIDER_<ID>_CLAIMS`, copied into the token under their own names. A preset may
+   * offer here what its ID token and userinfo do not hold (GitHub's `orgs`); the flow adds the rest
+   * from those and keeps what fits (src/flow/extra-claims.ts).
+   */
+  readonly extraClaims?: Readonly<Record<string, ClaimValue>>;
 }
+
+/** What an extra claim may be: JSON a downstream app reads as it is, never an object portero cannot bound. */
+export type ClaimValue = string | number | boolean | readonly string[];
 
 export type JsonObject = Record<string, unknown>;
 
@@ -72,6 +81,8 @@ export interface CommonSettings {
   readonly privateKey?: ClientKey;
   /** `PROVIDER_<ID>_RESPONSE_MODE`, else the preset's, else `query`. */
   readonly responseMode: ResponseMode;
+  /** `PROVIDER_<ID>_CLAIMS`: more claims of the provider's to copy into the token, in the operator's order. */
+  readonly claims?: readonly string[];
 }
 
 /** One configured provider: the common settings and those its preset reads (`S`). */

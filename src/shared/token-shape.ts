@@ -50,6 +50,17 @@ const SCHEMA: Readonly<Record<string, { readonly rule: string; readonly ok: (val
 };
 
 /**
+ * Names a token may not carry as a provider's extra claim (`PROVIDER_<ID>_CLAIMS`): portero's own
+ * claims above, and those that say something about the token rather than the user, which JWT and
+ * OpenID libraries act on (`nonce`, `azp`, the hashes of other tokens, a `cnf` key it must be bound
+ * to, OAuth's `client_id` and `scope`, `act`). Compared lower-cased: `Sub` beside `sub` misleads.
+ */
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  ...Object.keys(SCHEMA),
+  ...['nonce', 'azp', 'at_hash', 'c_hash', 's_hash', 'cnf', 'client_id', 'scope', 'act', 'may_act'],
+]);
+
+/**
  * What is wrong with the claims of a validly signed token, or undefined when they are the claims
  * portero writes (`sub` and `sid` non-empty strings, times whole seconds before the year 10000,
  * the profile claims strings, `email_verified` a boolean). Checked after the signature: a token

@@ -5,6 +5,8 @@ import type { TokenConfig } from '../config/types.js';
 import { PorteroError, PROFILE_UNAVAILABLE } from '../errors.js';
 import type { Profile } from '../providers/index.js';
 import type { PorteroClaims } from '../shared/claims.js';
+import { lowerAscii } from '../shared/email.js';
+import { RESERVED_CLAIMS } from '../shared/token-shape.js';
 import type { KeySet } from './keys.js';
 
 export interface IssuedToken {
@@ -26,7 +28,11 @@ export async function issueToken(
   profile: Profile,
 ): Promise<IssuedToken> {
   const iat = Math.floor(clock.now() / 1000);
+  // Never one of portero's own names, nor one a library reads as about the token: start-up refuses
+  // them in PROVIDER_<ID>_CLAIMS (src/config/claims.ts), and here nothing else can bring one in.
+  const extras = Object.fromEntries(Object.entries(profile.extraClaims ?? {}).filter(([name]) => !RESERVED_CLAIMS.has(lowerAscii(name))));
   const claims: PorteroClaims = {
+    ...extras,
     iss: settings.issuer,
     ...(settings.audience ? { aud: settings.audience } : {}),
     sub: `${providerId}:${profile.subject}`,
@@ -42,8 +48,9 @@ export async function issueToken(
     ...(profile.groups !== undefined && profile.groups.length > 0 ? { groups: [...profile.groups] } : {}),
   };
   // Browsers silently drop a cookie over about 4 KB, and the user would loop between app and
-  // sign-in. A provider's long picture URL or name gives way first; beyond that, refuse clearly.
-  for (const dropped of [[], ['picture'], ['picture', 'name']] as const) {
+  // sign-in. A provider's long picture URL or name gives way first, then the extra claims (which
+  // src/flow/extra-claims.ts bounds already); beyond that, refuse clearly.
+  for (const dropped of [[], ['picture'], ['picture', 'name'], ['picture', 'name', ...Object.keys(extras)]]) {
     const kept: PorteroClaims = { ...claims };
     for (const name of dropped) delete kept[name];
     const token = await new SignJWT(kept)

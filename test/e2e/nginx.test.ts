@@ -5,15 +5,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { unescapeHtml } from '../support/html.js';
-import { PORTERO_LOCATIONS } from '../support/nginx.js';
+import { PORTERO_ADMIN_LOCATION, PORTERO_LOCATIONS } from '../support/nginx.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
 import { REPO_ROOT, type GatewayProcess } from '../support/process.js';
 import { pollUntil } from '../support/wait.js';
 
 // portero as it runs in production: two gateway processes (NODE_ENV=production) sharing one
 // Redis, one COOKIE_SECRET and one JWT_KEYS file, behind nginx with the repository's
-// deploy/nginx/portero-locations.conf, signing people in at a real OpenID provider, and
-// protecting an app with auth_request. Everything is reached over HTTP, as a browser does.
+// deploy/nginx/portero-locations.conf (and portero-admin-location.conf), signing people in at a
+// real OpenID provider, and protecting an app with auth_request. Everything is reached over
+// HTTP, as a browser does.
 
 let stack: E2eStack;
 let verifyKeys: ReturnType<typeof createLocalJWKSet>;
@@ -66,6 +67,7 @@ const expectedClaims = (account: string) => ({
   email_verified: true,
   name: OP_ACCOUNTS[account]!.name,
   preferred_username: account,
+  groups: [...OP_ACCOUNTS[account]!.groups],
 });
 
 /** Not signed in, `page` redirects to the sign-in page, which will return to the whole original URL. */
@@ -127,7 +129,8 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
   let startFailure: unknown;
   beforeAll(async () => {
     try {
-      stack = await startE2eStack();
+      // Everyone is staff; alice is an admin too. The token carries the groups named here.
+      stack = await startE2eStack({ env: { PROVIDER_CORP_ALLOWED_GROUPS: 'staff,admins' } });
       const jwks = await fetch(`${stack.url}/.well-known/jwks.json`);
       verifyKeys = createLocalJWKSet((await jwks.json()) as JSONWebKeySet);
     } catch (err) {
@@ -217,6 +220,7 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       const allowed = await browser.get(network, page, {
         'x-auth-request-user': 'corp:mallory',
         'x-auth-request-email': 'mallory@evil.example',
+        'x-auth-request-groups': 'forged-group',
         'x-auth-request-token': 'forged',
       });
       expect(allowed.status).toBe(200);
@@ -228,6 +232,7 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
         'x-auth-request-user': 'corp:alice',
         'x-auth-request-email': OP_ACCOUNTS.alice!.email,
         'x-auth-request-preferred-username': 'alice',
+        'x-auth-request-groups': 'staff,admins',
         'x-auth-request-token': token,
       });
       expect(JSON.stringify(upstream.headers)).not.toMatch(/mallory|forged/);
@@ -278,13 +283,59 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       expect((await attacker.get(network, page)).status).toBe(200);
     });
   });
+
+  describe('an app for some of them: /admin/ with /auth?allowed_groups=admins (portero-admin-location.conf)', () => {
+    it('lets a member through, with her groups; refuses a signed-in non-member with 403, not a sign-in', async () => {
+      const alice = new TestBrowser();
+      expect((await signIn(alice, 'alice')).callback.status).toBe(302);
+      const received = stack.app.requests.length;
+      const allowed = await alice.get(network, `${stack.url}/admin/users?page=2`);
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toContain(`hello ${stack.providerId}:alice`);
+      expect(stack.app.requests.length).toBe(received + 1);
+      expect(stack.app.requests.at(-1)).toMatchObject({
+        url: '/admin/users?page=2',
+        headers: { 'x-auth-request-user': `${stack.providerId}:alice`, 'x-auth-request-groups': 'staff,admins' },
+      });
+
+      const bob = new TestBrowser();
+      expect((await signIn(bob, 'bob')).callback.status).toBe(302);
+      // Claiming the group himself changes nothing: nginx asks portero, which reads his token.
+      const refused = await bob.get(network, `${stack.url}/admin/users`, { 'x-auth-request-groups': 'admins' });
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('location')).toBeNull();
+      expect(stack.app.requests.length, 'the app saw a request nginx should have stopped').toBe(received + 1);
+      const refusals = () =>
+        stack.gateways.flatMap((gateway) => gateway.logLines()).filter((entry) => entry.path === '/auth' && entry.status === 403);
+      await expect
+        .poll(() => refusals().at(-1), { timeout: 3000 })
+        .toMatchObject({ error: 'not_allowed', rule: '/auth ALLOWED_GROUPS', reason: 'in no allowed group' });
+
+      // bob is still signed in for the app everyone may use, with only his own groups.
+      expect((await bob.get(network, `${stack.url}/app/`, { 'x-auth-request-groups': 'admins' })).status).toBe(200);
+      expect(stack.app.requests.at(-1)?.headers['x-auth-request-groups']).toBe('staff');
+    });
+
+    it('sends a stranger to sign in and back to /admin/', async () => {
+      const browser = new TestBrowser();
+      const page = `${stack.url}/admin/settings?tab=keys`;
+      const received = stack.app.requests.length;
+      const signInPage = await sentToSignIn(browser, page);
+      expect(stack.app.requests.length).toBe(received);
+      await signInFrom(browser, signInPage, page);
+      expect((await browser.get(network, page)).status).toBe(200);
+    });
+  });
 });
 
 describe('README.md', () => {
-  it('shows the nginx locations these tests run, verbatim', async () => {
+  it.each([
+    ['deploy/nginx/portero-locations.conf', PORTERO_LOCATIONS],
+    ['deploy/nginx/portero-admin-location.conf', PORTERO_ADMIN_LOCATION],
+  ])('shows %s, which these tests run, verbatim', async (name, file) => {
     const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-    const locations = await readFile(PORTERO_LOCATIONS, 'utf8');
+    const locations = await readFile(file, 'utf8');
     const block = `\`\`\`nginx\n${locations}\`\`\``;
-    expect(readme.includes(block), `README.md must show deploy/nginx/portero-locations.conf verbatim, in a block:\n${block}`).toBe(true);
+    expect(readme.includes(block), `README.md must show ${name} verbatim, in a block:\n${block}`).toBe(true);
   });
 });

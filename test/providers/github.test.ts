@@ -322,3 +322,53 @@ describe('GitHub with _ALLOWED_ORGS', () => {
     expect(() => parseConfig({ ...WITH_ORGS, PROVIDER_GITHUB_ALLOWED_ORGS: 'acme/, @x' })).toThrow(/is not an organisation or org\/team/);
   });
 });
+
+describe('GitHub with _CLAIMS (login, orgs)', () => {
+  const BASE = { PROVIDER_GITHUB_CLIENT_ID: CLIENT_ID, PROVIDER_GITHUB_CLIENT_SECRET: CLIENT_SECRET };
+  beforeEach(() => {
+    github.orgs = [
+      { login: 'Acme', id: 1 },
+      { login: 'hobby', id: 2 },
+    ];
+    github.orgsStatus = 200;
+  });
+
+  it('copies the login and the organisations as GitHub spells them, asking read:org for them', async () => {
+    deps = flowDepsFor({ ...BASE, PROVIDER_GITHUB_CLAIMS: 'login,orgs' });
+    const { authorizationUrl } = await startLogin(deps, 'github', undefined);
+    expect(authorizationUrl.searchParams.get('scope')).toBe('read:user user:email read:org');
+    const { profile } = await signIn();
+    expect(profile.extraClaims).toEqual({ login: 'octoada', orgs: ['Acme', 'hobby'] });
+    expect(github.apiCalls).toEqual(['/user', '/user/emails', '/user/orgs']);
+  });
+
+  it('reads any field of /user, and asks neither read:org nor /user/orgs without orgs', async () => {
+    deps = flowDepsFor({ ...BASE, PROVIDER_GITHUB_CLAIMS: 'login,site_admin,public_repos' });
+    github.user = { ...ADA, site_admin: false, public_repos: 12 };
+    const { authorizationUrl } = await startLogin(deps, 'github', undefined);
+    expect(authorizationUrl.searchParams.get('scope')).toBe('read:user user:email');
+    expect((await signIn()).profile.extraClaims).toEqual({ login: 'octoada', site_admin: false, public_repos: 12 });
+    expect(github.apiCalls).toEqual(['/user', '/user/emails']);
+  });
+
+  it('signs in without orgs when GitHub will not list them (no read:org granted)', async () => {
+    deps = flowDepsFor({ ...BASE, PROVIDER_GITHUB_CLAIMS: 'login,orgs' });
+    github.orgsStatus = 403;
+    expect((await signIn()).profile.extraClaims).toEqual({ login: 'octoada' });
+  });
+
+  it('reads every page of organisations: all of them or none, and an allowed one on page 2 counts', async () => {
+    github.orgs = Array.from({ length: 130 }, (_, i) => ({ login: `org${i}`, id: i }));
+    deps = flowDepsFor({ ...BASE, PROVIDER_GITHUB_CLAIMS: 'orgs', PROVIDER_GITHUB_ALLOWED_ORGS: 'org120' });
+    const { profile, leftOutClaims } = await signIn();
+    expect(github.apiCalls.filter((call) => call === '/user/orgs')).toHaveLength(2);
+    // 130 names do not fit the token's room for extra claims: left out whole (and logged), not cut to the first page.
+    expect(profile.extraClaims).toBeUndefined();
+    expect(leftOutClaims).toEqual(['orgs']);
+    github.orgs = Array.from({ length: 1001 }, (_, i) => ({ login: `o${i}`, id: i }));
+    expect(await rejection(signIn())).toMatchObject({
+      code: 'not_allowed',
+      detail: { reason: 'memberships not readable (scope read:org?)' },
+    });
+  });
+});

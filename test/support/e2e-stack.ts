@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { generateKeyJwk } from '../../src/tokens/keys.js';
 import { escapeHtml } from './html.js';
 import { track } from './leftovers.js';
-import { startNginx, type NginxServer } from './nginx.js';
+import { startCaddy } from './caddy.js';
+import { PORTERO_ADMIN_LOCATION, PORTERO_LOCATIONS, startNginx } from './nginx.js';
 import { startOidcOp, type OidcOp } from './oidc-op.js';
 import { startGateway, type GatewayProcess } from './process.js';
 import { freePort, startRedisServer, type RedisServer } from './redis-server.js';
 
-/** A request the demo app received from nginx. */
+/** A request the demo app received from the proxy. */
 export interface UpstreamRequest {
   readonly method: string;
   readonly url: string;
@@ -53,6 +54,7 @@ function demoPage(req: IncomingMessage): string {
     ['user', user],
     ['email', header('x-auth-request-email')],
     ['user name', header('x-auth-request-preferred-username')],
+    ['groups', header('x-auth-request-groups')],
     ['page', req.url],
   ]
     .filter((row): row is [string, string] => row[1] !== undefined)
@@ -97,9 +99,17 @@ export async function startDemoUpstream(): Promise<DemoUpstream> {
   };
 }
 
-/** portero as in production on one machine: two gateway processes (`node dist/main.js`, as `npm start` runs them) behind nginx, one Redis, a real OpenID provider. */
+/** The proxy in front of the gateways and the app, as the repository configures it (deploy/nginx, deploy/caddy). */
+export interface RunningProxy {
+  readonly kind: 'nginx' | 'caddy';
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** portero as in production on one machine: two gateway processes (`node dist/main.js`, as `npm start` runs them) behind nginx (or Caddy), one Redis, a real OpenID provider. */
 export interface E2eStack {
-  /** nginx's origin, which is also portero's PUBLIC_URL: everything a browser visits. */
+  /** The proxy's origin, which is also portero's PUBLIC_URL: everything a browser visits. */
   readonly url: string;
   /** The provider's id in portero (`/login/<id>`, `/callback/<id>`). */
   readonly providerId: string;
@@ -107,7 +117,7 @@ export interface E2eStack {
   readonly redis: RedisServer;
   /** INSTANCE_NAME `a` and `b`: the processes running now (a restart replaces one). */
   readonly gateways: readonly [GatewayProcess, GatewayProcess];
-  readonly nginx: NginxServer;
+  readonly proxy: RunningProxy;
   readonly app: DemoUpstream;
   /** The shared JWT_KEYS file (private keys, mode 0600), which a test may rewrite and then restart the gateways. */
   readonly jwtKeysFile: string;
@@ -127,6 +137,11 @@ export interface E2eStackOptions {
   readonly providerId?: string;
   /** More configuration for both processes. */
   readonly env?: Record<string, string>;
+  /**
+   * In front: nginx with deploy/nginx/portero-locations.conf and portero-admin-location.conf (the
+   * default), or Caddy with deploy/caddy/Caddyfile.
+   */
+  readonly proxy?: 'nginx' | 'caddy';
 }
 
 /** Stop functions of what was started, run in reverse order; every one runs, the errors are collected. */
@@ -193,11 +208,21 @@ async function startGatewayPair(env: Record<string, string>, stops: StopList): P
   };
 }
 
+/** nginx or Caddy on `port`, in front of the gateways and the app, configured as the repository's files say. */
+async function startProxy(kind: 'nginx' | 'caddy', port: number, gateways: readonly number[], app: string): Promise<RunningProxy> {
+  const portero = gateways.map((gateway) => `127.0.0.1:${gateway}`);
+  const server =
+    kind === 'nginx'
+      ? await startNginx({ port, upstreams: { portero, app: [app] }, includes: [PORTERO_LOCATIONS, PORTERO_ADMIN_LOCATION] })
+      : await startCaddy({ port, portero, app });
+  return { kind, url: server.url, stop: () => server.stop() };
+}
+
 /**
- * Starts, in order: Redis, nginx's port (taken first: it is PUBLIC_URL), the OpenID provider with
+ * Starts, in order: Redis, the proxy's port (taken first: it is PUBLIC_URL), the OpenID provider with
  * portero's client registered at `PUBLIC_URL/callback/<id>`, a JWT_KEYS file as `npm run keys`
  * writes it, two gateways configured only through the environment (`NODE_ENV=production`), the
- * demo app, and nginx in front of them all. A failure on the way stops what was started.
+ * demo app, and the proxy (nginx, or Caddy) in front of them all. A failure on the way stops what was started.
  */
 export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eStack> {
   const providerId = options.providerId ?? 'corp';
@@ -218,7 +243,7 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       NODE_ENV: 'production',
       PUBLIC_URL: url,
       HOST: '127.0.0.1',
-      // nginx connects from loopback: its X-Forwarded-For names the browser, as in compose.yaml.
+      // The proxy connects from loopback: its X-Forwarded-For names the browser, as in compose.yaml.
       TRUSTED_PROXIES: '127.0.0.1',
       REDIS_URL: redis.url,
       COOKIE_SECRET: randomBytes(32).toString('base64url'),
@@ -232,11 +257,8 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
     const app = await startDemoUpstream();
     stops.push(() => app.close());
 
-    const nginx = await startNginx({
-      port,
-      upstreams: { portero: gateways.ports.map((port) => `127.0.0.1:${port}`), app: [app.address] },
-    });
-    stops.push(() => nginx.stop());
+    const proxy = await startProxy(options.proxy ?? 'nginx', port, gateways.ports, app.address);
+    stops.push(() => proxy.stop());
 
     return {
       url,
@@ -249,7 +271,7 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
           throw new Error('a gateway of the end-to-end stack is not running (a restart failed, or the stack was stopped)');
         return [first, second] as const;
       },
-      nginx,
+      proxy,
       app,
       jwtKeysFile,
       restartGateway: (index) => gateways.restart(index),

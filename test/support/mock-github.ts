@@ -67,7 +67,13 @@ export class MockGitHub {
           this.apiCalls.push(`/user/${list}`);
           if (!authorized(request)) return HttpResponse.json({ message: 'Bad credentials' }, { status: 401 });
           if (this.orgsStatus !== 200) return HttpResponse.json({ message: 'Resource not accessible' }, { status: this.orgsStatus });
-          return HttpResponse.json(this[list]);
+          // Paginated as GitHub documents (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api):
+          // `per_page` (default 30, at most 100) entries of page `page` (from 1).
+          const query = new URL(request.url).searchParams;
+          const perPage = Math.min(Number(query.get('per_page') ?? 30), 100);
+          const page = Number(query.get('page') ?? 1);
+          const all = this[list];
+          return HttpResponse.json(Array.isArray(all) ? all.slice((page - 1) * perPage, page * perPage) : all);
         }),
       ),
       http.get(`${this.api}/user/emails`, ({ request }) => {

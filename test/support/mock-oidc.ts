@@ -9,6 +9,8 @@ export interface MockUser {
   readonly claims?: Record<string, unknown>;
   /** What userinfo answers beside `sub`, when it differs from the ID token (LinkedIn's `locale` object). */
   readonly userinfo?: Record<string, unknown>;
+  /** In userinfo only, beside the others, as many providers (oidc-provider among them) give profile claims. */
+  readonly userinfoClaims?: Record<string, unknown>;
 }
 
 /** Where a provider's endpoints are; `<issuer>/authorize`, `/token`, `/userinfo` and `/jwks` unless said. */
@@ -92,6 +94,8 @@ export class MockOidcProvider {
   /** Makes userinfo refuse every access token with a `WWW-Authenticate` challenge (RFC 6750). */
   userinfoChallenge = false;
   readonly tokenRequests: TokenRequestRecord[] = [];
+  /** How many requests userinfo has answered. */
+  userinfoRequests = 0;
   readonly #book = new CodeBook<MockUser>();
   #key!: { privateKey: CryptoKey; jwk: JWK };
   #foreignKey!: CryptoKey;
@@ -211,6 +215,7 @@ export class MockOidcProvider {
       http.post(token, async ({ request }) => this.#token(new URLSearchParams(await request.text()), request.headers.get('authorization'))),
       http.get(userinfo, ({ request }) => {
         const user = this.#book.bearerOf(request);
+        this.userinfoRequests++;
         if (this.userinfoChallenge) {
           return new HttpResponse(null, {
             status: 401,
@@ -218,7 +223,7 @@ export class MockOidcProvider {
           });
         }
         if (!user) return HttpResponse.json({ error: 'invalid_token' }, { status: 401 });
-        const body = { sub: user.sub, ...(user.userinfo ?? user.claims) };
+        const body = { sub: user.sub, ...(user.userinfo ?? user.claims), ...user.userinfoClaims };
         return HttpResponse.json(this.#options.userinfoResponse?.(body) ?? body);
       }),
     ];

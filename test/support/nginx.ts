@@ -13,6 +13,9 @@ export const NGINX = '/usr/sbin/nginx';
 /** The locations an operator copies into their `server { }` (and README.md shows): the file the tests run. */
 export const PORTERO_LOCATIONS = join(REPO_ROOT, 'deploy/nginx/portero-locations.conf');
 
+/** A location with rules of its own (`/admin/`, for the group admins), added beside them (README.md shows it too). */
+export const PORTERO_ADMIN_LOCATION = join(REPO_ROOT, 'deploy/nginx/portero-admin-location.conf');
+
 const MISSING = `${NGINX} is not installed: the end-to-end tests run portero behind a real nginx. Install Debian package "nginx" (apt-get install nginx).`;
 
 export interface NginxServer {
@@ -32,8 +35,8 @@ export interface NginxOptions {
   readonly upstreams: Readonly<Record<string, readonly string[]>>;
   /** The port to listen on (127.0.0.1); a free one by default. Take one first when others must know it in advance. */
   readonly port?: number;
-  /** Included inside `server { }`; the repository's {@link PORTERO_LOCATIONS} by default. */
-  readonly include?: string;
+  /** Included inside `server { }`, in this order; the repository's {@link PORTERO_LOCATIONS} by default. */
+  readonly includes?: readonly string[];
 }
 
 /** The nginx.conf for `options`, keeping everything of nginx's in `dir` and listening on 127.0.0.1:`port`. */
@@ -65,7 +68,7 @@ ${upstreams}
         listen 127.0.0.1:${port};
         server_name _;
         absolute_redirect off;
-        include ${options.include ?? PORTERO_LOCATIONS};
+${(options.includes ?? [PORTERO_LOCATIONS]).map((file) => `        include ${file};`).join('\n')}
     }
 }
 `;

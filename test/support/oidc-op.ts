@@ -10,12 +10,18 @@ export interface OpAccount {
   readonly password: string;
   readonly email: string;
   readonly name: string;
+  /** The `groups` claim (of the `profile` scope here), as Keycloak or authentik send it. */
+  readonly groups: readonly string[];
+  /** `email_verified`; true unless said. */
+  readonly emailVerified?: boolean;
 }
 
 /** The provider's accounts: sign in with one of these user names and its password, nothing else. */
 export const OP_ACCOUNTS: Readonly<Record<string, OpAccount>> = Object.freeze({
-  alice: { password: 'alice-correct-horse', email: 'alice@corp.example', name: 'Alice Liddell' },
-  bob: { password: 'bob-battery-staple', email: 'bob@corp.example', name: 'Bob Marley' },
+  alice: { password: 'alice-correct-horse', email: 'alice@corp.example', name: 'Alice Liddell', groups: ['staff', 'admins'] },
+  bob: { password: 'bob-battery-staple', email: 'bob@corp.example', name: 'Bob Marley', groups: ['staff'] },
+  // An address the IdP has not verified: portero passes no email for her.
+  carol: { password: 'carol-staple-horse', email: 'carol@corp.example', name: 'Carol Shaw', groups: ['staff'], emailVerified: false },
 });
 
 /** How a client authenticates with its secret at the token endpoint. */
@@ -184,10 +190,17 @@ async function createProvider(issuer: string, client: { id: string; secret: stri
       const account = OP_ACCOUNTS[id]!;
       return {
         accountId: id,
-        claims: async () => ({ sub: id, email: account.email, email_verified: true, name: account.name, preferred_username: id }),
+        claims: async () => ({
+          sub: id,
+          email: account.email,
+          email_verified: account.emailVerified ?? true,
+          name: account.name,
+          preferred_username: id,
+          groups: [...account.groups],
+        }),
       };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username', 'groups'] },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
@@ -240,7 +253,7 @@ function recordTokenExchanges(exchanges: TokenExchange[]): Parameters<Provider['
  * standing in for a corporate IdP: one confidential client, PKCE required, and the accounts of
  * {@link OP_ACCOUNTS}, whose passwords are checked by its own sign-in page (devInteractions, the
  * package's development pages, would take any user name and any password). Claims: `sub` (the
- * user name), `email`, `email_verified`, `name`, `preferred_username`.
+ * user name), `email`, `email_verified`, `name`, `preferred_username`, `groups`.
  */
 export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
   // Listening first: the issuer names the port.

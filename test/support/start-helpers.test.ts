@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startCaddy } from './caddy.js';
 import { removeLeftovers, track } from './leftovers.js';
 import { startNginx } from './nginx.js';
 import { startGateway } from './process.js';
@@ -83,6 +84,14 @@ describe('a port another server took after freePort()', () => {
     const start = startNginx({ port, upstreams: { portero: ['127.0.0.1:9'], app: ['127.0.0.1:9'] } });
     await expect(start).rejects.toThrow(
       new RegExp(`^another server answered while waiting for http://127\\.0\\.0\\.1:${port} to answer: not nginx \\(pid \\d+\\)`),
+    );
+  });
+
+  it('startCaddy refuses it: the answer came, but not from this Caddy, which cannot bind the port', async () => {
+    const port = await foreignHttpServer();
+    const start = startCaddy({ port, portero: ['127.0.0.1:9'], app: '127.0.0.1:9' });
+    await expect(start).rejects.toThrow(
+      new RegExp(`^(another server answered while waiting for http://127\\.0\\.0\\.1:${port} to answer: |caddy exited \\(code 1\\))`),
     );
   });
 

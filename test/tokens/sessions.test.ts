@@ -201,4 +201,38 @@ describe('the size of what is issued', () => {
     expect(small.claims).not.toHaveProperty('picture');
     await expect(sessions.issue('corp', { subject: 'u'.repeat(5000) })).rejects.toMatchObject({ code: 'profile_unavailable' });
   });
+
+  it('drops the extra claims after the picture and the name, all of them, never cutting one', async () => {
+    const extraClaims = { roles: ['r'.repeat(900)], team: 't'.repeat(900) };
+    const { token, claims } = await sessions.issue('corp', { subject: 'u', name: 'N'.repeat(1500), picture: 'https://p/x', extraClaims });
+    expect(token.length).toBeLessThanOrEqual(3800);
+    expect(claims).not.toHaveProperty('picture');
+    expect(claims).not.toHaveProperty('name');
+    expect(claims).toMatchObject(extraClaims);
+    const larger = await sessions.issue('corp', { subject: 'u', extraClaims: { ...extraClaims, more: 'm'.repeat(1500) } });
+    expect(larger.token.length).toBeLessThanOrEqual(3800);
+    expect(Object.keys(larger.claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'provider', 'sid', 'sub']);
+  });
+});
+
+describe('extra claims', () => {
+  it("are carried beside portero's, never in place of one, nor under a name a library reads as about the token", async () => {
+    const { token, claims } = await sessions.issue('corp', {
+      subject: 'u',
+      extraClaims: { roles: ['admin'], sub: 'corp:admin', Provider: 'other', nonce: 'n', Scope: 'admin', level: 2 },
+    });
+    expect(claims).toEqual({
+      iss: SETTINGS.issuer,
+      aud: SETTINGS.audience,
+      sub: 'corp:u',
+      iat: expect.any(Number),
+      exp: expect.any(Number),
+      jti: expect.any(String),
+      sid: expect.any(String),
+      provider: 'corp',
+      roles: ['admin'],
+      level: 2,
+    });
+    expect(await sessions.authenticate(token)).toMatchObject({ roles: ['admin'], level: 2 });
+  });
 });

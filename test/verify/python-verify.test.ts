@@ -182,3 +182,26 @@ describe('PyJWT and time', () => {
     expect(refusal(await verifyFromGatewayAhead(-2 * 3600))).toMatch(/^token refused: ExpiredSignatureError/);
   });
 });
+
+describe('PyJWT and the extra claims of PROVIDER_<ID>_CLAIMS', () => {
+  let gateway: ServedGateway;
+  beforeAll(async () => {
+    gateway = await serveGateway(idp, {
+      env: { PROVIDER_CORP_CLAIMS: 'roles,level,active,department', PROVIDER_CORP_ALLOWED_GROUPS: 'ops' },
+    });
+  });
+  afterAll(() => gateway.close());
+
+  it('accepts the token and hands them over with their JSON types', async () => {
+    const { jwksUrl: jwks_uri, issuer } = gateway;
+    const token = await gateway.signIn('u-11', {
+      roles: ['admin', 'dev'],
+      level: 3,
+      active: false,
+      department: 'R&D',
+      groups: ['ops', 'x'],
+    });
+    const claims = acceptedClaims(await verifyInPython(token, jwks_uri, issuer));
+    expect(claims).toMatchObject({ roles: ['admin', 'dev'], level: 3, active: false, department: 'R&D', groups: ['ops'] });
+  });
+});

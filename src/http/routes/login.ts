@@ -58,6 +58,10 @@ export function loginRoutes(deps: HttpDeps) {
 
     const finished = await finishLogin(deps.login, c.req.param('provider'), flowId, params);
     const issued = await deps.sessions.issue(finished.provider.id, finished.profile);
+    // Names only, so the operator sees why an app misses a claim; never their values.
+    const dropped = Object.keys(finished.profile.extraClaims ?? {}).filter((name) => !Object.hasOwn(issued.claims, name));
+    const leftOut = [...finished.leftOutClaims, ...dropped];
+    if (leftOut.length > 0) c.set('logDetail', { claims_left_out: leftOut.join(',').slice(0, 512) });
     cookies.setToken(c, issued.token);
     return c.redirect(finished.returnTo, 302);
   });

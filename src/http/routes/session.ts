@@ -90,10 +90,13 @@ export function sessionRoutes(deps: HttpDeps) {
     checkLocationRules(c, claims);
     c.header('cache-control', 'no-store');
     c.header('x-auth-request-user', headerValue(claims.sub));
+    // Each header always, empty when the token says nothing: a proxy that copies them (Caddy's
+    // copy_headers, Traefik's authResponseHeaders) then overwrites whatever the client sent under
+    // that name, and Caddy before 2.9 would otherwise pass on its placeholder's own text.
     // Only a verified address: apps key accounts by it, and an unverified one can be anyone's.
-    if (claims.email && claims.email_verified === true) c.header('x-auth-request-email', headerValue(claims.email));
-    if (claims.preferred_username) c.header('x-auth-request-preferred-username', headerValue(claims.preferred_username));
-    if (claims.groups?.length) c.header('x-auth-request-groups', headerValue(claims.groups.join(',')));
+    c.header('x-auth-request-email', claims.email && claims.email_verified === true ? headerValue(claims.email) : '');
+    c.header('x-auth-request-preferred-username', headerValue(claims.preferred_username ?? ''));
+    c.header('x-auth-request-groups', headerValue((claims.groups ?? []).join(',')));
     c.header('x-auth-request-token', token);
     return c.body(null, 200);
   });

@@ -1,0 +1,139 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PORTERO_CADDYFILE } from '../support/caddy.js';
+import { network, TestBrowser } from '../support/browser.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
+import { REPO_ROOT } from '../support/process.js';
+
+// portero behind Caddy (Debian's 2.6), as deploy/caddy/Caddyfile configures it: two gateway
+// processes in production behind Caddy's reverse_proxy, the app behind forward_auth at /app/,
+// and /admin/ for the group admins (/auth?allowed_groups=admins). Caddy passes a refusal of the
+// auth server to the browser as it is; the Caddyfile turns a 401 into portero's sign-in page.
+
+let stack: E2eStack;
+
+/** A person signs in through Caddy; their browser then holds the token cookie for Caddy's origin. */
+async function signIn(browser: TestBrowser, account: string, returnTo?: string) {
+  const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
+  const start = await browser.get(network, `${stack.url}/login/${stack.providerId}${query}`);
+  expect(start.status, await start.clone().text()).toBe(302);
+  const callback = await browser.get(
+    network,
+    await signInAtOp(browser, start.headers.get('location')!, account, OP_ACCOUNTS[account]!.password),
+  );
+  expect(callback.status, await callback.clone().text()).toBe(302);
+  return callback;
+}
+
+/** Not signed in, `page` redirects to portero's sign-in page, which will return to it. */
+async function expectSentToSignIn(browser: TestBrowser, page: string): Promise<void> {
+  const received = stack.app.requests.length;
+  const denied = await browser.get(network, page);
+  expect(denied.status).toBe(302);
+  const signInPage = new URL(denied.headers.get('location')!, stack.url);
+  expect(signInPage.origin + signInPage.pathname).toBe(`${stack.url}/`);
+  expect(signInPage.searchParams.get('return_to')).toBe(page);
+  expect(stack.app.requests.length, 'the app saw a request Caddy should have stopped').toBe(received);
+}
+
+/** Headers a client sends to pass as someone else. */
+const FORGED = {
+  'x-auth-request-user': 'corp:mallory',
+  'x-auth-request-email': 'mallory@evil.example',
+  'x-auth-request-groups': 'admins',
+  'x-auth-request-preferred-username': 'mallory',
+  'x-auth-request-token': 'forged',
+  'x-auth-request-role': 'root',
+};
+
+describe('behind Caddy: forward_auth, two processes, Redis, an OpenID provider', () => {
+  let startFailure: unknown;
+  beforeAll(async () => {
+    try {
+      stack = await startE2eStack({ proxy: 'caddy', env: { PROVIDER_CORP_ALLOWED_GROUPS: 'staff,admins' } });
+    } catch (err) {
+      startFailure = err;
+    }
+  }, 60_000);
+  beforeEach(() => {
+    if (startFailure) throw startFailure;
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('sends a stranger to sign in and back, then lets them through with the identity headers portero gave, none of their own', async () => {
+    const browser = new TestBrowser();
+    const page = `${stack.url}/app/some/page?x=1&y=2`;
+    await expectSentToSignIn(browser, page);
+    expect((await signIn(browser, 'alice', page)).headers.get('location')).toBe(page);
+    const token = (await browser.cookie(stack.url, 'auth_token'))!.value;
+
+    const allowed = await browser.get(network, page, { ...FORGED, authorization: 'Bearer the-clients-own' });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain(`hello ${stack.providerId}:alice`);
+    const upstream = stack.app.requests.at(-1)!;
+    expect(upstream.url).toBe('/app/some/page?x=1&y=2');
+    expect(upstream.headers).toMatchObject({
+      'x-auth-request-user': `${stack.providerId}:alice`,
+      'x-auth-request-email': OP_ACCOUNTS.alice!.email,
+      'x-auth-request-preferred-username': 'alice',
+      'x-auth-request-groups': 'staff,admins',
+      'x-auth-request-token': token,
+      authorization: `Bearer ${token}`,
+    });
+    expect(upstream.headers).not.toHaveProperty('x-auth-request-role');
+    expect(JSON.stringify(upstream.headers)).not.toMatch(/mallory|forged|root|clients-own/);
+  });
+
+  it("passes an identity header portero leaves empty as empty: never the client's, nor Caddy's placeholder", async () => {
+    const browser = new TestBrowser();
+    await signIn(browser, 'carol');
+    expect((await browser.get(network, `${stack.url}/app/`, FORGED)).status).toBe(200);
+    const { headers } = stack.app.requests.at(-1)!;
+    expect(headers['x-auth-request-user']).toBe(`${stack.providerId}:carol`);
+    // Her address is not verified: portero names none, and Caddy sends the empty value it got.
+    expect(headers['x-auth-request-email'] ?? '').toBe('');
+    expect(JSON.stringify(headers)).not.toMatch(/mallory|forged|\{http\./);
+  });
+
+  describe('/admin/, for the group admins (uri /auth?allowed_groups=admins)', () => {
+    it("lets a member through; shows a signed-in non-member portero's 403 page, not the sign-in page", async () => {
+      const alice = new TestBrowser();
+      await signIn(alice, 'alice');
+      const allowed = await alice.get(network, `${stack.url}/admin/users`);
+      expect(allowed.status).toBe(200);
+      expect(stack.app.requests.at(-1)).toMatchObject({
+        url: '/admin/users',
+        headers: { 'x-auth-request-user': `${stack.providerId}:alice`, 'x-auth-request-groups': 'staff,admins' },
+      });
+
+      const bob = new TestBrowser();
+      await signIn(bob, 'bob');
+      const received = stack.app.requests.length;
+      const refused = await bob.get(network, `${stack.url}/admin/users`, { 'x-auth-request-groups': 'admins' });
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('location')).toBeNull();
+      const page = await refused.text();
+      expect(page).toContain('This account may not sign in here');
+      expect(page).toContain(OP_ACCOUNTS.bob!.email);
+      expect(stack.app.requests.length, 'the app saw a request Caddy should have stopped').toBe(received);
+      // Still signed in for the app everyone may use.
+      expect((await bob.get(network, `${stack.url}/app/`)).status).toBe(200);
+    });
+
+    it('sends a stranger to sign in', async () => {
+      await expectSentToSignIn(new TestBrowser(), `${stack.url}/admin/settings?tab=keys`);
+    });
+  });
+});
+
+describe('README.md', () => {
+  it('shows deploy/caddy/Caddyfile, which these tests run, verbatim', async () => {
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    const block = `\`\`\`caddy\n${await readFile(PORTERO_CADDYFILE, 'utf8')}\`\`\``;
+    expect(readme.includes(block), `README.md must show deploy/caddy/Caddyfile verbatim, in a block:\n${block}`).toBe(true);
+  });
+});
