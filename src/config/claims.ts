@@ -12,8 +12,9 @@ const CLAIM_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
 /**
  * `PROVIDER_<ID>_CLAIMS=roles,department`: the provider's claims to copy into the token, in the
  * order given (the order in which they get room, src/flow/extra-claims.ts). A name portero sets
- * itself (`sub`, `email`, `groups`, ...) would let a provider's claim stand in for portero's word:
- * a problem, as is a name given twice or one that is no claim name.
+ * itself (`sub`, `email`, ...) would let a provider's claim stand in for portero's word: a
+ * problem, as is a name given twice or one that is no claim name. `groups` asks for the user's
+ * groups (`_GROUPS_CLAIM`), carried as portero's own `groups` claim (see `groupsForToken`).
  */
 export function readClaimNames(prefix: string, raw: string | undefined, reader: Pick<EnvReader, 'problem'>): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -26,9 +27,9 @@ export function readClaimNames(prefix: string, raw: string | undefined, reader: 
     if (!CLAIM_NAME.test(name)) {
       reader.problem(`${variable} entry ${JSON.stringify(name)} is not a claim name (letters, digits and _ . : / -, at most 128)`);
     } else if (lowerAscii(name) === 'groups') {
-      reader.problem(
-        `${variable} names "groups", which portero sets itself: the token carries the groups of ${prefix}ALLOWED_GROUPS the user is in`,
-      );
+      // Not copied as the provider spells it: the flow carries the user's groups (src/flow/access.ts).
+      if (names.includes('groups')) reader.problem(`${variable} names "groups" twice`);
+      else names.push('groups');
     } else if (RESERVED_CLAIMS.has(lowerAscii(name))) {
       reader.problem(`${variable} names ${JSON.stringify(name)}, which portero sets itself: it is never copied from a provider`);
     } else if (names.includes(name)) {

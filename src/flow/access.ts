@@ -1,6 +1,7 @@
 import { NOT_ALLOWED, PorteroError } from '../errors.js';
 import type { AccessRules, Profile } from '../providers/index.js';
 import { lowerAscii, normalizeEmail } from '../shared/email.js';
+import { EXTRA_CLAIMS_BUDGET } from './extra-claims.js';
 
 /** Rules and the prefix of the variables that set them (`''` for the global ALLOWED_EMAIL_DOMAINS, `PROVIDER_CORP_`). */
 export interface NamedRules {
@@ -42,4 +43,23 @@ export function checkAccess(profile: Profile, named: readonly NamedRules[]): voi
 export function carriedGroups(profile: Profile, rules: AccessRules): string[] {
   const theirs = new Set((profile.groups ?? []).map(lowerAscii));
   return (rules.groups ?? []).filter((group) => theirs.has(lowerAscii(group)));
+}
+
+/**
+ * The groups the token carries, and whether the user's groups were left out. With
+ * `_ALLOWED_GROUPS`, the ones it names that the user is in ({@link carriedGroups}), whatever
+ * `_CLAIMS` says: what the apps' rules can test. Without, and with `groups` in `_CLAIMS`, all the
+ * user's groups, whole, when they fit in {@link EXTRA_CLAIMS_BUDGET}; else none, since a list cut
+ * short would tell an app the user is not in a group they are in.
+ */
+export function groupsForToken(
+  profile: Profile,
+  rules: AccessRules,
+  claims: readonly string[] = [],
+): { groups: string[]; leftOut: boolean } {
+  if (rules.groups) return { groups: carriedGroups(profile, rules), leftOut: false };
+  const all = profile.groups ?? [];
+  if (!claims.includes('groups') || all.length === 0) return { groups: [], leftOut: false };
+  const fits = Buffer.byteLength(JSON.stringify(all)) <= EXTRA_CLAIMS_BUDGET;
+  return { groups: fits ? [...all] : [], leftOut: !fits };
 }

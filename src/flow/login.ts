@@ -5,7 +5,7 @@ import type { FlowConfig } from '../config/types.js';
 import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
 import { type AccessRules, type Profile, providerPrefix } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
-import { carriedGroups, checkAccess } from './access.js';
+import { checkAccess, groupsForToken } from './access.js';
 import { EmailsFiles } from './emails-file.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';
 import { classifyGrantError } from './grant-errors.js';
@@ -237,8 +237,13 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
     { prefix: '', rules: deps.config.access },
     { prefix: providerPrefix(provider.id), rules },
   ]);
-  // The token carries the groups the provider's rule names, those only (see carriedGroups).
+  // The token carries the groups the provider's rule names, or with `_CLAIMS=groups` all that fit (see groupsForToken).
   const { groups: _all, ...person } = profile;
-  const groups = carriedGroups(profile, rules);
-  return { provider, profile: groups.length > 0 ? { ...person, groups } : person, returnTo: record.returnTo, leftOutClaims };
+  const { groups, leftOut } = groupsForToken(profile, rules, provider.settings.claims);
+  return {
+    provider,
+    profile: groups.length > 0 ? { ...person, groups } : person,
+    returnTo: record.returnTo,
+    leftOutClaims: leftOut ? ['groups', ...leftOutClaims] : leftOutClaims,
+  };
 }

@@ -90,7 +90,8 @@ async function withExtraClaims(
   userinfo: () => Promise<JsonObject | undefined>,
 ): Promise<ProfileWithClaims> {
   const { extraClaims: offered, ...person } = profile;
-  const names = provider.settings.claims ?? [];
+  // `groups` is the flow's to carry (groupsForToken), never copied as the provider spells it.
+  const names = (provider.settings.claims ?? []).filter((name) => name !== 'groups');
   if (names.length === 0) return { profile: person, leftOutClaims: [] };
   const known = [offered, idTokenClaims];
   const missing = names.some((name) => !known.some((source) => holds(source, name)));

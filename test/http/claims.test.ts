@@ -75,7 +75,7 @@ describe('PROVIDER_<ID>_CLAIMS', () => {
   it('keeps the cookie under 4 KB for a user in 500 groups with a huge claim: the named groups, the claims that fit', async () => {
     const gateway = await gatewayWith({
       PROVIDER_CORP_ALLOWED_GROUPS: 'group-7,group-123',
-      PROVIDER_CORP_CLAIMS: 'roles,bio,team',
+      PROVIDER_CORP_CLAIMS: 'groups,roles,bio,team',
       JWT_ALG: 'RS256',
     });
     const groups = Array.from({ length: 500 }, (_, i) => `group-${i}-${'x'.repeat(20)}`).concat(['group-7', 'group-123']);
@@ -108,6 +108,31 @@ describe('PROVIDER_<ID>_CLAIMS', () => {
     expect(auth.status).toBe(200);
     expect(auth.headers.get('x-auth-request-groups')).toBe('group-7,group-123');
     expect(await verifiedByApp(gateway, token!)).toMatchObject({ team: 'blue', groups: ['group-7', 'group-123'] });
+  });
+
+  it('carries all the user’s groups with _CLAIMS=groups and no group rule, at /auth too', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_CLAIMS: 'groups' });
+    const { token } = await signInAs(gateway, { sub: 'ada', claims: { groups: ['staff', 'ops', 'Admins'] } });
+    expect(decodeJwt(token!).groups).toEqual(['staff', 'ops', 'Admins']);
+    const auth = await gateway.app.request(`${GATEWAY}/auth?allowed_groups=admins`, { headers: { authorization: `Bearer ${token}` } });
+    expect(auth.status).toBe(200);
+    expect(auth.headers.get('x-auth-request-groups')).toBe('staff,ops,Admins');
+  });
+
+  it('leaves a user’s 500 groups out whole, without a group rule to name the ones that matter, and says so', async () => {
+    const gateway = await gatewayWith({ PROVIDER_CORP_CLAIMS: 'groups,team', JWT_ALG: 'RS256' });
+    const groups = Array.from({ length: 500 }, (_, i) => `group-${i}-${'x'.repeat(20)}`);
+    const { response, setCookie, token } = await signInAs(gateway, { sub: 'ada', claims: { groups, team: 'blue' } });
+    expect(response.status).toBe(302);
+    expect(Buffer.byteLength(setCookie!)).toBeLessThan(4096);
+    expect(decodeJwt(token!)).not.toHaveProperty('groups');
+    expect(decodeJwt(token!)).toMatchObject({ team: 'blue' });
+    expect(gateway.logs.lines.find((line) => line.path === '/callback/corp')).toMatchObject({ status: 302, claims_left_out: 'groups' });
+    // An app's rule on a group then refuses, rather than guessing from a list cut short.
+    const auth = await gateway.app.request(`${GATEWAY}/auth?allowed_groups=group-1-${'x'.repeat(20)}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(auth.status).toBe(403);
   });
 
   it('carries the claims that fit when several together would not, in the order named', async () => {
@@ -149,10 +174,9 @@ describe('PROVIDER_<ID>_CLAIMS at start-up', () => {
     expect([...RESERVED_CLAIMS]).toEqual(expect.arrayContaining(['preferred_username', 'picture', 'nonce', 'azp', 'cnf', 'scope']));
   });
 
-  it('refuses groups, saying how the token carries groups', () => {
-    expect(problemsOf('groups')).toEqual([
-      'PROVIDER_CORP_CLAIMS names "groups", which portero sets itself: the token carries the groups of PROVIDER_CORP_ALLOWED_GROUPS the user is in',
-    ]);
+  it('takes groups once, as the user’s groups for the flow to carry', () => {
+    expect(problemsOf('groups,roles')).toEqual([]);
+    expect(problemsOf('groups,Groups')).toEqual(['PROVIDER_CORP_CLAIMS names "groups" twice']);
   });
 
   it('refuses what is no claim name, and a name given twice', () => {
