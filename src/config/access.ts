@@ -94,9 +94,39 @@ export function checkOpenProviders(
     const preset = findPreset(provider.type, registry);
     if (preset?.publicUsers?.(provider) !== true || provider.allowAll || hasRules(global) || hasRules(provider.access)) continue;
     const prefix = providerPrefix(provider.id);
-    const rules = [...(preset.accessVariables ?? []), 'ALLOWED_EMAIL_DOMAINS', 'ALLOWED_EMAILS'].map((suffix) => `${prefix}${suffix}`);
+    const emailRules = preset.unverifiedEmails ? [] : ['ALLOWED_EMAIL_DOMAINS', 'ALLOWED_EMAILS'];
+    const rules = [...(preset.accessVariables ?? []), ...emailRules].map((suffix) => `${prefix}${suffix}`);
+    const set = [...(emailRules.length > 0 ? ['ALLOWED_EMAIL_DOMAINS'] : []), ...rules];
     reader.problem(
-      `provider ${provider.id} lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, ${rules.join(', ')}, or ${prefix}ALLOW_ALL=true to let everyone in`,
+      `provider ${provider.id} lets every account of a public provider sign in: set ${set.length > 0 ? `${set.join(', ')}, or ` : ''}${prefix}ALLOW_ALL=true to let everyone in`,
     );
   }
+}
+
+/** An email rule over a provider that never says an address is verified (Facebook) would refuse every one of its users: a problem, in every mode. */
+export function checkUnverifiedEmailRules(
+  providers: readonly ProviderSettings[],
+  registry: ProviderRegistry,
+  global: AccessRules,
+  reader: Pick<EnvReader, 'problem'>,
+): void {
+  for (const provider of providers) {
+    const preset = findPreset(provider.type, registry);
+    if (preset?.unverifiedEmails) refuseEmailRules(provider, preset.displayName, global, reader);
+  }
+}
+
+function refuseEmailRules(provider: ProviderSettings, name: string, global: AccessRules, reader: Pick<EnvReader, 'problem'>): void {
+  const prefix = providerPrefix(provider.id);
+  const own = provider.access;
+  const set = [
+    ...(global.emailDomains ? ['ALLOWED_EMAIL_DOMAINS'] : []),
+    ...(own?.emailDomains ? [`${prefix}ALLOWED_EMAIL_DOMAINS`] : []),
+    ...(own?.emails ? [`${prefix}ALLOWED_EMAILS`] : []),
+    ...(own?.emailsFile ? [`${prefix}ALLOWED_EMAILS_FILE`] : []),
+  ];
+  if (set.length === 0) return;
+  reader.problem(
+    `${set.join(', ')} can never let a user of provider ${provider.id} in: ${name} does not say an address is verified, and email rules take only verified ones`,
+  );
 }

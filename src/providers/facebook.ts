@@ -43,6 +43,7 @@ export const facebook = defineProvider({
   requiresClientSecret: true,
   // Anyone can make a Facebook account.
   publicUsers: () => true,
+  unverifiedEmails: true,
   variables: [],
   readSettings: () => ({}),
   // Facebook takes the app secret as a request parameter (its "manually build a login flow" guide);

@@ -170,6 +170,11 @@ export interface ProviderDefinition<S extends object = object> {
    * are the company's, so it lets every one of them in unless a rule says otherwise.
    */
   publicUsers?(settings: ProviderSettings<S>): boolean;
+  /**
+   * The provider never says an address is verified (Facebook), so no email rule can let one of its
+   * users in: start-up refuses such a rule rather than a deployment where nobody can sign in.
+   */
+  readonly unverifiedEmails?: boolean;
   /** The preset's own settings that say who may sign in (`HOSTED_DOMAIN`, `ALLOWED_ORGS`), named when production refuses it. */
   readonly accessVariables?: readonly string[];
   /**

@@ -20,7 +20,12 @@ export function startupProblems(env: Record<string, string>): readonly string[] 
  * production an access rule or `_ALLOW_ALL=true`, the refusal naming the provider and the variables.
  * `env` holds its client id and secret.
  */
-export function publicPresetStartup(id: string, displayName: string, env: Record<string, string>): void {
+export function publicPresetStartup(
+  id: string,
+  displayName: string,
+  env: Record<string, string>,
+  options: { readonly unverifiedEmails?: boolean } = {},
+): void {
   const prefix = providerPrefix(id);
   describe(`${id} at start-up`, () => {
     it('refuses to start without the client secret, or with a setting the preset does not read', () => {
@@ -31,20 +36,26 @@ export function publicPresetStartup(id: string, displayName: string, env: Record
     });
 
     it('refuses production without an access rule, naming the provider and what to set', () => {
+      const set = options.unverifiedEmails ? '' : `ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAILS, or `;
       expect(startupProblems({ ...PRODUCTION_ENV, ...env })).toEqual([
-        `provider ${id} lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAILS, or ${prefix}ALLOW_ALL=true to let everyone in`,
+        `provider ${id} lets every account of a public provider sign in: set ${set}${prefix}ALLOW_ALL=true to let everyone in`,
       ]);
     });
 
     it('starts in production with _ALLOW_ALL=true, or with a rule of its own or of the gateway', () => {
-      for (const rule of [
-        { [`${prefix}ALLOW_ALL`]: 'true' },
-        { [`${prefix}ALLOWED_EMAILS`]: 'ada@company.com' },
-        { ALLOWED_EMAIL_DOMAINS: 'company.com' },
-      ]) {
+      const emailRules = [{ [`${prefix}ALLOWED_EMAILS`]: 'ada@company.com' }, { ALLOWED_EMAIL_DOMAINS: 'company.com' }];
+      for (const rule of [{ [`${prefix}ALLOW_ALL`]: 'true' }, ...(options.unverifiedEmails ? [] : emailRules)]) {
         const config = parseConfig({ ...PRODUCTION_ENV, ...env, ...rule });
         expect(config.providers, JSON.stringify(rule)).toMatchObject([{ id, type: id }]);
       }
     });
+
+    if (options.unverifiedEmails) {
+      it('refuses an email rule, which could never let one of its users in', () => {
+        expect(startupProblems({ ...env, ALLOWED_EMAIL_DOMAINS: 'company.com', [`${prefix}ALLOWED_EMAILS`]: 'ada@company.com' })).toEqual([
+          `ALLOWED_EMAIL_DOMAINS, ${prefix}ALLOWED_EMAILS can never let a user of provider ${id} in: ${displayName} does not say an address is verified, and email rules take only verified ones`,
+        ]);
+      });
+    }
   });
 }
