@@ -14,7 +14,7 @@ import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
 
 /** What every provider reads; its preset declares the rest (`ProviderDefinition.variables`). */
-const COMMON_SUFFIXES = [
+export const COMMON_SUFFIXES = [
   'CLIENT_ID',
   'CLIENT_SECRET',
   'TYPE',

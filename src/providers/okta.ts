@@ -30,14 +30,15 @@ function readOktaIssuer(reader: SettingsReader): IssuerSettings {
 /**
  * Okta, the org authorization server or a custom one. Groups come only when asked for with the
  * `groups` scope and when the app (org server) or the server (custom) has a `groups` claim
- * configured: so it asks `groups` with `_ALLOWED_GROUPS`, and not otherwise (a custom server
- * without that scope refuses the request).
+ * configured: so it asks `groups` with `_ALLOWED_GROUPS` or `_CLAIMS=groups`, and not otherwise (a
+ * custom server without that scope refuses the request).
  */
 export const okta = defineProvider<IssuerSettings>({
   ...openIdConnect,
   type: 'okta',
   displayName: 'Okta',
   requiresClientSecret: true,
-  scopesFor: (settings) => (settings.access?.groups ? [...openIdConnect.scopes, 'groups'] : openIdConnect.scopes),
+  scopesFor: (settings) =>
+    settings.access?.groups || settings.claims?.includes('groups') ? [...openIdConnect.scopes, 'groups'] : openIdConnect.scopes,
   readSettings: readOktaIssuer,
 });

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
+import { COMMON_SUFFIXES } from '../../src/config/providers.js';
+import { presets } from '../../src/providers/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const envExample = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
@@ -35,6 +37,25 @@ describe('every setting portero reads', () => {
     const inTable = new Set(rows.flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1])));
     const undocumented = names.filter((name) => !inTable.has(name));
     const notInExample = names.filter((name) => !new RegExp(`^#?${name}=`, 'm').test(envExample));
+    expect({ undocumented, notInExample }).toEqual({ undocumented: [], notInExample: [] });
+  });
+});
+
+describe('every PROVIDER_<ID>_* setting a provider reads', () => {
+  // Not seen by the check above: parseConfig finds these by listing the environment, not by asking for them.
+  const suffixes = [...new Set([...COMMON_SUFFIXES, ...Object.values(presets).flatMap((preset) => preset.variables)])];
+
+  it("has a row in the README's table and an example in .env.example", () => {
+    // First cells such as `PROVIDER_<ID>_ALLOWED_EMAIL_DOMAINS`, `_ALLOWED_EMAILS`.
+    const rows = readme.split('\n').filter((line) => line.startsWith('| `PROVIDER_<ID>_'));
+    const inTable = new Set(
+      rows.flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`(?:PROVIDER_<ID>)?_([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1])),
+    );
+    // As parseConfig groups them: the shortest id, then a known suffix (PROVIDER_WIKI_TOKEN_URL is TOKEN_URL, not URL).
+    const line = new RegExp(`^#?PROVIDER_[A-Z0-9_]+?_(${suffixes.join('|')})=`, 'gm');
+    const inExample = new Set([...envExample.matchAll(line)].map((m) => m[1]));
+    const undocumented = suffixes.filter((suffix) => !inTable.has(suffix));
+    const notInExample = suffixes.filter((suffix) => !inExample.has(suffix));
     expect({ undocumented, notInExample }).toEqual({ undocumented: [], notInExample: [] });
   });
 });

@@ -107,7 +107,11 @@ describe('behind Caddy: forward_auth, two processes, Redis, an OpenID provider',
       expect(allowed.status).toBe(200);
       expect(stack.app.requests.at(-1)).toMatchObject({
         url: '/admin/users',
-        headers: { 'x-auth-request-user': `${stack.providerId}:alice`, 'x-auth-request-groups': 'staff,admins' },
+        headers: {
+          'x-auth-request-user': `${stack.providerId}:alice`,
+          'x-auth-request-preferred-username': 'alice',
+          'x-auth-request-groups': 'staff,admins',
+        },
       });
 
       const bob = new TestBrowser();

@@ -289,14 +289,26 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       const alice = new TestBrowser();
       expect((await signIn(alice, 'alice')).callback.status).toBe(302);
       const received = stack.app.requests.length;
-      const allowed = await alice.get(network, `${stack.url}/admin/users?page=2`);
+      // Each identity header she sends herself is replaced by portero's, as at /app/.
+      const allowed = await alice.get(network, `${stack.url}/admin/users?page=2`, {
+        'x-auth-request-user': 'corp:mallory',
+        'x-auth-request-email': 'mallory@evil.example',
+        'x-auth-request-preferred-username': 'mallory',
+        'x-auth-request-groups': 'forged-group',
+        'x-auth-request-token': 'forged',
+      });
       expect(allowed.status).toBe(200);
       expect(await allowed.text()).toContain(`hello ${stack.providerId}:alice`);
       expect(stack.app.requests.length).toBe(received + 1);
       expect(stack.app.requests.at(-1)).toMatchObject({
         url: '/admin/users?page=2',
-        headers: { 'x-auth-request-user': `${stack.providerId}:alice`, 'x-auth-request-groups': 'staff,admins' },
+        headers: {
+          'x-auth-request-user': `${stack.providerId}:alice`,
+          'x-auth-request-preferred-username': 'alice',
+          'x-auth-request-groups': 'staff,admins',
+        },
       });
+      expect(JSON.stringify(stack.app.requests.at(-1)?.headers)).not.toMatch(/mallory|forged/);
 
       const bob = new TestBrowser();
       expect((await signIn(bob, 'bob')).callback.status).toBe(302);

@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { startLogin } from '../../src/flow/login.js';
 import { flowDepsFor } from '../support/flow.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -8,6 +8,7 @@ import { buildTestApp, memoryStore, PRODUCTION_ENV } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
+import { startupProblems } from '../support/config.js';
 
 // Google at the network edge: its real issuer, discovered as openid-client discovers it.
 const google = await new MockOidcProvider('https://accounts.google.com').init();
@@ -28,14 +29,7 @@ describe('google provider', () => {
   });
 
   it('refuses to start without a client secret, and with a setting Google does not take', () => {
-    const refused = (env: Record<string, string>) => {
-      try {
-        parseConfig(env);
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    };
+    const refused = startupProblems;
     expect(refused({ PROVIDER_GOOGLE_CLIENT_ID: 'g' })).toEqual(['PROVIDER_GOOGLE_CLIENT_SECRET is required for Google']);
     expect(refused({ ...ENV, PROVIDER_GOOGLE_TOKEN_URL: 'https://example.com/token' })).toEqual([
       expect.stringMatching(

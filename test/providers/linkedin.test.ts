@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { finishLogin, startLogin } from '../../src/flow/login.js';
 import { defineProvider, presets } from '../../src/providers/index.js';
 import { linkedin as linkedinPreset } from '../../src/providers/linkedin.js';
@@ -9,6 +9,7 @@ import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider, type MockUser } from '../support/mock-oidc.js';
 import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
+import { startupProblems } from '../support/config.js';
 
 // LinkedIn at the network edge, as "Sign In with LinkedIn using OpenID Connect" documents it
 // (learn.microsoft.com/linkedin/consumer/integrations/self-serve/sign-in-with-linkedin-v2) and its
@@ -177,14 +178,7 @@ describe('linkedin provider', () => {
   });
 
   it('refuses to start without a client secret, and with a setting LinkedIn does not take', () => {
-    const refused = (env: Record<string, string>) => {
-      try {
-        parseConfig(env);
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    };
+    const refused = startupProblems;
     expect(refused({ PROVIDER_LINKEDIN_CLIENT_ID: 'l' })).toEqual(['PROVIDER_LINKEDIN_CLIENT_SECRET is required for LinkedIn']);
     expect(refused({ ...ENV, PROVIDER_LINKEDIN_HOSTED_DOMAIN: 'company.com' })).toEqual([
       expect.stringMatching(
@@ -194,14 +188,7 @@ describe('linkedin provider', () => {
   });
 
   it('is a public provider: production refuses it without a rule, naming it and what to set, and starts with one or _ALLOW_ALL', () => {
-    const problems = (() => {
-      try {
-        parseConfig({ ...PRODUCTION_ENV, ...ENV });
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    })();
+    const problems = startupProblems({ ...PRODUCTION_ENV, ...ENV });
     expect(problems).toEqual([
       'provider linkedin lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_LINKEDIN_ALLOWED_EMAIL_DOMAINS, PROVIDER_LINKEDIN_ALLOWED_EMAILS, or PROVIDER_LINKEDIN_ALLOW_ALL=true to let everyone in',
     ]);

@@ -79,11 +79,13 @@ describe('okta provider', () => {
     expect(unconfigured).toMatchObject({ code: 'not_allowed', detail: { reason: 'in no allowed group' } });
   });
 
-  it('asks the groups scope only with _ALLOWED_GROUPS (a custom server without that scope refuses it); _SCOPES replaces either', async () => {
+  it('asks the groups scope only with _ALLOWED_GROUPS or _CLAIMS=groups (a custom server without that scope refuses it); _SCOPES replaces either', async () => {
     const scope = async (env: Record<string, string>) =>
       (await startLogin(flowDepsFor(env), 'okta', undefined)).authorizationUrl.searchParams.get('scope');
     expect(await scope(ENV)).toBe('openid profile email');
+    expect(await scope({ ...ENV, PROVIDER_OKTA_CLAIMS: 'department' })).toBe('openid profile email');
     expect(await scope(allowing('IT'))).toBe('openid profile email groups');
+    expect(await scope({ ...ENV, PROVIDER_OKTA_CLAIMS: 'groups' })).toBe('openid profile email groups');
     expect(await scope({ ...allowing('IT'), PROVIDER_OKTA_SCOPES: 'openid email' })).toBe('openid email');
   });
 

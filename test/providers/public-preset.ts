@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { providerPrefix } from '../../src/providers/index.js';
 import { PRODUCTION_ENV } from '../support/app.js';
-
-/** The problems parseConfig reports for `env` (none when it starts). */
-export function startupProblems(env: Record<string, string>): readonly string[] {
-  try {
-    parseConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  return [];
-}
+import { startupProblems } from '../support/config.js';
 
 /**
  * What start-up checks of a preset whose users are the general public and which has no settings of

@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { finishLogin, startLogin } from '../../src/flow/login.js';
 import { buildTestApp, memoryStore, PRODUCTION_ENV } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
@@ -8,6 +8,7 @@ import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider, type MockUser } from '../support/mock-oidc.js';
 import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
+import { startupProblems } from '../support/config.js';
 
 // Slack at the network edge, as Sign in with Slack documents it (api.slack.com/authentication/
 // sign-in-with-slack; the methods openid.connect.token and openid.connect.userInfo) and its
@@ -121,14 +122,7 @@ describe('slack provider', () => {
   });
 
   it('refuses to start without a client secret, with a setting Slack does not take, or a team that is no workspace ID', () => {
-    const refused = (env: Record<string, string>) => {
-      try {
-        parseConfig(env);
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    };
+    const refused = startupProblems;
     expect(refused({ PROVIDER_SLACK_CLIENT_ID: 's' })).toEqual(['PROVIDER_SLACK_CLIENT_SECRET is required for Slack']);
     expect(refused({ ...ENV, PROVIDER_SLACK_HOSTED_DOMAIN: 'company.com' })).toEqual([
       expect.stringMatching(
@@ -141,14 +135,7 @@ describe('slack provider', () => {
   });
 
   it('is a public provider without a team: production refuses it, naming it and what to set, and starts with a rule or _ALLOW_ALL', () => {
-    const problems = (() => {
-      try {
-        parseConfig({ ...PRODUCTION_ENV, ...ENV });
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    })();
+    const problems = startupProblems({ ...PRODUCTION_ENV, ...ENV });
     expect(problems).toEqual([
       'provider slack lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_SLACK_TEAM_ID, PROVIDER_SLACK_ALLOWED_EMAIL_DOMAINS, PROVIDER_SLACK_ALLOWED_EMAILS, or PROVIDER_SLACK_ALLOW_ALL=true to let everyone in',
     ]);

@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { finishLogin, startLogin } from '../../src/flow/login.js';
 import { defineProvider, presets } from '../../src/providers/index.js';
 import { twitch as twitchPreset } from '../../src/providers/twitch.js';
@@ -9,6 +9,7 @@ import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider, type MockUser } from '../support/mock-oidc.js';
 import { providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
+import { startupProblems } from '../support/config.js';
 
 // Twitch at the network edge, as "Using OIDC to get OAuth Access Tokens" documents it
 // (dev.twitch.tv/docs/authentication/getting-tokens-oidc), its discovery document included: the
@@ -126,14 +127,7 @@ describe('twitch provider', () => {
   });
 
   it('refuses to start without a client secret, and with a setting Twitch does not take', () => {
-    const refused = (env: Record<string, string>) => {
-      try {
-        parseConfig(env);
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    };
+    const refused = startupProblems;
     expect(refused({ PROVIDER_TWITCH_CLIENT_ID: 't' })).toEqual(['PROVIDER_TWITCH_CLIENT_SECRET is required for Twitch']);
     expect(refused({ ...ENV, PROVIDER_TWITCH_TEAM_ID: 'T0123' })).toEqual([
       expect.stringMatching(
@@ -143,14 +137,7 @@ describe('twitch provider', () => {
   });
 
   it('is a public provider: production refuses it without a rule, naming it and what to set, and starts with one or _ALLOW_ALL', () => {
-    const problems = (() => {
-      try {
-        parseConfig({ ...PRODUCTION_ENV, ...ENV });
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    })();
+    const problems = startupProblems({ ...PRODUCTION_ENV, ...ENV });
     expect(problems).toEqual([
       'provider twitch lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_TWITCH_ALLOWED_EMAIL_DOMAINS, PROVIDER_TWITCH_ALLOWED_EMAILS, or PROVIDER_TWITCH_ALLOW_ALL=true to let everyone in',
     ]);
