@@ -52,7 +52,13 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     flow: config.flow,
     store,
     keys,
-    login: loginDeps(config.flow, { store, providers, clock }),
+    login: loginDeps(config.flow, {
+      store,
+      providers,
+      clock,
+      onEmailsFileError: (path, code) =>
+        logger.warn({ event: 'emails_file_unreadable', path, code }, 'an allowed-emails file could not be read again: its last addresses stay'),
+    }),
     sessions: new Sessions(keys, new Revocations(store, clock, config.tokens.clockSkew), config.tokens, clock),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),
     limits: rateLimiters(config.rateLimits, store),

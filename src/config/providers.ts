@@ -118,6 +118,28 @@ function presetOf(prefix: string, id: string, type: string | undefined, registry
   return undefined;
 }
 
+/**
+ * Who of the provider's users may sign in: its email, group and allow-all settings. A group rule
+ * needs the groups claim of an OpenID provider: an OAuth 2.0 preset's profile has none, so the
+ * rule would refuse every user (GitHub's organisations are `_ALLOWED_ORGS`).
+ */
+function readAccess(prefix: string, vars: ProviderVariables, preset: ProviderDefinition, reader: EnvReader) {
+  const access = accessRules(
+    readDomains(`${prefix}ALLOWED_EMAIL_DOMAINS`, vars.get('ALLOWED_EMAIL_DOMAINS'), reader),
+    readEmails(`${prefix}ALLOWED_EMAILS`, vars.get('ALLOWED_EMAILS'), reader),
+    readEmailsFile(`${prefix}ALLOWED_EMAILS_FILE`, vars.get('ALLOWED_EMAILS_FILE'), reader),
+    readGroups(vars.get('ALLOWED_GROUPS')),
+  );
+  const groupsClaim = vars.get('GROUPS_CLAIM') || undefined;
+  if (preset.protocol === 'oauth2') {
+    for (const suffix of ['ALLOWED_GROUPS', 'GROUPS_CLAIM']) {
+      if (vars.get(suffix))
+        reader.problem(`${prefix}${suffix} needs an OpenID provider's groups claim: ${preset.type} is OAuth 2.0 and sends none`);
+    }
+  }
+  return { access, groupsClaim, allowAll: readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader) };
+}
+
 /** One provider's settings from its variables and preset, or undefined after recording why not. */
 function providerFrom(rawId: string, vars: ProviderVariables, registry: ProviderRegistry, reader: EnvReader): ProviderSettings | undefined {
   const id = rawId.toLowerCase().replaceAll('_', '-');
@@ -146,14 +168,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
   const rawScopes = vars.get('SCOPES');
   const scopes = rawScopes ? rawScopes.split(/[\s,]+/).filter(Boolean) : undefined;
   const displayName = vars.get('NAME') || undefined;
-  const access = accessRules(
-    readDomains(`${prefix}ALLOWED_EMAIL_DOMAINS`, vars.get('ALLOWED_EMAIL_DOMAINS'), reader),
-    readEmails(`${prefix}ALLOWED_EMAILS`, vars.get('ALLOWED_EMAILS'), reader),
-    readEmailsFile(`${prefix}ALLOWED_EMAILS_FILE`, vars.get('ALLOWED_EMAILS_FILE'), reader),
-    readGroups(vars.get('ALLOWED_GROUPS')),
-  );
-  const groupsClaim = vars.get('GROUPS_CLAIM') || undefined;
-  const allowAll = readAllowAll(`${prefix}ALLOW_ALL`, vars.get('ALLOW_ALL'), reader);
+  const { access, groupsClaim, allowAll } = readAccess(prefix, vars, preset, reader);
   const claims = readClaimNames(prefix, vars.get('CLAIMS'), reader);
   const common: CommonSettings = {
     id,

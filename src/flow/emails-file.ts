@@ -16,6 +16,14 @@ interface Loaded {
  */
 export class EmailsFiles {
   readonly #loaded = new Map<string, Loaded>();
+  /** The error last reported per file, so a file that stays unreadable is reported once, not at every login. */
+  readonly #reported = new Map<string, string>();
+  readonly #onReadError: (path: string, code: string) => void;
+
+  /** `onReadError`: told (once until the file reads again or fails otherwise) when a later read fails and the last addresses stay. */
+  constructor(onReadError: (path: string, code: string) => void = () => {}) {
+    this.#onReadError = onReadError;
+  }
 
   async emails(path: string): Promise<readonly string[]> {
     const last = this.#loaded.get(path);
@@ -25,8 +33,14 @@ export class EmailsFiles {
       if (last?.stamp === stamp) return last.emails;
       const { emails } = parseEmailsList(await readFile(path, 'utf8'));
       this.#loaded.set(path, { stamp, emails: Object.freeze(emails) });
+      this.#reported.delete(path);
       return emails;
-    } catch {
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      if (this.#reported.get(path) !== code) {
+        this.#reported.set(path, code);
+        this.#onReadError(path, code);
+      }
       return last?.emails ?? [];
     }
   }

@@ -43,9 +43,16 @@ export interface FinishedLogin {
 /** The login dependencies as the flow configuration describes them; `createApp` and tests build them so. */
 export function loginDeps(
   config: FlowConfig,
-  parts: { store: KeyValueStore; providers: ReadonlyMap<string, ConfiguredProvider>; clock: Clock },
+  parts: {
+    store: KeyValueStore;
+    providers: ReadonlyMap<string, ConfiguredProvider>;
+    clock: Clock;
+    /** Told when an `_ALLOWED_EMAILS_FILE` cannot be read again (its last addresses stay). */
+    onEmailsFileError?: (path: string, code: string) => void;
+  },
 ): LoginDeps {
-  return { flows: new FlowStore(parts.store), providers: parts.providers, clock: parts.clock, config, emailsFiles: new EmailsFiles() };
+  const emailsFiles = new EmailsFiles(parts.onEmailsFileError);
+  return { flows: new FlowStore(parts.store), providers: parts.providers, clock: parts.clock, config, emailsFiles };
 }
 
 export const callbackUrl = (publicUrl: string, providerId: string) => `${publicUrl}/callback/${providerId}`;

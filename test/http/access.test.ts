@@ -159,6 +159,9 @@ describe('_ALLOWED_EMAILS_FILE', () => {
     rmSync(file);
     expect((await signInAs(gateway, 'kim@company.com')).response.status).toBe(302);
     expect((await signInAs(gateway, 'mallory@evil.com')).response.status).toBe(403);
+    // Said once in the log, not at every login while it stays gone.
+    const unreadable = gateway.logs.lines.filter((line) => line.event === 'emails_file_unreadable');
+    expect(unreadable).toEqual([expect.objectContaining({ level: 'warn', path: file, code: 'ENOENT' })]);
     rmSync(dir, { recursive: true, force: true });
   });
 

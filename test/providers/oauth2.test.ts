@@ -5,6 +5,7 @@ import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOAuth2Server } from '../support/mock-oauth2.js';
 import { providerContract } from './contract.js';
 import { oauth2Harness } from './harnesses.js';
+import { startupProblems } from '../support/config.js';
 
 const sso = new MockOAuth2Server('https://sso.example.net');
 const local = new MockOAuth2Server('http://127.0.0.1:9711');
@@ -142,5 +143,17 @@ describe('oauth2 provider: the code exchange', () => {
     useProvider(local.env());
     local.me = { sub: 'dev-user' };
     expect((await signIn(local)).profile.subject).toBe('dev-user');
+  });
+});
+
+describe('oauth2 presets at start-up', () => {
+  it('refuse a group rule, which an OAuth 2.0 profile (no groups claim) could never pass', () => {
+    expect(startupProblems(sso.env({ PROVIDER_SSO_ALLOWED_GROUPS: 'staff', PROVIDER_SSO_GROUPS_CLAIM: 'roles' }))).toEqual([
+      "PROVIDER_SSO_ALLOWED_GROUPS needs an OpenID provider's groups claim: oauth2 is OAuth 2.0 and sends none",
+      "PROVIDER_SSO_GROUPS_CLAIM needs an OpenID provider's groups claim: oauth2 is OAuth 2.0 and sends none",
+    ]);
+    expect(
+      startupProblems({ PROVIDER_GITHUB_CLIENT_ID: 'c', PROVIDER_GITHUB_CLIENT_SECRET: 's', PROVIDER_GITHUB_ALLOWED_GROUPS: 'acme' }),
+    ).toEqual(["PROVIDER_GITHUB_ALLOWED_GROUPS needs an OpenID provider's groups claim: github is OAuth 2.0 and sends none"]);
   });
 });
