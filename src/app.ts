@@ -57,7 +57,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       providers,
       clock,
       onEmailsFileError: (path, code) =>
-        logger.warn({ event: 'emails_file_unreadable', path, code }, 'an allowed-emails file could not be read again: its last addresses stay'),
+        logger.warn(
+          { event: 'emails_file_unreadable', path, code },
+          'an allowed-emails file could not be read again: its last addresses stay',
+        ),
     }),
     sessions: new Sessions(keys, new Revocations(store, clock, config.tokens.clockSkew), config.tokens, clock),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),

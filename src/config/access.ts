@@ -95,7 +95,9 @@ export function checkOpenProviders(
     if (preset?.publicUsers?.(provider) !== true || provider.allowAll || hasRules(global) || hasRules(provider.access)) continue;
     const prefix = providerPrefix(provider.id);
     const emailRules = preset.unverifiedEmails ? [] : ['ALLOWED_EMAIL_DOMAINS', 'ALLOWED_EMAILS'];
-    const rules = [...(preset.accessVariables ?? []), ...emailRules].map((suffix) => `${prefix}${suffix}`);
+    const rules = [...(preset.accessVariablesFor?.(provider) ?? preset.accessVariables ?? []), ...emailRules].map(
+      (suffix) => `${prefix}${suffix}`,
+    );
     const set = [...(emailRules.length > 0 ? ['ALLOWED_EMAIL_DOMAINS'] : []), ...rules];
     reader.problem(
       `provider ${provider.id} lets every account of a public provider sign in: set ${set.length > 0 ? `${set.join(', ')}, or ` : ''}${prefix}ALLOW_ALL=true to let everyone in`,

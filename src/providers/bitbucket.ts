@@ -1,6 +1,6 @@
-import { pick } from './claims.js';
+import { asObject, pick } from './claims.js';
 import { profileRefused } from './errors.js';
-import { defineProvider, type JsonObject, type ProfileSource } from './types.js';
+import { defineProvider, type ProfileSource } from './types.js';
 
 const API = 'https://api.bitbucket.org/2.0';
 const EMAILS = `${API}/user/emails`;
@@ -13,9 +13,6 @@ interface BitbucketEmail {
   is_primary?: unknown;
   is_confirmed?: unknown;
 }
-
-const asObject = (value: unknown): JsonObject | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
 
 const isBitbucketEmail = (value: unknown): value is BitbucketEmail => {
   const email = asObject(value)?.email;

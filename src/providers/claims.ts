@@ -5,6 +5,10 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 const identifier = (value: unknown): string | undefined =>
   typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : text(value);
 
+/** `value` when it is a JSON object (not an array, not null), for reading a provider's nested answers. */
+export const asObject = (value: unknown): JsonObject | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+
 /** The first of `names` that holds a non-empty string (or integer) in `source`. */
 export function pick(source: JsonObject | undefined, ...names: string[]): string | undefined {
   for (const name of names) {

@@ -1,4 +1,4 @@
-import { pick } from './claims.js';
+import { asObject, pick } from './claims.js';
 import { profileRefused } from './errors.js';
 import { defineProvider, type JsonObject } from './types.js';
 
@@ -10,9 +10,6 @@ import { defineProvider, type JsonObject } from './types.js';
 export const GRAPH_API_VERSION = 'v24.0';
 
 const GRAPH = `https://graph.facebook.com/${GRAPH_API_VERSION}`;
-
-const asObject = (value: unknown): JsonObject | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
 
 /**
  * `picture.data.url`, unless `is_silhouette` says it is Facebook's grey figure for a user who set

@@ -1,3 +1,4 @@
+import { asObject } from './claims.js';
 import { openIdConnect, profileFromSources } from './oidc.js';
 import { type IssuerSettings, readBaseUrl, readIssuer, readSegment } from './settings.js';
 import { type CommonSettings, defineProvider, type JsonObject, type SettingsReader } from './types.js';
@@ -43,20 +44,17 @@ function checkGroupRules(reader: SettingsReader, common: CommonSettings): void {
 const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string' && item !== '') : [];
 
-const object = (value: unknown): JsonObject | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
-
 /**
  * The realm roles (`realm_access.roles`) as `role:<role>` and the client roles
  * (`resource_access.<client>.roles`) as `role:<client>:<role>`, as oauth2-proxy's keycloak-oidc
  * spells them, from the first source that has each claim.
  */
 function roles(sources: readonly (JsonObject | undefined)[]): string[] {
-  const realm = sources.map((source) => object(source?.realm_access)).find(Boolean);
-  const clients = sources.map((source) => object(source?.resource_access)).find(Boolean) ?? {};
+  const realm = sources.map((source) => asObject(source?.realm_access)).find(Boolean);
+  const clients = sources.map((source) => asObject(source?.resource_access)).find(Boolean) ?? {};
   return [
     ...strings(realm?.roles).map((role) => `role:${role}`),
-    ...Object.entries(clients).flatMap(([client, access]) => strings(object(access)?.roles).map((role) => `role:${client}:${role}`)),
+    ...Object.entries(clients).flatMap(([client, access]) => strings(asObject(access)?.roles).map((role) => `role:${client}:${role}`)),
   ];
 }
 

@@ -158,7 +158,8 @@ export const microsoft = defineProvider<MicrosoftSettings>({
   variables: [...ISSUER_VARIABLES, 'TENANT'],
   // Anyone can make a tenant, or a personal account.
   publicUsers: (settings) => settings.multiTenant !== undefined,
-  accessVariables: ['ALLOWED_GROUPS'],
+  // Personal accounts are in no groups: for `consumers` only the email rules can say who.
+  accessVariablesFor: (settings) => (settings.multiTenant === 'consumers' ? [] : ['ALLOWED_GROUPS']),
   // `User.Read` lets the access token list the user's groups at Graph, when they overflow the token.
   scopesFor: (settings) => (settings.access?.groups ? [...openIdConnect.scopes, 'User.Read'] : openIdConnect.scopes),
   readSettings,

@@ -177,6 +177,8 @@ export interface ProviderDefinition<S extends object = object> {
   readonly unverifiedEmails?: boolean;
   /** The preset's own settings that say who may sign in (`HOSTED_DOMAIN`, `ALLOWED_ORGS`), named when production refuses it. */
   readonly accessVariables?: readonly string[];
+  /** `accessVariables` when they depend on the settings (Entra's `consumers`: no groups to name). */
+  accessVariablesFor?(settings: ProviderSettings<S>): readonly string[];
   /**
    * The default scopes for these settings, when they depend on them (GitHub asks `read:org` only
    * with `_ALLOWED_ORGS`); `scopes` otherwise. `PROVIDER_<ID>_SCOPES` replaces either.

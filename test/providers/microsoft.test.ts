@@ -249,9 +249,15 @@ describe('microsoft in production: who may sign in', () => {
     expect(production(ENV)).toEqual([]);
   });
 
-  it.each(['common', 'organizations', 'consumers'])('%s is public: refused without a rule, naming them', (tenant) => {
+  it.each(['common', 'organizations'])('%s is public: refused without a rule, naming them', (tenant) => {
     expect(production({ ...client, PROVIDER_MICROSOFT_TENANT: tenant })).toEqual([
       'provider microsoft lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_MICROSOFT_ALLOWED_GROUPS, PROVIDER_MICROSOFT_ALLOWED_EMAIL_DOMAINS, PROVIDER_MICROSOFT_ALLOWED_EMAILS, or PROVIDER_MICROSOFT_ALLOW_ALL=true to let everyone in',
+    ]);
+  });
+
+  it('consumers is public too, and its refusal names no group rule: personal accounts are in none', () => {
+    expect(production({ ...client, PROVIDER_MICROSOFT_TENANT: 'consumers' })).toEqual([
+      'provider microsoft lets every account of a public provider sign in: set ALLOWED_EMAIL_DOMAINS, PROVIDER_MICROSOFT_ALLOWED_EMAIL_DOMAINS, PROVIDER_MICROSOFT_ALLOWED_EMAILS, or PROVIDER_MICROSOFT_ALLOW_ALL=true to let everyone in',
     ]);
   });
 
