@@ -512,6 +512,30 @@ describe('who may sign in', () => {
     ]);
   });
 
+  // /auth?allowed_groups=admins reads the token's groups whichever provider gave them: all of a
+  // public provider's would let anyone in who made a group of that name (a gitlab.com group, an
+  // app role the admin of any Entra tenant assigns himself).
+  it('refuses _CLAIMS=groups on a public provider without _ALLOWED_GROUPS: its users name their own groups', () => {
+    const gitlab = { PROVIDER_GITLAB_CLIENT_ID: 'id', PROVIDER_GITLAB_CLIENT_SECRET: 'secret', PROVIDER_GITLAB_CLAIMS: 'groups' };
+    expect(problemsOf({ ...PRODUCTION_ENV, ...gitlab, PROVIDER_GITLAB_ALLOW_ALL: 'true' })).toEqual([
+      expect.stringContaining('PROVIDER_GITLAB_CLAIMS=groups would carry groups the users of a public provider name themselves'),
+    ]);
+    expect(problemsOf({ ...gitlab, ALLOWED_EMAIL_DOMAINS: 'company.com' })).toHaveLength(1);
+    const entra = {
+      PROVIDER_MS_TYPE: 'microsoft',
+      PROVIDER_MS_CLIENT_ID: 'id',
+      PROVIDER_MS_CLIENT_SECRET: 'secret',
+      PROVIDER_MS_TENANT: 'organizations',
+      PROVIDER_MS_GROUPS_CLAIM: 'roles',
+      PROVIDER_MS_CLAIMS: 'groups',
+      ALLOWED_EMAIL_DOMAINS: 'company.com',
+    };
+    expect(problemsOf({ ...PRODUCTION_ENV, ...entra })).toEqual([expect.stringContaining('PROVIDER_MS_ALLOWED_GROUPS')]);
+    // The groups it names, or a corporate IdP's own: no one names those but the operator and the IdP's admins.
+    expect(parseConfig({ ...PRODUCTION_ENV, ...gitlab, PROVIDER_GITLAB_ALLOWED_GROUPS: 'acme' }).mode).toBe('production');
+    expect(parseConfig({ ...gitlab, PROVIDER_GITLAB_URL: 'https://gitlab.company.com' }).providers[0]?.claims).toEqual(['groups']);
+  });
+
   it('starts with a global rule, a provider rule, or ALLOW_ALL; a corporate IdP needs none', () => {
     expect(parseConfig({ ...PRODUCTION_ENV, ...github, ALLOWED_EMAIL_DOMAINS: 'company.com' }).mode).toBe('production');
     expect(parseConfig({ ...PRODUCTION_ENV, ...github, PROVIDER_GITHUB_ALLOWED_EMAILS: 'ada@company.com' }).mode).toBe('production');
