@@ -54,6 +54,14 @@ function readTenantIssuer(reader: SettingsReader): MicrosoftSettings {
  * admin of any tenant (anyone can make one) calls it, while an object id is Entra's, unique to one group.
  */
 function checkGroupIds(reader: SettingsReader, common: CommonSettings): void {
+  // Only `groups` holds object ids: `wids` are role templates, the same in every tenant, and app
+  // roles are assigned by each tenant's own admin. Either would let in whoever makes a tenant.
+  const claim = common.groupsClaim ?? 'groups';
+  if (common.access?.groups && claim !== 'groups') {
+    reader.problem(
+      `${reader.prefix}GROUPS_CLAIM=${claim} cannot hold a rule with a multi-tenant ${reader.prefix}TENANT: every tenant's admin gives its users what it holds; use the groups claim's object ids`,
+    );
+  }
   const names = (common.access?.groups ?? []).filter((group) => !GUID.test(group));
   if (names.length > 0) {
     reader.problem(

@@ -123,6 +123,19 @@ describe('microsoft settings', () => {
   });
 });
 
+// `wids` are role template ids, the same in every tenant (Global Administrator is 62e90394-…); app
+// roles are the app's, assigned by each tenant's own admin. Anyone who makes a tenant has both.
+it.each(['wids', 'roles'])('refuses GROUPS_CLAIM=%s with a multi-tenant TENANT: ids that are no group, which any tenant gives', (claim) => {
+  expect(
+    problemsOf({
+      ...COMMON,
+      PROVIDER_MICROSOFT_GROUPS_CLAIM: claim,
+      PROVIDER_MICROSOFT_ALLOWED_GROUPS: '62e90394-69f5-4237-9190-012177145e10',
+    }),
+  ).toEqual([expect.stringContaining(`PROVIDER_MICROSOFT_GROUPS_CLAIM=${claim}`)]);
+  expect(problemsOf({ ...ENV, PROVIDER_MICROSOFT_GROUPS_CLAIM: claim, PROVIDER_MICROSOFT_ALLOWED_GROUPS: 'admins' })).toEqual([]);
+});
+
 describe('microsoft sign-in, one tenant', () => {
   it('yields the profile from the ID token: sub, the email xms_edov verifies, name, preferred_username', async () => {
     const finished = await signIn(ENV, entra, entraClaims(TENANT, { email: 'abe@contoso.com', xms_edov: true }));
