@@ -101,7 +101,12 @@ function readSettings(reader: SettingsReader, common: CommonSettings): Microsoft
  */
 function checkTenant(claims: JsonObject, settings: MicrosoftSettings): void {
   const { multiTenant } = settings;
-  if (!multiTenant) return;
+  if (!multiTenant) {
+    // One tenant's settings, and yet the consumers tenant: a domain Entra takes for it (live.com).
+    if (typeof claims.tid === 'string' && claims.tid.toLowerCase() === CONSUMERS_TENANT)
+      throw idTokenRefused('a personal account at one tenant (TENANT=consumers, with a rule, signs those in)');
+    return;
+  }
   const tid = typeof claims.tid === 'string' && GUID.test(claims.tid) ? claims.tid.toLowerCase() : undefined;
   if (!tid) throw idTokenRefused('an Entra ID token without a tenant id (tid)');
   if (claims.iss !== entraIssuer(tid)) throw idTokenRefused(`iss is not the issuer of its own tenant ${tid}`);
