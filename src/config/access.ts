@@ -132,3 +132,24 @@ function refuseEmailRules(provider: ProviderSettings, name: string, global: Acce
     `${set.join(', ')} can never let a user of provider ${provider.id} in: ${name} does not say an address is verified, and email rules take only verified ones`,
   );
 }
+
+/**
+ * `_CLAIMS=groups` without `_ALLOWED_GROUPS` carries every group the provider names, and
+ * `/auth?allowed_groups=admins` takes a token's groups whichever provider gave them. A public
+ * provider's users name their own (a gitlab.com group anyone can create; an Entra app role the
+ * admin of any tenant assigns himself), so there only the groups the operator names are carried.
+ */
+export function checkSelfNamedGroups(
+  providers: readonly ProviderSettings[],
+  registry: ProviderRegistry,
+  reader: Pick<EnvReader, 'problem'>,
+): void {
+  for (const provider of providers) {
+    const preset = findPreset(provider.type, registry);
+    if (preset?.publicUsers?.(provider) !== true || !provider.claims?.includes('groups') || provider.access?.groups) continue;
+    const prefix = providerPrefix(provider.id);
+    reader.problem(
+      `${prefix}CLAIMS=groups would carry groups the users of a public provider name themselves, which /auth?allowed_groups would believe: set ${prefix}ALLOWED_GROUPS to the groups to carry`,
+    );
+  }
+}

@@ -5,7 +5,7 @@ import { PORTERO_ALGORITHMS } from '../shared/algorithms.js';
 import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
-import { accessRules, checkOpenProviders, checkUnverifiedEmailRules, readDomains } from './access.js';
+import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedEmailRules, readDomains } from './access.js';
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
 import { proxies } from './proxies.js';
@@ -208,6 +208,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
   };
   checkFormPost(providers, config.cookies.secure, reader);
   checkUnverifiedEmailRules(providers, registry, config.flow.access, reader);
+  checkSelfNamedGroups(providers, registry, reader);
   if (production) {
     checkProduction(config, reader);
     checkOpenProviders(providers, registry, config.flow.access, reader);

@@ -57,10 +57,12 @@ function isInsecure(server: ReturnType<ProviderDefinition['server']>): boolean {
  * Entra ID's multi-tenant endpoints (`/common`, `/organizations`, `/consumers`) publish a templated
  * issuer, `https://login.microsoftonline.com/{tenantid}/v2.0`, which openid-client fills in from
  * each ID token's own `tid`: a token of any tenant then validates. Only a preset whose
- * `checkIdToken` decides which tenants may sign in can use one.
+ * `checkIdToken` decides which tenants may sign in can use one, and only with settings it counts
+ * as public (so production asked for a rule): whatever the configured address looked like
+ * (`/%63ommon/`), what discovery answered is what openid-client goes by.
  */
-function refuseTemplatedIssuer(definition: ProviderDefinition, issuer: string): void {
-  if (issuer.includes('{') && !definition.checkIdToken) {
+function refuseTemplatedIssuer(definition: ProviderDefinition, settings: ProviderSettings, issuer: string): void {
+  if (issuer.includes('{') && !(definition.checkIdToken && definition.publicUsers?.(settings) === true)) {
     throw new Error(`the issuer is a template (${issuer}): a token of any tenant would validate; configure one tenant's issuer`);
   }
 }
@@ -100,7 +102,7 @@ async function buildClient(
       [client.customFetch]: fetch,
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
-    refuseTemplatedIssuer(definition, config.serverMetadata().issuer);
+    refuseTemplatedIssuer(definition, settings, config.serverMetadata().issuer);
     checkDiscoveredEndpoints(config.serverMetadata());
     checkMetadataAllows(definition, settings, config.serverMetadata());
     // The code flow could trust TLS alone (OIDC Core 3.1.3.7); checking the ID token's signature

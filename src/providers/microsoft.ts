@@ -54,6 +54,14 @@ function readTenantIssuer(reader: SettingsReader): MicrosoftSettings {
  * admin of any tenant (anyone can make one) calls it, while an object id is Entra's, unique to one group.
  */
 function checkGroupIds(reader: SettingsReader, common: CommonSettings): void {
+  // Only `groups` holds object ids: `wids` are role templates, the same in every tenant, and app
+  // roles are assigned by each tenant's own admin. Either would let in whoever makes a tenant.
+  const claim = common.groupsClaim ?? 'groups';
+  if (common.access?.groups && claim !== 'groups') {
+    reader.problem(
+      `${reader.prefix}GROUPS_CLAIM=${claim} cannot hold a rule with a multi-tenant ${reader.prefix}TENANT: every tenant's admin gives its users what it holds; use the groups claim's object ids`,
+    );
+  }
   const names = (common.access?.groups ?? []).filter((group) => !GUID.test(group));
   if (names.length > 0) {
     reader.problem(
@@ -93,7 +101,12 @@ function readSettings(reader: SettingsReader, common: CommonSettings): Microsoft
  */
 function checkTenant(claims: JsonObject, settings: MicrosoftSettings): void {
   const { multiTenant } = settings;
-  if (!multiTenant) return;
+  if (!multiTenant) {
+    // One tenant's settings, and yet the consumers tenant: a domain Entra takes for it (live.com).
+    if (typeof claims.tid === 'string' && claims.tid.toLowerCase() === CONSUMERS_TENANT)
+      throw idTokenRefused('a personal account at one tenant (TENANT=consumers, with a rule, signs those in)');
+    return;
+  }
   const tid = typeof claims.tid === 'string' && GUID.test(claims.tid) ? claims.tid.toLowerCase() : undefined;
   if (!tid) throw idTokenRefused('an Entra ID token without a tenant id (tid)');
   if (claims.iss !== entraIssuer(tid)) throw idTokenRefused(`iss is not the issuer of its own tenant ${tid}`);

@@ -1,6 +1,6 @@
 import { profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
-import { ENDPOINT_VARIABLES, type EndpointSettings, hostOf, readEndpoints } from './settings.js';
+import { ENDPOINT_VARIABLES, type EndpointSettings, hostOf, isPublicProviderUrl, readEndpoints } from './settings.js';
 import { defineProvider } from './types.js';
 
 interface OAuth2Settings extends EndpointSettings {
@@ -22,6 +22,8 @@ export const oauth2 = defineProvider<OAuth2Settings>({
   protocol: 'oauth2',
   scopes: [],
   requiresClientSecret: false,
+  // Endpoints of github.com, Discord, Entra's common... sign in the general public, whatever the type says.
+  publicUsers: (settings) => [settings.authorizationUrl, settings.tokenUrl, settings.userinfoUrl].some(isPublicProviderUrl),
   variables: [...ENDPOINT_VARIABLES, 'SUBJECT_CLAIM'],
   readSettings(reader) {
     const subjectClaim = reader.value('SUBJECT_CLAIM');

@@ -1,6 +1,6 @@
 import { groupsFrom, profileFromStandardClaims } from './claims.js';
 import { profileRefused } from './errors.js';
-import { hostOf, ISSUER_VARIABLES, type IssuerSettings, readIssuer } from './settings.js';
+import { hostOf, ISSUER_VARIABLES, type IssuerSettings, isPublicProviderUrl, readIssuer } from './settings.js';
 import { type CommonSettings, defineProvider, type JsonObject, type Profile, type ProfileSource, type ProviderSettings } from './types.js';
 
 /**
@@ -44,5 +44,7 @@ export const oidc = defineProvider<IssuerSettings>({
   // Its issuer's host (`sso.corp.example`): the one thing a person may recognise without `_NAME`.
   displayNameFor: (settings) => hostOf(settings.issuer, 'OpenID Connect'),
   requiresClientSecret: false,
+  // A corporate IdP's users are the company's; Google's or gitlab.com's are anyone's, whatever the type says.
+  publicUsers: (settings) => isPublicProviderUrl(settings.issuer),
   readSettings: (reader) => readIssuer(reader),
 });

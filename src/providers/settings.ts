@@ -69,3 +69,45 @@ export const ENDPOINT_VARIABLES = ['AUTHORIZATION_URL', 'TOKEN_URL', 'USERINFO_U
 
 /** A URL's host (with its port, if any), to name a provider by; `fallback` for what is no URL. */
 export const hostOf = (url: string, fallback: string) => (URL.canParse(url) ? new URL(url).host : fallback);
+
+/**
+ * The hosts of providers whose users are the general public (the public presets' own), where the
+ * generic `oidc` and `oauth2` types would sign in every account just as the preset would.
+ */
+const PUBLIC_HOSTS = new Set([
+  'accounts.google.com',
+  'oauth2.googleapis.com',
+  'openidconnect.googleapis.com',
+  'www.googleapis.com',
+  'github.com',
+  'www.github.com',
+  'api.github.com',
+  'gitlab.com',
+  'appleid.apple.com',
+  'facebook.com',
+  'www.facebook.com',
+  'graph.facebook.com',
+  'limited.facebook.com',
+  'discord.com',
+  'discordapp.com',
+  'bitbucket.org',
+  'api.bitbucket.org',
+  'linkedin.com',
+  'www.linkedin.com',
+  'api.linkedin.com',
+  'slack.com',
+  'id.twitch.tv',
+  'login.live.com',
+]);
+
+/** Entra ID's endpoints for any tenant or any personal account (one tenant's are a company's). */
+const ENTRA_PUBLIC_TENANTS = new Set(['common', 'organizations', 'consumers', '9188040d-6c67-4c5b-b112-36a304b66dad']);
+
+/** Whether `url` is an endpoint of a provider whose users are the general public (see {@link PUBLIC_HOSTS}). */
+export function isPublicProviderUrl(url: string | undefined): boolean {
+  if (url === undefined || !URL.canParse(url)) return false;
+  const { hostname, pathname } = new URL(url);
+  const host = hostname.replace(/\.$/, '');
+  if (host === 'login.microsoftonline.com') return ENTRA_PUBLIC_TENANTS.has(pathname.split('/')[1]?.toLowerCase() ?? '');
+  return PUBLIC_HOSTS.has(host);
+}

@@ -512,6 +512,59 @@ describe('who may sign in', () => {
     ]);
   });
 
+  // /auth?allowed_groups=admins reads the token's groups whichever provider gave them: all of a
+  // public provider's would let anyone in who made a group of that name (a gitlab.com group, an
+  // app role the admin of any Entra tenant assigns himself).
+  it('refuses _CLAIMS=groups on a public provider without _ALLOWED_GROUPS: its users name their own groups', () => {
+    const gitlab = { PROVIDER_GITLAB_CLIENT_ID: 'id', PROVIDER_GITLAB_CLIENT_SECRET: 'secret', PROVIDER_GITLAB_CLAIMS: 'groups' };
+    expect(problemsOf({ ...PRODUCTION_ENV, ...gitlab, PROVIDER_GITLAB_ALLOW_ALL: 'true' })).toEqual([
+      expect.stringContaining('PROVIDER_GITLAB_CLAIMS=groups would carry groups the users of a public provider name themselves'),
+    ]);
+    expect(problemsOf({ ...gitlab, ALLOWED_EMAIL_DOMAINS: 'company.com' })).toHaveLength(1);
+    const entra = {
+      PROVIDER_MS_TYPE: 'microsoft',
+      PROVIDER_MS_CLIENT_ID: 'id',
+      PROVIDER_MS_CLIENT_SECRET: 'secret',
+      PROVIDER_MS_TENANT: 'organizations',
+      PROVIDER_MS_GROUPS_CLAIM: 'roles',
+      PROVIDER_MS_CLAIMS: 'groups',
+      ALLOWED_EMAIL_DOMAINS: 'company.com',
+    };
+    expect(problemsOf({ ...PRODUCTION_ENV, ...entra })).toEqual([expect.stringContaining('PROVIDER_MS_ALLOWED_GROUPS')]);
+    // The groups it names, or a corporate IdP's own: no one names those but the operator and the IdP's admins.
+    expect(parseConfig({ ...PRODUCTION_ENV, ...gitlab, PROVIDER_GITLAB_ALLOWED_GROUPS: 'acme' }).mode).toBe('production');
+    expect(parseConfig({ ...gitlab, PROVIDER_GITLAB_URL: 'https://gitlab.company.com' }).providers[0]?.claims).toEqual(['groups']);
+  });
+
+  // The generic types at a public provider's address sign in its every account just the same.
+  it.each([
+    ['oidc at Google', { PROVIDER_X_TYPE: 'oidc', PROVIDER_X_ISSUER: 'https://accounts.google.com' }],
+    ['oidc at gitlab.com', { PROVIDER_X_TYPE: 'oidc', PROVIDER_X_ISSUER: 'https://GitLab.com.' }],
+    [
+      'oauth2 at github.com',
+      {
+        PROVIDER_X_TYPE: 'oauth2',
+        PROVIDER_X_AUTHORIZATION_URL: 'https://github.com/login/oauth/authorize',
+        PROVIDER_X_TOKEN_URL: 'https://github.com/login/oauth/access_token',
+        PROVIDER_X_USERINFO_URL: 'https://api.github.com/user',
+      },
+    ],
+    [
+      'oauth2 at Entra common',
+      {
+        PROVIDER_X_TYPE: 'oauth2',
+        PROVIDER_X_AUTHORIZATION_URL: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+        PROVIDER_X_TOKEN_URL: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+        PROVIDER_X_USERINFO_URL: 'https://graph.microsoft.com/oidc/userinfo',
+      },
+    ],
+  ])('refuses %s without a rule in production, as the preset is refused', (_name, env) => {
+    expect(problemsOf({ ...PRODUCTION_ENV, PROVIDER_X_CLIENT_ID: 'id', ...env })).toEqual([
+      expect.stringContaining('provider x lets every account of a public provider sign in'),
+    ]);
+    expect(parseConfig({ ...PRODUCTION_ENV, PROVIDER_X_CLIENT_ID: 'id', ...env, PROVIDER_X_ALLOW_ALL: 'true' }).mode).toBe('production');
+  });
+
   it('starts with a global rule, a provider rule, or ALLOW_ALL; a corporate IdP needs none', () => {
     expect(parseConfig({ ...PRODUCTION_ENV, ...github, ALLOWED_EMAIL_DOMAINS: 'company.com' }).mode).toBe('production');
     expect(parseConfig({ ...PRODUCTION_ENV, ...github, PROVIDER_GITHUB_ALLOWED_EMAILS: 'ada@company.com' }).mode).toBe('production');

@@ -99,6 +99,21 @@ describe('behind Caddy: forward_auth, two processes, Redis, an OpenID provider',
     expect(JSON.stringify(headers)).not.toMatch(/mallory|forged|\{http\./);
   });
 
+  it('drops what a client sends as X_Auth_Request_User (underscores), which CGI, PHP and WSGI read as X-Auth-Request-User', async () => {
+    const browser = new TestBrowser();
+    await signIn(browser, 'alice');
+    const smuggled = {
+      x_auth_request_user: 'corp:mallory',
+      'x-auth_request-email': 'mallory@evil.example',
+      x_auth_request_groups: 'admins',
+      'x-auth-request_preferred_username': 'mallory',
+    };
+    expect((await browser.get(network, `${stack.url}/app/`, smuggled)).status).toBe(200);
+    const { headers } = stack.app.requests.at(-1)!;
+    expect(headers['x-auth-request-user']).toBe(`${stack.providerId}:alice`);
+    expect(JSON.stringify(headers)).not.toMatch(/mallory/);
+  });
+
   describe('/admin/, for the group admins (uri /auth?allowed_groups=admins)', () => {
     it("lets a member through; shows a signed-in non-member portero's 403 page, not the sign-in page", async () => {
       const alice = new TestBrowser();

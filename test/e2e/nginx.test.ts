@@ -328,6 +328,22 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       expect(stack.app.requests.at(-1)?.headers['x-auth-request-groups']).toBe('staff');
     });
 
+    it('passes the app none of the identity headers a member sent herself, the user name included', async () => {
+      const alice = new TestBrowser();
+      expect((await signIn(alice, 'alice')).callback.status).toBe(302);
+      const forged = {
+        'x-auth-request-user': 'corp:mallory',
+        'x-auth-request-email': 'mallory@evil.example',
+        'x-auth-request-preferred-username': 'mallory',
+        'x-auth-request-groups': 'forged-group',
+        x_auth_request_user: 'corp:mallory',
+      };
+      expect((await alice.get(network, `${stack.url}/admin/users`, forged)).status).toBe(200);
+      const { headers } = stack.app.requests.at(-1)!;
+      expect(headers['x-auth-request-user']).toBe(`${stack.providerId}:alice`);
+      expect(JSON.stringify(headers)).not.toMatch(/mallory|forged/);
+    });
+
     it('sends a stranger to sign in and back to /admin/', async () => {
       const browser = new TestBrowser();
       const page = `${stack.url}/admin/settings?tab=keys`;

@@ -28,7 +28,13 @@ const byDomain = await entraEndpoint('contoso.onmicrosoft.com', entraIssuer(TENA
 const common = await multiTenantEndpoint('common');
 const organizations = await multiTenantEndpoint('organizations');
 const consumers = await entraEndpoint('consumers', entraIssuer(CONSUMERS_TENANT));
-const msw = setupServer(...[entra, byDomain, common, organizations, consumers].flatMap((idp) => idp.handlers()));
+// `common` spelt so that the ISSUER check does not read it as such; Entra's discovery still answers the template.
+const encodedCommon = await entraEndpoint('%63ommon', entraIssuer('{tenantid}'));
+// A domain Entra takes for the consumers tenant (its discovery names that tenant's issuer).
+const consumersAlias = await entraEndpoint('live.com', entraIssuer(CONSUMERS_TENANT));
+const msw = setupServer(
+  ...[entra, byDomain, common, organizations, consumers, encodedCommon, consumersAlias].flatMap((idp) => idp.handlers()),
+);
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
 
@@ -123,7 +129,34 @@ describe('microsoft settings', () => {
   });
 });
 
+// `wids` are role template ids, the same in every tenant (Global Administrator is 62e90394-…); app
+// roles are the app's, assigned by each tenant's own admin. Anyone who makes a tenant has both.
+it.each(['wids', 'roles'])('refuses GROUPS_CLAIM=%s with a multi-tenant TENANT: ids that are no group, which any tenant gives', (claim) => {
+  expect(
+    problemsOf({
+      ...COMMON,
+      PROVIDER_MICROSOFT_GROUPS_CLAIM: claim,
+      PROVIDER_MICROSOFT_ALLOWED_GROUPS: '62e90394-69f5-4237-9190-012177145e10',
+    }),
+  ).toEqual([expect.stringContaining(`PROVIDER_MICROSOFT_GROUPS_CLAIM=${claim}`)]);
+  expect(problemsOf({ ...ENV, PROVIDER_MICROSOFT_GROUPS_CLAIM: claim, PROVIDER_MICROSOFT_ALLOWED_GROUPS: 'admins' })).toEqual([]);
+});
+
 describe('microsoft sign-in, one tenant', () => {
+  // openid-client takes whatever issuer discovery names at login.microsoftonline.com, the template
+  // included, and then any tenant's token: one tenant's settings must not end up there.
+  it('refuses an ISSUER whose discovery names the multi-tenant template: any tenant would sign in, and no rule was asked', async () => {
+    const env = { ...client, PROVIDER_MICROSOFT_ISSUER: entraIssuer('%63ommon') };
+    expect(problemsOf({ ...PRODUCTION_ENV, ...env })).toEqual([]);
+    expect(await rejection(signIn(env, encodedCommon, entraClaims(OTHER_TENANT)))).toMatchObject({ code: 'provider_unavailable' });
+  });
+
+  it('refuses a personal account at one tenant’s settings (a domain Entra reads as the consumers tenant)', async () => {
+    const env = { ...client, PROVIDER_MICROSOFT_TENANT: 'live.com' };
+    const claims = entraClaims(CONSUMERS_TENANT, { email: 'abe@outlook.com', xms_edov: true });
+    expect(await rejection(signIn(env, consumersAlias, claims))).toMatchObject({ code: 'id_token_invalid' });
+  });
+
   it('yields the profile from the ID token: sub, the email xms_edov verifies, name, preferred_username', async () => {
     const finished = await signIn(ENV, entra, entraClaims(TENANT, { email: 'abe@contoso.com', xms_edov: true }));
     expect(finished.profile).toEqual({
