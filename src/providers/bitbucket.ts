@@ -1,5 +1,6 @@
 import { asObject, pick } from './claims.js';
 import { profileRefused } from './errors.js';
+import { publicOAuth2Service } from './oauth2.js';
 import { defineProvider, type ProfileSource } from './types.js';
 
 const API = 'https://api.bitbucket.org/2.0';
@@ -57,13 +58,8 @@ async function primaryEmail(source: ProfileSource): Promise<BitbucketEmail | und
 export const bitbucket = defineProvider({
   type: 'bitbucket',
   displayName: 'Bitbucket',
-  protocol: 'oauth2',
+  ...publicOAuth2Service,
   scopes: ['account', 'email'],
-  requiresClientSecret: true,
-  // Anyone can make a Bitbucket (Atlassian) account.
-  publicUsers: () => true,
-  variables: [],
-  readSettings: () => ({}),
   // Bitbucket's guide exchanges the code with the consumer's key and secret as HTTP Basic
   // (`curl -u "client_id:secret"`, https://developer.atlassian.com/cloud/bitbucket/oauth-2/).
   tokenAuthMethod: 'client_secret_basic',

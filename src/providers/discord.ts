@@ -1,5 +1,6 @@
 import { pick } from './claims.js';
 import { profileRefused } from './errors.js';
+import { publicOAuth2Service } from './oauth2.js';
 import { defineProvider, type JsonObject } from './types.js';
 
 /**
@@ -34,13 +35,8 @@ function handleOf(user: JsonObject | undefined): string | undefined {
 export const discord = defineProvider({
   type: 'discord',
   displayName: 'Discord',
-  protocol: 'oauth2',
+  ...publicOAuth2Service,
   scopes: ['identify', 'email'],
-  requiresClientSecret: true,
-  // Anyone can make a Discord account.
-  publicUsers: () => true,
-  variables: [],
-  readSettings: () => ({}),
   // Discord takes HTTP Basic or the form body, and its token exchange example uses Basic
   // (https://discord.com/developers/docs/topics/oauth2#authorization-code-grant).
   tokenAuthMethod: 'client_secret_basic',

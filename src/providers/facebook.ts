@@ -1,5 +1,6 @@
 import { asObject, pick } from './claims.js';
 import { profileRefused } from './errors.js';
+import { publicOAuth2Service } from './oauth2.js';
 import { defineProvider, type JsonObject } from './types.js';
 
 /**
@@ -35,14 +36,9 @@ function pictureOf(user: JsonObject | undefined): string | undefined {
 export const facebook = defineProvider({
   type: 'facebook',
   displayName: 'Facebook',
-  protocol: 'oauth2',
+  ...publicOAuth2Service,
   scopes: ['email', 'public_profile'],
-  requiresClientSecret: true,
-  // Anyone can make a Facebook account.
-  publicUsers: () => true,
   unverifiedEmails: true,
-  variables: [],
-  readSettings: () => ({}),
   // Facebook takes the app secret as a request parameter (its "manually build a login flow" guide);
   // HTTP Basic is not documented.
   tokenAuthMethod: 'client_secret_post',

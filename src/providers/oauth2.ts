@@ -9,6 +9,20 @@ interface OAuth2Settings extends EndpointSettings {
 }
 
 /**
+ * What the OAuth 2.0 presets of a service anyone can join share (Facebook, Discord, Bitbucket): a
+ * confidential client, its endpoints fixed, no settings of their own, and users who are the
+ * general public, so production wants an access rule or `_ALLOW_ALL`. A preset spreads it and adds
+ * its type, name, scopes, endpoints and profile.
+ */
+export const publicOAuth2Service = {
+  protocol: 'oauth2',
+  requiresClientSecret: true,
+  publicUsers: () => true,
+  variables: [],
+  readSettings: () => ({}),
+} as const;
+
+/**
  * A plain OAuth 2.0 provider without discovery or ID token: explicit endpoints
  * (`PROVIDER_<ID>_AUTHORIZATION_URL`, `_TOKEN_URL`, `_USERINFO_URL`), profile from the userinfo
  * response. The user id is read from `PROVIDER_<ID>_SUBJECT_CLAIM`, else `sub`, else `id`;
