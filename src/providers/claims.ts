@@ -36,7 +36,9 @@ export function profileFromStandardClaims(
   const subject = first(...subjectClaims);
   if (subject === undefined) return undefined;
   const email = first('email');
-  const verifiedIn = sources.find((source) => source && text(source.email) === email);
+  // The first source that names this address and says whether it is verified: a thin ID token
+  // (Okta's, in the code flow) names the address but leaves `email_verified` to userinfo.
+  const verifiedIn = sources.find((source) => source && text(source.email) === email && source.email_verified !== undefined);
   const verified = verifiedIn?.email_verified;
   return {
     subject,

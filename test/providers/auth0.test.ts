@@ -6,13 +6,82 @@ import { PRODUCTION_ENV } from '../support/app.js';
 import { startupProblems } from '../support/config.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider, type MockUser } from '../support/mock-oidc.js';
-import { providerContract } from './contract.js';
+import { type ProviderHarness, providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
 import { signInAt } from './oidc-sign-in.js';
 
-// Auth0 at the network edge: a tenant's issuer, which ends with a slash, as Auth0 publishes it.
-const tenant = await new MockOidcProvider('https://acme.eu.auth0.com/').init();
-const customDomain = await new MockOidcProvider('https://login.corp.example/').init();
+/**
+ * An Auth0 tenant at the network edge, at `domain` (its own or a custom one), as a tenant's
+ * discovery document publishes it (https://<tenant>/.well-known/openid-configuration; Neoteroi/
+ * BlackSheep's tests/test_auth_oidc.py records neoteroi.eu.auth0.com's, and tenants now add
+ * private_key_jwt and its algorithms): the issuer with a trailing slash, /authorize beside
+ * /oauth/token, /userinfo and /.well-known/jwks.json; basic, post and private_key_jwt; PKCE S256
+ * and plain; and no RFC 9207 `iss`.
+ */
+function tenantAt(domain: string) {
+  const origin = `https://${domain}`;
+  return new MockOidcProvider(`${origin}/`, {
+    sendsIss: false,
+    endpoints: {
+      authorization: `${origin}/authorize`,
+      token: `${origin}/oauth/token`,
+      userinfo: `${origin}/userinfo`,
+      jwks: `${origin}/.well-known/jwks.json`,
+    },
+    discovery: {
+      device_authorization_endpoint: `${origin}/oauth/device/code`,
+      mfa_challenge_endpoint: `${origin}/mfa/challenge`,
+      registration_endpoint: `${origin}/oidc/register`,
+      revocation_endpoint: `${origin}/oauth/revoke`,
+      end_session_endpoint: `${origin}/oidc/logout`,
+      scopes_supported: [
+        'openid',
+        'profile',
+        'offline_access',
+        'name',
+        'given_name',
+        'family_name',
+        'nickname',
+        'email',
+        'email_verified',
+        'picture',
+        'created_at',
+        'identities',
+        'phone',
+        'address',
+      ],
+      response_types_supported: ['code', 'token', 'id_token', 'code token', 'code id_token', 'token id_token', 'code token id_token'],
+      code_challenge_methods_supported: ['S256', 'plain'],
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      token_endpoint_auth_signing_alg_values_supported: ['RS256', 'RS384', 'PS256'],
+      claims_supported: [
+        'aud',
+        'auth_time',
+        'created_at',
+        'email',
+        'email_verified',
+        'exp',
+        'family_name',
+        'given_name',
+        'iat',
+        'identities',
+        'iss',
+        'name',
+        'nickname',
+        'phone_number',
+        'picture',
+        'sub',
+      ],
+      request_uri_parameter_supported: false,
+      request_parameter_supported: false,
+      id_token_signing_alg_values_supported: ['HS256', 'RS256', 'PS256'],
+      authorization_response_iss_parameter_supported: undefined,
+    },
+  }).init();
+}
+const tenant = await tenantAt('acme.eu.auth0.com');
+const customDomain = await tenantAt('login.corp.example');
 const msw = setupServer(...tenant.handlers(), ...customDomain.handlers());
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
@@ -24,25 +93,37 @@ const ENV = {
 };
 const ROLES = 'https://corp.example/roles';
 
-providerContract('auth0', oidcHarness(tenant, 'auth0', ENV), msw);
+/** The shared suite with Auth0's claims: a `nickname`, no user name. */
+const harness: ProviderHarness = {
+  ...oidcHarness(tenant, 'auth0', ENV),
+  approve: (url, user) =>
+    tenant.authorize(url, {
+      sub: user.subject,
+      claims: { nickname: user.username, name: user.name, email: user.email, email_verified: true },
+    }),
+  profileQuirks: { preferredUsername: undefined },
+};
+providerContract('auth0', harness, msw);
 
 /**
  * An Auth0 ID token (auth0.com/docs, "ID token structure"; "Create namespaced custom claims"): the
  * user id with its connection (`auth0|...`), `nickname`, `picture`, `updated_at`, and the roles an
  * Action added as `api.idToken.setCustomClaim('https://corp.example/roles', event.authorization.roles)`.
  */
+const PROFILE = {
+  nickname: 'grace',
+  name: 'Grace Hopper',
+  picture: 'https://s.gravatar.com/avatar/2f0c0bd0a7b3e1c5d1a5e6f7a8b9c0d1?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2Fgh.png',
+  updated_at: '2024-05-01T09:30:00.000Z',
+  email: 'grace@corp.example',
+  email_verified: true,
+  [ROLES]: ['admin', 'billing'],
+};
+/** Its ID token has the session's `sid` too; userinfo the rest. */
 const GRACE: MockUser = {
   sub: 'auth0|64f1c2d3e4a5b6c7d8e9f0a1',
-  claims: {
-    nickname: 'grace',
-    name: 'Grace Hopper',
-    picture: 'https://s.gravatar.com/avatar/2f0c0bd0a7b3e1c5d1a5e6f7a8b9c0d1?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2Fgh.png',
-    updated_at: '2024-05-01T09:30:00.000Z',
-    email: 'grace@corp.example',
-    email_verified: true,
-    sid: 'rWq8h3aM0eB1cD2eF3gH4iJ5kL6mN7oP',
-    [ROLES]: ['admin', 'billing'],
-  },
+  claims: { ...PROFILE, sid: 'rWq8h3aM0eB1cD2eF3gH4iJ5kL6mN7oP' },
+  userinfo: PROFILE,
 };
 const allowing = (roles: string) => ({ ...ENV, PROVIDER_AUTH0_GROUPS_CLAIM: ROLES, PROVIDER_AUTH0_ALLOWED_GROUPS: roles });
 
@@ -83,9 +164,11 @@ describe('auth0 provider', () => {
     expect(tenant.tokenRequests.at(-1)?.clientAuth).toBe('client_secret_post');
   });
 
-  it('works on a custom domain', async () => {
+  it('works on a custom domain, its endpoints there too', async () => {
     const env = { ...ENV, PROVIDER_AUTH0_DOMAIN: 'Login.Corp.Example' };
     expect(parseConfig(env).providers[0]).toMatchObject({ issuer: 'https://login.corp.example/' });
+    const { authorizationUrl } = await startLogin(flowDepsFor(env), 'auth0', undefined);
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe('https://login.corp.example/authorize');
     expect((await signInAt(customDomain, 'auth0', env, GRACE)).profile.subject).toBe('auth0|64f1c2d3e4a5b6c7d8e9f0a1');
   });
 

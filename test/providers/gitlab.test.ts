@@ -6,13 +6,62 @@ import { PRODUCTION_ENV } from '../support/app.js';
 import { startupProblems } from '../support/config.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider, type MockUser } from '../support/mock-oidc.js';
-import { providerContract } from './contract.js';
+import { type ProviderHarness, providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
 import { idTokenWith, signInAt } from './oidc-sign-in.js';
 
-// GitLab at the network edge: gitlab.com's issuer, and a self-hosted instance under a path.
-const gitlabCom = await new MockOidcProvider('https://gitlab.com').init();
-const selfHosted = await new MockOidcProvider('https://git.corp.example/gitlab').init();
+/**
+ * GitLab at the network edge, at `url` (gitlab.com, or a self-hosted instance under a path), as
+ * gitlab.com's discovery document publishes it (https://gitlab.com/.well-known/openid-configuration,
+ * recorded in panva/wellknown's issuers/gitlab): the endpoints under /oauth, both client
+ * authentications, PKCE plain and S256, no RFC 9207 `iss` in callbacks (doorkeeper-openid_connect
+ * sends none).
+ */
+function gitlabAt(url: string) {
+  return new MockOidcProvider(url, {
+    sendsIss: false,
+    endpoints: {
+      authorization: `${url}/oauth/authorize`,
+      token: `${url}/oauth/token`,
+      userinfo: `${url}/oauth/userinfo`,
+      jwks: `${url}/oauth/discovery/keys`,
+    },
+    discovery: {
+      revocation_endpoint: `${url}/oauth/revoke`,
+      introspection_endpoint: `${url}/oauth/introspect`,
+      scopes_supported: ['api', 'read_api', 'read_user', 'read_repository', 'write_repository', 'sudo', 'openid', 'profile', 'email'],
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      grant_types_supported: ['authorization_code', 'password', 'client_credentials', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      claim_types_supported: ['normal'],
+      claims_supported: [
+        'iss',
+        'sub',
+        'aud',
+        'exp',
+        'iat',
+        'sub_legacy',
+        'name',
+        'nickname',
+        'preferred_username',
+        'email',
+        'email_verified',
+        'website',
+        'profile',
+        'picture',
+        'groups',
+        'groups_direct',
+        'https://gitlab.org/claims/groups/owner',
+        'https://gitlab.org/claims/groups/maintainer',
+        'https://gitlab.org/claims/groups/developer',
+      ],
+      code_challenge_methods_supported: ['plain', 'S256'],
+      authorization_response_iss_parameter_supported: undefined,
+    },
+  }).init();
+}
+const gitlabCom = await gitlabAt('https://gitlab.com');
+const selfHosted = await gitlabAt('https://git.corp.example/gitlab');
 const msw = setupServer(...gitlabCom.handlers(), ...selfHosted.handlers());
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
@@ -20,12 +69,23 @@ afterAll(() => msw.close());
 const ENV = { PROVIDER_GITLAB_CLIENT_ID: gitlabCom.clientId, PROVIDER_GITLAB_CLIENT_SECRET: gitlabCom.clientSecret };
 const SELF_HOSTED = { ...ENV, PROVIDER_GITLAB_URL: 'https://git.corp.example/gitlab/' };
 
-providerContract('gitlab', oidcHarness(gitlabCom, 'gitlab', ENV), msw);
+/** The shared suite with GitLab's split: the address in the ID token, the names in userinfo. */
+const harness: ProviderHarness = {
+  ...oidcHarness(gitlabCom, 'gitlab', ENV),
+  approve(url, user) {
+    const email = { email: user.email, email_verified: true };
+    const names = { name: user.name, nickname: user.username, preferred_username: user.username };
+    return gitlabCom.authorize(url, { sub: user.subject, claims: email, userinfo: { ...email, ...names } });
+  },
+};
+providerContract('gitlab', harness, msw);
 
 /**
- * GitLab's documented claims (https://docs.gitlab.com/integration/openid_connect_provider/#shared-information):
- * the ID token has `sub`, `sub_legacy`, `email`, `email_verified` and `groups_direct` (the groups the
- * user is a direct member of); userinfo has the rest, `groups` with the inherited ones too.
+ * GitLab's documented claims (https://docs.gitlab.com/integration/openid_connect_provider/#shared-information,
+ * and where GitLab sets them: config/initializers/doorkeeper_openid_connect.rb): the ID token has
+ * `sub`, `sub_legacy`, `auth_time`, `email`, `email_verified` and `groups_direct` (the groups the
+ * user is a direct member of); userinfo has the rest, `groups` with the inherited ones too, and the
+ * role claims by group path. A claim without a value (no website, no group with that role) is left out.
  */
 const GRACE: MockUser = {
   sub: '4821337',
@@ -36,11 +96,11 @@ const GRACE: MockUser = {
     preferred_username: 'grace',
     email: 'grace@corp.example',
     email_verified: true,
-    website: '',
     profile: 'https://gitlab.com/grace',
     picture: 'https://gitlab.com/uploads/-/system/user/avatar/4821337/avatar.png',
     groups: ['acme', 'acme/platform', 'acme/platform/sre'],
     'https://gitlab.org/claims/groups/owner': ['acme'],
+    'https://gitlab.org/claims/groups/developer': ['acme/platform'],
   },
 };
 const GITLAB_ID_TOKEN = idTokenWith(['sub_legacy', 'email', 'email_verified'], { auth_time: 1_700_000_000, groups_direct: ['acme'] });
@@ -90,7 +150,7 @@ describe('gitlab provider', () => {
 
   it('signs in at a self-hosted instance, found by discovery under its _URL', async () => {
     const { authorizationUrl } = await startLogin(flowDepsFor(SELF_HOSTED), 'gitlab', undefined);
-    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe('https://git.corp.example/gitlab/authorize');
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe('https://git.corp.example/gitlab/oauth/authorize');
     const { profile } = await signInAt(selfHosted, 'gitlab', SELF_HOSTED, GRACE, GITLAB_ID_TOKEN);
     expect(profile.subject).toBe('4821337');
   });

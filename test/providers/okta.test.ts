@@ -6,13 +6,84 @@ import { PRODUCTION_ENV } from '../support/app.js';
 import { startupProblems } from '../support/config.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { MockOidcProvider, type MockUser } from '../support/mock-oidc.js';
-import { providerContract } from './contract.js';
+import { type ProviderHarness, providerContract } from './contract.js';
 import { oidcHarness } from './harnesses.js';
-import { idTokenWith, signInAt } from './oidc-sign-in.js';
+import { signInAt } from './oidc-sign-in.js';
 
-// Okta at the network edge: the org authorization server and the custom one named default.
-const org = await new MockOidcProvider('https://acme.okta.com').init();
-const custom = await new MockOidcProvider('https://acme.okta.com/oauth2/default').init();
+/**
+ * An Okta authorization server at the network edge, the org's (`https://<org>.okta.com`, its
+ * endpoints under /oauth2/v1) or a custom one (`/oauth2/<id>`, its endpoints under that), as its
+ * discovery document publishes it (developer.okta.com, "OpenID Connect & OAuth 2.0 API",
+ * /.well-known/openid-configuration; okta-auth-js's cache of dev-120913.okta.com's, in a public
+ * Cypress test, is the same): every client authentication, PKCE S256 only, `okta_post_message`
+ * among the response modes, no RFC 9207 `iss`. Its `groups` claim comes only with the `groups`
+ * scope ("Customize tokens returned from Okta with a groups claim").
+ */
+function oktaAt(issuer: string, endpoints: string, scopes: readonly string[]) {
+  const org = new URL(issuer).origin;
+  return new MockOidcProvider(issuer, {
+    sendsIss: false,
+    endpoints: {
+      authorization: `${endpoints}/v1/authorize`,
+      token: `${endpoints}/v1/token`,
+      userinfo: `${endpoints}/v1/userinfo`,
+      jwks: `${endpoints}/v1/keys`,
+    },
+    discovery: {
+      registration_endpoint: `${org}/oauth2/v1/clients`,
+      response_types_supported: ['code', 'id_token', 'code id_token', 'code token', 'id_token token', 'code id_token token'],
+      response_modes_supported: ['query', 'fragment', 'form_post', 'okta_post_message'],
+      grant_types_supported: ['authorization_code', 'implicit', 'refresh_token', 'password'],
+      scopes_supported: scopes,
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
+      claims_supported: [
+        'iss',
+        'ver',
+        'sub',
+        'aud',
+        'iat',
+        'exp',
+        'jti',
+        'auth_time',
+        'amr',
+        'idp',
+        'nonce',
+        'name',
+        'nickname',
+        'preferred_username',
+        'given_name',
+        'middle_name',
+        'family_name',
+        'email',
+        'email_verified',
+        'profile',
+        'zoneinfo',
+        'locale',
+        'address',
+        'phone_number',
+        'picture',
+        'website',
+        'gender',
+        'birthdate',
+        'updated_at',
+        'at_hash',
+        'c_hash',
+      ],
+      code_challenge_methods_supported: ['S256'],
+      introspection_endpoint: `${endpoints}/v1/introspect`,
+      revocation_endpoint: `${endpoints}/v1/revoke`,
+      end_session_endpoint: `${endpoints}/v1/logout`,
+      request_parameter_supported: true,
+      authorization_response_iss_parameter_supported: undefined,
+    },
+    claimsWithScope: { groups: 'groups' },
+    atHash: true,
+  }).init();
+}
+const OIDC_SCOPES = ['openid', 'email', 'profile', 'address', 'phone', 'offline_access'];
+const org = await oktaAt('https://acme.okta.com', 'https://acme.okta.com/oauth2', [...OIDC_SCOPES, 'groups']);
+// The custom server named default, with the groups scope its admin added for this app.
+const custom = await oktaAt('https://acme.okta.com/oauth2/default', 'https://acme.okta.com/oauth2/default', [...OIDC_SCOPES, 'groups']);
 const msw = setupServer(...org.handlers(), ...custom.handlers());
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
@@ -24,32 +95,52 @@ const ENV = {
 };
 const CUSTOM = { ...ENV, PROVIDER_OKTA_ISSUER: custom.issuer };
 
-providerContract('okta', oidcHarness(org, 'okta', ENV), msw);
-
 /**
- * Okta's documented answers (developer.okta.com, "Customize tokens returned from Okta with a groups
- * claim"): the code flow's ID token is thin (`ver`, `jti`, `amr`, `idp`, `auth_time` and, once the
- * app's groups claim filter is set and `groups` asked, `groups`); the profile comes from userinfo.
+ * The code flow's ID token is thin, since an access token comes with it (support.okta.com,
+ * "Okta Groups or Attribute Missing from ID Token"): the base claims (`ver`, `jti`, `amr`, `idp`,
+ * `auth_time`, `at_hash`) and, of the scopes' claims, only `name`, `preferred_username` and
+ * `email`: no `email_verified` (canonical/authd#1440), no groups; userinfo has the rest (the
+ * org server's groups claim included, once the app's filter is set and `groups` asked). These are
+ * the claims of such a token beyond the registered ones, as okta-auth-js stores one.
  */
-const GRACE: MockUser = {
-  sub: '00uixa271s6x7qt8I0h7',
-  claims: {
-    name: 'Grace Hopper',
-    preferred_username: 'grace@corp.example',
-    email: 'grace@corp.example',
-    email_verified: true,
-    locale: 'en_US',
-    zoneinfo: 'America/Los_Angeles',
-  },
-};
-const THIN_ID_TOKEN = idTokenWith([], {
+const thin = (claims: { name: string; email: string; preferred_username: string }) => ({
   ver: 1,
   jti: 'ID.LPQaDhnBhZ9wy-B5BvamTBs7E2C8EzXuLA5P8Uyx-IE',
   amr: ['pwd'],
   idp: '00oixa26ycdNcX0VT0h7',
   auth_time: 1_700_000_000,
-  groups: ['Everyone', 'IT'],
+  ...claims,
 });
+
+/** The shared suite with Okta's thin ID token: the address verified in userinfo only. */
+const harness: ProviderHarness = {
+  ...oidcHarness(org, 'okta', ENV),
+  approve(url, user) {
+    const names = { name: user.name, email: user.email, preferred_username: user.username };
+    return org.authorize(url, { sub: user.subject, claims: thin(names), userinfo: { ...names, email_verified: true } });
+  },
+};
+providerContract('okta', harness, msw);
+
+const NAMES = { name: 'Grace Hopper', email: 'grace@corp.example', preferred_username: 'grace@corp.example' };
+/** Grace at the org server: the thin ID token, and userinfo (profile, email, groups) as its reference shows it. */
+const GRACE: MockUser = {
+  sub: '00uixa271s6x7qt8I0h7',
+  claims: thin(NAMES),
+  userinfo: {
+    ...NAMES,
+    nickname: 'Amazing Grace',
+    given_name: 'Grace',
+    family_name: 'Hopper',
+    locale: 'en_US',
+    zoneinfo: 'America/Los_Angeles',
+    updated_at: 1_690_000_000,
+    email_verified: true,
+    groups: ['Everyone', 'IT'],
+  },
+};
+/** At the custom server, whose groups claim an admin set to go in the ID token always. */
+const GRACE_CUSTOM: MockUser = { ...GRACE, claims: { ...thin(NAMES), groups: ['Everyone', 'it'] } };
 const allowing = (groups: string) => ({ ...ENV, PROVIDER_OKTA_ALLOWED_GROUPS: groups });
 
 describe('okta provider', () => {
@@ -60,8 +151,17 @@ describe('okta provider', () => {
     expect(issuer('https://login.corp.example/oauth2/aus1a2b3c4d5E6f7g8h9')).toBe('https://login.corp.example/oauth2/aus1a2b3c4d5E6f7g8h9');
   });
 
-  it('signs a member of an allowed group in: the exact profile, the thin ID token completed by userinfo', async () => {
-    const { profile } = await signInAt(org, 'okta', allowing('IT'), GRACE, THIN_ID_TOKEN);
+  it('sends the browser to the org server’s /oauth2/v1/authorize, a custom server’s /oauth2/<id>/v1/authorize', async () => {
+    const endpoint = async (env: Record<string, string>) => {
+      const { authorizationUrl } = await startLogin(flowDepsFor(env), 'okta', undefined);
+      return authorizationUrl.origin + authorizationUrl.pathname;
+    };
+    expect(await endpoint(ENV)).toBe('https://acme.okta.com/oauth2/v1/authorize');
+    expect(await endpoint(CUSTOM)).toBe('https://acme.okta.com/oauth2/default/v1/authorize');
+  });
+
+  it('signs a member of an allowed group in: the exact profile, the thin ID token completed by userinfo, groups asked for', async () => {
+    const { profile } = await signInAt(org, 'okta', allowing('IT'), GRACE);
     expect(profile).toEqual({
       subject: '00uixa271s6x7qt8I0h7',
       email: 'grace@corp.example',
@@ -72,10 +172,21 @@ describe('okta provider', () => {
     });
   });
 
-  it('refuses a user in none of the allowed groups, and one whose token carries no groups (no groups claim configured)', async () => {
-    const denied = await rejection(signInAt(org, 'okta', allowing('Finance'), GRACE, THIN_ID_TOKEN));
+  it('counts the address as verified by userinfo’s word: Okta’s thin ID token names it without email_verified', async () => {
+    const env = { ...ENV, PROVIDER_OKTA_ALLOWED_EMAIL_DOMAINS: 'corp.example' };
+    expect((await signInAt(org, 'okta', env, GRACE)).profile).toMatchObject({ email: 'grace@corp.example', emailVerified: true });
+    // Userinfo's word counts for the address it names only, and never over the ID token's own.
+    const another = { ...GRACE, userinfo: { ...GRACE.userinfo, email: 'grace@other.example' } };
+    expect((await signInAt(org, 'okta', ENV, another)).profile.emailVerified).toBe(false);
+    const saysNo = { ...GRACE, claims: { ...GRACE.claims, email_verified: false } };
+    expect((await signInAt(org, 'okta', ENV, saysNo)).profile.emailVerified).toBe(false);
+  });
+
+  it('refuses a user in none of the allowed groups, and one Okta sends no groups for (no groups claim set for the app)', async () => {
+    const denied = await rejection(signInAt(org, 'okta', allowing('Finance'), GRACE));
     expect(denied).toMatchObject({ code: 'not_allowed', detail: { rule: 'PROVIDER_OKTA_ALLOWED_GROUPS' } });
-    const unconfigured = await rejection(signInAt(org, 'okta', allowing('IT'), GRACE, idTokenWith([])));
+    const { groups: _, ...withoutGroups } = GRACE.userinfo ?? {};
+    const unconfigured = await rejection(signInAt(org, 'okta', allowing('IT'), { ...GRACE, userinfo: withoutGroups }));
     expect(unconfigured).toMatchObject({ code: 'not_allowed', detail: { reason: 'in no allowed group' } });
   });
 
@@ -89,8 +200,16 @@ describe('okta provider', () => {
     expect(await scope({ ...allowing('IT'), PROVIDER_OKTA_SCOPES: 'openid email' })).toBe('openid email');
   });
 
-  it('signs in at a custom authorization server', async () => {
-    const { profile } = await signInAt(custom, 'okta', { ...CUSTOM, PROVIDER_OKTA_ALLOWED_GROUPS: 'it' }, GRACE, THIN_ID_TOKEN);
+  it('gets no groups when the groups scope is not asked (_SCOPES without it), so a group rule refuses', async () => {
+    const env = { ...allowing('IT'), PROVIDER_OKTA_SCOPES: 'openid profile email' };
+    expect(await rejection(signInAt(org, 'okta', env, GRACE))).toMatchObject({
+      code: 'not_allowed',
+      detail: { reason: 'in no allowed group' },
+    });
+  });
+
+  it('signs in at a custom authorization server, its groups claim in the ID token', async () => {
+    const { profile } = await signInAt(custom, 'okta', { ...CUSTOM, PROVIDER_OKTA_ALLOWED_GROUPS: 'it' }, GRACE_CUSTOM);
     expect(profile.groups).toEqual(['it']);
   });
 

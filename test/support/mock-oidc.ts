@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { http, HttpResponse, type HttpHandler } from 'msw';
 import { CodeBook } from './oauth-server.js';
@@ -44,6 +44,15 @@ export interface MockOidcOptions {
    * in the ID token or userinfo as asked; every claim is sent unasked by default.
    */
   readonly claimsOnRequest?: readonly string[];
+  /**
+   * Claims it sends only when the authorization request's `scope` holds the scope named, in the
+   * ID token and userinfo alike (Okta's `groups` claim with the `groups` scope).
+   */
+  readonly claimsWithScope?: Readonly<Record<string, string>>;
+  /** Whether its ID tokens carry `at_hash`, the access token's hash (OpenID Connect Core 3.1.3.6), as Google's do. */
+  readonly atHash?: boolean;
+  /** What its callbacks carry beside `code`, `state` and `iss` (Google's `scope` and `authuser`, Keycloak's `session_state`). */
+  readonly callbackParams?: Readonly<Record<string, string>>;
   /** Its successful token response, as it words it (Twitch's `scope` array). */
   readonly tokenResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
   /** Its userinfo response, as it words it (Slack's `ok`). */
@@ -155,8 +164,9 @@ export class MockOidcProvider {
   authorize(authorizationUrl: string | URL, user: MockUser): URLSearchParams {
     const url = new URL(authorizationUrl);
     if (url.origin + url.pathname !== this.endpoints.authorization) throw new Error(`not this provider's authorization endpoint: ${url}`);
-    const params = this.#book.issue(url, this.#asked(url, user));
+    const params = this.#book.issue(url, this.#scoped(url, this.#asked(url, user)));
     if (this.sendsIss) params.set('iss', this.issuer);
+    for (const [name, value] of Object.entries(this.#options.callbackParams ?? {})) params.set(name, value);
     return params;
   }
 
@@ -175,6 +185,16 @@ export class MockOidcProvider {
         Object.entries(claims ?? {}).filter(([name]) => !onRequest.includes(name) || Object.hasOwn(requested ?? {}, name)),
       );
     return { sub: user.sub, claims: keep(user.claims, asked.id_token), userinfo: keep(user.userinfo ?? user.claims, asked.userinfo) };
+  }
+
+  /** The user's claims as a provider with `claimsWithScope` sends them: those only where the request's scope holds theirs. */
+  #scoped(url: URL, user: MockUser): MockUser {
+    const withScope = this.#options.claimsWithScope;
+    if (!withScope) return user;
+    const scopes = (url.searchParams.get('scope') ?? '').split(' ');
+    const keep = (claims: Record<string, unknown> | undefined) =>
+      claims && Object.fromEntries(Object.entries(claims).filter(([name]) => !withScope[name] || scopes.includes(withScope[name])));
+    return { sub: user.sub, claims: keep(user.claims), userinfo: keep(user.userinfo), userinfoClaims: keep(user.userinfoClaims) };
   }
 
   /** The user refuses consent at the provider. */
@@ -294,6 +314,8 @@ export class MockOidcProvider {
       iat: now,
       exp: now + 300,
       ...(grant.nonce && this.echoesNonce ? { nonce: grant.nonce } : {}),
+      // The left half of the access token's SHA-256, base64url (OpenID Connect Core 3.1.3.6, for RS256).
+      ...(this.#options.atHash ? { at_hash: createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url') } : {}),
       ...grant.data.claims,
     };
     if (this.idTokenOverride) claims = this.idTokenOverride(claims);
