@@ -8,6 +8,7 @@ import { claimsProblem, hasPorteroClaims, isCanonicalJws } from '../shared/token
 import { type IssuedToken, issueToken } from './issue.js';
 import type { KeySet } from './keys.js';
 import type { Revocations } from './revocations.js';
+import { VerifiedTokens } from './verified-cache.js';
 
 export type SessionSettings = Pick<TokenConfig, 'issuer' | 'audience' | 'ttl' | 'clockSkew'>;
 
@@ -24,12 +25,15 @@ export class Sessions {
   readonly #revocations: Revocations;
   readonly #settings: SessionSettings;
   readonly #clock: Clock;
+  /** Tokens that passed `verify` under these keys and settings; see `VerifiedTokens`. */
+  readonly #verified: VerifiedTokens;
 
-  constructor(keys: KeySet, revocations: Revocations, settings: SessionSettings, clock: Clock) {
+  constructor(keys: KeySet, revocations: Revocations, settings: SessionSettings, clock: Clock, options: { cacheEntries?: number } = {}) {
     this.#keys = keys;
     this.#revocations = revocations;
     this.#settings = settings;
     this.#clock = clock;
+    this.#verified = new VerifiedTokens(clock, options.cacheEntries);
   }
 
   /** Signs a new session token for a user who just signed in with provider `providerId`. */
@@ -42,6 +46,8 @@ export class Sessions {
    * of its algorithms. Whatever else it holds (expired, revoked, another audience) is for `verify`.
    */
   async signedByPortero(token: string): Promise<boolean> {
+    // A token that passed `verify` passed this too.
+    if (this.#verified.get(VerifiedTokens.keyOf(token))) return true;
     try {
       await compactVerify(token, this.#keys.verifier, { algorithms: [...this.#keys.algorithms] });
       return true;
@@ -51,8 +57,16 @@ export class Sessions {
     }
   }
 
-  /** The claims of a valid token, without asking the store. Throws `unauthenticated`. */
+  /**
+   * The claims of a valid token, without asking the store. Throws `unauthenticated`. The claims
+   * are frozen: one token's are shared by every request presenting it until it expires.
+   */
   async verify(token: string): Promise<PorteroClaims> {
+    const key = VerifiedTokens.keyOf(token);
+    return this.#verified.get(key) ?? this.#verified.set(key, await this.#verifyAfresh(token));
+  }
+
+  async #verifyAfresh(token: string): Promise<PorteroClaims> {
     // The one encoding portero writes, so a token has one text (the one a deny list or cache keys by).
     if (!isCanonicalJws(token)) throw refused('the token is not valid', 'not canonical');
     let payload: Record<string, unknown>;

@@ -26,6 +26,15 @@ function presentedTokens(c: Context, cookies: PorteroCookies): PresentedTokens {
 const headerValue = (claim: string) => Buffer.from(claim.replace(/[\u0000-\u001f\u007f]/g, ''), 'utf8').toString('latin1');
 
 /**
+ * The refusal of a request that presents no token: most of what /auth refuses (every first visit,
+ * every asset before sign-in), built once. A new error each time captured a stack each time, for a
+ * line that never shows one. Frozen, as it is shared.
+ */
+const NO_TOKEN = Object.freeze(
+  new PorteroError(UNAUTHENTICATED, 'not signed in: no token', { detail: Object.freeze({ reason: 'no token' }) }),
+);
+
+/**
  * The token that identifies the request and its claims, by the rule of `chooseToken`
  * (src/shared/presented-token.ts): a token portero did not issue (its signature does not verify
  * against portero's keys) beside one it did is ignored; of portero's own a bearer wins over the
@@ -37,6 +46,7 @@ async function authenticate(c: Context, deps: HttpDeps) {
     signedByPortero: (token) => deps.sessions.signedByPortero(token),
     check: (token) => deps.sessions.authenticate(token),
   });
+  if (!choice.ok && choice.reason === 'no token') throw NO_TOKEN;
   if (!choice.ok) throw new PorteroError(UNAUTHENTICATED, `not signed in: ${choice.reason}`, { detail: { reason: choice.reason } });
   return choice;
 }
