@@ -46,6 +46,9 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { config, store, keys, providers, logger } = options;
   const clock = options.clock ?? systemClock;
+  const revocations = new Revocations(store, clock, config.tokens.clockSkew, { grace: config.tokens.revocationGrace, logger });
+  // Subscribed from the start, so that /auth asks the store nothing once the deny-set is loaded.
+  revocations.follow();
   const deps: HttpDeps = {
     server: config.server,
     tokens: config.tokens,
@@ -62,7 +65,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
           'an allowed-emails file could not be read again: its last addresses stay',
         ),
     }),
-    sessions: new Sessions(keys, new Revocations(store, clock, config.tokens.clockSkew), config.tokens, clock),
+    sessions: new Sessions(keys, revocations, config.tokens, clock),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),
     limits: rateLimiters(config.rateLimits, store),
   };

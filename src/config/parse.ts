@@ -132,6 +132,7 @@ function tokens(reader: EnvReader, url: string): TokenConfig {
     ...(audience ? { audience } : {}),
     ttl: reader.integer('JWT_TTL', 3600, 60, 30 * 24 * 3600),
     clockSkew: reader.integer('CLOCK_SKEW', 30, 0, 300),
+    revocationGrace: reader.integer('REVOCATION_GRACE', 0, 0, 3600),
     ...(keysFile ? { keysFile } : {}),
   };
 }

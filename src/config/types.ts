@@ -61,6 +61,11 @@ export interface TokenConfig {
    * long a revocation lives.
    */
   readonly clockSkew: number;
+  /**
+   * REVOCATION_GRACE: seconds after the feed of sign-outs was lost during which, with the store
+   * unreachable too, `/auth` trusts this instance's deny-set alone rather than answer 503. 0: never.
+   */
+  readonly revocationGrace: number;
   /** JWT_KEYS; unset: an ephemeral key (development only). */
   readonly keysFile?: string;
 }

@@ -8,6 +8,13 @@ export const storeKeys = {
   flow: (flowStoreId: string) => `flow:${flowStoreId}`,
   /** A session signed out before its token expires (`src/tokens/revocations.ts`). */
   revokedSession: (sid: string) => `revoked:${sid}`,
+  /**
+   * Every session signed out and not yet expired, one sorted set (one key, so one Cluster slot):
+   * what an instance loads when it (re)subscribes to `revocationChannel` (`src/tokens/revocations.ts`).
+   */
+  revokedSessions: 'revoked-sessions',
+  /** The channel on which each sign-out is published to every instance (`src/tokens/revocations.ts`). */
+  revocationChannel: 'revocations',
   /** The counters of rate limit `name`, one key per client address under it (`src/store/rate-limiter.ts`). */
   rateLimit: (name: string) => `rl:${name}`,
 } as const;

@@ -11,6 +11,18 @@ export const DEFAULT_PREFIX = 'portero:';
 /** How long a first subscription waits for its connection before the store counts as unreachable. */
 const SUBSCRIBER_READY_MS = 1000;
 
+/**
+ * How often the subscriber connection is pinged: a connection that stopped answering (a paused or
+ * partitioned server, no 'close' yet) counts as lost within about this plus the command timeout.
+ */
+const SUBSCRIBER_HEARTBEAT_MS = 1000;
+
+/** One subscription's callbacks. */
+interface Listener {
+  readonly message: (message: string) => void;
+  readonly live: ((live: boolean) => void) | undefined;
+}
+
 // Scripts: one key each (KEYS[1]), so every one runs on a Redis Cluster too. Run by ioredis's
 // defineCommand, which sends EVALSHA and the script itself only when the server does not know it.
 const SCRIPTS = {
@@ -45,8 +57,11 @@ export class RedisStore implements KeyValueStore {
   readonly #prefix: string;
   readonly #clock: Clock;
   readonly #refusal: (() => PorteroError | undefined) | undefined;
-  readonly #subscriptions = new Map<string, { readonly handlers: Set<(message: string) => void>; readonly ready: Promise<void> }>();
+  readonly #subscriptions = new Map<string, { readonly handlers: Set<Listener>; readonly ready: Promise<void> }>();
   #subscriber: Promise<Redis | Cluster> | undefined;
+  /** Whether the subscriber connection is up and subscribed to every channel; see `subscribe`'s `onLive`. */
+  #live = false;
+  #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
 
   /**
@@ -157,10 +172,11 @@ export class RedisStore implements KeyValueStore {
         // From now on outages are logged once by the main client's listeners, and ioredis
         // resubscribes by itself when it reconnects.
         subscriber.on('error', () => {});
+        this.#watch(subscriber);
         resolve(subscriber);
       });
       subscriber.on('message', (channel: string, message: string) => {
-        for (const handler of this.#subscriptions.get(channel)?.handlers ?? []) handler(message);
+        for (const handler of this.#subscriptions.get(channel)?.handlers ?? []) handler.message(message);
       });
     }).catch((cause: unknown) => {
       this.#subscriber = undefined;
@@ -169,19 +185,62 @@ export class RedisStore implements KeyValueStore {
     return this.#subscriber;
   }
 
+  /** Tells every subscription's `onLive` of a change, once. */
+  #setLive(live: boolean): void {
+    if (this.#live === live) return;
+    this.#live = live;
+    for (const { handlers } of this.#subscriptions.values()) for (const handler of handlers) handler.live?.(live);
+  }
+
+  /**
+   * Follows the subscriber connection: lost on 'close', on an unanswered ping, or while the store
+   * refuses to serve (an evicting Redis: what a subscriber would reload may have been evicted);
+   * live again once the connection is up, the store serves, and its channels are subscribed again.
+   * ioredis sends its own SUBSCRIBE on reconnecting, before 'ready'; the one sent here comes after
+   * it on the same connection, so its answer means both are done.
+   */
+  #watch(subscriber: Redis | Cluster): void {
+    this.#live = true;
+    let checking = false;
+    const check = () => {
+      if (checking || this.#closed) return;
+      if (this.#refusal?.() || subscriber.status !== 'ready') {
+        this.#setLive(false);
+        return;
+      }
+      const channels = [...this.#subscriptions.keys()];
+      checking = true;
+      const probe = this.#live || channels.length === 0 ? subscriber.ping() : subscriber.subscribe(...channels);
+      probe
+        .then(
+          () => this.#setLive(true),
+          () => {
+            this.#setLive(false);
+            subscriber.disconnect(true);
+          },
+        )
+        .finally(() => {
+          checking = false;
+        });
+    };
+    subscriber.on('close', () => this.#setLive(false));
+    subscriber.on('ready', check);
+    this.#heartbeat = setInterval(check, SUBSCRIBER_HEARTBEAT_MS).unref();
+  }
+
   /**
    * The first subscription to a channel subscribes the connection to it, for good: unsubscribing
    * only stops the handler. portero listens on a handful of channels for its whole life, and never
    * unsubscribing at the server means no subscription can be lost between an UNSUBSCRIBE and a
    * new SUBSCRIBE.
    */
-  subscribe(channel: string, onMessage: (message: string) => void) {
+  subscribe(channel: string, onMessage: (message: string) => void, onLive?: (live: boolean) => void) {
     const name = this.#prefix + channel;
     if (this.#closed) return Promise.reject(new Error('the store is closed'));
     return this.#run('SUBSCRIBE', async () => {
       const subscriber = await this.#subscriberConnection();
       // Its own function per subscription, so that subscribing one handler twice gives two subscriptions.
-      const handler = (message: string) => onMessage(message);
+      const handler: Listener = { message: (message) => onMessage(message), live: onLive };
       let subscription = this.#subscriptions.get(name);
       if (!subscription) {
         // Registered before SUBSCRIBE is sent, so a second subscriber meanwhile waits for the same one.
@@ -221,6 +280,9 @@ export class RedisStore implements KeyValueStore {
 
   async close() {
     this.#closed = true;
+    clearInterval(this.#heartbeat);
+    // Told as a loss, so that no subscriber counts on messages any more.
+    this.#setLive(false);
     const subscriber = await this.#subscriber?.catch(() => undefined);
     this.#subscriber = undefined;
     this.#subscriptions.clear();

@@ -51,9 +51,13 @@ export interface KeyValueStore {
   /**
    * Calls `onMessage` for every message published on `channel` from now on, until the returned
    * function is called. Messages published while the store was unreachable are lost: a subscriber
-   * that must not miss one also reads what it needs from the store. Rejects once the store is closed.
+   * that must not miss one also reads what it needs from the store, and passes `onLive`, which is
+   * called with `false` as soon as the subscription may be missing messages (its connection lost,
+   * or not answering) and with `true` once it is subscribed again, when a read of the store
+   * catches up on what was missed. The subscription is live when the returned promise resolves.
+   * Rejects once the store is closed.
    */
-  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  subscribe(channel: string, onMessage: (message: string) => void, onLive?: (live: boolean) => void): Promise<() => Promise<void>>;
   /**
    * A limiter named `name` (its keys live under `storeKeys.rateLimit(name)`) allowing `rule.points`
    * requests per `rule.duration` seconds for each key, counted in this store: on Redis, by every

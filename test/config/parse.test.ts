@@ -27,7 +27,7 @@ describe('parseConfig defaults', () => {
       mode: 'development',
       server: { port: 3000, publicUrl: 'http://localhost:3000' },
       flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'], providerTimeout: 10 },
-      tokens: { ttl: 3600, clockSkew: 30, alg: 'ES256', issuer: 'http://localhost:3000' },
+      tokens: { ttl: 3600, clockSkew: 30, revocationGrace: 0, alg: 'ES256', issuer: 'http://localhost:3000' },
       cookies: { tokenName: 'auth_token', secure: false, secretGenerated: true },
       redis: { startupWait: 5, allowEviction: false },
       dev: { idp: true },

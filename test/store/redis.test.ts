@@ -241,4 +241,44 @@ describe('RedisStore on createRedisClient when Redis fails', () => {
     );
     expect(received[0]).toBe('after the outage');
   });
+
+  it('tells a subscription it is lost when the server dies, and live again only once it is subscribed again', async () => {
+    const received: string[] = [];
+    const live: boolean[] = [];
+    await store.subscribe(
+      'revocations',
+      (message) => received.push(message),
+      (now) => live.push(now),
+    );
+    await server.kill();
+    await pollUntil(() => live.length > 0, { what: 'the loss to be told', timeoutMs: 2000, intervalMs: 20 });
+    expect(live).toEqual([false]);
+    await server.restart();
+    await pollUntil(() => live.length > 1, { what: 'the return to be told', timeoutMs: 10_000, intervalMs: 50 });
+    expect(live).toEqual([false, true]);
+    // Live means subscribed: the first message published after it arrives.
+    await store.publish('revocations', 'first after the return');
+    await pollUntil(() => received.length > 0, { what: 'the message', timeoutMs: 2000, intervalMs: 20 });
+    expect(received).toEqual(['first after the return']);
+  });
+
+  it('tells a subscription it is lost when the server stops answering, without waiting for the connection to close', async () => {
+    const live: boolean[] = [];
+    await store.subscribe(
+      'revocations',
+      () => {},
+      (now) => live.push(now),
+    );
+    const paused = Date.now();
+    server.pause();
+    try {
+      await pollUntil(() => live.length > 0, { what: 'the loss to be told', timeoutMs: 5000, intervalMs: 20 });
+      console.info(`subscription counted as lost ${Date.now() - paused} ms after Redis stopped answering`);
+      expect(live).toEqual([false]);
+    } finally {
+      server.resume();
+    }
+    await pollUntil(() => live.length > 1, { what: 'the return to be told', timeoutMs: 10_000, intervalMs: 50 });
+    expect(live).toEqual([false, true]);
+  });
 });

@@ -113,6 +113,8 @@ export async function isolatedRedisStore(
   await once(client, 'ready');
   const store = new RedisStore(client, { prefix, ...(clock ? { clock } : {}) });
   const raw = new Redis(url);
+  // Fault tests kill the server under it: its reconnect errors are expected.
+  raw.on('error', () => {});
   return {
     store,
     raw,

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PorteroError, STORE_UNAVAILABLE } from '../../src/errors.js';
 import { storeKeys } from '../../src/store/keys.js';
+import type { KeyValueStore } from '../../src/store/types.js';
 import { REVOCATION_VERSION, Revocations } from '../../src/tokens/revocations.js';
 import { testRedis } from '../support/redis-server.js';
 import { type KeyValueUnderTest, memoryUnderTest, redisUnderTest } from '../support/store-under-test.js';
@@ -38,10 +40,10 @@ function revocationsContract(name: string, factory: () => KeyValueUnderTest | Pr
       expect(await revocations.isRevoked('sid-older')).toBe(false);
     });
 
-    it('forgets a revocation whose key expired', async () => {
+    it('forgets a revocation whose key expired (on an instance that only reads the store)', async () => {
       await revocations.revoke('sid-t', now() + 600);
       await under.expire(storeKeys.revokedSession('sid-t'));
-      expect(await revocations.isRevoked('sid-t')).toBe(false);
+      expect(await new Revocations(under.store, under.clock, 0).isRevoked('sid-t')).toBe(false);
     });
 
     it('counts a record it cannot read (another version) as revoked: a revocation is never dropped', async () => {
@@ -102,5 +104,111 @@ describe('Revocations on Redis', () => {
     } finally {
       await under.close();
     }
+  });
+});
+
+/** `store` with some methods replaced; the others called on the store itself (its private fields need it). */
+function overriding(store: KeyValueStore, overrides: Partial<KeyValueStore>): KeyValueStore {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name in overrides) return overrides[name as keyof KeyValueStore];
+      const value = Reflect.get(target, name, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A memory store whose subscription's liveness the test reports (as RedisStore does on a lost
+ * connection), and whose loads of the revoked set can be held back, with its reads counted.
+ */
+function feedUnderTest() {
+  const under = memoryUnderTest();
+  let onLive: ((live: boolean) => void) | undefined;
+  let held: Promise<void> | undefined;
+  let gets = 0;
+  const store = overriding(under.store, {
+    get: (key) => {
+      gets++;
+      return under.store.get(key);
+    },
+    members: async (key) => {
+      await held;
+      return under.store.members(key);
+    },
+    subscribe: (channel, message, live) => {
+      onLive = live;
+      return under.store.subscribe(channel, message);
+    },
+  });
+  let release = () => {};
+  return {
+    under,
+    store,
+    gets: () => gets,
+    report: (live: boolean) => onLive?.(live),
+    hold() {
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+    },
+    release: () => release(),
+  };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+describe('Revocations following the store', () => {
+  it('asks the store nothing while the feed is live, reads it per request while lost, and is live again once reloaded', async () => {
+    const feed = feedUnderTest();
+    const revocations = new Revocations(feed.store, feed.under.clock, 0);
+    const exp = Math.floor(feed.under.clock.now() / 1000) + 600;
+    revocations.follow();
+    await settle();
+    expect(revocations.live).toBe(true);
+    expect(await revocations.isRevoked('sid-a')).toBe(false);
+    expect(feed.gets()).toBe(0);
+
+    feed.hold();
+    feed.report(false);
+    feed.report(true);
+    expect(revocations.live).toBe(false);
+    // An instance of an earlier version writes the key only, and publishes nothing.
+    await feed.under.store.set(storeKeys.revokedSession('sid-old-instance'), '1', 600);
+    expect(await revocations.isRevoked('sid-old-instance')).toBe(true);
+    expect(feed.gets()).toBe(1);
+
+    await new Revocations(feed.store, feed.under.clock, 0).revoke('sid-b', exp);
+    feed.release();
+    await settle();
+    expect(revocations.live).toBe(true);
+    expect(await revocations.isRevoked('sid-b')).toBe(true);
+    expect(feed.gets()).toBe(1);
+  });
+
+  it('counts an unreadable message as a lost feed, and reads the store until the set is loaded again', async () => {
+    const feed = feedUnderTest();
+    const revocations = new Revocations(feed.store, feed.under.clock, 0);
+    revocations.follow();
+    await settle();
+    feed.hold();
+    await feed.store.publish(storeKeys.revocationChannel, JSON.stringify({ v: 2, session: 'sid-x' }));
+    await settle();
+    expect(revocations.live).toBe(false);
+    await feed.under.store.set(storeKeys.revokedSession('sid-x'), JSON.stringify({ v: 2 }), 600);
+    expect(await revocations.isRevoked('sid-x')).toBe(true);
+    feed.release();
+    await settle();
+    expect(revocations.live).toBe(true);
+  });
+
+  it('denies at once on the instance that signs out, even when the store then fails', async () => {
+    const feed = feedUnderTest();
+    const failing = overriding(feed.store, { set: () => Promise.reject(new PorteroError(STORE_UNAVAILABLE, 'down')) });
+    const revocations = new Revocations(failing, feed.under.clock, 0);
+    await expect(revocations.revoke('sid-c', Math.floor(feed.under.clock.now() / 1000) + 600)).rejects.toMatchObject({
+      code: STORE_UNAVAILABLE,
+    });
+    expect(await revocations.isRevoked('sid-c')).toBe(true);
   });
 });
