@@ -95,8 +95,13 @@ export class Revocations {
     this.#denied.add(sid, until * 1000);
     await this.#store.set(storeKeys.revokedSession(sid), JSON.stringify({ v: REVOCATION_VERSION, at: now }), remaining);
     const revoked = JSON.stringify({ v: REVOCATION_VERSION, sid, until } satisfies Revoked);
-    await this.#store.addMember(storeKeys.revokedSessions, revoked, remaining);
-    await this.#store.publish(storeKeys.revocationChannel, revoked);
+    // Both tried, whichever fails: the message reaches the live instances even if the set (for
+    // those that load it later) could not be written, and the other way round.
+    const [added, published] = await Promise.allSettled([
+      this.#store.addMember(storeKeys.revokedSessions, revoked, remaining),
+      this.#store.publish(storeKeys.revocationChannel, revoked),
+    ]);
+    for (const outcome of [added, published]) if (outcome.status === 'rejected') throw outcome.reason;
   }
 
   /**

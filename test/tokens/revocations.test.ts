@@ -212,3 +212,21 @@ describe('Revocations following the store', () => {
     expect(await revocations.isRevoked('sid-c')).toBe(true);
   });
 });
+
+describe('a sign-out the set cannot take', () => {
+  it('still reaches the instances following the feed, and is a failure (503) so the user signs out again', async () => {
+    const feed = feedUnderTest();
+    const other = new Revocations(feed.store, feed.under.clock, 0);
+    other.follow();
+    await settle();
+    const failing = overriding(feed.store, { addMember: () => Promise.reject(new PorteroError(STORE_UNAVAILABLE, 'down')) });
+    const revocations = new Revocations(failing, feed.under.clock, 0);
+    await expect(revocations.revoke('sid-d', Math.floor(feed.under.clock.now() / 1000) + 600)).rejects.toMatchObject({
+      code: STORE_UNAVAILABLE,
+    });
+    await settle();
+    expect(other.live).toBe(true);
+    expect(await other.isRevoked('sid-d')).toBe(true);
+    expect(feed.gets()).toBe(0);
+  });
+});
