@@ -90,6 +90,15 @@ describe('parseConfig problems', () => {
     expect(parseConfig({ PROVIDER_TIMEOUT: '3' }).flow.providerTimeout).toBe(3);
   });
 
+  it('takes REVOCATION_GRACE in whole seconds up to an hour, 0 (never) by default', () => {
+    expect(parseConfig({}).tokens.revocationGrace).toBe(0);
+    expect(parseConfig({ REVOCATION_GRACE: '30' }).tokens.revocationGrace).toBe(30);
+    expect(problemsOf({ REVOCATION_GRACE: '3601', CLOCK_SKEW: 'x' })).toEqual([
+      'CLOCK_SKEW must be a whole number from 0 to 300, got "x"',
+      'REVOCATION_GRACE must be a whole number from 0 to 3600, got "3601"',
+    ]);
+  });
+
   it('names each thing production needs that is missing', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems).toHaveLength(4);
