@@ -4,7 +4,10 @@ import type { KeyValueStore } from '../../src/store/types.js';
 import { issueToken } from '../../src/tokens/issue.js';
 import { ephemeralKeySet, type KeySet } from '../../src/tokens/keys.js';
 import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, ManualClock, type TestApp } from '../support/app.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { createLogger } from '../../src/logger.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { createRedisClient } from '../../src/store/redis-client.js';
+import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
 
 // Sign-outs reach every instance through the store's publish/subscribe and live in each
@@ -77,15 +80,14 @@ async function tokenOf(at: Instance, subject: string, clock?: Clock): Promise<st
   return token;
 }
 
-/** Until `at` answers /auth without reading the store: its feed of sign-outs is live. */
+/** Until `at` lets `token` through without reading the store: its feed of sign-outs is live. */
 async function untilLive(at: Instance, token: string): Promise<void> {
   await pollUntil(
     async () => {
       const before = at.gets();
-      expect((await auth(at, token)).status).toBe(200);
-      return at.gets() === before;
+      return (await auth(at, token)).status === 200 && at.gets() === before;
     },
-    { what: 'the feed of sign-outs to be live', timeoutMs: 5000, intervalMs: 20 },
+    { what: 'the feed of sign-outs to be live', timeoutMs: 10_000, intervalMs: 20 },
   );
 }
 
@@ -195,5 +197,36 @@ describe('with Redis killed', () => {
     clock.advance(1);
     expect((await auth(a, valid)).status).toBe(503);
     expect((await auth(a, revoked)).status).toBe(401);
+  });
+});
+
+describe('started while Redis is down', () => {
+  it('answers 503 until Redis comes, then follows the sign-outs like any other instance', async () => {
+    const port = await freePort();
+    const keys = await ephemeralKeySet('ES256');
+    // The client as src/main.ts builds it, on a port where no Redis listens yet.
+    const client = createRedisClient(`redis://127.0.0.1:${port}`, createLogger('silent'));
+    const redisStore = new RedisStore(client, { prefix: 'late:' });
+    cleanups.push(async () => {
+      await redisStore.close();
+      client.disconnect();
+    });
+    const { store, gets } = counting(redisStore);
+    const early: Instance = { gateway: await buildTestApp({ store, keys, env: { LOG_LEVEL: 'warn' } }), redis: undefined as never, gets };
+    const token = await tokenOf(early, 'grace');
+    expect((await auth(early, token)).status).toBe(503);
+
+    const server = await startRedisServer({ port });
+    cleanups.push(() => server.stop());
+    await untilLive(early, token);
+    const other = await instance(server, keys, { prefix: 'late:' });
+    expect((await logout(other, token)).status).toBe(302);
+    const before = early.gets();
+    await pollUntil(async () => (await auth(early, token)).status === 401, {
+      what: 'the late instance to refuse the token',
+      timeoutMs: 1000,
+      intervalMs: 5,
+    });
+    expect(early.gets()).toBe(before);
   });
 });
