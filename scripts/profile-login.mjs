@@ -10,7 +10,7 @@
 // load. With --cpu-prof the gateway writes a V8 CPU profile into DIR on exit; `--top` summarises one.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,10 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     'cpu-prof': { type: 'string' },
     'node-args': { type: 'string', default: '' },
+    // NAME=value for the gateway's environment (MALLOC_ARENA_MAX=2); repeatable.
+    env: { type: 'string', multiple: true, default: [] },
+    // Where the gateway's stdout goes (its log, and --trace-gc's); nowhere by default.
+    'gateway-log': { type: 'string' },
     op: { type: 'string' },
     top: { type: 'string' },
     // The compiled gateway to run: dist by default, another build to compare with.
@@ -154,8 +158,8 @@ async function loop(total, concurrency, step) {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'portero-profile-'));
   const children = [];
-  const start = (command, argv, env = {}) => {
-    const child = spawn(command, argv, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const start = (command, argv, env = {}, stdout = 'ignore') => {
+    const child = spawn(command, argv, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', stdout, 'inherit'] });
     children.push(child);
     return child;
   };
@@ -188,14 +192,17 @@ async function main() {
       PROVIDER_STUB_CLIENT_SECRET: 'secret',
       RATE_LIMIT_LOGIN: 'off',
       RATE_LIMIT_CALLBACK: 'off',
-    });
+      ...Object.fromEntries(args.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+    }, args['gateway-log'] ? openSync(args['gateway-log'], 'w') : 'ignore');
     await waitFor(`${gatewayUrl}/readyz`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = rssMb(gateway.pid);
     await loop(200, 4, (n) => login(gatewayUrl, n, true)); // discovery, JWKS, JIT warm-up
     await new Promise((r) => setTimeout(r, 2000));
     const idle = rssMb(gateway.pid);
     const logins = Number(args.logins);
     const concurrency = Number(args.concurrency);
-    const results = { idleRssMb: idle };
+    const results = { startRssMb: started, idleRssMb: idle };
     for (const name of args.phase) {
       const withCallback = name === 'login+callback';
       const [cpu, t] = [cpuSeconds(gateway.pid), performance.now()];
