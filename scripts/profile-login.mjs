@@ -177,23 +177,28 @@ async function main() {
       ...args['node-args'].split(' ').filter(Boolean),
       ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []),
     ];
-    const gateway = start(process.execPath, [...nodeArgs, join(args.dist, 'main.js')], {
-      NODE_ENV: 'production',
-      ENV_FILE: '/dev/null',
-      PORT: String(gatewayPort),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: gatewayUrl,
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      COOKIE_SECRET: randomBytes(32).toString('base64'),
-      JWT_KEYS: keys,
-      PROVIDER_STUB_TYPE: 'oidc',
-      PROVIDER_STUB_ISSUER: op,
-      PROVIDER_STUB_CLIENT_ID: 'portero',
-      PROVIDER_STUB_CLIENT_SECRET: 'secret',
-      RATE_LIMIT_LOGIN: 'off',
-      RATE_LIMIT_CALLBACK: 'off',
-      ...Object.fromEntries(args.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
-    }, args['gateway-log'] ? openSync(args['gateway-log'], 'w') : 'ignore');
+    const gateway = start(
+      process.execPath,
+      [...nodeArgs, join(args.dist, 'main.js')],
+      {
+        NODE_ENV: 'production',
+        ENV_FILE: '/dev/null',
+        PORT: String(gatewayPort),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: gatewayUrl,
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        COOKIE_SECRET: randomBytes(32).toString('base64'),
+        JWT_KEYS: keys,
+        PROVIDER_STUB_TYPE: 'oidc',
+        PROVIDER_STUB_ISSUER: op,
+        PROVIDER_STUB_CLIENT_ID: 'portero',
+        PROVIDER_STUB_CLIENT_SECRET: 'secret',
+        RATE_LIMIT_LOGIN: 'off',
+        RATE_LIMIT_CALLBACK: 'off',
+        ...Object.fromEntries(args.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+      },
+      args['gateway-log'] ? openSync(args['gateway-log'], 'w') : 'ignore',
+    );
     await waitFor(`${gatewayUrl}/readyz`);
     await new Promise((r) => setTimeout(r, 1000));
     const started = rssMb(gateway.pid);
