@@ -249,30 +249,57 @@ describe('GET /callback/:provider', () => {
     expect(idp.tokenRequests.length).toBe(exchangesBefore);
   });
 
-  it('finishes a login that an instance of the version before started (a flow record of version 1, a rolling deploy)', async () => {
+  /** A login as an instance of the version before started it: its flow record of version 1 in Redis, its cookie and the provider's callback. */
+  async function loginStartedBefore(fields: { provider?: string; issuer?: string } = {}, on: TestApp = gateway, provider = idp) {
     const verifier = randomBytes(32).toString('base64url');
     const record = {
       provider: 'corp',
-      issuer: idp.issuer,
+      issuer: provider.issuer,
       state: randomBytes(32).toString('base64url'),
       nonce: randomBytes(32).toString('base64url'),
       codeVerifier: verifier,
       returnTo: 'https://app.example.com/started-before',
+      ...fields,
     };
     const old = v1Flow(v1Fields(record));
     await raw.set(`${prefix}${old.key}`, old.value, 'EX', 300);
     // The authorization request that instance sent, with its state, nonce and challenge.
-    const location = new URL(await startLogin(new TestBrowser()));
+    const location = new URL((await new TestBrowser().get(on.app, `${GATEWAY}/login/corp`)).headers.get('location')!);
     location.searchParams.set('state', record.state);
     location.searchParams.set('nonce', record.nonce);
     location.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
     const signature = createHmac('sha256', TEST_COOKIE_SECRET).update(old.flowId).digest('base64url');
-    const response = await gateway.app.request(`${GATEWAY}/callback/corp?${idp.authorize(location, { sub: 'u-old' })}`, {
-      headers: { cookie: `__Host-${PorteroCookies.flowCookieName(record.state)}=${old.flowId}.${signature}` },
+    const response = await on.app.request(`${GATEWAY}/callback/corp?${provider.authorize(location, { sub: 'u-old' })}`, {
+      headers: { cookie: `__Host-${PorteroCookies.flowCookieName(record.state)}=${old.flowId}.${signature}`, accept: 'application/json' },
     });
+    return { response, verifier, key: `${prefix}${old.key}` };
+  }
+
+  it('finishes a login that an instance of the version before started (a flow record of version 1, a rolling deploy)', async () => {
+    const { response, verifier, key } = await loginStartedBefore();
     expect(response.status, await response.clone().text()).toBe(302);
     expect(response.headers.get('location')).toBe('https://app.example.com/started-before');
     expect(idp.tokenRequests.at(-1)!.codeVerifier).toBe(verifier);
-    expect(await raw.exists(`${prefix}${old.key}`)).toBe(0);
+    expect(await raw.exists(key)).toBe(0);
+  });
+
+  it('refuses such a login started with another provider, or at another issuer, before any code exchange', async () => {
+    const exchanges = idp.tokenRequests.length;
+    const other = await loginStartedBefore({ provider: 'other' });
+    expect(other.response.status).toBe(400);
+    expect(gateway.logs.lines.filter((line) => line.error).at(-1)).toMatchObject({ error: 'flow_invalid', reason: 'provider mismatch' });
+    // A provider that sends iss: the callback names the provider's issuer, not the record's (a mix-up).
+    const moved = await loginStartedBefore({ issuer: 'https://old-idp.example.test' });
+    expect(moved.response.status).toBe(400);
+    expect(gateway.logs.lines.filter((line) => line.error).at(-1)).toMatchObject({ error: 'flow_invalid', reason: 'iss mismatch' });
+    // One that does not: the record's issuer is not the one the provider's configuration now names.
+    const quiet = await new MockOidcProvider('https://quiet-idp.example.test', { sendsIss: false }).init();
+    msw.use(...quiet.handlers());
+    const withoutIss = await buildTestApp({ store: isolated.store, env: quiet.env('corp') });
+    const silent = await loginStartedBefore({ issuer: 'https://old-idp.example.test' }, withoutIss, quiet);
+    expect(silent.response.status).toBe(400);
+    expect(withoutIss.logs.lines.filter((line) => line.error).at(-1)).toMatchObject({ error: 'flow_invalid', reason: 'issuer changed' });
+    expect(quiet.tokenRequests).toEqual([]);
+    expect(idp.tokenRequests.length).toBe(exchanges);
   });
 });
