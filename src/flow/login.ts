@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
 import type { FlowConfig } from '../config/types.js';
@@ -10,7 +10,7 @@ import { EmailsFiles } from './emails-file.js';
 import { type FlowRecord, FlowStore } from './flow-store.js';
 import { classifyGrantError } from './grant-errors.js';
 import { readProfile, type TokenResponse } from './profile.js';
-import type { ConfiguredProvider } from './provider-client.js';
+import { type ConfiguredProvider, metadataOf } from './provider-client.js';
 import { resolveReturnTo } from './return-to.js';
 
 export interface LoginDeps {
@@ -24,7 +24,7 @@ export interface LoginDeps {
 }
 
 export interface StartedLogin {
-  /** 256 random bits binding this browser to the flow; the HTTP layer signs it into a cookie. */
+  /** 192 random bits binding this browser to the flow; the HTTP layer signs it into a cookie. */
   readonly flowId: string;
   readonly state: string;
   readonly authorizationUrl: URL;
@@ -81,12 +81,15 @@ const usesPkce = (provider: ConfiguredProvider) => !provider.definition.unsuppor
 const usesNonce = (provider: ConfiguredProvider) =>
   provider.definition.protocol === 'oidc' && !provider.definition.unsupported?.includes('nonce');
 
+/** The PKCE challenge (RFC 7636, S256): SHA-256 of the verifier, synchronous (WebCrypto's digest costs a round trip to the thread pool). */
+const pkceChallenge = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
+
 /** The authorization request's parameters: the preset's own, then the flow's. */
-async function authorizationParameters(deps: LoginDeps, provider: ConfiguredProvider, record: FlowRecord): Promise<Record<string, string>> {
+function authorizationParameters(deps: LoginDeps, provider: ConfiguredProvider, record: FlowRecord): Record<string, string> {
   const { definition, settings } = provider;
   const own = Object.entries(definition.authorizationParams?.(settings) ?? {}).filter(([name]) => !FLOW_PARAMETERS.has(name));
   const pkce: Record<string, string> = usesPkce(provider)
-    ? { code_challenge: await client.calculatePKCECodeChallenge(record.codeVerifier), code_challenge_method: 'S256' }
+    ? { code_challenge: pkceChallenge(record.codeVerifier), code_challenge_method: 'S256' }
     : {};
   return {
     ...Object.fromEntries(own),
@@ -105,21 +108,12 @@ export async function startLogin(deps: LoginDeps, providerId: string, returnTo: 
   const provider = findProvider(deps, providerId);
   const target = resolveReturnTo(returnTo, deps.config);
   const config = await provider.client();
-  const record: FlowRecord = {
-    provider: provider.id,
-    issuer: config.serverMetadata().issuer,
-    state: client.randomState(),
-    ...(usesNonce(provider) ? { nonce: client.randomNonce() } : {}),
-    codeVerifier: client.randomPKCECodeVerifier(),
-    returnTo: target,
-    createdAt: deps.clock.now(),
-  };
-  const parameters = await authorizationParameters(deps, provider, record);
-  const flowId = randomBytes(32).toString('base64url');
-  await deps.flows.save(flowId, record, deps.config.ttl);
+  const flow = FlowStore.create({ provider: provider.id, issuer: metadataOf(config).issuer, returnTo: target, nonce: usesNonce(provider) });
+  const parameters = authorizationParameters(deps, provider, flow.record);
+  await deps.flows.save(flow, deps.config.ttl);
   return {
-    flowId,
-    state: record.state,
+    flowId: flow.flowId,
+    state: flow.record.state,
     authorizationUrl: client.buildAuthorizationUrl(config, parameters),
     crossSiteCallback: provider.settings.responseMode === 'form_post',
   };
@@ -229,10 +223,12 @@ async function withFileEmails(rules: AccessRules, files: EmailsFiles): Promise<A
  */
 export async function finishLogin(deps: LoginDeps, providerId: string, flowId: string, params: URLSearchParams): Promise<FinishedLogin> {
   const provider = findProvider(deps, providerId);
-  const record = await deps.flows.consume(flowId);
   const config = await provider.client();
-  checkCallback(record, provider, config.serverMetadata().authorization_response_iss_parameter_supported === true, params);
-  if (config.serverMetadata().issuer !== record.issuer) {
+  const metadata = metadataOf(config);
+  const record = await deps.flows.consume(flowId, { provider: provider.id, issuer: metadata.issuer });
+  checkCallback(record, provider, metadata.authorization_response_iss_parameter_supported === true, params);
+  // A record of version 1 names its provider and issuer; one of version 2 opens only for these.
+  if (metadata.issuer !== record.issuer) {
     throw new PorteroError(FLOW_INVALID, 'the provider configuration changed during the login', {
       detail: { provider: provider.id, reason: 'issuer changed' },
     });

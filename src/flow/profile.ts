@@ -3,7 +3,7 @@ import type { JsonObject, Profile } from '../providers/index.js';
 import { profileRefused } from '../providers/index.js';
 import { holds, selectExtraClaims } from './extra-claims.js';
 import { classifyProfileError } from './grant-errors.js';
-import type { ConfiguredProvider } from './provider-client.js';
+import { type ConfiguredProvider, metadataOf } from './provider-client.js';
 
 export type TokenResponse = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 
@@ -37,7 +37,7 @@ export async function readProfile(
 ): Promise<ProfileWithClaims> {
   const idTokenClaims = tokens.claims();
   const accessToken = tokens.access_token;
-  const userinfoEndpoint = config.serverMetadata().userinfo_endpoint;
+  const userinfoEndpoint = metadataOf(config).userinfo_endpoint;
   const fetchJson = async (url: string, options: { readonly optional?: boolean } = {}): Promise<unknown> => {
     const headers = new Headers({ accept: 'application/json' });
     const response = await client.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, headers);

@@ -174,6 +174,22 @@ export function configureProvider(
   });
 }
 
+const metadataCopies = new WeakMap<client.Configuration, Readonly<client.ServerMetadata>>();
+
+/**
+ * The provider's server metadata, copied once per configuration: openid-client's
+ * `serverMetadata()` clones it on every call (a `structuredClone` per login), and it never
+ * changes after discovery. Frozen, so no caller can change the copy the others read.
+ */
+export function metadataOf(config: client.Configuration): Readonly<client.ServerMetadata> {
+  let metadata = metadataCopies.get(config);
+  if (!metadata) {
+    metadata = Object.freeze(config.serverMetadata());
+    metadataCopies.set(config, metadata);
+  }
+  return metadata;
+}
+
 /** The options the configuration sets: PROVIDER_TIMEOUT and CLOCK_SKEW. */
 export const providerOptions = (config: Pick<Config, 'flow' | 'tokens'>): ProviderOptions => ({
   timeout: config.flow.providerTimeout,

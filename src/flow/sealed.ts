@@ -1,34 +1,73 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /**
- * A flow record is stored encrypted under a key derived from the flow id, and the flow id lives
- * only in the browser's signed cookie (oauth2-proxy's "ticket" design).
+ * Everything a login needs to keep secret is derived from its flow id, 192 random bits that live
+ * only in the browser's signed cookie (oauth2-proxy's "ticket" design): where the record is
+ * stored, the key it is sealed under, and the state, nonce and PKCE verifier sent to the
+ * provider. HMAC (SHA-512, SHA-256) keyed by the flow id, one label each, so none tells anything of another
+ * or of the flow id. The store then holds only what cannot be derived (the return address), sealed.
  */
-const INFO = Buffer.from('portero flow record v1');
+export const FLOW_ID_BYTES = 24;
 
-/** The store key for a flow: a hash of its id, so the id itself is never in the store. */
-export function flowStoreId(flowId: string): string {
-  return createHash('sha256').update(flowId).digest('base64url');
+/** What a store dump shows: where the record is, and the key and IV it is sealed with (never stored). */
+export interface StoreSecrets {
+  /** 16 bytes, base64url: the record's key in the store. */
+  readonly storeId: string;
+  readonly key: Buffer;
+  readonly iv: Buffer;
 }
 
-function keyFor(flowId: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', Buffer.from(flowId, 'base64url'), Buffer.alloc(0), INFO, 32));
+/** What is sent to the provider: 32 bytes each, base64url (43 characters, as openid-client's randoms). */
+export interface BrowserSecrets {
+  readonly state: string;
+  readonly nonce: string;
+  readonly codeVerifier: string;
 }
 
-export function seal(flowId: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', keyFor(flowId), iv);
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+const STORE_LABEL = Buffer.from('portero flow v2: store');
+const BROWSER_LABEL = Buffer.from('portero flow v2: state and nonce');
+const VERIFIER_LABEL = Buffer.from('portero flow v2: PKCE verifier');
+
+const derive = (algorithm: 'sha256' | 'sha512', flowId: Buffer, label: Buffer) => createHmac(algorithm, flowId).update(label).digest();
+
+/** A new flow id: one random call per login. */
+export const newFlowId = (): string => randomBytes(FLOW_ID_BYTES).toString('base64url');
+
+export function storeSecrets(flowId: string): StoreSecrets {
+  const bytes = derive('sha512', Buffer.from(flowId, 'base64url'), STORE_LABEL);
+  return { storeId: bytes.subarray(0, 16).toString('base64url'), key: bytes.subarray(16, 48), iv: bytes.subarray(48, 60) };
 }
 
-/** The plaintext, or undefined when the sealed value was not made with this flow id. */
-export function unseal(flowId: string, sealed: string): string | undefined {
+export function browserSecrets(flowId: string): BrowserSecrets {
+  const id = Buffer.from(flowId, 'base64url');
+  const bytes = derive('sha512', id, BROWSER_LABEL);
+  return {
+    state: bytes.subarray(0, 32).toString('base64url'),
+    nonce: bytes.subarray(32, 64).toString('base64url'),
+    codeVerifier: derive('sha256', id, VERIFIER_LABEL).toString('base64url'),
+  };
+}
+
+const TAG_BYTES = 16;
+
+/**
+ * AES-256-GCM of `plaintext`, bound to `associated` (what the record is for, not stored): the tag,
+ * then the ciphertext. The key is the flow's own and seals exactly one message, so its derived IV
+ * is never used twice.
+ */
+export function seal(secrets: StoreSecrets, associated: Buffer, plaintext: Buffer): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', secrets.key, secrets.iv).setAAD(associated);
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([cipher.getAuthTag(), body]);
+}
+
+/** The plaintext, or undefined when `sealed` was not made with these secrets and this `associated` data. */
+export function unseal(secrets: StoreSecrets, associated: Buffer, sealed: Buffer): Buffer | undefined {
+  if (sealed.length < TAG_BYTES) return undefined;
   try {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', keyFor(flowId), raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    const decipher = createDecipheriv('aes-256-gcm', secrets.key, secrets.iv).setAAD(associated);
+    decipher.setAuthTag(sealed.subarray(0, TAG_BYTES));
+    return Buffer.concat([decipher.update(sealed.subarray(TAG_BYTES)), decipher.final()]);
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { CookieConfig } from '../config/types.js';
@@ -17,7 +17,7 @@ export const MAX_PENDING_FLOWS = 5;
 const SIGNED_VALUE = /^[A-Za-z0-9_-]+$/;
 
 /** HMAC-SHA256 of `value` under `secret`, base64url without padding: the one spelling portero writes. */
-const signature = (value: string, secret: string) => createHmac('sha256', secret).update(value).digest('base64url');
+const signature = (value: string, secret: KeyObject) => createHmac('sha256', secret).update(value).digest('base64url');
 
 /**
  * Whether `presented` is exactly the signature portero would write for `value` under one of
@@ -26,7 +26,7 @@ const signature = (value: string, secret: string) => createHmac('sha256', secret
  * Compared in constant time; equal-length buffers, as `timingSafeEqual` needs (the length of a
  * signature is no secret).
  */
-function signedBy(value: string, presented: string, secrets: readonly string[]): boolean {
+function signedBy(value: string, presented: string, secrets: readonly KeyObject[]): boolean {
   const given = Buffer.from(presented, 'utf8');
   let matched = false;
   for (const secret of secrets) {
@@ -48,12 +48,14 @@ function signedBy(value: string, presented: string, secrets: readonly string[]):
 export class PorteroCookies {
   readonly #config: CookieConfig;
   readonly #lifetimes: CookieLifetimes;
-  readonly #secrets: readonly string[];
+  /** COOKIE_SECRET, then COOKIE_SECRET_PREVIOUS, each made a key once rather than on every signature. */
+  readonly #secrets: readonly [KeyObject, ...KeyObject[]];
 
   constructor(config: CookieConfig, lifetimes: CookieLifetimes) {
     this.#config = config;
     this.#lifetimes = lifetimes;
-    this.#secrets = [config.secret, ...config.previousSecrets];
+    const key = (secret: string) => createSecretKey(Buffer.from(secret, 'utf8'));
+    this.#secrets = [key(config.secret), ...config.previousSecrets.map(key)];
   }
 
   get #prefix() {
@@ -96,7 +98,7 @@ export class PorteroCookies {
   setFlow(c: Context, state: string, flowId: string, options: { crossSite?: boolean } = {}): void {
     if (!SIGNED_VALUE.test(flowId)) throw new TypeError('a flow id is base64url');
     // base64url and "." are left alone by the percent-encoding Hono applies: this is the text sent.
-    setCookie(c, PorteroCookies.flowCookieName(state), `${flowId}.${signature(flowId, this.#config.secret)}`, {
+    setCookie(c, PorteroCookies.flowCookieName(state), `${flowId}.${signature(flowId, this.#secrets[0])}`, {
       httpOnly: true,
       sameSite: options.crossSite ? 'None' : 'Lax',
       maxAge: this.#lifetimes.flowTtl,

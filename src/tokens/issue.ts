@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { Clock } from '../clock.js';
 import type { TokenConfig } from '../config/types.js';
 import { PorteroError, PROFILE_UNAVAILABLE } from '../errors.js';
@@ -8,6 +7,7 @@ import type { PorteroClaims } from '../shared/claims.js';
 import { lowerAscii } from '../shared/email.js';
 import { RESERVED_CLAIMS } from '../shared/token-shape.js';
 import type { KeySet } from './keys.js';
+import { signJwt } from './sign.js';
 
 export interface IssuedToken {
   readonly token: string;
@@ -53,9 +53,7 @@ export async function issueToken(
   for (const dropped of [[], ['picture'], ['picture', 'name'], ['picture', 'name', ...Object.keys(extras)]]) {
     const kept: PorteroClaims = { ...claims };
     for (const name of dropped) delete kept[name];
-    const token = await new SignJWT(kept)
-      .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' })
-      .sign(keys.signing.key);
+    const token = signJwt({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' }, kept, keys.signing.key);
     if (token.length <= MAX_TOKEN_LENGTH) return { token, claims: kept };
   }
   throw new PorteroError(PROFILE_UNAVAILABLE, 'the profile is too large to fit in a cookie', {

@@ -68,7 +68,8 @@ describe('npm start on a fresh clone', () => {
       const gateway = commands.find((argv) => argv.includes('dist/main.js'));
       expect(gateway, JSON.stringify(commands)).toBeDefined();
       expect(gateway![0]).toMatch(/(^|\/)node$/);
-      expect(gateway!.slice(1)).toEqual(['dist/main.js']);
+      // With the memory settings docs/OPERATIONS.md chose ("Memory of the process").
+      expect(gateway!.slice(1)).toEqual(['--max-semi-space-size=4', '--max-old-space-size=512', 'dist/main.js']);
       // No TypeScript anywhere in the running group: no loader, no .ts entry point.
       for (const argv of commands) expect(argv.join(' ')).not.toMatch(/tsx|\.ts\b|--import|--loader/);
     } finally {

@@ -115,7 +115,8 @@ describe('a callback that cannot be trusted is refused with 400 and a way to sta
     const callback = idp.authorize(response.headers.get('location')!, { sub: 'u' });
     const wrong = await browser.get(other.app, `${GATEWAY}/callback/other?${callback}`);
     expect(wrong.status).toBe(400);
-    expect(other.logs.lines.find((line) => line.error)).toMatchObject({ reason: 'provider mismatch' });
+    // The record is sealed bound to its provider and issuer: for another it does not open.
+    expect(other.logs.lines.find((line) => line.error)).toMatchObject({ reason: 'flow record does not open for this provider and issuer' });
   });
 });
 
@@ -136,7 +137,10 @@ describe('a provider whose issuer changed while the login was under way (a deplo
       from: idp.issuer,
     });
     await expectStartAgainPage(response, 400, 'Your sign-in expired or was not valid');
-    expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({ error: 'flow_invalid', reason: 'issuer changed' });
+    expect(instanceB.logs.lines.find((line) => line.error)).toMatchObject({
+      error: 'flow_invalid',
+      reason: 'flow record does not open for this provider and issuer',
+    });
     expect([idp.tokenRequests.length, moved.tokenRequests.length]).toEqual(exchanges);
   });
 });

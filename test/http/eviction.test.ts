@@ -198,14 +198,15 @@ describe('a gateway on a full Redis that never evicts', () => {
 
 describe('what portero keeps in Redis', () => {
   // docs/OPERATIONS.md ("Sizing Redis") states these figures: keep them together.
-  it('a login in flight: one flow: key of about 550 bytes (MEMORY USAGE), for FLOW_TTL', async () => {
+  it('a login in flight: one flow: key of at most 200 bytes (MEMORY USAGE, key included), for FLOW_TTL', async () => {
     const { gateway, operator } = await stack([], { FLOW_TTL: '600' });
     expect((await gateway.app.request(`${GATEWAY}/login/corp?return_to=${encodeURIComponent(`${GATEWAY}/some/page`)}`)).status).toBe(302);
     const keys = await operator.keys('portero:flow:*');
     expect(keys).toHaveLength(1);
     const bytes = Number(await operator.call('MEMORY', 'USAGE', keys[0]!));
-    expect(bytes).toBeGreaterThan(450);
-    expect(bytes).toBeLessThan(650);
+    // Measured 168 (Redis 7.0, jemalloc; a 30-character return address), 552 with the record of version 1.
+    expect(bytes).toBeGreaterThan(100);
+    expect(bytes).toBeLessThanOrEqual(200);
     expect(await operator.ttl(keys[0]!)).toBeGreaterThan(595);
   });
 

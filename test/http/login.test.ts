@@ -1,10 +1,12 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { flowStoreId } from '../../src/flow/sealed.js';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { storeSecrets } from '../../src/flow/sealed.js';
 import { PorteroCookies } from '../../src/http/cookies.js';
-import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
+import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, TEST_COOKIE_SECRET, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
+import { v1Fields, v1Flow } from '../support/flow-record-v1.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
 
@@ -70,17 +72,17 @@ describe('GET /login/:provider', () => {
     expect(line).toContain('Secure');
     expect(line).toContain('SameSite=Lax');
     expect(line).not.toContain('Domain=');
-    // 256 random bits, signed: "<43 base64url chars>.<HMAC-SHA256, base64url>", exactly as sent.
+    // 192 random bits, signed: "<32 base64url chars>.<HMAC-SHA256, base64url>", exactly as sent.
     const value = line!.slice(line!.indexOf('=') + 1, line!.indexOf(';'));
-    expect(value).toMatch(/^[\w-]{43}\.[\w-]{43}$/);
+    expect(value).toMatch(/^[\w-]{32}\.[\w-]{43}$/);
   });
 
-  it('stores the flow in Redis, sealed, under a hash of the cookie value, with TTL FLOW_TTL', async () => {
+  it('stores the flow in Redis, sealed, under a key derived from the cookie value, with TTL FLOW_TTL', async () => {
     const browser = new TestBrowser();
     const location = await startLogin(browser);
     const cookie = (await browser.cookies(GATEWAY)).find((c) => c.key.startsWith('__Host-portero_flow_'))!;
     const flowId = cookie.value.split('.')[0]!;
-    const key = `${prefix}flow:${flowStoreId(flowId)}`;
+    const key = `${prefix}flow:${storeSecrets(flowId).storeId}`;
     expect(await raw.keys(`${prefix}flow:*`)).toEqual([key]);
     const ttl = await raw.ttl(key);
     expect(ttl).toBeGreaterThan(290);
@@ -88,6 +90,7 @@ describe('GET /login/:provider', () => {
     const stored = (await raw.get(key))!;
     // The record is ciphertext: neither the state, nor the return address, nor the cookie value shows.
     expect(stored).not.toContain(location.searchParams.get('state'));
+    expect(stored).not.toContain(location.searchParams.get('nonce'));
     expect(stored).not.toContain('app.example.com');
     expect(stored).not.toContain(flowId);
   });
@@ -244,5 +247,59 @@ describe('GET /callback/:provider', () => {
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('Your sign-in expired or was not valid');
     expect(idp.tokenRequests.length).toBe(exchangesBefore);
+  });
+
+  /** A login as an instance of the version before started it: its flow record of version 1 in Redis, its cookie and the provider's callback. */
+  async function loginStartedBefore(fields: { provider?: string; issuer?: string } = {}, on: TestApp = gateway, provider = idp) {
+    const verifier = randomBytes(32).toString('base64url');
+    const record = {
+      provider: 'corp',
+      issuer: provider.issuer,
+      state: randomBytes(32).toString('base64url'),
+      nonce: randomBytes(32).toString('base64url'),
+      codeVerifier: verifier,
+      returnTo: 'https://app.example.com/started-before',
+      ...fields,
+    };
+    const old = v1Flow(v1Fields(record));
+    await raw.set(`${prefix}${old.key}`, old.value, 'EX', 300);
+    // The authorization request that instance sent, with its state, nonce and challenge.
+    const location = new URL((await new TestBrowser().get(on.app, `${GATEWAY}/login/corp`)).headers.get('location')!);
+    location.searchParams.set('state', record.state);
+    location.searchParams.set('nonce', record.nonce);
+    location.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+    const signature = createHmac('sha256', TEST_COOKIE_SECRET).update(old.flowId).digest('base64url');
+    const response = await on.app.request(`${GATEWAY}/callback/corp?${provider.authorize(location, { sub: 'u-old' })}`, {
+      headers: { cookie: `__Host-${PorteroCookies.flowCookieName(record.state)}=${old.flowId}.${signature}`, accept: 'application/json' },
+    });
+    return { response, verifier, key: `${prefix}${old.key}` };
+  }
+
+  it('finishes a login that an instance of the version before started (a flow record of version 1, a rolling deploy)', async () => {
+    const { response, verifier, key } = await loginStartedBefore();
+    expect(response.status, await response.clone().text()).toBe(302);
+    expect(response.headers.get('location')).toBe('https://app.example.com/started-before');
+    expect(idp.tokenRequests.at(-1)!.codeVerifier).toBe(verifier);
+    expect(await raw.exists(key)).toBe(0);
+  });
+
+  it('refuses such a login started with another provider, or at another issuer, before any code exchange', async () => {
+    const exchanges = idp.tokenRequests.length;
+    const other = await loginStartedBefore({ provider: 'other' });
+    expect(other.response.status).toBe(400);
+    expect(gateway.logs.lines.filter((line) => line.error).at(-1)).toMatchObject({ error: 'flow_invalid', reason: 'provider mismatch' });
+    // A provider that sends iss: the callback names the provider's issuer, not the record's (a mix-up).
+    const moved = await loginStartedBefore({ issuer: 'https://old-idp.example.test' });
+    expect(moved.response.status).toBe(400);
+    expect(gateway.logs.lines.filter((line) => line.error).at(-1)).toMatchObject({ error: 'flow_invalid', reason: 'iss mismatch' });
+    // One that does not: the record's issuer is not the one the provider's configuration now names.
+    const quiet = await new MockOidcProvider('https://quiet-idp.example.test', { sendsIss: false }).init();
+    msw.use(...quiet.handlers());
+    const withoutIss = await buildTestApp({ store: isolated.store, env: quiet.env('corp') });
+    const silent = await loginStartedBefore({ issuer: 'https://old-idp.example.test' }, withoutIss, quiet);
+    expect(silent.response.status).toBe(400);
+    expect(withoutIss.logs.lines.filter((line) => line.error).at(-1)).toMatchObject({ error: 'flow_invalid', reason: 'issuer changed' });
+    expect(quiet.tokenRequests).toEqual([]);
+    expect(idp.tokenRequests.length).toBe(exchanges);
   });
 });
