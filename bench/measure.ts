@@ -19,6 +19,9 @@ export interface Settings {
   readonly quietWaitMs: number;
 }
 
+/** The processes the bench started: their CPU is never counted as another's, measured or idle. */
+export const benchPids = new Set<number>();
+
 export interface Target {
   readonly name: string;
   readonly url: string;
@@ -86,7 +89,7 @@ function once(target: Target, result: Result, cpu: { server: number; helpers: Re
 /** Measures `target`: waits for a quiet machine, loads it, redoes an attempt others disturbed; keeps the least disturbed. */
 export async function measure(target: Target, settings: Settings): Promise<Row> {
   const helpers = Object.entries(target.helpers ?? {});
-  const ours = [target.pid, ...helpers.map(([, pid]) => pid)];
+  const ours = [...new Set([target.pid, ...helpers.map(([, pid]) => pid), ...benchPids])];
   if (settings.warmupSeconds > 0) await run(target, settings, settings.warmupSeconds);
   let best: Omit<Row, 'attempts'> | undefined;
   let attempt = 0;

@@ -15,11 +15,12 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loginOnce, loginThenCallback, logout, PROVIDER, startLogins } from './flows.js';
-import { measure, type Row, type Settings, type Target } from './measure.js';
+import { benchPids, measure, type Row, type Settings, type Target } from './measure.js';
 import { startPortero } from './portero.js';
 import { rssBytes } from './proc.js';
 import { REPO_ROOT, type Started, startRedis, startServer } from './processes.js';
 import { bytesPerRecord } from './redis-memory.js';
+import { formatSizing, sizing } from './sizing.js';
 import { checkTargets, formatReport, type Memory, ratios, ROW_NAMES, type RowKey } from './report.js';
 
 function settingsFrom(argv: string[]): Settings & { out: string } {
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
   const started: Started[] = [];
   const keep = <T extends Started>(server: T) => {
     started.push(server);
+    benchPids.add(server.pid);
     return server;
   };
   try {
@@ -114,9 +116,10 @@ async function main(): Promise<void> {
     const redisUrl = `redis://127.0.0.1:${redis.port}`;
     const op = keep(await startServer('op'));
     const portero = keep(await startPortero({ dir, redisUrl, issuer: op.origin }));
-    const memory = await redisMemory(portero, redisUrl, settings.smoke ? 20 : 200);
-    const rssIdleBytes = rssBytes(portero.pid) ?? Number.NaN;
+    // Idle: started, ready, and one login done (its code loaded and compiled), nothing more.
     const token = await loginOnce(portero.origin);
+    const rssIdleBytes = rssBytes(portero.pid) ?? Number.NaN;
+    const memory = await redisMemory(portero, redisUrl, settings.smoke ? 20 : 200);
     const hono = keep(await startServer('hono'));
     const jose = keep(await startServer('jose', [portero.origin, `${portero.origin}/.well-known/jwks.json`]));
     const eoc = keep(await startServer('eoc', [op.origin]));
@@ -154,7 +157,8 @@ async function main(): Promise<void> {
     }
     const fullMemory: Memory = { ...memory, rssIdleBytes, rssAfterLoadBytes: rssBytes(portero.pid) ?? Number.NaN };
     const targetChecks = checkTargets(rows, fullMemory);
-    console.log(formatReport(rows, fullMemory, targetChecks));
+    const plan = sizing(rows, fullMemory);
+    console.log(`${formatReport(rows, fullMemory, targetChecks)}\n\n${formatSizing(plan)}`);
     const machine = { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', versions: versions() };
     const { out, ...measured } = settings;
     mkdirSync(dirname(out), { recursive: true });
@@ -166,6 +170,7 @@ async function main(): Promise<void> {
       ratios: ratios(rows),
       memory: fullMemory,
       targets: targetChecks,
+      sizing: plan,
     };
     writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
     console.error(`wrote ${out}`);

@@ -69,6 +69,8 @@ describe('npm run bench -- --smoke', () => {
     }
     expect(report.targets).toHaveLength(7);
     for (const target of report.targets) expect(Number.isFinite(target.value), target.target).toBe(true);
+    expect(report.sizing.workload.instances).toBeGreaterThan(0);
+    expect(report.sizing.workload.redisShards).toBeGreaterThan(0);
     // The table on stdout names every row.
     expect(output).toContain('portero GET /auth (valid token)');
     expect(output).toContain('express-openid-connect GET /login');
