@@ -1,6 +1,7 @@
-/** portero as an operator runs it: `node dist/main.js` in production mode, on Redis, with a key file from `npm run keys`. */
+/** portero as an operator runs it: `node dist/main.js` with `npm start`'s flags, in production mode, on Redis, with a key file from `npm run keys`. */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, type Started, freePort, start } from './processes.js';
@@ -15,13 +16,23 @@ async function writeKeys(path: string): Promise<void> {
   });
 }
 
+/**
+ * The node flags `npm start` runs portero with (the memory settings of docs/OPERATIONS.md, which
+ * the Docker image sets as NODE_OPTIONS too), read from package.json so the bench measures what
+ * operators run.
+ */
+function productionNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return (scripts.start ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 export async function startPortero(options: { dir: string; redisUrl: string; issuer: string }): Promise<Started> {
   const keysFile = join(options.dir, 'jwt-keys.json');
   await writeKeys(keysFile);
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const prefix = `PROVIDER_${PROVIDER.toUpperCase()}_`;
-  return start('portero', process.execPath, [join(REPO_ROOT, 'dist/main.js')], {
+  return start('portero', process.execPath, [...productionNodeFlags(), join(REPO_ROOT, 'dist/main.js')], {
     port,
     logFile: join(options.dir, 'portero.log'),
     env: {
