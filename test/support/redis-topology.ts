@@ -161,6 +161,15 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
       timeout: 30_000,
     });
     await topology.untilOk();
+    // A replica that has not synced yet cannot take over (its data counts as too old): wait for all.
+    await pollUntil(
+      async () => {
+        const infos = await Promise.all(nodes.map((node) => withClient(node.port, (client) => client.info('replication'))));
+        const synced = infos.filter((info) => /^role:slave/m.test(info) && /^master_link_status:up/m.test(info));
+        return synced.length === masters * replicas;
+      },
+      { what: 'every cluster replica to sync with its master', timeoutMs: 20_000, intervalMs: 100 },
+    );
   } catch (err) {
     await stopAll();
     throw err;
