@@ -128,3 +128,47 @@ describe('connectStore on each topology', () => {
     });
   }
 });
+
+describe('REDIS_USERNAME and REDIS_PASSWORD on the data nodes of a cluster and a Sentinel group', () => {
+  const user = 'portero';
+  const password = 'topology-acl-secret';
+  // The default user may look (the harness's checks) but not read or write keys; portero may do all.
+  const acl = ['--user', 'default', 'on', 'nopass', '-@all', '+info', '+ping', '+hello', '+cluster'];
+  const aclArgs = [...acl, '--user', user, 'on', `>${password}`, '~*', '&*', '+@all'];
+
+  /** Whether connectStore on `env` writes and reads, and whether its log holds the password. */
+  async function works(env: Record<string, string>): Promise<boolean> {
+    const logs = new LogCapture();
+    const connection = await connectStore({ ...parseConfig(env).redis, startupWait: 2 }, createLogger('debug', logs));
+    try {
+      await connection.store.set('acl-test', 'v', 60);
+      return (await connection.store.getAndDelete('acl-test')) === 'v';
+    } catch {
+      return false;
+    } finally {
+      await connection.close();
+      expect(logs.raw.join('\n')).not.toContain(password);
+    }
+  }
+
+  it('a cluster: every master is reached as the ACL user, and refuses the store without it', async () => {
+    const secured = await startRedisCluster({ masters: 3, args: aclArgs, cliArgs: ['--user', user, '--pass', password] });
+    try {
+      expect(await works({ ...secured.env, REDIS_USERNAME: user, REDIS_PASSWORD: password })).toBe(true);
+      expect(await works(secured.env)).toBe(false);
+      expect(await works({ ...secured.env, REDIS_USERNAME: user, REDIS_PASSWORD: 'wrong' })).toBe(false);
+    } finally {
+      await secured.stop();
+    }
+  }, 60_000);
+
+  it('a Sentinel group: the master the sentinels name is reached as the ACL user', async () => {
+    const secured = await startRedisSentinel({ auth: { user, password, args: aclArgs } });
+    try {
+      expect(await works({ ...secured.env, REDIS_USERNAME: user, REDIS_PASSWORD: password })).toBe(true);
+      expect(await works(secured.env)).toBe(false);
+    } finally {
+      await secured.stop();
+    }
+  }, 60_000);
+});

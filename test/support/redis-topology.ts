@@ -113,7 +113,14 @@ export interface RedisClusterTopology {
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(options: { masters?: number; replicas?: number } = {}): Promise<RedisClusterTopology> {
+/**
+ * `args` go to every node's command line (an ACL: `--user ...`); `cliArgs` to `redis-cli --cluster
+ * create` (`--user`, `--pass` when the default user may not configure the cluster). The harness's own
+ * checks use the default user, which needs `info`, `ping`, `hello` and `cluster`.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; replicas?: number; args?: readonly string[]; cliArgs?: readonly string[] } = {},
+): Promise<RedisClusterTopology> {
   assertInstalled();
   const masters = options.masters ?? 3;
   const replicas = options.replicas ?? 0;
@@ -125,6 +132,7 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
     const child = await spawnRedis(port, [
       ...['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', join(dir, `nodes-${index}.conf`)],
       ...['--cluster-node-timeout', String(NODE_TIMEOUT_MS), '--cluster-announce-ip', '127.0.0.1', '--dir', dir],
+      ...(options.args ?? []),
     ]);
     return Object.assign(child, { port });
   });
@@ -190,10 +198,20 @@ export interface RedisSentinelTopology {
   stop(): Promise<void>;
 }
 
-function sentinelConf(name: string, masterPort: number, dir: string): string {
+/** An ACL user for a Sentinel topology's data nodes: what replicas and sentinels authenticate as. */
+export interface DataAuth {
+  readonly user: string;
+  readonly password: string;
+  /** The data nodes' command-line ACL (`--user ...`), which must leave the default user info, ping and hello. */
+  readonly args: readonly string[];
+}
+
+function sentinelConf(name: string, masterPort: number, dir: string, auth: DataAuth | undefined): string {
   return [
     `dir ${dir}`,
     `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
+    // After the monitor line, which defines the group they name.
+    ...(auth ? [`sentinel auth-user ${name} ${auth.user}`, `sentinel auth-pass ${name} ${auth.password}`] : []),
     `sentinel down-after-milliseconds ${name} ${NODE_TIMEOUT_MS}`,
     `sentinel failover-timeout ${name} 10000`,
     `sentinel parallel-syncs ${name} 1`,
@@ -201,7 +219,10 @@ function sentinelConf(name: string, masterPort: number, dir: string): string {
   ].join('\n');
 }
 
-export async function startRedisSentinel(options: { replicas?: number; sentinels?: number } = {}): Promise<RedisSentinelTopology> {
+export async function startRedisSentinel(
+  options: { replicas?: number; sentinels?: number; auth?: DataAuth } = {},
+): Promise<RedisSentinelTopology> {
+  const { auth } = options;
   assertInstalled();
   const name = 'portero-test';
   const replicaCount = options.replicas ?? 1;
@@ -209,10 +230,9 @@ export async function startRedisSentinel(options: { replicas?: number; sentinels
   const data = await startNodes(1 + replicaCount, 'sentinel-data', async (index) => {
     const port = await freePort();
     if (index === 0) masterPort = port;
-    const child = await spawnRedis(
-      port,
-      index === 0 ? [] : ['--replicaof', '127.0.0.1', String(masterPort), '--replica-announce-ip', '127.0.0.1'],
-    );
+    const replica = ['--replicaof', '127.0.0.1', String(masterPort), '--replica-announce-ip', '127.0.0.1'];
+    const authArgs = auth ? [...auth.args, '--masteruser', auth.user, '--masterauth', auth.password] : [];
+    const child = await spawnRedis(port, [...authArgs, ...(index === 0 ? [] : replica)]);
     return Object.assign(child, { port });
   });
   let watchers: Started;
@@ -225,7 +245,7 @@ export async function startRedisSentinel(options: { replicas?: number; sentinels
     watchers = await startNodes(options.sentinels ?? 3, 'sentinels', async (index, dir) => {
       const port = await freePort();
       const conf = join(dir, `sentinel-${index}.conf`);
-      await writeFile(conf, sentinelConf(name, masterPort, dir));
+      await writeFile(conf, sentinelConf(name, masterPort, dir, auth));
       const child = await spawnRedis(port, ['--sentinel'], conf);
       return Object.assign(child, { port });
     });
