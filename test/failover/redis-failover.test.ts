@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
@@ -216,5 +217,59 @@ describe('/readyz on a cluster that loses a master with no replica', () => {
     await stream.stop();
     expect(stream.outcomes.length).toBeGreaterThan(0);
     expect(tally(stream.outcomes.filter((o) => o.kind === 'bad'))).toEqual({});
+  }, 60_000);
+});
+
+describe('subscriptions through a failover', () => {
+  /** Publishes on one store until the other's subscription delivers; the time that took. */
+  async function untilDelivered(publisher: StoreConnection, received: string[], since: number): Promise<number> {
+    await pollUntil(
+      async () => {
+        await publisher.store.publish('failover-test', 'after').catch(() => undefined);
+        return received.includes('after');
+      },
+      { what: 'a message through the subscription after the failover', timeoutMs: 20_000, intervalMs: 100 },
+    );
+    return Date.now() - since;
+  }
+
+  it('Sentinel: a subscription made before the master died delivers again, on the new master', async () => {
+    const sentinel = await startRedisSentinel();
+    cleanups.push(() => sentinel.stop());
+    const [a, b] = await twoInstances(sentinel.env);
+    const received: string[] = [];
+    await a.connection.store.subscribe('failover-test', (message) => received.push(message));
+    const before = await sentinel.masterPort();
+    const killedAt = Date.now();
+    await sentinel.dataNodes.find((node) => node.port === before)?.kill();
+    const ms = await untilDelivered(b.connection, received, killedAt);
+    console.log(`sentinel: a subscription delivered again ${ms} ms after the master died`);
+  }, 60_000);
+
+  it('Cluster: a subscription whose node died moves to another and delivers again', async () => {
+    const cluster = await startRedisCluster({ masters: 3, replicas: 1 });
+    cleanups.push(() => cluster.stop());
+    const [a, b] = await twoInstances(cluster.env);
+    const received: string[] = [];
+    await a.connection.store.subscribe('failover-test', (message) => received.push(message));
+    // The node holding the subscriber connection (a master or a replica), and its master if it is a replica.
+    const holder = await pollUntil(
+      async () => {
+        for (const node of cluster.nodes) {
+          const admin = new Redis({ host: '127.0.0.1', port: node.port });
+          try {
+            if (String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).trim()) return node;
+          } finally {
+            admin.disconnect();
+          }
+        }
+        return undefined;
+      },
+      { what: 'the node holding the subscription', timeoutMs: 5000 },
+    );
+    const killedAt = Date.now();
+    await holder.kill();
+    const ms = await untilDelivered(b.connection, received, killedAt);
+    console.log(`cluster: a subscription delivered again ${ms} ms after its node died`);
   }, 60_000);
 });
