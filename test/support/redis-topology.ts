@@ -227,12 +227,14 @@ export async function startRedisSentinel(
   const name = 'portero-test';
   const replicaCount = options.replicas ?? 1;
   let masterPort = 0;
-  const data = await startNodes(1 + replicaCount, 'sentinel-data', async (index) => {
+  const data = await startNodes(1 + replicaCount, 'sentinel-data', async (index, dir) => {
     const port = await freePort();
     if (index === 0) masterPort = port;
     const replica = ['--replicaof', '127.0.0.1', String(masterPort), '--replica-announce-ip', '127.0.0.1'];
     const authArgs = auth ? [...auth.args, '--masteruser', auth.user, '--masterauth', auth.password] : [];
-    const child = await spawnRedis(port, [...authArgs, ...(index === 0 ? [] : replica)]);
+    // Its own directory: a replica writes the copy it receives from its master to disk.
+    const own = ['--dir', dir, '--dbfilename', `dump-${index}.rdb`];
+    const child = await spawnRedis(port, [...own, ...authArgs, ...(index === 0 ? [] : replica)]);
     return Object.assign(child, { port });
   });
   let watchers: Started;
