@@ -161,7 +161,8 @@ function checkProduction(config: Omit<Config, 'mode'>, reader: EnvReader): void 
       `PUBLIC_URL must be https in production, got ${url.origin}: set it to the https address browsers use (behind a TLS-terminating proxy, the proxy's https address); without it cookies go without Secure. Plain http is for a loopback host only`,
     );
   }
-  if (!config.redis.topology) {
+  // Not when two are set: that clash is reported already.
+  if (!config.redis.topology && !['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].some((name) => reader.text(name))) {
     reader.problem(
       'one of REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES is required in production (the in-memory store serves one instance only)',
     );

@@ -74,7 +74,8 @@ function topology(reader: EnvReader): Chosen | undefined {
   const url = reader.text('REDIS_URL');
   const sentinels = reader.text('REDIS_SENTINELS');
   const sentinelName = reader.text('REDIS_SENTINEL_NAME');
-  const sentinelPassword = reader.text('REDIS_SENTINEL_PASSWORD');
+  // Passwords as given, spaces included.
+  const sentinelPassword = reader.env.REDIS_SENTINEL_PASSWORD || undefined;
   const nodes = reader.text('REDIS_CLUSTER_NODES');
   const set = Object.entries({ standalone: url, sentinel: sentinels, cluster: nodes }).filter(([, value]) => value !== undefined);
   if (set.length > 1) {

@@ -149,6 +149,8 @@ describe('exactly one topology', () => {
     expect(required({ REDIS_URL: 'redis://a:6379' })).toBe(false);
     expect(required({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' })).toBe(false);
     expect(required({ REDIS_CLUSTER_NODES: 'n:7000' })).toBe(false);
+    // Two at once: the clash is the problem, not a missing Redis.
+    expect(required({ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'n:7000' })).toBe(false);
   });
 });
 
