@@ -2,12 +2,14 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The test files that start programs of their own beside redis-server: gateways (`node dist/main.js`,
- * `npm start`), nginx, Chromium, Python, `npm run keys`, `npm pack`, `npm run bench`. They need dist/ built, and take
+ * `npm start`), nginx, Chromium, Python, `npm run keys`, `npm pack`, `npm run bench`; and the Redis
+ * failovers, which start whole Sentinel and Cluster deployments and wait for them to fail over. They need dist/ built, and take
  * most of the run's time; `npm run test:unit` leaves them out.
  */
 const PROCESS_TESTS = [
   'test/dev/**/*.test.ts',
   'test/e2e/**/*.test.ts',
+  'test/failover/**/*.test.ts',
   'test/cli/**/*.test.ts',
   'test/bench/**/*.test.ts',
   'test/support/start-helpers.test.ts',

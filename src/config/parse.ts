@@ -9,10 +9,11 @@ import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedE
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
 import { proxies } from './proxies.js';
+import { redis } from './redis.js';
 import { parseProviders } from './providers.js';
 import { ConfigError, EnvReader } from './reader.js';
 import { allowedRedirects } from './redirects.js';
-import type { Config, CookieConfig, FlowConfig, RedisConfig, ServerConfig, TokenConfig } from './types.js';
+import type { Config, CookieConfig, FlowConfig, ServerConfig, TokenConfig } from './types.js';
 
 export { ConfigError } from './reader.js';
 
@@ -137,16 +138,6 @@ function tokens(reader: EnvReader, url: string): TokenConfig {
   };
 }
 
-function redis(reader: EnvReader): RedisConfig {
-  const url = reader.text('REDIS_URL');
-  if (url && !/^rediss?:\/\//.test(url)) reader.problem('REDIS_URL must start with redis:// or rediss://');
-  return {
-    ...(url ? { url } : {}),
-    startupWait: reader.integer('REDIS_STARTUP_WAIT', 5, 0, 60),
-    allowEviction: reader.boolean('REDIS_ALLOW_EVICTION', false),
-  };
-}
-
 /**
  * A provider that posts its answer (`response_mode=form_post`) arrives cross-site, where only a
  * SameSite=None cookie is sent, and browsers keep those only with Secure, so only under https.
@@ -171,7 +162,12 @@ function checkProduction(config: Omit<Config, 'mode'>, reader: EnvReader): void 
       `PUBLIC_URL must be https in production, got ${url.origin}: set it to the https address browsers use (behind a TLS-terminating proxy, the proxy's https address); without it cookies go without Secure. Plain http is for a loopback host only`,
     );
   }
-  if (!config.redis.url) reader.problem('REDIS_URL is required in production (the in-memory store serves one instance only)');
+  // Not when two are set: that clash is reported already.
+  if (!config.redis.topology && !['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].some((name) => reader.text(name))) {
+    reader.problem(
+      'one of REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES is required in production (the in-memory store serves one instance only)',
+    );
+  }
   if (!config.tokens.keysFile) reader.problem('JWT_KEYS is required in production (generate a key file with: npm run keys)');
   if (config.providers.length === 0) reader.problem('no provider is configured: set PROVIDER_<ID>_CLIENT_ID and its companions');
 }

@@ -23,9 +23,35 @@ export interface LogConfig {
   readonly instanceName: string;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Which Redis deployment portero talks to: exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES. */
+export type RedisTopology =
+  /** REDIS_URL: one server (or a managed endpoint that fronts several). */
+  | { readonly kind: 'standalone'; readonly host: string; readonly port: number; readonly db: number }
+  /** REDIS_SENTINELS and REDIS_SENTINEL_NAME: the sentinels say which server is the master of group `name`. */
+  | { readonly kind: 'sentinel'; readonly sentinels: readonly HostPort[]; readonly name: string; readonly sentinelPassword?: string }
+  /** REDIS_CLUSTER_NODES: some nodes of a Redis Cluster; the rest are discovered from them. */
+  | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[] };
+
+/** TLS to the data nodes (not to sentinels): on with rediss:// or REDIS_TLS=true; PEM text of the REDIS_TLS_* files. */
+export interface RedisTls {
+  readonly enabled: boolean;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
 export interface RedisConfig {
-  /** REDIS_URL; unset: the in-memory store (one instance only). */
-  readonly url?: string;
+  /** Unset: the in-memory store (one instance only). */
+  readonly topology?: RedisTopology;
+  /** For the data nodes of every topology: REDIS_USERNAME / REDIS_PASSWORD, or a REDIS_URL's own. Never logged. */
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls: RedisTls;
   /** Seconds to wait at start for the first connection before starting unready (REDIS_STARTUP_WAIT). */
   readonly startupWait: number;
   /**

@@ -4,7 +4,7 @@ import type { RedisConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { EvictionGuard } from './eviction.js';
 import { MemoryStore } from './memory.js';
-import { createRedisClient, redactedUrl } from './redis-client.js';
+import { createRedisClient, describeTarget } from './redis-client.js';
 import { RedisStore } from './redis.js';
 import type { KeyValueStore } from './types.js';
 
@@ -33,21 +33,25 @@ function readyWithin(client: Redis | Cluster, seconds: number): Promise<boolean>
 }
 
 /**
- * The store the configuration names: Redis when REDIS_URL is set, else memory (one instance only,
- * warned). With Redis, waits up to REDIS_STARTUP_WAIT seconds for the first connection, so the first
+ * The store the configuration names: Redis (one server, a Sentinel-watched master, or a Cluster)
+ * when its topology is set, else memory (one instance only, warned). With Redis, waits up to REDIS_STARTUP_WAIT seconds for the first connection, so the first
  * requests are not refused while it is being made; if Redis is down, portero starts anyway, not
  * ready (/readyz 503), and connects when Redis comes. On every connection it reads whether Redis
  * may evict portero's keys, and while it may, the store refuses to serve unless
  * REDIS_ALLOW_EVICTION accepts it (see `EvictionGuard`).
  */
 export async function connectStore(config: RedisConfig, logger: Logger, clock: Clock = systemClock): Promise<StoreConnection> {
-  if (!config.url) {
-    logger.warn('store: in-memory (REDIS_URL unset); it serves ONE instance only: logins fail across instances');
+  const { topology } = config;
+  if (!topology) {
+    logger.warn(
+      'store: in-memory (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); it serves ONE instance only: logins fail across instances',
+    );
     const store = new MemoryStore(clock);
     return { store, close: () => store.close() };
   }
-  logger.info({ redis: redactedUrl(config.url) }, 'store: redis');
-  const client = createRedisClient(config.url, logger);
+  const target = { ...config, topology };
+  logger.info({ redis: describeTarget(target), topology: topology.kind }, 'store: redis');
+  const client = createRedisClient(target, logger);
   if (!(await readyWithin(client, config.startupWait))) {
     logger.warn({ waited_ms: config.startupWait * 1000 }, 'redis not reachable yet; starting unready, will keep trying');
   }

@@ -1,4 +1,4 @@
-import { type Cluster, type Redis, ReplyError } from 'ioredis';
+import { Cluster, type Redis, ReplyError } from 'ioredis';
 import { PorteroError, STORE_UNAVAILABLE } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -76,6 +76,8 @@ export class EvictionGuard {
     this.#options = options;
     client.on('ready', this.#onReady);
     client.on('close', this.#onClose);
+    // A Cluster's new master (a replica promoted, a node added) is a server not yet asked.
+    client.on('+node', this.#onReady);
     this.#timer = setInterval(() => {
       if (client.status === 'ready') void this.check();
     }, options.recheckMs ?? 30_000).unref();
@@ -99,11 +101,21 @@ export class EvictionGuard {
     return new PorteroError(STORE_UNAVAILABLE, 'Redis may lose revocations', { detail: { reason } });
   }
 
+  /**
+   * `INFO memory` of the server, or of every master of a Cluster: each holds its own share of the
+   * keys under its own settings (a replica promoted by a failover is asked when it joins).
+   */
+  #infos(): Promise<string[]> {
+    const client = this.#client;
+    if (!(client instanceof Cluster)) return client.info('memory').then((info) => [info]);
+    return Promise.all(client.nodes('master').map((node) => node.info('memory')));
+  }
+
   /** Reads the policy now. A reply that is not an answer (a timeout) keeps the verdict, and is retried soon while none is known. */
   async check(): Promise<void> {
-    let info: string;
+    let infos: string[];
     try {
-      info = await this.#client.info('memory');
+      infos = await this.#infos();
     } catch (err) {
       if (err instanceof ReplyError) return this.#settle({ kind: 'unknown', reason: `INFO memory refused: ${(err as Error).message}` });
       if (this.#verdict.kind === 'pending' && this.#client.status === 'ready') {
@@ -112,9 +124,13 @@ export class EvictionGuard {
       }
       return;
     }
-    const memory = parseMemoryInfo(info);
-    if (!memory) return this.#settle({ kind: 'unknown', reason: 'INFO memory has no maxmemory or maxmemory_policy' });
-    this.#settle({ kind: mayEvict(memory) ? 'evicting' : 'safe', memory });
+    const memories = infos.map(parseMemoryInfo);
+    if (memories.length === 0 || memories.some((memory) => !memory)) {
+      return this.#settle({ kind: 'unknown', reason: 'INFO memory has no maxmemory or maxmemory_policy' });
+    }
+    // The first node that may evict speaks for all: one is enough to lose a revocation.
+    const evicting = memories.find((memory) => memory && mayEvict(memory));
+    this.#settle(evicting ? { kind: 'evicting', memory: evicting } : { kind: 'safe', memory: memories[0] as MemoryPolicy });
   }
 
   #settle(verdict: Exclude<Verdict, { kind: 'pending' }>): void {
@@ -144,5 +160,6 @@ export class EvictionGuard {
     clearTimeout(this.#retry);
     this.#client.off('ready', this.#onReady);
     this.#client.off('close', this.#onClose);
+    this.#client.off('+node', this.#onReady);
   }
 }

@@ -272,9 +272,19 @@ export class RedisStore implements KeyValueStore {
     };
   }
 
+  /**
+   * On a Cluster, not one node's PONG (any node answers while a third of the slots has no master):
+   * every master this client routes to answers, and the cluster says it serves every slot.
+   */
   ping() {
-    return this.#run('PING', async () => {
-      await this.#client.ping();
+    const client = this.#client;
+    if (!(client instanceof Cluster)) return this.#run('PING', async () => void (await client.ping()));
+    return this.#run('CLUSTER INFO', async () => {
+      const masters = client.nodes('master');
+      if (masters.length === 0) throw new Error('no cluster master connected');
+      await Promise.all(masters.map((node) => node.ping()));
+      const state = /^cluster_state:(\w+)/m.exec(String(await client.cluster('INFO')))?.[1];
+      if (state !== 'ok') throw new Error(`cluster_state is ${state ?? 'unknown'}`);
     });
   }
 

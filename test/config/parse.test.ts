@@ -29,12 +29,12 @@ describe('parseConfig defaults', () => {
       flow: { ttl: 600, publicUrl: 'http://localhost:3000', allowedRedirects: ['http://localhost:3000'], providerTimeout: 10 },
       tokens: { ttl: 3600, clockSkew: 30, revocationGrace: 0, alg: 'ES256', issuer: 'http://localhost:3000' },
       cookies: { tokenName: 'auth_token', secure: false, secretGenerated: true },
-      redis: { startupWait: 5, allowEviction: false },
+      redis: { startupWait: 5, allowEviction: false, tls: { enabled: false } },
       dev: { idp: true },
       providers: [],
     });
     expect(config.cookies.secret.length).toBeGreaterThanOrEqual(32);
-    expect(config.redis.url).toBeUndefined();
+    expect(config.redis.topology).toBeUndefined();
   });
 
   it('derives PUBLIC_URL from PORT, and trims a trailing slash off a given PUBLIC_URL', () => {
@@ -102,7 +102,9 @@ describe('parseConfig problems', () => {
   it('names each thing production needs that is missing', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems).toHaveLength(4);
-    expect(problems.find((line) => line.startsWith('REDIS_URL is required in production'))).toBeDefined();
+    expect(
+      problems.find((line) => line.startsWith('one of REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES is required in production')),
+    ).toBeDefined();
     expect(problems.find((line) => line.startsWith('COOKIE_SECRET is required in production'))).toBeDefined();
     expect(problems.find((line) => line.startsWith('JWT_KEYS is required in production'))).toBeDefined();
     expect(problems.find((line) => line.startsWith('no provider is configured'))).toBeDefined();

@@ -1,3 +1,4 @@
+import { parseConfig } from '../../src/config/parse.js';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -37,7 +38,10 @@ async function admin(url: string): Promise<Redis> {
 /** The store as src/main.ts connects it, and what it logged. */
 async function connect(url: string, allowEviction = false, startupWait = 5): Promise<{ connection: StoreConnection; logs: LogCapture }> {
   const logs = new LogCapture();
-  const connection = await connectStore({ url, startupWait, allowEviction }, createLogger('debug', logs));
+  const connection = await connectStore(
+    { ...parseConfig({ REDIS_URL: url }).redis, startupWait, allowEviction },
+    createLogger('debug', logs),
+  );
   cleanups.push(() => connection.close());
   return { connection, logs };
 }

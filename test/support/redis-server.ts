@@ -58,7 +58,7 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port below the ephemeral range');
 }
 
-function assertInstalled(): void {
+export function assertInstalled(): void {
   const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
   if (probe.error || probe.status !== 0) throw new Error(MISSING);
 }
@@ -78,9 +78,16 @@ async function redisPid(port: number): Promise<number | undefined> {
   }
 }
 
-/** Spawns redis-server on `port`, recorded in the run's file until it exits; resolves once it, and not another, answers there. */
-async function spawnRedis(port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...extraArgs];
+/**
+ * Spawns redis-server on `port`, recorded in the run's file until it exits; resolves once it, and
+ * not another, answers there. `configFile` goes first on the command line, as redis-server wants
+ * it (a sentinel's, which it rewrites).
+ */
+export async function spawnRedis(port: number, extraArgs: readonly string[] = [], configFile?: string): Promise<ChildProcess> {
+  const args = [
+    ...(configFile ? [configFile] : []),
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...extraArgs],
+  ];
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   if (child.pid !== undefined) child.once('exit', track({ kind: 'process', pid: child.pid, name: `redis-server on port ${port}` }));
   try {
