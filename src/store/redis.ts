@@ -42,6 +42,13 @@ return 1`,
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptClient = Record<ScriptName, (key: string, ...args: (string | number)[]) => Promise<unknown>>;
 
+/** The cluster's master with the lowest address, or the cluster itself while it knows none. */
+function firstMaster(cluster: Cluster): Redis | Cluster {
+  const address = (node: Redis) => `${node.options.host}:${node.options.port}`;
+  const [first] = cluster.nodes('master').sort((a, b) => address(a).localeCompare(address(b)));
+  return first ?? cluster;
+}
+
 /**
  * The shared store on Redis. It is given its client (standalone or Cluster; see
  * `createRedisClient`) and never closes it: whoever made the connection closes it. It makes one
@@ -141,9 +148,16 @@ export class RedisStore implements KeyValueStore {
     return this.#run('ZRANGEBYSCORE', () => this.#client.zrangebyscore(this.#prefix + key, `(${this.#clock.now()}`, '+inf'));
   }
 
+  /**
+   * On a Cluster, a command without a key goes to any node, and messages published through two
+   * nodes may reach a subscriber in either order: every message is sent through one node, the
+   * first master by address, so a channel keeps its order (until that node fails over).
+   */
   publish(channel: string, message: string) {
     return this.#run('PUBLISH', async () => {
-      await this.#client.publish(this.#prefix + channel, message);
+      const client = this.#client;
+      const via = client instanceof Cluster ? firstMaster(client) : client;
+      await via.publish(this.#prefix + channel, message);
     });
   }
 
