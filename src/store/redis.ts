@@ -17,6 +17,9 @@ const SUBSCRIBER_READY_MS = 1000;
  */
 const SUBSCRIBER_HEARTBEAT_MS = 1000;
 
+/** How long a probe of the subscriber connection may take: the main client's command timeout. */
+const SUBSCRIBER_PROBE_TIMEOUT_MS = 1000;
+
 /** One subscription's callbacks. */
 interface Listener {
   readonly message: (message: string) => void;
@@ -47,6 +50,29 @@ function firstMaster(cluster: Cluster): Redis | Cluster {
   const address = (node: Redis) => `${node.options.host}:${node.options.port}`;
   const [first] = cluster.nodes('master').sort((a, b) => address(a).localeCompare(address(b)));
   return first ?? cluster;
+}
+
+/**
+ * The connection that holds a subscriber's subscriptions. A Cluster keeps them on one node's
+ * connection of its own choosing (ioredis's ClusterSubscriber, not public API) and, when that
+ * connection ends, moves them to another node by itself: the Cluster neither closes nor fails a
+ * ping (sent to any node), yet what was published meanwhile reached no one. `null`: none now.
+ * Followed by identity: another connection since it was counted live means the feed was lost.
+ */
+function subscribedConnection(subscriber: Redis | Cluster): Redis | null {
+  if (!(subscriber instanceof Cluster)) return subscriber;
+  const inner = (subscriber as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber;
+  // Should a later ioredis hide it: none, so the feed is never counted live and /auth reads the store.
+  return typeof inner?.getInstance === 'function' ? inner.getInstance() : null;
+}
+
+/** A probe of the subscriber connection that counts as failed after `ms`: a ClusterSubscriber's connection has no command timeout. */
+function within<T>(probe: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([probe, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -216,15 +242,27 @@ export class RedisStore implements KeyValueStore {
   #watch(subscriber: Redis | Cluster): void {
     this.#live = true;
     let checking = false;
+    // On a Cluster, the node connection the subscriptions are on when it was counted live: another
+    // one since means the subscriptions moved, and what was published meanwhile may be missed.
+    let followed = subscribedConnection(subscriber);
     const check = () => {
       if (checking || this.#closed) return;
-      if (this.#refusal?.() || subscriber.status !== 'ready') {
+      const connection = subscribedConnection(subscriber);
+      if (connection !== followed) {
+        followed = connection;
+        this.#setLive(false);
+      }
+      if (this.#refusal?.() || subscriber.status !== 'ready' || !connection) {
         this.#setLive(false);
         return;
       }
       const channels = [...this.#subscriptions.keys()];
       checking = true;
-      const probe = this.#live || channels.length === 0 ? subscriber.ping() : subscriber.subscribe(...channels);
+      // The ping through the very connection that is subscribed (on a Cluster, not any node).
+      const probe = within(
+        this.#live || channels.length === 0 ? connection.ping() : subscriber.subscribe(...channels),
+        SUBSCRIBER_PROBE_TIMEOUT_MS,
+      );
       probe
         .then(
           () => this.#setLive(true),

@@ -7,7 +7,10 @@ import { createLogger } from '../../src/logger.js';
 import { connectStore } from '../../src/store/connect.js';
 import { createRedisClient, type RedisTarget } from '../../src/store/redis-client.js';
 import { RedisStore } from '../../src/store/redis.js';
+import { storeKeys } from '../../src/store/keys.js';
+import { REVOCATION_VERSION, Revocations } from '../../src/tokens/revocations.js';
 import { LogCapture, ManualClock } from '../support/app.js';
+import { pollUntil } from '../support/wait.js';
 import { type RedisClusterTopology, type RedisSentinelTopology, startRedisCluster, startRedisSentinel } from '../support/redis-topology.js';
 import { storeContract } from './contract.js';
 
@@ -83,6 +86,48 @@ describe('the clients createRedisClient makes', () => {
       expect(port).toBe(await sentinel.masterPort());
       expect(await client.set('sentinel-write', 'v', 'EX', 60)).toBe('OK');
     } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe('the sign-out feed on a cluster', () => {
+  it('counts the feed lost when the subscriber connection moves to another node, and reloads what it missed', async () => {
+    // ioredis's Cluster keeps its subscription on one node of its own choosing and, when that
+    // connection ends, moves it to another node by itself: the Cluster neither closes nor fails a
+    // ping (sent to any node). A sign-out published while it moved reached no one.
+    const client = createRedisClient(target(cluster.env), createLogger('silent'));
+    await ready(client);
+    const prefix = `feed-${randomBytes(4).toString('hex')}:`;
+    const store = new RedisStore(client, { prefix });
+    const revocations = new Revocations(store, { now: () => Date.now() }, 0);
+    const admins = cluster.nodes.map((node) => new Redis({ host: '127.0.0.1', port: node.port }));
+    try {
+      revocations.follow();
+      await pollUntil(() => revocations.live, { what: 'the feed to be live', timeoutMs: 5000, intervalMs: 20 });
+      const channel = prefix + storeKeys.revocationChannel;
+      const subscribedOn = async () => {
+        const counts = await Promise.all(admins.map((admin) => admin.call('PUBSUB', 'NUMSUB', channel) as Promise<[string, number]>));
+        return admins.filter((_, index) => Number(counts[index]?.[1]) > 0);
+      };
+      const [node] = await subscribedOn();
+      if (!node) throw new Error('no node holds the subscription');
+      // Another instance signs out: the set written, the message published just as the
+      // subscriber's connection is closed (one pipeline: the PUBLISH runs before it can reconnect).
+      const until = Math.floor(Date.now() / 1000) + 600;
+      const record = JSON.stringify({ v: REVOCATION_VERSION, sid: 'moved-sid', until });
+      await store.set(storeKeys.revokedSession('moved-sid'), JSON.stringify({ v: REVOCATION_VERSION, at: 0 }), 600);
+      await store.addMember(storeKeys.revokedSessions, record, 600);
+      await node.pipeline().call('CLIENT', 'KILL', 'TYPE', 'pubsub').publish(channel, record).exec();
+      await pollUntil(async () => (await subscribedOn()).length > 0, { what: 'ioredis to resubscribe', timeoutMs: 5000, intervalMs: 20 });
+      await pollUntil(async () => await revocations.isRevoked('moved-sid'), {
+        what: 'the sign-out missed while the subscription moved to be refused',
+        timeoutMs: 5000,
+        intervalMs: 50,
+      });
+    } finally {
+      for (const admin of admins) admin.disconnect();
+      await store.close();
       client.disconnect();
     }
   });
