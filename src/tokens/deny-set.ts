@@ -35,6 +35,12 @@ export class DenySet {
     return false;
   }
 
+  /** Every session denied now, with until when (ms). */
+  *entries(): IterableIterator<[sid: string, untilMs: number]> {
+    const now = this.#clock.now();
+    for (const entry of this.#entries) if (entry[1] > now) yield entry;
+  }
+
   get size(): number {
     return this.#entries.size;
   }

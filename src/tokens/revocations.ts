@@ -93,6 +93,14 @@ export class Revocations {
     if (remaining <= 0) return;
     const until = now + remaining;
     this.#denied.add(sid, until * 1000);
+    await this.#write(sid, until);
+  }
+
+  /** Stores and publishes the sign-out of `sid` until `until` (seconds since the epoch). */
+  async #write(sid: string, until: number): Promise<void> {
+    const now = Math.floor(this.#clock.now() / 1000);
+    const remaining = until - now;
+    if (remaining <= 0) return;
     await this.#store.set(storeKeys.revokedSession(sid), JSON.stringify({ v: REVOCATION_VERSION, at: now }), remaining);
     const revoked = JSON.stringify({ v: REVOCATION_VERSION, sid, until } satisfies Revoked);
     // Both tried, whichever fails: the message reaches the live instances even if the set (for
@@ -173,6 +181,7 @@ export class Revocations {
     const records = members.map(readRevoked);
     for (const record of records) if (record) this.#denied.add(record.sid, record.until * 1000);
     if (losses !== this.#losses || !this.#subscribed) return;
+    this.#restore(new Set(records.map((record) => record?.sid)));
     // One it cannot read (a later version's) may deny a session it cannot name: the store decides
     // each request until that one has expired.
     if (records.includes(undefined)) {
@@ -186,6 +195,18 @@ export class Revocations {
     if (!this.#live) this.#logger?.info({ event: 'revocations_live', revoked: this.#denied.size }, 'revocations: following sign-outs');
     this.#live = true;
     this.#lostAt = undefined;
+  }
+
+  /**
+   * Writes back the sign-outs this instance denies that the store no longer holds (a Redis that
+   * restarted empty, a failover to a replica that had not received them): else an instance started
+   * since, or restarted, would take those tokens until they expire. Best effort: tried again at the
+   * next load.
+   */
+  #restore(stored: ReadonlySet<string | undefined>): void {
+    for (const [sid, untilMs] of this.#denied.entries()) {
+      if (!stored.has(sid)) this.#write(sid, Math.ceil(untilMs / 1000)).catch(() => {});
+    }
   }
 
   #onMessage(message: string): void {

@@ -186,6 +186,31 @@ describe('Revocations following the store', () => {
     expect(feed.gets()).toBe(1);
   });
 
+  it('writes back, on reloading, the sign-outs it denies that the store lost: an instance started since refuses them too', async () => {
+    const feed = feedUnderTest();
+    const revocations = new Revocations(feed.store, feed.under.clock, 0);
+    const exp = Math.floor(feed.under.clock.now() / 1000) + 600;
+    revocations.follow();
+    await settle();
+    await new Revocations(feed.store, feed.under.clock, 0).revoke('sid-lost', exp);
+    await settle();
+    expect(await revocations.isRevoked('sid-lost')).toBe(true);
+    // Redis restarts empty (no persistence, or a failover to a replica that had not received it).
+    feed.report(false);
+    await feed.under.store.delete(storeKeys.revokedSession('sid-lost'));
+    await feed.under.store.removeMember(storeKeys.revokedSessions, JSON.stringify({ v: REVOCATION_VERSION, sid: 'sid-lost', until: exp }));
+    feed.report(true);
+    await settle();
+    expect(revocations.live).toBe(true);
+    // A rolling deploy: an instance started after the outage knows only what the store holds.
+    const started = new Revocations(feed.store, feed.under.clock, 0);
+    expect(await started.isRevoked('sid-lost')).toBe(true);
+    started.follow();
+    await settle();
+    expect(started.live).toBe(true);
+    expect(await started.isRevoked('sid-lost')).toBe(true);
+  });
+
   it('counts an unreadable message as a lost feed, and reads the store until the set is loaded again', async () => {
     const feed = feedUnderTest();
     const revocations = new Revocations(feed.store, feed.under.clock, 0);
