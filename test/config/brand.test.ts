@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { refusedProblems } from '../support/config.js';
 
-/** The problems parseConfig reports for `env`; fails the test when it accepts the env. */
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    parseConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('parseConfig accepted the configuration');
-}
+const problemsOf = refusedProblems;
 
 describe('BRAND_NAME and BRAND_LOGO_URL', () => {
   it('default to portero, without a logo', () => {

@@ -3,22 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
-import { ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { refusedProblems } from '../support/config.js';
 import { presets } from '../../src/providers/index.js';
 import { PRODUCTION_ENV } from '../support/app.js';
 
 const SECRET = 'x'.repeat(32);
 
-/** The problems parseConfig reports for `env`; fails the test when it accepts the env. */
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    parseConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('parseConfig accepted the environment');
-}
+const problemsOf = refusedProblems;
 
 describe('parseConfig defaults', () => {
   it('runs in development with no variables at all, on its own origin', () => {

@@ -2,20 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { refusedProblems } from '../support/config.js';
 import { describeTarget } from '../../src/store/redis-client.js';
 import { selfSignedCertificate } from '../support/tls.js';
 
-/** The problems parseConfig reports for `env`; fails the test when it accepts the env. */
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    parseConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('parseConfig accepted the environment');
-}
+const problemsOf = refusedProblems;
 
 const redisOf = (env: Record<string, string>) => parseConfig(env).redis;
 

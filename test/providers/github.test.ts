@@ -1,9 +1,10 @@
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { finishLogin, startLogin, type LoginDeps } from '../../src/flow/login.js';
+import { refusedProblems } from '../support/config.js';
 import { flowDepsFor, rejection } from '../support/flow.js';
 import { GITHUB_CLIENT_ID as CLIENT_ID, GITHUB_CLIENT_SECRET as CLIENT_SECRET, MockGitHub } from '../support/mock-github.js';
-import { ConfigError, parseConfig } from '../../src/config/parse.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { PRODUCTION_ENV } from '../support/app.js';
 import { providerContract } from './contract.js';
 import { githubHarness } from './harnesses.js';
@@ -167,15 +168,7 @@ describe('GitHub Enterprise (type github with its own endpoints)', () => {
 
 describe('GitHub Enterprise Server through PROVIDER_<ID>_URL', () => {
   const GHE = { PROVIDER_GHE_CLIENT_ID: CLIENT_ID, PROVIDER_GHE_CLIENT_SECRET: CLIENT_SECRET, PROVIDER_GHE_TYPE: 'github' };
-  const problemsOf = (env: Record<string, string>): readonly string[] => {
-    try {
-      parseConfig(env);
-    } catch (err) {
-      expect(err).toBeInstanceOf(ConfigError);
-      return (err as ConfigError).problems;
-    }
-    throw new Error('parseConfig accepted the environment');
-  };
+  const problemsOf = refusedProblems;
   beforeEach(() => {
     enterprise.user = { id: 12, login: 'ada', name: 'Ada' };
     enterprise.emails = [{ email: 'ada@corp.example', primary: true, verified: true }];

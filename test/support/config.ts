@@ -11,3 +11,10 @@ export function startupProblems(env: Record<string, string>, registry?: Provider
   }
   return [];
 }
+
+/** The problems start-up reports for these variables; fails the test when it accepts them. */
+export function refusedProblems(env: Record<string, string>): readonly string[] {
+  const problems = startupProblems(env);
+  if (problems.length === 0) throw new Error('parseConfig accepted the environment');
+  return problems;
+}
