@@ -1,6 +1,15 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type Logger = PinoLogger;
+
+/**
+ * Lines for a person at a terminal (`LOG_FORMAT=pretty`): the same records, written synchronously
+ * by pino-pretty in this thread (no worker), coloured on a terminal.
+ */
+export function prettyDestination(destination?: DestinationStream): DestinationStream {
+  return pinoPretty({ sync: true, colorize: destination === undefined && process.stdout.isTTY, ...(destination ? { destination } : {}) });
+}
 
 /**
  * Structured JSON lines on stdout. The redact list is a second net: code never hands tokens,

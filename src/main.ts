@@ -7,7 +7,7 @@ import type { Config, TokenConfig } from './config/types.js';
 import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
 import { configureProviders, providerOptions } from './flow/provider-client.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, prettyDestination, type Logger } from './logger.js';
 import type { ProviderSettings } from './providers/index.js';
 import { connectStore } from './store/connect.js';
 import { ephemeralKeySet, type KeySet, loadKeyFile } from './tokens/keys.js';
@@ -60,7 +60,8 @@ function warnAboutDevelopment(config: Config, keys: KeySet, logger: Logger): voi
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger(config.log.level, undefined, config.log.instanceName);
+  const destination = config.log.format === 'pretty' ? prettyDestination() : undefined;
+  const logger = createLogger(config.log.level, destination, config.log.instanceName);
   const keys = await readKeys(config.tokens);
   warnAboutDevelopment(config, keys, logger);
   const { settings, devIdp } = await providerSettings(config, logger);

@@ -19,6 +19,13 @@ export { ConfigError } from './reader.js';
 
 const MIN_SECRET_LENGTH = 32;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function logFormat(reader: EnvReader): 'json' | 'pretty' {
+  const format = reader.text('LOG_FORMAT') ?? 'json';
+  if (format === 'json' || format === 'pretty') return format;
+  reader.problem(`LOG_FORMAT must be json or pretty, got ${JSON.stringify(format)}`);
+  return 'json';
+}
 /** NODE_ENV values portero knows; unset is development. `test` is development too (vitest sets it). */
 const NODE_ENVS = ['production', 'development', 'test'];
 
@@ -193,7 +200,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
   const providers = parseProviders(env, reader, registry);
   const config: Omit<Config, 'mode'> = {
     server: serverConfig,
-    log: { level: logLevel, instanceName: reader.text('INSTANCE_NAME') ?? hostname() },
+    log: { level: logLevel, instanceName: reader.text('INSTANCE_NAME') ?? hostname(), format: logFormat(reader) },
     redis: redis(reader),
     cookies: cookies(reader, url, production),
     tokens: tokens(reader, url),

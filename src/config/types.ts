@@ -21,6 +21,8 @@ export interface LogConfig {
   readonly level: string;
   /** Names this process in every log line (`instance`), to tell replicas apart; the host name by default. */
   readonly instanceName: string;
+  /** `LOG_FORMAT`: `json` (one object a line, for a log pipeline) or `pretty` (for a person at a terminal). */
+  readonly format: 'json' | 'pretty';
 }
 
 export interface HostPort {

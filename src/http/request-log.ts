@@ -1,14 +1,34 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
 import type { Clock } from '../clock.js';
-import { INTERNAL } from '../errors.js';
+import { INTERNAL, NOT_ALLOWED, type PorteroError, RATE_LIMITED } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorTable } from './error-table.js';
-import type { AppEnv } from './types.js';
+import type { AppEnv, SecurityEvent } from './types.js';
 
 /** Characters of a path logged: a client's 16 kB path must not make every line of a flood 16 kB. */
 const MAX_LOGGED_PATH = 512;
 
 const QUIET_PATHS = new Set(['/healthz', '/readyz']);
+
+/** The events of this request: those its route reported, and those its error is. */
+function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined): readonly SecurityEvent[] {
+  const reported = c.get('securityEvents') ?? [];
+  // A sign-in an access rule refused; an app's rule at /auth refusing a signed-in user is no login.
+  if (error?.code === NOT_ALLOWED && routeOf(c) === '/callback/:provider') {
+    const { rule, reason } = error.detail as Record<string, string | undefined>;
+    const provider = /\/callback\/([^/]+)$/.exec(c.req.path)?.[1];
+    return [...reported, { event: 'login_refused', fields: { provider, rule, reason } }];
+  }
+  if (error?.code === RATE_LIMITED) return [...reported, { event: 'rate_limited', fields: { limit: String(error.detail.limit ?? '') } }];
+  return reported;
+}
+
+/** The route that answered, as registered (`/callback/:provider`), or the path's first segment's shape for none. */
+function routeOf(c: Context<AppEnv>): string {
+  const route = routePath(c, -1);
+  return route === '*' || route === '/*' ? '(none)' : route;
+}
 
 /**
  * One structured line per request, with its request id; a failed request's line carries the error
@@ -26,6 +46,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
       ...error?.detail,
       request_id: c.get('requestId'),
       method: c.req.method,
+      route: routeOf(c),
       path: c.req.path.length > MAX_LOGGED_PATH ? `${c.req.path.slice(0, MAX_LOGGED_PATH)}…` : c.req.path,
       client_ip: c.get('client')?.address,
       status: c.res.status,
@@ -39,5 +60,8 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
     }
     const level = error ? errorTable[error.code].level : QUIET_PATHS.has(c.req.path) ? 'debug' : 'info';
     logger[level](line, error ? error.message : 'request');
+    for (const { event, fields } of securityEvents(c, error)) {
+      logger.info({ event, ...fields, request_id: line.request_id, client_ip: line.client_ip }, event.replace('_', ' '));
+    }
   };
 }

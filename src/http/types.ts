@@ -13,6 +13,16 @@ export interface Client {
   readonly viaTrustedProxy: boolean;
 }
 
+/**
+ * The security events, each logged as one line with a stable `event` (the README's table):
+ * `login_completed` and `session_ended` a route reports; `login_refused` and `rate_limited` the
+ * request log derives from the error. Fields are ids and names, never a token or a secret.
+ */
+export interface SecurityEvent {
+  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'rate_limited';
+  readonly fields: Readonly<Record<string, string | number | undefined>>;
+}
+
 /** What handlers share through the Hono context. */
 export type AppEnv = {
   Variables: {
@@ -28,5 +38,7 @@ export type AppEnv = {
     brand: BrandConfig;
     /** Who sent the request (`clientAddress`), for the abuse limits and the log. */
     client: Client;
+    /** A security event of this request (a login completed, a session ended), logged as a line of its own (`requestLog`). */
+    securityEvents?: readonly SecurityEvent[];
   };
 };

@@ -63,6 +63,9 @@ export function loginRoutes(deps: HttpDeps) {
     const leftOut = [...finished.leftOutClaims, ...dropped];
     if (leftOut.length > 0) c.set('logDetail', { claims_left_out: leftOut.join(',').slice(0, 512) });
     cookies.setToken(c, issued.token);
+    c.set('securityEvents', [
+      { event: 'login_completed', fields: { provider: finished.provider.id, sub: issued.claims.sub, sid: issued.claims.sid } },
+    ]);
     return c.redirect(finished.returnTo, 302);
   });
 

@@ -78,7 +78,13 @@ async function signOut(c: Context, deps: HttpDeps, returnTo: string): Promise<Re
   for (const token of [...deps.cookies.readTokens(c), ...(bearer ? [bearer] : [])]) {
     // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
     const claims = await deps.sessions.verify(token).catch(() => undefined);
-    if (claims) await deps.sessions.revoke(claims);
+    if (!claims) continue;
+    await deps.sessions.revoke(claims);
+    const ended = {
+      event: 'session_ended',
+      fields: { sub: claims.sub, sid: claims.sid, provider: claims.provider, reason: 'logout' },
+    } as const;
+    c.set('securityEvents', [...(c.get('securityEvents') ?? []), ended]);
   }
   // Only once the revocation is stored: should the store fail (503), the browser keeps its cookie
   // and can sign out again, rather than believe it signed out while its token stays valid.
