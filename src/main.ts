@@ -64,6 +64,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log.level, destination, config.log.instanceName);
   const keys = await readKeys(config.tokens);
   warnAboutDevelopment(config, keys, logger);
+  for (const warning of config.warnings) logger.warn({ event: 'setting_misspelled' }, warning);
   const { settings, devIdp } = await providerSettings(config, logger);
 
   const connection = await connectStore(config.redis, logger);

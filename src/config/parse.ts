@@ -8,6 +8,7 @@ import type { Env } from './env.js';
 import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedEmailRules, readDomains } from './access.js';
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
+import { misspelledSettings } from './misspelled.js';
 import { proxies } from './proxies.js';
 import { redis } from './redis.js';
 import { parseProviders } from './providers.js';
@@ -81,7 +82,7 @@ function flow(reader: EnvReader, url: string): FlowConfig {
 
 /** COOKIE_SECRET_PREVIOUS: a comma list of earlier secrets, each as long as a secret must be. */
 function previousSecrets(reader: EnvReader): string[] {
-  const entries = (reader.env.COOKIE_SECRET_PREVIOUS ?? '')
+  const entries = (reader.raw('COOKIE_SECRET_PREVIOUS') ?? '')
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
@@ -94,7 +95,7 @@ function previousSecrets(reader: EnvReader): string[] {
 }
 
 function cookieSecret(reader: EnvReader, production: boolean): Pick<CookieConfig, 'secret' | 'secretGenerated'> {
-  const secret = reader.env.COOKIE_SECRET;
+  const secret = reader.raw('COOKIE_SECRET');
   if (secret) {
     if (secret.length < MIN_SECRET_LENGTH)
       reader.problem(`COOKIE_SECRET must be at least ${MIN_SECRET_LENGTH} characters (try: openssl rand -base64 48)`);
@@ -161,7 +162,7 @@ function checkFormPost(providers: readonly ProviderSettings[], secure: boolean, 
 }
 
 /** What production refuses to run without, each named. */
-function checkProduction(config: Omit<Config, 'mode'>, reader: EnvReader): void {
+function checkProduction(config: Omit<Config, 'mode' | 'warnings'>, reader: EnvReader): void {
   const url = new URL(config.server.publicUrl);
   // http off loopback: every cookie, the token's included, would travel without Secure.
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
@@ -198,7 +199,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
   const logLevel = reader.text('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) reader.problem(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const providers = parseProviders(env, reader, registry);
-  const config: Omit<Config, 'mode'> = {
+  const config: Omit<Config, 'mode' | 'warnings'> = {
     server: serverConfig,
     log: { level: logLevel, instanceName: reader.text('INSTANCE_NAME') ?? hostname(), format: logFormat(reader) },
     redis: redis(reader),
@@ -218,5 +219,6 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     checkOpenProviders(providers, registry, config.flow.access, reader);
   }
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return deepFreeze({ mode: production ? 'production' : 'development', ...config });
+  const warnings = misspelledSettings(env, reader.names);
+  return deepFreeze({ mode: production ? 'production' : 'development', ...config, warnings });
 }

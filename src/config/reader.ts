@@ -14,6 +14,8 @@ export class ConfigError extends Error {
 export class EnvReader {
   readonly env: Env;
   readonly problems: string[] = [];
+  /** Every variable asked for: the settings, for telling a misspelt one from a platform's own (`misspelledSettings`). */
+  readonly names = new Set<string>();
 
   constructor(env: Env) {
     this.env = env;
@@ -23,9 +25,15 @@ export class EnvReader {
     this.problems.push(message);
   }
 
+  /** The value as set, untrimmed (a secret's own spaces count); undefined when unset. */
+  raw(name: string): string | undefined {
+    this.names.add(name);
+    return this.env[name];
+  }
+
   /** The trimmed value; undefined when unset or empty. */
   text(name: string): string | undefined {
-    return this.env[name]?.trim() || undefined;
+    return this.raw(name)?.trim() || undefined;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {

@@ -75,7 +75,7 @@ function topology(reader: EnvReader): Chosen | undefined {
   const sentinels = reader.text('REDIS_SENTINELS');
   const sentinelName = reader.text('REDIS_SENTINEL_NAME');
   // Passwords as given, spaces included.
-  const sentinelPassword = reader.env.REDIS_SENTINEL_PASSWORD || undefined;
+  const sentinelPassword = reader.raw('REDIS_SENTINEL_PASSWORD') || undefined;
   const nodes = reader.text('REDIS_CLUSTER_NODES');
   const set = Object.entries({ standalone: url, sentinel: sentinels, cluster: nodes }).filter(([, value]) => value !== undefined);
   if (set.length > 1) {
@@ -165,7 +165,7 @@ function tls(reader: EnvReader, chosen: Chosen | undefined): RedisTls {
 export function redis(reader: EnvReader): RedisConfig {
   const chosen = topology(reader);
   const username = reader.text('REDIS_USERNAME');
-  const password = reader.env.REDIS_PASSWORD || undefined;
+  const password = reader.raw('REDIS_PASSWORD') || undefined;
   // Standalone: a URL with credentials of its own keeps them; otherwise REDIS_USERNAME and REDIS_PASSWORD.
   const credentials = chosen?.credentials ?? { username, password };
   if (!chosen && (username || password))

@@ -156,4 +156,6 @@ export interface Config {
   readonly brand: BrandConfig;
   readonly providers: readonly ProviderSettings[];
   readonly dev: DevConfig;
+  /** What start-up warns about without refusing: variables that look like a misspelt setting. */
+  readonly warnings: readonly string[];
 }

@@ -106,6 +106,19 @@ describe('development mode listens on loopback only', () => {
 });
 
 describe('NODE_ENV=production npm start with no configuration', () => {
+  it('starts with a variable that looks like a misspelt setting, and says which one it likely meant', async () => {
+    const misspelt = await startGateway({ env: { REDIS_ULR: 'redis://127.0.0.1:1' } });
+    try {
+      const warning = misspelt.logLines().find((line) => line.event === 'setting_misspelled');
+      expect(warning).toMatchObject({
+        level: 'warn',
+        msg: 'REDIS_ULR is not a setting of portero: did you mean REDIS_URL? (it is ignored)',
+      });
+    } finally {
+      await misspelt.stop();
+    }
+  });
+
   it('refuses to start, naming every missing setting on stderr', async () => {
     const { code, stderr } = await runGatewayToExit({ NODE_ENV: 'production' });
     expect(code).not.toBe(0);

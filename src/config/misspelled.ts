@@ -1,0 +1,44 @@
+import type { Env } from './env.js';
+
+/**
+ * Edits between two names (optimal string alignment: a swap of two neighbours is one edit, so
+ * `REDIS_ULR` is one away from `REDIS_URL`).
+ */
+function distance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = rows[i] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((rows[i - 1] as number[])[j]! + 1, row[j - 1]! + 1, (rows[i - 1] as number[])[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, (rows[i - 2] as number[])[j - 2]! + 1);
+    }
+  }
+  return (rows[a.length] as number[])[b.length]!;
+}
+
+/** How far a set name may be from a setting to count as its misspelling: one edit, two in a long name. */
+const allowedEdits = (name: string) => (name.length >= 10 ? 2 : name.length >= 6 ? 1 : 0);
+
+/**
+ * Warnings for set variables that look like one of portero's settings but are none (`REDIS_ULR`,
+ * `JWT_KEY`), each naming the nearest. Warnings, not problems: a platform injects variables of its
+ * own (Kubernetes' `REDIS_PORT=tcp://…` for a service named redis), which must not stop a start.
+ * `PROVIDER_*` names are checked strictly elsewhere.
+ */
+export function misspelledSettings(env: Env, known: ReadonlySet<string>): string[] {
+  const warnings: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || known.has(name) || name.startsWith('PROVIDER_') || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    let nearest: { name: string; edits: number } | undefined;
+    for (const setting of known) {
+      const edits = distance(name, setting);
+      if (edits <= allowedEdits(name) && (!nearest || edits < nearest.edits)) nearest = { name: setting, edits };
+    }
+    if (nearest) warnings.push(`${name} is not a setting of portero: did you mean ${nearest.name}? (it is ignored)`);
+  }
+  return warnings;
+}
