@@ -33,12 +33,26 @@ function isIdTokenProblem(error: client.ClientError): boolean {
 }
 
 /** The message of what went wrong underneath (oauth4webapi's), which says more than openid-client's. */
-const reasonOf = (error: unknown) =>
-  error instanceof client.ClientError && error.cause instanceof Error
-    ? error.cause.message
-    : error instanceof Error
-      ? error.message
-      : String(error);
+/** A system or network error's own code (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_…`). */
+const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code === 'string';
+
+/**
+ * What went wrong, for the log: the error's message, then those of the coded errors under it, so
+ * that `fetch failed` says why (`fetch failed: connect ECONNREFUSED 127.0.0.1:9`, a TLS error).
+ * Only coded causes (the network's and TLS's, which name addresses and codes): a parser's
+ * SyntaxError under them quotes the provider's body, which must not reach the log.
+ */
+function reasonOf(error: unknown): string {
+  const top = error instanceof client.ClientError && error.cause instanceof Error ? error.cause : error;
+  if (!(top instanceof Error)) return String(error).slice(0, 300);
+  const messages = [top.message];
+  let current = top.cause;
+  for (let depth = 0; current instanceof Error && hasCode(current) && depth < 3; depth++) {
+    if (!messages.includes(current.message)) messages.push(current.message);
+    current = current.cause;
+  }
+  return messages.join(': ').slice(0, 300);
+}
 
 const oauthErrorOf = (error: unknown) => (typeof error === 'string' ? { oauth_error: error.slice(0, 64) } : {});
 
@@ -71,10 +85,10 @@ const timedOut = (cause: unknown, provider: string, what: string) =>
 /**
  * Sorts what failed while discovering a provider: it did not answer in time (provider_timeout), or
  * anything else: it cannot be reached, or answered something that is not a discovery document
- * (provider_unavailable). `retryAfter`: when the next login may try again.
+ * (provider_unavailable). `retryAfter`: when the next login may try again; `url`: where it was asked.
  */
-export function classifyDiscoveryError(cause: unknown, provider: string, retryAfter: number): PorteroError {
-  const options = { cause, detail: { provider, reason: reasonOf(cause) }, retryAfter };
+export function classifyDiscoveryError(cause: unknown, provider: string, retryAfter: number, url?: string): PorteroError {
+  const options = { cause, detail: { provider, ...(url ? { url } : {}), reason: reasonOf(cause) }, retryAfter };
   if (isTimeout(cause)) return new PorteroError(PROVIDER_TIMEOUT, `${provider} did not answer discovery in time`, options);
   return new PorteroError(PROVIDER_UNAVAILABLE, `cannot reach ${provider} for discovery`, options);
 }

@@ -135,24 +135,33 @@ async function buildClient(
  * {@link DISCOVERY_RETRY_BACKOFF} seconds: logins meanwhile get it again at once, with when to try
  * again; the first one after discovers anew.
  */
-function discoverOnce(build: () => Promise<client.Configuration>, provider: string, clock: Clock): () => Promise<client.Configuration> {
+function discoverOnce(
+  build: () => Promise<client.Configuration>,
+  provider: string,
+  clock: Clock,
+  url: string,
+): () => Promise<client.Configuration> {
   let pending: Promise<client.Configuration> | undefined;
   let failed: { error: PorteroError; at: number } | undefined;
   return () => {
     if (failed) {
       const left = failed.at + DISCOVERY_RETRY_BACKOFF * 1000 - clock.now();
-      if (left > 0) return Promise.reject(classifyDiscoveryError(failed.error.cause, provider, left / 1000));
+      if (left > 0) return Promise.reject(classifyDiscoveryError(failed.error.cause, provider, left / 1000, url));
       failed = undefined;
     }
     pending ??= build().catch((cause: unknown) => {
       pending = undefined;
-      const error = classifyDiscoveryError(cause, provider, DISCOVERY_RETRY_BACKOFF);
+      const error = classifyDiscoveryError(cause, provider, DISCOVERY_RETRY_BACKOFF, url);
       failed = { error, at: clock.now() };
       throw error;
     });
     return pending;
   };
 }
+
+/** Where a provider is asked first: its issuer (discovery at `<issuer>/.well-known/openid-configuration`), or its token endpoint. */
+const serverUrl = (server: ReturnType<ProviderDefinition['server']>) =>
+  server.kind === 'discovery' ? `${server.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration` : server.endpoints.token;
 
 /** A provider of type `definition` with the operator's `settings`; discovery happens on first use. */
 export function configureProvider(
@@ -170,7 +179,7 @@ export function configureProvider(
     settings,
     scopes: settings.scopes ?? definition.scopesFor?.(settings) ?? definition.scopes,
     clockSkew,
-    client: discoverOnce(build, settings.id, options.clock ?? systemClock),
+    client: discoverOnce(build, settings.id, options.clock ?? systemClock, serverUrl(definition.server(settings))),
   });
 }
 
