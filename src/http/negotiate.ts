@@ -1,7 +1,15 @@
 import type { Context } from 'hono';
+import { routePath } from 'hono/route';
 
-/** JSON for API clients (Accept names application/json and not text/html), HTML for browsers. */
+/** The probes, whose callers (a kubelet, a load balancer, `curl`) are programs that rarely say what they accept. */
+const PROBES = new Set(['/healthz', '/readyz']);
+
+/**
+ * JSON for API clients (Accept names application/json and not text/html), HTML for browsers. A
+ * probe answers JSON to anything that does not ask for HTML: a browser always does.
+ */
 export function wantsJson(c: Context): boolean {
   const accept = c.req.header('accept') ?? '';
-  return accept.includes('application/json') && !accept.includes('text/html');
+  if (accept.includes('text/html')) return false;
+  return accept.includes('application/json') || PROBES.has(routePath(c, -1));
 }

@@ -50,6 +50,14 @@ describe('when Redis goes away', () => {
     const json = await gateway.app.request(`${GATEWAY}/readyz`, { headers: { accept: 'application/json' } });
     expect(json.status).toBe(503);
     expect(await json.json()).toMatchObject({ error: 'store_unavailable' });
+    // A probe or curl that names no type (or */*) gets JSON too; a browser, which asks for HTML, the page.
+    for (const accept of [undefined, '*/*']) {
+      const probe = await gateway.app.request(`${GATEWAY}/readyz`, accept ? { headers: { accept } } : {});
+      expect(probe.headers.get('content-type'), String(accept)).toMatch(/^application\/json/);
+      expect(await probe.json()).toMatchObject({ error: 'store_unavailable' });
+    }
+    const page = await browser.get(gateway.app, `${GATEWAY}/readyz`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect((await gateway.app.request(`${GATEWAY}/healthz`)).status).toBe(200);
     expect(gateway.logs.lines.find((line) => line.error === 'store_unavailable')).toMatchObject({ level: 'error', status: 503 });
     const unreachable = () => redisLogs.lines.some((line) => line.msg === 'redis unreachable');
