@@ -64,8 +64,8 @@ function withinOneOwner(hostname: string, suffix: string): boolean {
   return publicSuffix !== null && suffix.endsWith(`.${publicSuffix}`);
 }
 
-function refuse(reason: string): never {
-  throw new PorteroError(RETURN_TO_NOT_ALLOWED, 'return_to is not an allowed address', { detail: { reason } });
+function refuse(reason: string, detail: Readonly<Record<string, string>> = {}): never {
+  throw new PorteroError(RETURN_TO_NOT_ALLOWED, 'return_to is not an allowed address', { detail: { reason, ...detail } });
 }
 
 /** `value` parsed on its own (absolute) or against PUBLIC_URL (a path); anything else is refused. */
@@ -100,6 +100,10 @@ export function resolveReturnTo(value: string | undefined, policy: ReturnToPolic
   // `/a/..//evil.example` resolves to the path `//evil.example`: the right origin, but a path that
   // anything reading it alone would take for another host.
   if (url.pathname.startsWith('//')) refuse('path starts with //');
-  if (!isAllowedOrigin(url.origin, policy)) refuse('origin not allowed');
+  // The origin refused and what it was held against, for the operator who meant to allow it.
+  if (!isAllowedOrigin(url.origin, policy)) {
+    const allowed = [...new Set([new URL(policy.publicUrl).origin, ...policy.allowedRedirects])].join(',');
+    refuse('origin not allowed', { origin: url.origin, allowed_redirects: allowed.slice(0, 512) });
+  }
   return url.href;
 }

@@ -108,9 +108,17 @@ describe('GET /login/:provider', () => {
       accept: 'application/json',
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: 'return_to_not_allowed' });
+    const body = await response.json();
+    expect(body).toMatchObject({ error: 'return_to_not_allowed' });
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(await raw.keys(`${prefix}flow:*`)).toEqual([]);
+    // The operator reads what was refused and what it was held against; the client does not.
+    expect(gateway.logs.lines.find((line) => line.error === 'return_to_not_allowed')).toMatchObject({
+      reason: 'origin not allowed',
+      origin: 'https://evil.example.net',
+      allowed_redirects: `${GATEWAY},https://app.example.com,https://*.apps.example.com`,
+    });
+    expect(JSON.stringify(body)).not.toContain('allowed_redirects');
   });
 
   it.each(['dashboard', '//evil.example.net/', '%2F%2Fevil.example.net', 'https:evil.example.net'])(
