@@ -177,7 +177,10 @@ describe('a gateway on a full Redis that never evicts', () => {
     expect(statuses.get(302)).toBeGreaterThan(100); // it filled up
     expect(statuses.get(503)).toBeGreaterThan(0);
     // Topped up from redis-cli until Redis refuses, so no buffer freed after the flood lets one more login in.
-    for (let i = 0; ; i++) if (!(await operator.set(`filler:${i}`, 'x'.repeat(1024)).catch(() => undefined))) break;
+    const topUp = async (prefix: string) => {
+      for (let i = 0; ; i++) if (!(await operator.set(`${prefix}:${i}`, 'x'.repeat(64)).catch(() => undefined))) break;
+    };
+    await topUp('filler');
     const full = await new TestBrowser().get(gateway.app, `${GATEWAY}/login/corp`);
     expect(full.status).toBe(503);
     expect(await full.text()).toContain('Sign-in is temporarily unavailable');
@@ -189,7 +192,9 @@ describe('a gateway on a full Redis that never evicts', () => {
     // A login started before it filled completes: consuming a flow deletes, which a full Redis allows.
     const callback = `${GATEWAY}/callback/corp?${idp.authorize(started.headers.get('location')!, { sub: 'early' })}`;
     expect((await early.get(gateway.app, callback)).status).toBe(302);
-    // A sign-out it cannot store is a 503 that keeps the cookie, so it can be tried again.
+    // A sign-out it cannot store is a 503 that keeps the cookie, so it can be tried again. The flow
+    // that callback deleted freed room a revocation could take: fill it first.
+    await topUp('refill');
     const signOut = await stillIn.browser.request(gateway.app, `${GATEWAY}/logout`, { method: 'POST' });
     expect(signOut.status).toBe(503);
     expect((await stillIn.browser.cookie(GATEWAY, '__Host-auth_token'))?.value).toBe(stillIn.token);
