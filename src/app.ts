@@ -3,6 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { Config, RateLimitConfig } from './config/types.js';
 import { NOT_FOUND, PorteroError } from './errors.js';
 import { loginDeps } from './flow/login.js';
+import { SessionLifecycle } from './flow/session-lifecycle.js';
 import type { ConfiguredProvider } from './flow/provider-client.js';
 import { clientAddress } from './http/client-address.js';
 import { PorteroCookies } from './http/cookies.js';
@@ -12,6 +13,7 @@ import { clientLimit } from './http/rate-limit.js';
 import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
 import { loginRoutes } from './http/routes/login.js';
+import { logoutRoutes } from './http/routes/logout.js';
 import { publicRoutes } from './http/routes/public.js';
 import { sessionRoutes } from './http/routes/session.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -20,6 +22,8 @@ import type { Logger } from './logger.js';
 import type { KeyValueStore } from './store/types.js';
 import type { KeySet } from './tokens/keys.js';
 import { Revocations } from './tokens/revocations.js';
+import { SecretSealer } from './tokens/sealed-secret.js';
+import { SessionStore } from './tokens/session-store.js';
 import { Sessions } from './tokens/sessions.js';
 
 export interface AppOptions {
@@ -49,8 +53,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const revocations = new Revocations(store, clock, config.tokens.clockSkew, { grace: config.tokens.revocationGrace, logger });
   // Subscribed from the start, so that /auth asks the store nothing once the deny-set is loaded.
   revocations.follow();
+  const sessions = new Sessions(keys, revocations, config.tokens, clock);
   const deps: HttpDeps = {
     server: config.server,
+    clock,
     tokens: config.tokens,
     flow: config.flow,
     store,
@@ -65,8 +71,18 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
           'an allowed-emails file could not be read again: its last addresses stay',
         ),
     }),
-    sessions: new Sessions(keys, revocations, config.tokens, clock),
-    cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl, tokenTtl: config.tokens.ttl }),
+    sessions,
+    lifecycle: new SessionLifecycle({
+      store: new SessionStore(store, clock, config.sessions.idleTtl),
+      tokens: sessions,
+      providers,
+      sealer: new SecretSealer(config.sessions.secrets),
+      config: config.sessions,
+      clock,
+      providerTimeout: config.flow.providerTimeout,
+      tokenTtl: config.tokens.ttl,
+    }),
+    cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl }),
     limits: rateLimiters(config.rateLimits, store),
   };
   const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
@@ -89,6 +105,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/', publicRoutes(deps));
   app.route('/', loginRoutes(deps));
   app.route('/', sessionRoutes(deps));
+  app.route('/', logoutRoutes(deps));
   app.notFound((c) => respondWithError(new PorteroError(NOT_FOUND, 'no such route'), c));
   app.onError((err, c) => respondWithError(err, c));
   return app;

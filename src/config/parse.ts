@@ -8,6 +8,7 @@ import type { Env } from './env.js';
 import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedEmailRules, readDomains } from './access.js';
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
+import { sessions } from './sessions.js';
 import { misspelledSettings } from './misspelled.js';
 import { proxies } from './proxies.js';
 import { redis } from './redis.js';
@@ -199,12 +200,15 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
   const logLevel = reader.text('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) reader.problem(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const providers = parseProviders(env, reader, registry);
+  const cookieConfig = cookies(reader, url, production);
+  const tokenConfig = tokens(reader, url);
   const config: Omit<Config, 'mode' | 'warnings'> = {
     server: serverConfig,
     log: { level: logLevel, instanceName: reader.text('INSTANCE_NAME') ?? hostname(), format: logFormat(reader) },
     redis: redis(reader),
-    cookies: cookies(reader, url, production),
-    tokens: tokens(reader, url),
+    cookies: cookieConfig,
+    tokens: tokenConfig,
+    sessions: sessions(reader, tokenConfig, cookieConfig),
     flow: flow(reader, url),
     rateLimits: rateLimits(reader),
     brand: brand(reader),

@@ -12,6 +12,7 @@ import { accessRules, readDomains, readEmails, readEmailsFile, readGroups } from
 import { readClaimNames } from './claims.js';
 import type { Env } from './env.js';
 import type { EnvReader } from './reader.js';
+import { providerSessionSettings } from './sessions.js';
 
 /** What every provider reads; its preset declares the rest (`ProviderDefinition.variables`). */
 export const COMMON_SUFFIXES = [
@@ -28,6 +29,8 @@ export const COMMON_SUFFIXES = [
   'ALLOW_ALL',
   ...CLIENT_AUTH_SUFFIXES,
   'CLAIMS',
+  'REFRESH_INTERVAL',
+  'LOGOUT',
 ] as const;
 
 type ProviderVariables = Map<string, string>;
@@ -181,6 +184,7 @@ function providerFrom(rawId: string, vars: ProviderVariables, registry: Provider
     allowAll,
     ...(groupsClaim ? { groupsClaim } : {}),
     ...(claims?.length ? { claims: Object.freeze(claims) } : {}),
+    ...providerSessionSettings(prefix, vars, reader),
   };
   // Frozen: nothing may change a provider after start-up.
   return Object.freeze({ ...presetSettings(preset, prefix, vars, common, reader), ...common });

@@ -98,6 +98,21 @@ export interface TokenConfig {
   readonly keysFile?: string;
 }
 
+/** Server-side sessions: what a login starts and token renewal extends (src/tokens/session-store.ts). */
+export interface SessionConfig {
+  /** SESSION_TTL: seconds from sign-in after which a session ends, however active. */
+  readonly ttl: number;
+  /** SESSION_IDLE_TTL: seconds without a renewal after which a session ends. */
+  readonly idleTtl: number;
+  /** SESSIONS_PER_USER: a user's sessions beyond this end, oldest first. */
+  readonly perUser: number;
+  /**
+   * What the provider's refresh tokens are sealed under: SESSION_KEY when set (it seals), then
+   * COOKIE_SECRET and COOKIE_SECRET_PREVIOUS (tried on reading, so a rotation loses nothing).
+   */
+  readonly secrets: readonly string[];
+}
+
 export interface FlowConfig {
   /** PUBLIC_URL: callbacks are `${publicUrl}/callback/<id>`, and relative `return_to` resolve against it. */
   readonly publicUrl: string;
@@ -151,6 +166,7 @@ export interface Config {
   readonly redis: RedisConfig;
   readonly cookies: CookieConfig;
   readonly tokens: TokenConfig;
+  readonly sessions: SessionConfig;
   readonly flow: FlowConfig;
   readonly rateLimits: RateLimitConfig;
   readonly brand: BrandConfig;

@@ -38,6 +38,24 @@ export interface FinishedLogin {
   readonly returnTo: string;
   /** Names of `PROVIDER_<ID>_CLAIMS` the provider gave a value for that the token does not carry (src/flow/extra-claims.ts), for the log. */
   readonly leftOutClaims: readonly string[];
+  /** What the session keeps of the provider's answer: to refresh it, and to end it there. */
+  readonly grant: UpstreamGrant;
+}
+
+/** The provider's refresh token, ID token and session id (its ID token's `sid`), as far as it sent them. */
+export interface UpstreamGrant {
+  readonly refreshToken?: string;
+  readonly idToken?: string;
+  readonly sid?: string;
+}
+
+function upstreamGrant(tokens: TokenResponse): UpstreamGrant {
+  const sid = tokens.claims()?.sid;
+  return {
+    ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+    ...(tokens.id_token ? { idToken: tokens.id_token } : {}),
+    ...(typeof sid === 'string' && sid !== '' ? { sid } : {}),
+  };
 }
 
 /** The login dependencies as the flow configuration describes them; `createApp` and tests build them so. */
@@ -248,5 +266,6 @@ export async function finishLogin(deps: LoginDeps, providerId: string, flowId: s
     profile: groups.length > 0 ? { ...person, groups } : person,
     returnTo: record.returnTo,
     leftOutClaims: leftOut ? ['groups', ...leftOutClaims] : leftOutClaims,
+    grant: upstreamGrant(tokens),
   };
 }

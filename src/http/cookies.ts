@@ -4,10 +4,9 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import type { CookieConfig } from '../config/types.js';
 import { cookieNames, cookieValues, type TokenCookie, tokenCookie } from '../shared/cookie-header.js';
 
-/** How long the cookies live, in seconds: the flow's FLOW_TTL and the token's JWT_TTL. */
+/** How long the flow cookie lives, in seconds: FLOW_TTL. The token cookie lives as long as its session. */
 export interface CookieLifetimes {
   readonly flowTtl: number;
-  readonly tokenTtl: number;
 }
 
 /** More logins than this in flight in one browser: the oldest are dropped. */
@@ -129,8 +128,12 @@ export class PorteroCookies {
     deleteCookie(c, name, this.#flowScope());
   }
 
-  setToken(c: Context, token: string): void {
-    setCookie(c, this.#config.tokenName, token, this.#tokenCookieOptions(this.#lifetimes.tokenTtl));
+  /**
+   * The token cookie, kept `maxAge` seconds: as long as its session has left. The token inside
+   * expires sooner (JWT_TTL), and the cookie is what renews it until the session ends.
+   */
+  setToken(c: Context, token: string, maxAge: number): void {
+    setCookie(c, this.#config.tokenName, token, this.#tokenCookieOptions(Math.max(0, maxAge)));
   }
 
   /** The token cookie as sent, not decoded: none, one, or several (which counts as not signed in). */

@@ -1,5 +1,7 @@
+import type { Clock } from '../clock.js';
 import type { FlowConfig, ServerConfig, TokenConfig } from '../config/types.js';
 import type { LoginDeps } from '../flow/login.js';
+import type { SessionLifecycle } from '../flow/session-lifecycle.js';
 import type { KeyValueStore } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
 import type { Sessions } from '../tokens/sessions.js';
@@ -12,7 +14,8 @@ import type { ClientLimit } from './rate-limit.js';
  */
 export interface HttpDeps {
   readonly server: ServerConfig;
-  readonly tokens: Pick<TokenConfig, 'issuer'>;
+  readonly clock: Clock;
+  readonly tokens: Pick<TokenConfig, 'issuer' | 'ttl'>;
   /** For return_to outside a login (`/logout`, `/auth`'s sign-in address). */
   readonly flow: FlowConfig;
   /** For `/readyz` only: whether the store answers. */
@@ -20,6 +23,8 @@ export interface HttpDeps {
   readonly keys: KeySet;
   readonly login: LoginDeps;
   readonly sessions: Sessions;
+  /** Sessions in the store: begun at the callback, renewed by `/refresh` and `/auth`, ended by the logouts. */
+  readonly lifecycle: SessionLifecycle;
   readonly cookies: PorteroCookies;
   /** The abuse limits of the routes that start or finish a login; absent when set to `off`. */
   readonly limits: { readonly login?: ClientLimit; readonly callback?: ClientLimit };

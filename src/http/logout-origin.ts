@@ -85,13 +85,13 @@ export function signsOutByGet(markers: RequestMarkers, policy: ReturnToPolicy): 
  * with a bearer token), which no third party can make act. And even a browser too old to send them
  * does not send the SameSite=Lax token cookie with a cross-site POST, so it has nothing to revoke.
  */
-export function checkLogoutPost(markers: RequestMarkers, policy: ReturnToPolicy): void {
+export function checkLogoutPost(markers: RequestMarkers, policy: ReturnToPolicy, route = '/logout'): void {
   if (markers.origin !== undefined && markers.origin !== 'null') {
     if (isAllowedOrigin(markers.origin, policy)) return;
   } else if (markers.fetchSite === 'same-origin' || !markers.browser) {
     return;
   }
-  throw new PorteroError(CROSS_SITE_REQUEST, 'POST /logout from another site', {
+  throw new PorteroError(CROSS_SITE_REQUEST, `POST ${route} from another site`, {
     detail: { sec_fetch_site: markers.fetchSite?.slice(0, 16), origin: markers.origin?.slice(0, 200) },
   });
 }

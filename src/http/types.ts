@@ -19,7 +19,7 @@ export interface Client {
  * request log derives from the error. Fields are ids and names, never a token or a secret.
  */
 export interface SecurityEvent {
-  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'rate_limited';
+  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'token_renewed' | 'rate_limited';
   readonly fields: Readonly<Record<string, string | number | undefined>>;
 }
 

@@ -83,6 +83,13 @@ export interface CommonSettings {
   readonly responseMode: ResponseMode;
   /** `PROVIDER_<ID>_CLAIMS`: more claims of the provider's to copy into the token, in the operator's order. */
   readonly claims?: readonly string[];
+  /**
+   * `PROVIDER_<ID>_REFRESH_INTERVAL`: seconds after which renewing a token first refreshes at the
+   * provider (when it gave a refresh token), so a user it disabled loses access; 0 (`off`): never.
+   */
+  readonly refreshInterval?: number;
+  /** `PROVIDER_<ID>_LOGOUT`: `provider` continues a sign-out at its end_session_endpoint, when it has one; `local` does not. */
+  readonly logout?: 'provider' | 'local';
 }
 
 /** One configured provider: the common settings and those its preset reads (`S`). */

@@ -24,6 +24,18 @@ export interface PorteroClaims extends JWTPayload {
   groups?: string[];
 }
 
+/**
+ * What every token of one session says alike: its claims but those each token has its own of
+ * (`iss`, `aud`, `iat`, `exp`, `jti`). A session keeps them from sign-in to renew its token.
+ */
+export type SessionClaims = Pick<PorteroClaims, 'sub' | 'sid' | 'provider'> & Readonly<Record<string, unknown>>;
+
+/** The claims of `claims` that a session keeps; see {@link SessionClaims}. */
+export function sessionClaimsOf(claims: PorteroClaims): SessionClaims {
+  const { iss: _iss, aud: _aud, iat: _iat, exp: _exp, jti: _jti, ...kept } = claims;
+  return kept;
+}
+
 /** The cookie the gateway sets the token in, unless `TOKEN_COOKIE_NAME` says otherwise, under plain http or with `COOKIE_DOMAIN`. */
 export const DEFAULT_TOKEN_COOKIE = 'auth_token';
 

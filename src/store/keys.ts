@@ -15,6 +15,19 @@ export const storeKeys = {
   revokedSessions: 'revoked-sessions',
   /** The channel on which each sign-out is published to every instance (`src/tokens/revocations.ts`). */
   revocationChannel: 'revocations',
+  /** A signed-in session: who, since when, its upstream ids (`src/tokens/session-store.ts`). */
+  session: (sid: string) => `session:${sid}`,
+  /**
+   * What the provider granted a session (its refresh token, sealed; its latest ID token), written
+   * only under `sessionLock`, apart from the session so that renewals never overwrite a refresh token.
+   */
+  sessionGrant: (sid: string) => `session-grant:${sid}`,
+  /** Held by the one instance refreshing a session at its provider; expires, so a crash cannot keep it. */
+  sessionLock: (sid: string) => `session-lock:${sid}`,
+  /** A user's sessions, by portero's `sub`, each member `<created ms>.<sid>` (oldest first when sorted). */
+  userSessions: (sub: string) => `user-sessions:${sub}`,
+  /** portero's sessions begun in one session of the provider's, by its `sid` (back-channel logout names it). */
+  upstreamSessions: (provider: string, upstreamSid: string) => `upstream-sessions:${provider}:${upstreamSid}`,
   /** The counters of rate limit `name`, one key per client address under it (`src/store/rate-limiter.ts`). */
   rateLimit: (name: string) => `rl:${name}`,
 } as const;

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { TokenConfig } from '../config/types.js';
 import { PorteroError, PROFILE_UNAVAILABLE } from '../errors.js';
 import type { Profile } from '../providers/index.js';
-import type { PorteroClaims } from '../shared/claims.js';
+import type { PorteroClaims, SessionClaims } from '../shared/claims.js';
 import { lowerAscii } from '../shared/email.js';
 import { RESERVED_CLAIMS } from '../shared/token-shape.js';
 import type { KeySet } from './keys.js';
@@ -19,15 +19,40 @@ export const MAX_TOKEN_LENGTH = 3800;
 
 const randomId = () => randomBytes(16).toString('base64url');
 
-/** Signs a new session token for a user who just signed in with provider `providerId`. */
+type IssueSettings = Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>;
+
+/** `iat` now and `exp` JWT_TTL later, but never past `notAfter` (seconds: the session's end). */
+function lifetime(settings: IssueSettings, clock: Clock, notAfter?: number) {
+  const iat = Math.floor(clock.now() / 1000);
+  return { iat, exp: Math.min(iat + settings.ttl, notAfter ?? Number.POSITIVE_INFINITY) };
+}
+
+/** A new token of a living session: its claims as made at sign-in, a new `iat`, `exp` and `jti`. */
+export function renewToken(keys: KeySet, settings: IssueSettings, clock: Clock, claims: SessionClaims, notAfter: number): IssuedToken {
+  // As made and checked at sign-in (`issueToken`); only the token's own claims are new.
+  const renewed = {
+    ...claims,
+    iss: settings.issuer,
+    ...(settings.audience ? { aud: settings.audience } : {}),
+    ...lifetime(settings, clock, notAfter),
+    jti: randomId(),
+  } as PorteroClaims;
+  return { token: signJwt({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' }, renewed, keys.signing.key), claims: renewed };
+}
+
+/**
+ * Signs a new session token for a user who just signed in with provider `providerId`, valid
+ * JWT_TTL but never past `notAfter` (seconds since the epoch).
+ */
 export async function issueToken(
   keys: KeySet,
-  settings: Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>,
+  settings: IssueSettings,
   clock: Clock,
   providerId: string,
   profile: Profile,
+  notAfter?: number,
 ): Promise<IssuedToken> {
-  const iat = Math.floor(clock.now() / 1000);
+  const { iat, exp } = lifetime(settings, clock, notAfter);
   // Never one of portero's own names, nor one a library reads as about the token: start-up refuses
   // them in PROVIDER_<ID>_CLAIMS (src/config/claims.ts), and here nothing else can bring one in.
   const extras = Object.fromEntries(Object.entries(profile.extraClaims ?? {}).filter(([name]) => !RESERVED_CLAIMS.has(lowerAscii(name))));
@@ -37,7 +62,7 @@ export async function issueToken(
     ...(settings.audience ? { aud: settings.audience } : {}),
     sub: `${providerId}:${profile.subject}`,
     iat,
-    exp: iat + settings.ttl,
+    exp,
     jti: randomId(),
     sid: randomId(),
     provider: providerId,

@@ -1,11 +1,11 @@
-import { compactVerify, errors as joseErrors, jwtVerify } from 'jose';
+import { compactVerify, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
 import type { TokenConfig } from '../config/types.js';
 import { PorteroError, UNAUTHENTICATED } from '../errors.js';
 import type { Profile } from '../providers/index.js';
-import type { PorteroClaims } from '../shared/claims.js';
+import type { PorteroClaims, SessionClaims } from '../shared/claims.js';
 import { claimsProblem, hasPorteroClaims, isCanonicalJws } from '../shared/token-shape.js';
-import { type IssuedToken, issueToken } from './issue.js';
+import { type IssuedToken, issueToken, renewToken } from './issue.js';
 import type { KeySet } from './keys.js';
 import type { Revocations } from './revocations.js';
 import { VerifiedTokens } from './verified-cache.js';
@@ -36,9 +36,31 @@ export class Sessions {
     this.#verified = new VerifiedTokens(clock, options.cacheEntries);
   }
 
-  /** Signs a new session token for a user who just signed in with provider `providerId`. */
-  issue(providerId: string, profile: Profile): Promise<IssuedToken> {
-    return issueToken(this.#keys, this.#settings, this.#clock, providerId, profile);
+  /** Signs a new session token for a user who just signed in with provider `providerId`, never valid past `notAfter` (seconds). */
+  issue(providerId: string, profile: Profile, notAfter?: number): Promise<IssuedToken> {
+    return issueToken(this.#keys, this.#settings, this.#clock, providerId, profile, notAfter);
+  }
+
+  /** A new token of a living session, with the claims it was given at sign-in; never valid past `notAfter` (seconds). */
+  renew(claims: SessionClaims, notAfter: number): IssuedToken {
+    return renewToken(this.#keys, this.#settings, this.#clock, claims, notAfter);
+  }
+
+  /**
+   * The claims of a token portero issued, checked like `verify` but as of its own `iat`: one that
+   * expired since is still good for asking its session to renew it. Never enough to be let in.
+   */
+  async verifyForRenewal(token: string): Promise<PorteroClaims> {
+    let iat: unknown;
+    try {
+      ({ iat } = decodeJwt(token));
+    } catch (cause) {
+      throw refused('the token is not valid', 'malformed', cause);
+    }
+    if (typeof iat !== 'number' || !Number.isSafeInteger(iat) || iat * 1000 > this.#clock.now() + this.#settings.clockSkew * 1000) {
+      throw refused('the token is not valid', 'bad iat');
+    }
+    return this.#verifyAfresh(token, new Date(iat * 1000));
   }
 
   /**
@@ -66,7 +88,7 @@ export class Sessions {
     return this.#verified.get(key) ?? this.#verified.set(key, await this.#verifyAfresh(token));
   }
 
-  async #verifyAfresh(token: string): Promise<PorteroClaims> {
+  async #verifyAfresh(token: string, at = new Date(this.#clock.now())): Promise<PorteroClaims> {
     // The one encoding portero writes, so a token has one text (the one a deny list or cache keys by).
     if (!isCanonicalJws(token)) throw refused('the token is not valid', 'not canonical');
     let payload: Record<string, unknown>;
@@ -77,7 +99,7 @@ export class Sessions {
         ...(this.#settings.audience ? { audience: this.#settings.audience } : {}),
         typ: 'JWT',
         requiredClaims: ['sub', 'sid', 'exp', 'iat'],
-        currentDate: new Date(this.#clock.now()),
+        currentDate: at,
         clockTolerance: this.#settings.clockSkew,
       }));
     } catch (cause) {
@@ -98,8 +120,16 @@ export class Sessions {
     return claims;
   }
 
-  /** Denies the session until its token would have expired anyway, on any instance's clock. */
-  revoke(claims: PorteroClaims): Promise<void> {
-    return this.#revocations.revoke(claims.sid, claims.exp);
+  /** Whether session `sid` was signed out (see `Revocations.isRevoked`). */
+  isRevoked(sid: string): Promise<boolean> {
+    return this.#revocations.isRevoked(sid);
+  }
+
+  /**
+   * Denies session `sid` until every token issued for it so far would have expired anyway (JWT_TTL
+   * from now), on any instance's clock.
+   */
+  revoke(sid: string): Promise<void> {
+    return this.#revocations.revoke(sid, Math.floor(this.#clock.now() / 1000) + this.#settings.ttl);
   }
 }

@@ -159,7 +159,8 @@ describe('GET /callback/:provider', () => {
     expect(tokenLine).toContain('HttpOnly');
     expect(tokenLine).toContain('Secure');
     expect(tokenLine).toContain('SameSite=Lax');
-    expect(tokenLine).toContain('Max-Age=3600');
+    // The cookie lives as long as the session (SESSION_TTL, a week by default), the token in it JWT_TTL.
+    expect(tokenLine).toContain('Max-Age=604800');
     expect(tokenLine).not.toContain('Domain=');
 
     const token = (await browser.cookie(GATEWAY, '__Host-auth_token'))!.value;

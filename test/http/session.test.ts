@@ -63,7 +63,7 @@ describe('GET /auth (forward auth)', () => {
     expect(response.headers.get('x-auth-request-user')).toBe('corp:u-7');
   });
 
-  it('answers 401 without a token, with a tampered one, and after it expired', async () => {
+  it('answers 401 without a token, with a tampered one, and an expired one whose session ended', async () => {
     const { token } = await signIn();
     const ask = (headers: Record<string, string>) =>
       gateway.app.request(`${GATEWAY}/auth`, { headers: { accept: 'application/json', ...headers } });
@@ -78,6 +78,10 @@ describe('GET /auth (forward auth)', () => {
     clock.advance(900 + 29);
     expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(200);
     clock.advance(1);
+    // Expired: as a bearer token it is refused (an API client renews with POST /refresh)...
+    expect((await ask({ authorization: `Bearer ${token}` })).status).toBe(401);
+    // ...and as the cookie it is renewed while its session lives, not once the session fell idle (SESSION_IDLE_TTL, a day).
+    clock.advance(24 * 3600);
     expect((await ask({ cookie: `auth_token=${token}` })).status).toBe(401);
   });
 

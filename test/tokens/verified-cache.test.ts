@@ -35,7 +35,7 @@ describe('the cache of verified tokens', () => {
     const { token, claims } = await sessions.issue('corp', { subject: 'u' });
     for (let i = 0; i < 5; i++) expect(await sessions.authenticate(token)).toMatchObject({ sub: 'corp:u' });
     expect(verifications()).toBe(1);
-    await sessions.revoke(claims);
+    await sessions.revoke(claims.sid);
     await expect(sessions.authenticate(token)).rejects.toMatchObject({ detail: { reason: 'revoked' } });
   });
 

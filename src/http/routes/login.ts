@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { BAD_REQUEST, FLOW_INVALID, PorteroError } from '../../errors.js';
 import { finishLogin, startLogin } from '../../flow/login.js';
 import type { HttpDeps } from '../deps.js';
+import { sessionEndedEvent } from '../security-events.js';
 import { rateLimit } from '../rate-limit.js';
 import type { AppEnv } from '../types.js';
 
@@ -57,13 +58,14 @@ export function loginRoutes(deps: HttpDeps) {
       throw new PorteroError(FLOW_INVALID, 'no flow cookie for this login', { detail: { reason: 'no flow cookie' } });
 
     const finished = await finishLogin(deps.login, c.req.param('provider'), flowId, params);
-    const issued = await deps.sessions.issue(finished.provider.id, finished.profile);
+    const issued = await deps.lifecycle.begin(finished);
     // Names only, so the operator sees why an app misses a claim; never their values.
     const dropped = Object.keys(finished.profile.extraClaims ?? {}).filter((name) => !Object.hasOwn(issued.claims, name));
     const leftOut = [...finished.leftOutClaims, ...dropped];
     if (leftOut.length > 0) c.set('logDetail', { claims_left_out: leftOut.join(',').slice(0, 512) });
-    cookies.setToken(c, issued.token);
+    cookies.setToken(c, issued.token, issued.sessionLeft);
     c.set('securityEvents', [
+      ...issued.ended.map(sessionEndedEvent),
       { event: 'login_completed', fields: { provider: finished.provider.id, sub: issued.claims.sub, sid: issued.claims.sid } },
     ]);
     return c.redirect(finished.returnTo, 302);

@@ -1,21 +1,13 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { isPorteroError, PorteroError, UNAUTHENTICATED } from '../../errors.js';
+import { isPorteroError, UNAUTHENTICATED } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
 import { bearerToken } from '../../shared/bearer.js';
-import { chooseToken, type PresentedTokens } from '../../shared/presented-token.js';
-import type { PorteroCookies } from '../cookies.js';
 import { checkLocationRules } from '../auth-rules.js';
 import type { HttpDeps } from '../deps.js';
-import { checkLogoutPost, requestMarkers, signsOutByGet } from '../logout-origin.js';
-import { pageContext } from '../layout.js';
-import { signOutConfirmPage } from '../pages.js';
+import { checkLogoutPost, requestMarkers } from '../logout-origin.js';
+import { authenticate, authenticateRenewing, renewPresented } from '../token-auth.js';
 import type { AppEnv } from '../types.js';
-
-/** The tokens a request presents: `Authorization: Bearer` (API clients) and the token cookie (browsers). */
-function presentedTokens(c: Context, cookies: PorteroCookies): PresentedTokens {
-  return { bearer: bearerToken(c.req.header('authorization')), cookie: cookies.readToken(c) };
-}
 
 /**
  * A claim as an HTTP header value: UTF-8 bytes (as oauth2-proxy sends them; a header is a byte
@@ -24,32 +16,6 @@ function presentedTokens(c: Context, cookies: PorteroCookies): PresentedTokens {
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are removed.
 const headerValue = (claim: string) => Buffer.from(claim.replace(/[\u0000-\u001f\u007f]/g, ''), 'utf8').toString('latin1');
-
-/**
- * The refusal of a request that presents no token: most of what /auth refuses (every first visit,
- * every asset before sign-in), built once. A new error each time captured a stack each time, for a
- * line that never shows one. Frozen, as it is shared.
- */
-const NO_TOKEN = Object.freeze(
-  new PorteroError(UNAUTHENTICATED, 'not signed in: no token', { detail: Object.freeze({ reason: 'no token' }) }),
-);
-
-/**
- * The token that identifies the request and its claims, by the rule of `chooseToken`
- * (src/shared/presented-token.ts): a token portero did not issue (its signature does not verify
- * against portero's keys) beside one it did is ignored; of portero's own a bearer wins over the
- * cookie, and every one must be valid, not revoked, and name the same `sub` and `sid`; several
- * token cookies count as not signed in.
- */
-async function authenticate(c: Context, deps: HttpDeps) {
-  const choice = await chooseToken(presentedTokens(c, deps.cookies), {
-    signedByPortero: (token) => deps.sessions.signedByPortero(token),
-    check: (token) => deps.sessions.authenticate(token),
-  });
-  if (!choice.ok && choice.reason === 'no token') throw NO_TOKEN;
-  if (!choice.ok) throw new PorteroError(UNAUTHENTICATED, `not signed in: ${choice.reason}`, { detail: { reason: choice.reason } });
-  return choice;
-}
 
 /**
  * Where to send a person whom /auth refused: the sign-in page, returning to the URL the proxy
@@ -72,34 +38,14 @@ function signInUrl(c: Context<AppEnv>, deps: HttpDeps): string {
   }
 }
 
-/** Revokes the sessions of the presented tokens, clears the token cookie, and sends the browser to `returnTo`. */
-async function signOut(c: Context, deps: HttpDeps, returnTo: string): Promise<Response> {
-  const bearer = bearerToken(c.req.header('authorization'));
-  for (const token of [...deps.cookies.readTokens(c), ...(bearer ? [bearer] : [])]) {
-    // A token that no longer verifies has nothing left to revoke; the cookie is cleared either way.
-    const claims = await deps.sessions.verify(token).catch(() => undefined);
-    if (!claims) continue;
-    await deps.sessions.revoke(claims);
-    const ended = {
-      event: 'session_ended',
-      fields: { sub: claims.sub, sid: claims.sid, provider: claims.provider, reason: 'logout' },
-    } as const;
-    c.set('securityEvents', [...(c.get('securityEvents') ?? []), ended]);
-  }
-  // Only once the revocation is stored: should the store fail (503), the browser keeps its cookie
-  // and can sign out again, rather than believe it signed out while its token stays valid.
-  deps.cookies.clearToken(c);
-  return c.redirect(returnTo, 302);
-}
-
-/** Forward-auth, userinfo and logout: everything that reads the token portero issued. */
+/** Forward-auth, userinfo and renewal: what reads and renews the token portero issued. */
 export function sessionRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
 
   // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401
   // with `X-Auth-Request-Redirect` naming the sign-in page.
   app.get('/auth', async (c) => {
-    const { token, claims } = await authenticate(c, deps).catch((err: unknown) => {
+    const { token, claims } = await authenticateRenewing(c, deps).catch((err: unknown) => {
       if (isPorteroError(err, UNAUTHENTICATED)) c.header('x-auth-request-redirect', signInUrl(c, deps));
       throw err;
     });
@@ -123,22 +69,13 @@ export function sessionRoutes(deps: HttpDeps) {
     return c.json(claims);
   });
 
-  // GET /logout from another site's page shows a confirmation page instead of signing out; a POST
-  // is accepted from portero's own pages and the allowed origins only (see logout-origin.ts).
-  app.get('/logout', async (c) => {
-    const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
+  // An API client (a bearer token) or a page of portero's or an allowed origin (the cookie): a new
+  // token while the session lives. Checked like POST /logout, so another site cannot keep a session alive.
+  app.post('/refresh', async (c) => {
     c.header('cache-control', 'no-store');
-    if (!signsOutByGet(requestMarkers(c.req.raw.headers), deps.flow)) {
-      return c.html(signOutConfirmPage(pageContext(c), c.req.query('return_to')));
-    }
-    return signOut(c, deps, returnTo);
-  });
-
-  app.post('/logout', async (c) => {
-    const returnTo = resolveReturnTo(c.req.query('return_to'), deps.flow);
-    c.header('cache-control', 'no-store');
-    checkLogoutPost(requestMarkers(c.req.raw.headers), deps.flow);
-    return signOut(c, deps, returnTo);
+    if (bearerToken(c.req.header('authorization')) === undefined) checkLogoutPost(requestMarkers(c.req.raw.headers), deps.flow, '/refresh');
+    const renewed = await renewPresented(c, deps);
+    return c.json({ token: renewed.token, token_type: 'Bearer', expires_in: renewed.claims.exp - Math.floor(deps.clock.now() / 1000) });
   });
 
   return app;
