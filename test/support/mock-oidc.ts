@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { http, HttpResponse, type HttpHandler } from 'msw';
 import { CodeBook } from './oauth-server.js';
@@ -57,6 +57,11 @@ export interface MockOidcOptions {
   readonly tokenResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
   /** Its userinfo response, as it words it (Slack's `ok`). */
   readonly userinfoResponse?: (body: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Whether its token responses carry a refresh token: none by default; `fixed` keeps one valid
+   * until the user is disabled; `rotating` answers each refresh with a new one and ends the old.
+   */
+  readonly refreshTokens?: 'fixed' | 'rotating';
 }
 
 export interface TokenRequestRecord {
@@ -105,6 +110,12 @@ export class MockOidcProvider {
   readonly tokenRequests: TokenRequestRecord[] = [];
   /** How many requests userinfo has answered. */
   userinfoRequests = 0;
+  /** How many `refresh_token` grants its token endpoint has answered, refused ones included. */
+  refreshRequests = 0;
+  /** How long its token endpoint takes to answer a refresh, in ms. */
+  refreshDelayMs = 0;
+  /** The refresh tokens it issued: whose, and whether still good. */
+  readonly #refreshTokens = new Map<string, { readonly user: MockUser; valid: boolean }>();
   readonly #book = new CodeBook<MockUser>();
   #key!: { privateKey: CryptoKey; jwk: JWK };
   #foreignKey!: CryptoKey;
@@ -259,6 +270,7 @@ export class MockOidcProvider {
       authorizationHeader: authorization !== null,
     });
     if (this.tokenError) return HttpResponse.json(this.tokenError.body, { status: this.tokenError.status });
+    if (form.get('grant_type') === 'refresh_token') return this.#refresh(form, authorization);
     if (!this.pkce && form.has('code_verifier')) {
       return HttpResponse.json({ error: 'invalid_client', error_description: 'Client authentication failed' }, { status: 401 });
     }
@@ -284,6 +296,45 @@ export class MockOidcProvider {
       return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
     }
     return this.#tokensFor(grant);
+  }
+
+  /** Ends every refresh token of user `sub`, as an administrator disabling the user does: the next refresh is `invalid_grant`. */
+  disableUser(sub: string): void {
+    for (const entry of this.#refreshTokens.values()) if (entry.user.sub === sub) entry.valid = false;
+  }
+
+  /** Whether `token` is one of its refresh tokens, in the clear (a test looking for it where it must not be). */
+  isRefreshToken(token: string): boolean {
+    return this.#refreshTokens.has(token);
+  }
+
+  /** Every refresh token it issued, for a test to look for where none may be. */
+  get refreshTokensIssued(): string[] {
+    return [...this.#refreshTokens.keys()];
+  }
+
+  #issueRefreshToken(user: MockUser): string {
+    const token = `rt-${randomBytes(18).toString('base64url')}`;
+    this.#refreshTokens.set(token, { user, valid: true });
+    return token;
+  }
+
+  /** A `refresh_token` grant: the client's secret by HTTP Basic or the form, then a token it issued and has not ended. */
+  async #refresh(form: URLSearchParams, authorization: string | null) {
+    this.refreshRequests++;
+    if (this.refreshDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.refreshDelayMs));
+    const [basicId, basicSecret] = Buffer.from(authorization?.replace(/^Basic /, '') ?? '', 'base64')
+      .toString()
+      .split(':')
+      .map(decodeURIComponent);
+    const [clientId, secret] = authorization ? [basicId, basicSecret] : [form.get('client_id'), form.get('client_secret')];
+    if (clientId !== this.clientId || secret !== this.clientSecret) return HttpResponse.json({ error: 'invalid_client' }, { status: 401 });
+    const entry = this.#refreshTokens.get(form.get('refresh_token') ?? '');
+    if (!entry?.valid) return HttpResponse.json({ error: 'invalid_grant', error_description: 'refresh token revoked' }, { status: 400 });
+    const rotated = this.#options.refreshTokens === 'rotating' ? this.#issueRefreshToken(entry.user) : undefined;
+    if (rotated) entry.valid = false;
+    const body = { access_token: this.#book.accessTokenFor(entry.user), token_type: 'Bearer', expires_in: 300, ...(rotated ? { refresh_token: rotated } : {}) };
+    return HttpResponse.json(body);
   }
 
   /** A `private_key_jwt` assertion: its type, signature by the registered key, `iss` = `sub` = the client, `aud` this provider, not expired. */
@@ -324,7 +375,13 @@ export class MockOidcProvider {
       : await new SignJWT(claims)
           .setProtectedHeader({ alg: 'RS256', kid: 'mock-key' })
           .sign(this.signWithForeignKey ? this.#foreignKey : this.#key.privateKey);
-    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken };
+    const body = {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: 300,
+      id_token: idToken,
+      ...(this.#options.refreshTokens ? { refresh_token: this.#issueRefreshToken(grant.data) } : {}),
+    };
     return HttpResponse.json(this.#options.tokenResponse?.(body) ?? body);
   }
 }
