@@ -15,6 +15,11 @@ export const storeKeys = {
   revokedSessions: 'revoked-sessions',
   /** The channel on which each sign-out is published to every instance (`src/tokens/revocations.ts`). */
   revocationChannel: 'revocations',
+  /**
+   * A back-channel logout token already used, by its provider and the SHA-256 of its `jti`, kept as
+   * long as the token could be accepted (`src/flow/logout-token.ts`): a replay is refused.
+   */
+  logoutJti: (provider: string, jtiHash: string) => `logout-jti:${provider}:${jtiHash}`,
   /** The counters of rate limit `name`, one key per client address under it (`src/store/rate-limiter.ts`). */
   rateLimit: (name: string) => `rl:${name}`,
 } as const;
