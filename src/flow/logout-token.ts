@@ -124,11 +124,17 @@ const isWellFormed = (value: unknown): value is string =>
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Why these verified claims and header are no logout token (spec 2.4 and 2.6), or undefined when they are one. */
-function problemOf(payload: JWTPayload, typ: unknown): string | undefined {
+/**
+ * Why these verified claims and header are no logout token for `clientId` (spec 2.4 and 2.6), or
+ * undefined when they are one. `aud` is checked as for ID tokens (OpenID Connect Core 3.1.3.7, 4
+ * and 5): several audiences need an `azp`, and an `azp` must name the client.
+ */
+function problemOf(payload: JWTPayload, typ: unknown, clientId: string): string | undefined {
   if (typ !== undefined && !(typeof typ === 'string' && LOGOUT_TOKEN_TYPES.has(typ.toLowerCase()))) {
     return 'the typ header is neither logout+jwt nor JWT';
   }
+  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp === undefined) return 'several audiences and no azp';
+  if (payload.azp !== undefined && payload.azp !== clientId) return 'the azp claim names another party';
   if (!isWellFormed(payload.jti)) return 'no well-formed jti';
   if (!isObject(payload.events)) return 'no events claim';
   if (!isObject(payload.events[BACKCHANNEL_LOGOUT_EVENT])) return 'the events claim holds no back-channel logout event';
@@ -162,7 +168,7 @@ async function logoutCapable(provider: ConfiguredProvider): Promise<{ config: cl
  * Validates a back-channel logout token as OpenID Connect Back-Channel Logout 1.0 (2.6) asks, and
  * returns whom it signs out. The token must be a JWS (not encrypted) signed with an asymmetric
  * algorithm the provider uses for ID tokens, by a key of its `jwks_uri`; `iss` its issuer; `aud`
- * holding the client id; `iat` present, not in the future and at most {@link LOGOUT_TOKEN_MAX_AGE}
+ * holding the client id (several audiences only with an `azp` naming it); `iat` present, not in the future and at most {@link LOGOUT_TOKEN_MAX_AGE}
  * seconds old; `exp` and `nbf`, if present, respected (CLOCK_SKEW allowed on each); `typ`, if
  * present, `logout+jwt` or `JWT`; `jti` present and never seen before (kept in the store
  * {@link logoutJtiTtl} seconds); `events` an object whose back-channel logout member is an object;
@@ -198,7 +204,7 @@ export async function validateLogoutToken(
   }).catch((err: unknown) => {
     throw classifyVerifyError(err, provider.id, jwksUri);
   });
-  const problem = problemOf(payload, protectedHeader.typ);
+  const problem = problemOf(payload, protectedHeader.typ, provider.settings.clientId);
   if (problem) throw refused(provider.id, problem);
   const jtiHash = createHash('sha256')
     .update(payload.jti as string)

@@ -81,11 +81,14 @@ describe('validateLogoutToken accepts', () => {
     expect(await validate(await idp.logoutToken({ sub: 'alice' }))).toEqual({ sid: 'op-session-1', sub: 'alice' });
   });
 
-  it('typ logout+jwt, a plain JWT, or none (as the spec allows), and an audience among several', async () => {
+  it('typ logout+jwt, a plain JWT, or none (as the spec allows), and an audience among several, with azp naming the client', async () => {
     for (const typ of ['logout+jwt', 'application/logout+jwt', 'JWT', undefined]) {
       expect(await validate(await idp.logoutToken({}, { header: { typ } }))).toEqual({ sid: 'op-session-1' });
     }
-    expect(await validate(await idp.logoutToken({ aud: ['another-client', idp.clientId] }))).toEqual({ sid: 'op-session-1' });
+    expect(await validate(await idp.logoutToken({ aud: ['another-client', idp.clientId], azp: idp.clientId }))).toEqual({
+      sid: 'op-session-1',
+    });
+    expect(await validate(await idp.logoutToken({ aud: [idp.clientId] }))).toEqual({ sid: 'op-session-1' });
   });
 
   it('a token without exp (older drafts), within its iat window; and one whose iat is a little ahead, within CLOCK_SKEW', async () => {
@@ -125,10 +128,15 @@ describe('validateLogoutToken refuses', () => {
     expect(detail.reason).toBe('"alg" (Algorithm) Header Parameter value not allowed');
   });
 
-  it('another issuer, and another audience', async () => {
+  it('another issuer, another audience, several audiences without azp, an azp of another party', async () => {
     expect(await refusedFor(await idp.logoutToken({ iss: 'https://other.example.test' }))).toBe('unexpected "iss" claim value');
     expect(await refusedFor(await idp.logoutToken({ aud: 'another-client' }))).toBe('unexpected "aud" claim value');
     expect(await refusedFor(await idp.logoutToken({ aud: undefined }))).toBe('missing required "aud" claim');
+    // As for ID tokens (OpenID Connect Core 3.1.3.7, 4 and 5).
+    expect(await refusedFor(await idp.logoutToken({ aud: ['another-client', idp.clientId] }))).toBe('several audiences and no azp');
+    expect(await refusedFor(await idp.logoutToken({ aud: ['another-client', idp.clientId], azp: 'another-client' }))).toBe(
+      'the azp claim names another party',
+    );
   });
 
   it('no iat, an iat in the future beyond CLOCK_SKEW, or one older than LOGOUT_TOKEN_MAX_AGE (plus CLOCK_SKEW), exp or not', async () => {
