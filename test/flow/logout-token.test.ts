@@ -30,7 +30,11 @@ const noKeys = await new MockOidcProvider('https://nokeys.example.test', { disco
 const es256Only = await new MockOidcProvider('https://es256.example.test', {
   discovery: { id_token_signing_alg_values_supported: ['ES256'] },
 }).init();
-const msw = setupServer(...idp.handlers(), ...noKeys.handlers(), ...es256Only.handlers());
+// oidc-provider, among others, lists HS256 (keyed with the client secret) among its ID token algorithms.
+const listsHmac = await new MockOidcProvider('https://hmac.example.test', {
+  discovery: { id_token_signing_alg_values_supported: ['HS256', 'RS256', 'none'] },
+}).init();
+const msw = setupServer(...idp.handlers(), ...noKeys.handlers(), ...es256Only.handlers(), ...listsHmac.handlers());
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
 afterAll(() => msw.close());
 afterEach(() => msw.resetHandlers());
@@ -121,6 +125,20 @@ describe('validateLogoutToken refuses', () => {
     expect(await refusedFor(hmac)).toBe('"alg" (Algorithm) Header Parameter value not allowed');
   });
 
+  it('HS256 and none even from a provider whose discovery lists them for ID tokens', async () => {
+    const provider = configured(listsHmac.env('corp'));
+    const claims = { iss: listsHmac.issuer, aud: listsHmac.clientId, iat: now(), jti: 'j-hmac', events: { [EVENT]: {} }, sid: 's' };
+    const hmac = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'logout+jwt' })
+      .sign(new TextEncoder().encode(listsHmac.clientSecret));
+    const unsigned = `${b64url({ alg: 'none' })}.${b64url(claims)}.`;
+    for (const token of [hmac, unsigned]) {
+      const detail = await rejection(validate(token, memoryStore(), provider), INVALID_LOGOUT_TOKEN, token);
+      expect(detail.reason).toBe('"alg" (Algorithm) Header Parameter value not allowed');
+    }
+    expect(await validate(await listsHmac.logoutToken(), memoryStore(), provider)).toEqual({ sid: 'op-session-1' });
+  });
+
   it('an algorithm the provider does not sign ID tokens with (its discovery’s id_token_signing_alg_values_supported)', async () => {
     const provider = configured(es256Only.env('corp'));
     const token = await es256Only.logoutToken();
@@ -202,7 +220,7 @@ describe('validateLogoutToken refuses', () => {
 });
 
 describe('validateLogoutToken uses each jti once', () => {
-  it('in Redis: the second use is refused; the jti is kept (by its hash) as long as the token could be accepted', async () => {
+  it('in Redis: the second use is refused, and the jti is kept (by its hash) as long as the token could be accepted', async () => {
     const { store, raw, prefix } = await redis.isolated();
     const token = await idp.logoutToken({ jti: 'jti-redis-1' });
     expect(await validate(token, store)).toEqual({ sid: 'op-session-1' });

@@ -69,7 +69,7 @@ async function signIn(browser: TestBrowser): Promise<{ idToken: string; claims: 
 }
 
 describe('logout at a real OpenID provider', () => {
-  it('goes to its end_session endpoint and back to post_logout_redirect_uri with the state; its logout token names the session, once', async () => {
+  it('goes to its end_session endpoint and back to post_logout_redirect_uri with the state, and its logout token names the session, once', async () => {
     const browser = new TestBrowser();
     const { idToken, claims } = await signIn(browser);
     expect(claims.sid).toEqual(expect.any(String));
