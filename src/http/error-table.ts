@@ -131,7 +131,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     title: 'The logout token is not valid',
     hint: 'The sign-in provider’s back-channel logout request did not carry a valid logout token; no session was ended.',
     level: 'warn',
-    startAgain: false,
+    startAgain: true,
     oauthError: 'invalid_request',
   },
   backchannel_unsupported: {
@@ -139,7 +139,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     title: 'This provider cannot sign people out over the back channel',
     hint: 'Back-channel logout needs an OpenID provider that publishes its signing keys (jwks_uri).',
     level: 'info',
-    startAgain: false,
+    startAgain: true,
     oauthError: 'invalid_request',
   },
   profile_unavailable: {
