@@ -32,6 +32,14 @@ export const PROVIDER_TIMEOUT = 'provider_timeout';
 export const TOKEN_EXCHANGE_FAILED = 'token_exchange_failed';
 /** The provider's ID token (or its token response) does not validate. */
 export const ID_TOKEN_INVALID = 'id_token_invalid';
+/**
+ * A back-channel logout token (OpenID Connect Back-Channel Logout 1.0, 2.6) does not hold up: no
+ * valid signature by the provider's key, another issuer or audience, too old, replayed, or not a
+ * logout token at all. The reason is in the error's detail, never the token.
+ */
+export const INVALID_LOGOUT_TOKEN = 'invalid_logout_token';
+/** Back-channel logout was asked of a provider that cannot do it: an OAuth 2.0 provider, or one that publishes no `jwks_uri`. */
+export const BACKCHANNEL_UNSUPPORTED = 'backchannel_unsupported';
 /** The user's profile cannot be read from the provider, or is not usable. */
 export const PROFILE_UNAVAILABLE = 'profile_unavailable';
 /** The user signed in at the provider, but no access rule lets this account in (or `/auth`'s rules refuse it). */
@@ -58,6 +66,8 @@ export type ErrorCode =
   | typeof PROVIDER_TIMEOUT
   | typeof TOKEN_EXCHANGE_FAILED
   | typeof ID_TOKEN_INVALID
+  | typeof INVALID_LOGOUT_TOKEN
+  | typeof BACKCHANNEL_UNSUPPORTED
   | typeof PROFILE_UNAVAILABLE
   | typeof NOT_ALLOWED
   | typeof UNAUTHENTICATED

@@ -42,7 +42,7 @@ const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code =
  * Only coded causes (the network's and TLS's, which name addresses and codes): a parser's
  * SyntaxError under them quotes the provider's body, which must not reach the log.
  */
-function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown): string {
   const top = error instanceof client.ClientError && error.cause instanceof Error ? error.cause : error;
   if (!(top instanceof Error)) return String(error).slice(0, 300);
   const messages = [top.message];

@@ -126,6 +126,22 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     startAgain: true,
     oauthError: 'server_error',
   },
+  invalid_logout_token: {
+    status: 400,
+    title: 'The logout token is not valid',
+    hint: 'The sign-in provider’s back-channel logout request did not carry a valid logout token; no session was ended.',
+    level: 'warn',
+    startAgain: true,
+    oauthError: 'invalid_request',
+  },
+  backchannel_unsupported: {
+    status: 404,
+    title: 'This provider cannot sign people out over the back channel',
+    hint: 'Back-channel logout needs an OpenID provider that publishes its signing keys (jwks_uri).',
+    level: 'info',
+    startAgain: true,
+    oauthError: 'invalid_request',
+  },
   profile_unavailable: {
     status: 502,
     title: 'Your profile could not be read from the sign-in provider',

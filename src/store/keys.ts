@@ -28,6 +28,11 @@ export const storeKeys = {
   userSessions: (sub: string) => `user-sessions:${sub}`,
   /** portero's sessions begun in one session of the provider's, by its `sid` (back-channel logout names it). */
   upstreamSessions: (provider: string, upstreamSid: string) => `upstream-sessions:${provider}:${upstreamSid}`,
+  /**
+   * A back-channel logout token already used, by its provider and the SHA-256 of its `jti`, kept as
+   * long as the token could be accepted (`src/flow/logout-token.ts`): a replay is refused.
+   */
+  logoutJti: (provider: string, jtiHash: string) => `logout-jti:${provider}:${jtiHash}`,
   /** The counters of rate limit `name`, one key per client address under it (`src/store/rate-limiter.ts`). */
   rateLimit: (name: string) => `rl:${name}`,
 } as const;

@@ -37,6 +37,8 @@ const EXPECTED: Record<ErrorCode, readonly [status: number, oauthError: string]>
   provider_timeout: [504, 'temporarily_unavailable'],
   token_exchange_failed: [502, 'server_error'],
   id_token_invalid: [401, 'server_error'],
+  invalid_logout_token: [400, 'invalid_request'],
+  backchannel_unsupported: [404, 'invalid_request'],
   profile_unavailable: [502, 'server_error'],
   unauthenticated: [401, 'invalid_grant'],
   rate_limited: [429, 'temporarily_unavailable'],

@@ -1,5 +1,5 @@
-import { createHash, randomBytes, type KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { createHash, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { http, HttpResponse, type HttpHandler } from 'msw';
 import { CodeBook } from './oauth-server.js';
 
@@ -208,6 +208,34 @@ export class MockOidcProvider {
     return { sub: user.sub, claims: keep(user.claims), userinfo: keep(user.userinfo), userinfoClaims: keep(user.userinfoClaims) };
   }
 
+  /**
+   * A back-channel logout token (OpenID Connect Back-Channel Logout 1.0, 2.4) as this provider signs
+   * one: `iss`, `aud` (the client), `iat` now, `exp` in 2 minutes, a fresh `jti`, the logout event
+   * and `sid` `op-session-1`, with `claims` over them (a claim set to undefined is left out), under
+   * `header` (`alg: RS256`, its `kid`, `typ: logout+jwt` unless said), signed with its key, or the
+   * foreign one that is not in its JWKS.
+   */
+  async logoutToken(
+    claims: Record<string, unknown> = {},
+    options: { header?: Record<string, unknown>; foreignKey?: boolean } = {},
+  ): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = Object.fromEntries(
+      Object.entries({
+        iss: this.issuer,
+        aud: this.clientId,
+        iat: now,
+        exp: now + 120,
+        jti: randomUUID(),
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+        sid: 'op-session-1',
+        ...claims,
+      }).filter(([, value]) => value !== undefined),
+    );
+    const header = { alg: 'RS256', kid: 'mock-key', typ: 'logout+jwt', ...options.header } as JWTHeaderParameters;
+    return new SignJWT(payload).setProtectedHeader(header).sign(options.foreignKey ? this.#foreignKey : this.#key.privateKey);
+  }
+
   /** The user refuses consent at the provider. */
   deny(authorizationUrl: string | URL): URLSearchParams {
     const url = new URL(authorizationUrl);
@@ -333,7 +361,12 @@ export class MockOidcProvider {
     if (!entry?.valid) return HttpResponse.json({ error: 'invalid_grant', error_description: 'refresh token revoked' }, { status: 400 });
     const rotated = this.#options.refreshTokens === 'rotating' ? this.#issueRefreshToken(entry.user) : undefined;
     if (rotated) entry.valid = false;
-    const body = { access_token: this.#book.accessTokenFor(entry.user), token_type: 'Bearer', expires_in: 300, ...(rotated ? { refresh_token: rotated } : {}) };
+    const body = {
+      access_token: this.#book.accessTokenFor(entry.user),
+      token_type: 'Bearer',
+      expires_in: 300,
+      ...(rotated ? { refresh_token: rotated } : {}),
+    };
     return HttpResponse.json(body);
   }
 

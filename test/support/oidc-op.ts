@@ -68,7 +68,20 @@ export interface OidcOpOptions {
    * a portero on `127.0.0.1` (cookies ignore ports, so another port alone is the same site).
    */
   readonly hostName?: '127.0.0.1' | 'localhost';
+  /** Where RP-initiated logout may send the browser back (OpenID Connect RP-Initiated Logout 1.0), compared exactly. */
+  readonly postLogoutRedirectUris?: readonly string[];
+  /**
+   * The client's `backchannel_logout_uri`: when set, the provider's back-channel logout is on, it
+   * puts `sid` in ID tokens, and posts a logout token there for each session it ends.
+   */
+  readonly backchannelLogoutUri?: string;
 }
+
+/** What of {@link OidcOpOptions} a client registration says. */
+type ClientOptions = Pick<OidcOpOptions, 'redirectUris' | 'postLogoutRedirectUris' | 'backchannelLogoutUri'> & {
+  id: string;
+  secret: string;
+};
 
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
@@ -167,7 +180,7 @@ async function interaction(
 }
 
 /** The provider for `issuer`: one confidential client registered for `redirectUris`, the accounts of {@link OP_ACCOUNTS}. */
-async function createProvider(issuer: string, client: { id: string; secret: string; redirectUris: readonly string[] }): Promise<Provider> {
+async function createProvider(issuer: string, client: ClientOptions): Promise<Provider> {
   const { default: OidcProvider } = await import('oidc-provider');
   return new OidcProvider(issuer, {
     clients: [
@@ -182,6 +195,10 @@ async function createProvider(issuer: string, client: { id: string; secret: stri
         // oidc-provider takes the form body (client_secret_post) for this client too, so
         // tokenRequestAuth records which one arrived.
         token_endpoint_auth_method: 'client_secret_basic',
+        ...(client.postLogoutRedirectUris ? { post_logout_redirect_uris: [...client.postLogoutRedirectUris] } : {}),
+        ...(client.backchannelLogoutUri
+          ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+          : {}),
       },
     ],
     async findAccount(_ctx, id) {
@@ -201,7 +218,7 @@ async function createProvider(issuer: string, client: { id: string; secret: stri
       };
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username', 'groups'] },
-    features: { devInteractions: { enabled: false } },
+    features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: client.backchannelLogoutUri !== undefined } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
@@ -266,7 +283,7 @@ export async function startOidcOp(options: OidcOpOptions): Promise<OidcOp> {
   const issuer = `http://${options.hostName ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
   const clientId = options.clientId ?? 'portero';
   const clientSecret = randomBytes(24).toString('base64url');
-  const provider = await createProvider(issuer, { id: clientId, secret: clientSecret, redirectUris: options.redirectUris });
+  const provider = await createProvider(issuer, { ...options, id: clientId, secret: clientSecret });
   const tokenRequestAuth: ClientAuthMethod[] = [];
   const tokenExchanges: TokenExchange[] = [];
   provider.use(recordTokenExchanges(tokenExchanges));
