@@ -75,7 +75,9 @@ describe('the code blocks of the documentation', () => {
       read(file)
         .split('\n')
         .flatMap((line, i, lines) =>
-          /<!--\s*snippet:/.test(line) && !/^ {0,3}(`{3,}|~{3,})/.test(lines[i + 1] ?? '') ? [`${file}:${i + 1}: ${line.trim()}`] : [],
+          /^\s*<!--\s*snippet:.*-->\s*$/.test(line) && !/^ {0,3}(`{3,}|~{3,})/.test(lines[i + 1] ?? '')
+            ? [`${file}:${i + 1}: ${line.trim()}`]
+            : [],
         ),
     );
     expect(stray, `a snippet comment must be on the line right before the block's opening fence:\n${stray.join('\n')}`).toEqual([]);
