@@ -38,11 +38,11 @@ print("imports", names, "missing", missing)
 sys.exit(1 if missing or not names else 0)
 `;
 
-const byRole = (lang: string, role: 'run' | 'validated') =>
-  blocks.filter((block) => block.lang === lang && (role === 'validated') === /^\s*(import jwt|# myapp)/.test(block.text));
-const scripts = byRole('python', 'run');
+/** Its snippet comment says `validated by`: checked, not run (the frameworks are not installed). */
+const validated = (block: CodeBlock) => block.marker?.startsWith('validated') === true;
+const scripts = blocks.filter((block) => block.lang === 'python' && !validated(block));
 const commands = blocks.filter((block) => block.lang === 'sh');
-const frameworks = byRole('python', 'validated');
+const frameworks = blocks.filter((block) => block.lang === 'python' && validated(block));
 
 const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers(), loopbackIsReal);
