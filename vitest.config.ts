@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The test files that start programs of their own beside redis-server: gateways (`node dist/main.js`,
- * `npm start`), nginx, Chromium, Python, `npm run keys`, `npm pack`, `npm run bench`; and the Redis
+ * `npm start`), nginx, Chromium, Python, `npm run keys`, `npm pack`, `npm run bench`, tsc and docker-compose for the docs' snippets; and the Redis
  * failovers, which start whole Sentinel and Cluster deployments and wait for them to fail over. They need dist/ built, and take
  * most of the run's time; `npm run test:unit` leaves them out.
  */
@@ -15,6 +15,9 @@ const PROCESS_TESTS = [
   'test/support/start-helpers.test.ts',
   'test/verify/package-export.test.ts',
   'test/verify/python-*.test.ts',
+  'test/docs/compose.test.ts',
+  'test/docs/snippets-node.test.ts',
+  'test/docs/snippets-python.test.ts',
 ];
 
 export default defineConfig({

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
@@ -7,9 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
 import { presets } from '../../src/providers/index.js';
 import { PRODUCTION_ENV } from '../support/app.js';
+import { blocksCoveredBy } from '../support/code-blocks.js';
 
-const recipes = readFileSync(new URL('../../docs/providers.md', import.meta.url), 'utf8');
-const blocks = [...recipes.matchAll(/```env\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+// The recipes: the blocks of docs/providers.md whose snippet comment names this test.
+const recipes = blocksCoveredBy('test/docs/providers.test.ts');
+const blocks = recipes.map((block) => block.text);
 
 // A recipe names files on the operator's machine (`/run/secrets/...`). Each is stood in for by a
 // file of the same kind in a directory of this test's own; every other line is used as written.
@@ -36,6 +38,11 @@ function withFixtures(env: Record<string, string | undefined>): Record<string, s
 }
 
 describe('docs/providers.md', () => {
+  it('holds its recipes in env blocks', () => {
+    expect(recipes.map((block) => `${block.file} ${block.lang}`)).toEqual(recipes.map(() => 'docs/providers.md env'));
+    expect(recipes.length).toBeGreaterThanOrEqual(Object.keys(presets).length);
+  });
+
   it('has a recipe for every preset', () => {
     const types = blocks.map((block) => parseConfig({ ...PRODUCTION_ENV, ...withFixtures(parseEnv(block)) }).providers[0]?.type);
     expect(Object.keys(presets).filter((type) => !types.includes(type))).toEqual([]);
