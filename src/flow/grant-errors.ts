@@ -33,8 +33,11 @@ function isIdTokenProblem(error: client.ClientError): boolean {
 }
 
 /** The message of what went wrong underneath (oauth4webapi's), which says more than openid-client's. */
-/** A system or network error's own code (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_…`). */
-const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code === 'string';
+/**
+ * A system or network error's own code (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_…`);
+ * or fetch's refusal of a port the Fetch standard blocks (9, 6000, 10080, …), which has none.
+ */
+const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code === 'string' || error.message === 'bad port';
 
 /**
  * What went wrong, for the log: the error's message, then those of the coded errors under it, so
@@ -42,7 +45,7 @@ const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code =
  * Only coded causes (the network's and TLS's, which name addresses and codes): a parser's
  * SyntaxError under them quotes the provider's body, which must not reach the log.
  */
-function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown): string {
   const top = error instanceof client.ClientError && error.cause instanceof Error ? error.cause : error;
   if (!(top instanceof Error)) return String(error).slice(0, 300);
   const messages = [top.message];
