@@ -9,7 +9,8 @@ forwardAuth and Caddy forward_auth.
 
 Usage:
   npm start                  build dist/, then run the gateway (node dist/main.js)
-  npm start -- --help        this text;  npm start -- --version: the version
+  npm start -- --help        this text (node dist/main.js --help)
+  npm start -- --version     portero's version
   npm run check-config       check the configuration as start-up reads it, the key file, Redis and
                              every provider; prints a table, exit 0 (good) or 1
   npm run keys               write the signing key file that JWT_KEYS names

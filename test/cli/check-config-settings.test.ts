@@ -4,7 +4,14 @@ import { inspectConfig } from '../../src/config/parse.js';
 
 describe('what check-config shows of a value', () => {
   it('never shows a secret by name, nor a provider variable no preset knows', () => {
-    for (const name of ['COOKIE_SECRET', 'COOKIE_SECRET_PREVIOUS', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'SESSION_KEY']) {
+    for (const name of [
+      'COOKIE_SECRET',
+      'COOKIE_SECRET_PREVIOUS',
+      'REDIS_PASSWORD',
+      'REDIS_SENTINEL_PASSWORD',
+      'SESSION_KEY',
+      'SESSION_KEY_PREVIOUS',
+    ]) {
       expect(isSecret(name)).toBe(true);
     }
     expect(isSecret('PROVIDER_CORP_CLIENT_SECRET')).toBe(true);

@@ -16,8 +16,12 @@ export interface SettingRow {
 /** What a secret shows as: always the same, so not even its length is told. */
 export const MASK = '****';
 
-/** Secrets by name: COOKIE_SECRET(_PREVIOUS), every *_SECRET and *_PASSWORD, SESSION_KEY*. Key files are paths, shown. */
-const SECRET_NAME = /(^|_)(SECRET|PASSWORD)(_|$)|^SESSION_KEY/;
+/**
+ * Secrets by name: COOKIE_SECRET(_PREVIOUS), every *_SECRET and *_PASSWORD, and every *_KEY
+ * (SESSION_KEY) but what names a file or an id. Key files are paths, shown (JWT_KEYS, REDIS_TLS_KEY, *_PRIVATE_KEY_FILE).
+ */
+const SECRET_NAME = /(^|_)(SECRET|PASSWORD|KEY)(_|$)/;
+const NOT_SECRET = /_(FILE|ID)$|^REDIS_TLS_KEY$/;
 
 const PROVIDER_SUFFIXES = [...new Set([...COMMON_SUFFIXES, ...Object.values(presets).flatMap((preset) => preset.variables)])];
 const PROVIDER_VARIABLE = new RegExp(`^PROVIDER_[A-Z0-9_]+?_(${PROVIDER_SUFFIXES.join('|')})$`);
@@ -27,7 +31,7 @@ const PROVIDER_VARIABLE = new RegExp(`^PROVIDER_[A-Z0-9_]+?_(${PROVIDER_SUFFIXES
  * whose suffix no preset knows (a misspelt `_CLIENT_SECRT` holds a secret all the same).
  */
 export function isSecret(name: string): boolean {
-  if (SECRET_NAME.test(name)) return true;
+  if (SECRET_NAME.test(name) && !NOT_SECRET.test(name)) return true;
   if (!name.startsWith('PROVIDER_') || name === 'PROVIDER_TIMEOUT') return false;
   return !PROVIDER_VARIABLE.test(name);
 }
