@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generateKeyJwk } from '../../src/tokens/keys.js';
 import { type OidcOp, startOidcOp } from '../support/oidc-op.js';
 import { cleanEnv, type Exited, REPO_ROOT, runToExit } from '../support/process.js';
 import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { selfSignedCertificate } from '../support/tls.js';
 
 // What `npm run check-config` runs once it has built dist/ (test/build-setup.ts builds it for the run).
 const SCRIPT = join(REPO_ROOT, 'dist/cli/check-config.js');
@@ -102,6 +105,11 @@ describe('npm run check-config', () => {
     // Not JSON at all: JSON.parse's message would quote the file's first characters, key material.
     await writeFile(broken, `d: ${keyMaterial}\n`, { mode: 0o600 });
     const misspeltSecret = randomBytes(20).toString('hex');
+    // An https provider whose certificate nothing trusts: the TLS error is the cause.
+    const untrusted = createServer(selfSignedCertificate(), (_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => untrusted.listen(0, '127.0.0.1', resolve));
+    const tlsIssuer = `https://127.0.0.1:${(untrusted.address() as AddressInfo).port}`;
+    onTestFinished(() => new Promise<void>((resolve) => untrusted.close(() => resolve())));
     const { code, stdout, stderr } = await checkConfig({
       NODE_ENV: 'production',
       PUBLIC_URL: 'https://auth.example.com',
@@ -121,6 +129,11 @@ describe('npm run check-config', () => {
       PROVIDER_WIKI_TOKEN_URL: 'http://127.0.0.1:9/token',
       PROVIDER_WIKI_USERINFO_URL: 'http://127.0.0.1:9/user',
       PROVIDER_WIKI_ALLOW_ALL: 'true',
+      PROVIDER_TLS_TYPE: 'oidc',
+      PROVIDER_TLS_ISSUER: tlsIssuer,
+      PROVIDER_TLS_CLIENT_ID: 'portero',
+      PROVIDER_TLS_CLIENT_SECRET: 'tls-secret',
+      PROVIDER_TLS_ALLOWED_EMAIL_DOMAINS: 'corp.example',
       FLOW_TTL: 'soon',
     });
     expect({ code, stderr }).toEqual({ code: 1, stderr: '' });
@@ -145,10 +158,14 @@ describe('npm run check-config', () => {
     );
     // Port 9 is one the Fetch standard blocks: fetch refuses it before connecting, and says so.
     expect(stdout).toMatch(/FAIL +provider wiki \(oauth2\) +token_endpoint http:\/\/127.0.0.1:9\/token: fetch failed: bad port/);
+    expect(stdout).toContain(
+      `cannot reach tls for discovery at ${tlsIssuer}/.well-known/openid-configuration: fetch failed: self-signed certificate`,
+    );
     expect(stdout).toMatch(new RegExp(`FAIL +JWT_KEYS ${broken} +JWT_KEYS: cannot read ${broken} as JSON: it is not valid JSON`));
-    expect(stdout).toMatch(/Result: 3 problems in the settings \(portero would not start\), 5 checks failed\.$/m);
+    expect(stdout).toMatch(/Result: 3 problems in the settings \(portero would not start\), 6 checks failed\.$/m);
 
-    for (const secret of [keyMaterial, misspeltSecret, 'corp-secret', 'wiki-secret']) expect(stdout + stderr).not.toContain(secret);
+    for (const secret of [keyMaterial, misspeltSecret, 'corp-secret', 'wiki-secret', 'tls-secret'])
+      expect(stdout + stderr).not.toContain(secret);
   });
 
   it('reads .env (or ENV_FILE) as start-up does, the environment winning, and warns of a misspelt setting', async () => {
