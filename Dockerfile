@@ -34,4 +34,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # node itself, not `npm start` (which would build first, and needs the compiler): one process, so
 # `docker stop` reaches portero's graceful shutdown (closing Redis) directly. Signing keys inside
 # the image: `docker run --rm -v "$PWD:/keys" -w /keys portero node /app/dist/cli/keys.js`.
+# Checking a configuration before a deploy: `docker run --rm --env-file .env portero node dist/cli/check-config.js`.
 CMD ["node", "dist/main.js"]

@@ -1,5 +1,6 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { startArgs } from './cli/start-args.js';
 import { systemClock } from './clock.js';
 import { readEnv } from './config/env.js';
 import { parseConfig } from './config/parse.js';
@@ -59,6 +60,12 @@ function warnAboutDevelopment(config: Config, keys: KeySet, logger: Logger): voi
 }
 
 async function main(): Promise<void> {
+  // --help, --version or a mistaken argument: answered before any configuration is read.
+  const early = startArgs(process.argv.slice(2));
+  if (early) {
+    process[early.stream].write(early.text, () => process.exit(early.code));
+    return;
+  }
   const config = readConfig();
   const destination = config.log.format === 'pretty' ? prettyDestination() : undefined;
   const logger = createLogger(config.log.level, destination, config.log.instanceName);

@@ -187,12 +187,30 @@ function deepFreeze<T extends object>(value: T): T {
   return Object.freeze(value);
 }
 
+/** What {@link inspectConfig} found: the configuration (with fallbacks where a setting is wrong), its problems, and every setting it asked for. */
+export interface ConfigInspection {
+  readonly config: Config;
+  readonly problems: readonly string[];
+  /** Every variable read, in the order read: the settings portero knows for this environment. */
+  readonly names: ReadonlySet<string>;
+}
+
 /**
  * Parses and validates the whole configuration, by the provider types of `registry` (the presets
  * unless a test adds its own). Throws a {@link ConfigError} that lists every problem found; on
  * success the returned object is frozen through.
  */
 export function parseConfig(env: Env, registry: ProviderRegistry = presets): Config {
+  const { config, problems } = inspectConfig(env, registry);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Reads the configuration exactly as {@link parseConfig} does, but returns its problems instead of
+ * throwing them (`npm run check-config`): where a setting is wrong, `config` holds its fallback.
+ */
+export function inspectConfig(env: Env, registry: ProviderRegistry = presets): ConfigInspection {
   const reader = new EnvReader(env);
   const production = isProduction(reader);
   const serverConfig = server(reader, production);
@@ -222,7 +240,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     checkProduction(config, reader);
     checkOpenProviders(providers, registry, config.flow.access, reader);
   }
-  if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   const warnings = misspelledSettings(env, reader.names);
-  return deepFreeze({ mode: production ? 'production' : 'development', ...config, warnings });
+  const frozen = deepFreeze<Config>({ mode: production ? 'production' : 'development', ...config, warnings });
+  return { config: frozen, problems: [...reader.problems], names: reader.names };
 }

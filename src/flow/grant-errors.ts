@@ -33,8 +33,11 @@ function isIdTokenProblem(error: client.ClientError): boolean {
 }
 
 /** The message of what went wrong underneath (oauth4webapi's), which says more than openid-client's. */
-/** A system or network error's own code (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_…`). */
-const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code === 'string';
+/**
+ * A system or network error's own code (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UND_ERR_…`);
+ * or fetch's refusal of a port the Fetch standard blocks (9, 6000, 10080, …), which has none.
+ */
+const hasCode = (error: Error) => typeof (error as NodeJS.ErrnoException).code === 'string' || error.message === 'bad port';
 
 /**
  * What went wrong, for the log: the error's message, then those of the coded errors under it, so
