@@ -8,6 +8,7 @@ import type { Env } from './env.js';
 import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedEmailRules, readDomains } from './access.js';
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
+import { metricsServer } from './metrics.js';
 import { misspelledSettings } from './misspelled.js';
 import { proxies } from './proxies.js';
 import { redis } from './redis.js';
@@ -210,6 +211,7 @@ export function parseConfig(env: Env, registry: ProviderRegistry = presets): Con
     brand: brand(reader),
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
+    metrics: metricsServer(reader, serverConfig),
   };
   checkFormPost(providers, config.cookies.secure, reader);
   checkUnverifiedEmailRules(providers, registry, config.flow.access, reader);
