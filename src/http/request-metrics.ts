@@ -35,7 +35,7 @@ function countEvent(metrics: Metrics, { event, fields }: SecurityEvent): void {
 
 /** The provider a login or callback path names, when it is one of `providers`: never a label from a client's own words. */
 function configuredProvider(c: Context, providers: ReadonlySet<string>): string | undefined {
-  const id = /\/(?:login|callback)\/([^/]+)$/.exec(c.req.path)?.[1];
+  const id = /\/(?:login|callback)\/([^/]+)\/?$/.exec(c.req.path)?.[1];
   return id !== undefined && providers.has(id) ? id : undefined;
 }
 

@@ -121,6 +121,12 @@ describe('GET /metrics after a day in the life of a gateway', () => {
     expect(family(samples, 'portero_logins_failed_total')).toEqual({});
   });
 
+  it('counts a login at /login/corp/, which the routes take as /login/corp, as corp’s', async () => {
+    const gateway = await gatewayWith();
+    expect((await new TestBrowser().get(gateway.app, `${GATEWAY}/login/corp/`)).status).toBe(302);
+    expect(family((await scrape(gateway)).samples, 'portero_logins_started_total')).toEqual({ 'provider=corp': 1 });
+  });
+
   it('counts two apps in one process apart: each has a registry of its own', async () => {
     const first = await gatewayWith();
     const second = await gatewayWith();
