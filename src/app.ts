@@ -12,13 +12,17 @@ import { respondWithError } from './http/errors.js';
 import { clientLimit } from './http/rate-limit.js';
 import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
+import { requestMetrics } from './http/request-metrics.js';
 import { loginRoutes } from './http/routes/login.js';
 import { logoutRoutes } from './http/routes/logout.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { publicRoutes } from './http/routes/public.js';
 import { sessionRoutes } from './http/routes/session.js';
 import { securityHeaders } from './http/security-headers.js';
 import type { AppEnv } from './http/types.js';
 import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { instrumentedStore } from './store/instrumented.js';
 import type { KeyValueStore } from './store/types.js';
 import type { KeySet } from './tokens/keys.js';
 import { Revocations } from './tokens/revocations.js';
@@ -33,6 +37,11 @@ export interface AppOptions {
   readonly providers: ReadonlyMap<string, ConfiguredProvider>;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /**
+   * Where the app counts (`/metrics`); a registry of its own when not given. `src/main.ts` gives one
+   * with the process metrics, and serves it on METRICS_PORT when that is set.
+   */
+  readonly metrics?: Metrics;
 }
 
 /** One limiter per configured limit, on the store every instance shares. */
@@ -43,18 +52,14 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
   };
 }
 
-/**
- * Builds the gateway from its parts. Nothing here is global: a test builds a real app on a real
- * Redis with one call, and two apps sharing one store behave like two instances behind a balancer.
- */
-export function createApp(options: AppOptions): Hono<AppEnv> {
-  const { config, store, keys, providers, logger } = options;
-  const clock = options.clock ?? systemClock;
+/** What the routes are given, built on the app's (instrumented) store. */
+function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): HttpDeps {
+  const { config, keys, providers, logger } = options;
   const revocations = new Revocations(store, clock, config.tokens.clockSkew, { grace: config.tokens.revocationGrace, logger });
   // Subscribed from the start, so that /auth asks the store nothing once the deny-set is loaded.
   revocations.follow();
   const sessions = new Sessions(keys, revocations, config.tokens, clock);
-  const deps: HttpDeps = {
+  return {
     server: config.server,
     clock,
     tokens: config.tokens,
@@ -85,6 +90,18 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl }),
     limits: rateLimiters(config.rateLimits, store),
   };
+}
+
+/**
+ * Builds the gateway from its parts. Nothing here is global: a test builds a real app on a real
+ * Redis with one call, and two apps sharing one store behave like two instances behind a balancer.
+ */
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const { config, providers, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const metrics = options.metrics ?? new Metrics();
+  // Every store operation of the app timed and its failures counted, on Redis and in memory alike.
+  const deps = httpDeps(options, instrumentedStore(options.store, metrics), clock);
   const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
 
   // With PUBLIC_URL https://example.com/sso, every route lives under /sso (the proxy need not strip
@@ -96,6 +113,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   root.use(clientAddress(config.server.trustedProxies, config.server.trustedProxyHeader));
   root.use(requestId());
   root.use(requestLog(logger, clock));
+  root.use(requestMetrics(metrics, new Set(providers.keys())));
   root.use(securityHeaders({ secure: config.cookies.secure, brand: config.brand }));
   root.use(async (c, next) => {
     c.set('basePath', basePath);
@@ -106,7 +124,18 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.route('/', loginRoutes(deps));
   app.route('/', sessionRoutes(deps));
   app.route('/', logoutRoutes(deps));
+  // With METRICS_PORT set, /metrics is served there only (`createMetricsApp`), and is a 404 here.
+  if (config.metrics.port === undefined) app.route('/', metricsRoutes(metrics));
   app.notFound((c) => respondWithError(new PorteroError(NOT_FOUND, 'no such route'), c));
   app.onError((err, c) => respondWithError(err, c));
+  return app;
+}
+
+/** The server of METRICS_PORT: `GET /metrics` and nothing else (404), for a scraper, not the internet. */
+export function createMetricsApp(metrics: Metrics): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.route('/', metricsRoutes(metrics));
+  app.notFound((c) => c.text('not found', 404));
+  app.onError((_err, c) => c.text('metrics unavailable', 500));
   return app;
 }

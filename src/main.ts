@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server';
-import { createApp } from './app.js';
+import { createApp, createMetricsApp } from './app.js';
 import { startArgs } from './cli/start-args.js';
 import { systemClock } from './clock.js';
 import { readEnv } from './config/env.js';
@@ -9,6 +9,7 @@ import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
 import { configureProviders, providerOptions } from './flow/provider-client.js';
 import { createLogger, prettyDestination, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
 import type { ProviderSettings } from './providers/index.js';
 import { connectStore } from './store/connect.js';
 import { ephemeralKeySet, type KeySet, loadKeyFile } from './tokens/keys.js';
@@ -59,6 +60,18 @@ function warnAboutDevelopment(config: Config, keys: KeySet, logger: Logger): voi
   if (config.cookies.secretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
 }
 
+/** With METRICS_PORT set, `/metrics` on a server of its own, on METRICS_HOST (HOST by default). */
+function serveMetrics(config: Config, metrics: Metrics, logger: Logger): ReturnType<typeof serve> | undefined {
+  const { port, host } = config.metrics;
+  if (port === undefined) return undefined;
+  const server = serve({ fetch: createMetricsApp(metrics).fetch, port, hostname: host }, (info) => {
+    logger.info({ address: info.address, port: info.port }, 'metrics listening');
+  });
+  // A port taken is a start-up failure, said in one line, as a refused configuration is.
+  server.once('error', (err) => cannotStart(new Error(`METRICS_PORT ${port} on ${host}: ${(err as Error).message}`)));
+  return server;
+}
+
 async function main(): Promise<void> {
   // --help, --version or a mistaken argument: answered before any configuration is read.
   const early = startArgs(process.argv.slice(2));
@@ -76,7 +89,9 @@ async function main(): Promise<void> {
 
   const connection = await connectStore(config.redis, logger);
   const providers = configureProviders(settings, { ...providerOptions(config), clock: systemClock });
-  const app = createApp({ config, store: connection.store, keys, providers, logger, clock: systemClock });
+  // The one registry of the process with the process metrics (CPU, memory, event loop, GC).
+  const metrics = new Metrics({ processMetrics: true });
+  const app = createApp({ config, store: connection.store, keys, providers, logger, clock: systemClock, metrics });
 
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
   // a failure here is not fatal: discovery is retried by the next login.
@@ -90,12 +105,14 @@ async function main(): Promise<void> {
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
     logger.info({ address: info.address, port: info.port, public_url: publicUrl, providers: [...providers.keys()] }, 'portero listening');
   });
+  const metricsServer = serveMetrics(config, metrics, logger);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    metricsServer?.close();
     server.close(async () => {
       await connection.close();
       await devIdp?.close();

@@ -8,6 +8,7 @@ import type { Env } from './env.js';
 import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedEmailRules, readDomains } from './access.js';
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
+import { metricsServer } from './metrics.js';
 import { sessions } from './sessions.js';
 import { misspelledSettings } from './misspelled.js';
 import { proxies } from './proxies.js';
@@ -232,6 +233,7 @@ export function inspectConfig(env: Env, registry: ProviderRegistry = presets): C
     brand: brand(reader),
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
+    metrics: metricsServer(reader, serverConfig),
   };
   checkFormPost(providers, config.cookies.secure, reader);
   checkUnverifiedEmailRules(providers, registry, config.flow.access, reader);

@@ -158,6 +158,14 @@ export interface BrandConfig {
   readonly logoUrl?: string;
 }
 
+/** Where `/metrics` is served: on METRICS_PORT and METRICS_HOST when a port is set, else beside the gateway's routes. */
+export interface MetricsConfig {
+  /** METRICS_PORT; undefined: `/metrics` is served on PORT with everything else. */
+  readonly port?: number;
+  /** METRICS_HOST; HOST by default. */
+  readonly host: string;
+}
+
 /** The whole configuration, one part per concern; each consumer is given only its part. Frozen. */
 export interface Config {
   readonly mode: 'development' | 'production';
@@ -172,6 +180,7 @@ export interface Config {
   readonly brand: BrandConfig;
   readonly providers: readonly ProviderSettings[];
   readonly dev: DevConfig;
+  readonly metrics: MetricsConfig;
   /** What start-up warns about without refusing: variables that look like a misspelt setting. */
   readonly warnings: readonly string[];
 }

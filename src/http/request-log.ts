@@ -9,13 +9,18 @@ import type { AppEnv, SecurityEvent } from './types.js';
 /** Characters of a path logged: a client's 16 kB path must not make every line of a flood 16 kB. */
 const MAX_LOGGED_PATH = 512;
 
-const QUIET_PATHS = new Set(['/healthz', '/readyz']);
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** The events of this request: those its route reported, and those its error is. */
-function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined): readonly SecurityEvent[] {
-  const reported = c.get('securityEvents') ?? [];
+const NO_EVENTS: readonly SecurityEvent[] = Object.freeze([]);
+
+/**
+ * The events of this request: those its route reported, and those its error is. What the log
+ * writes a line for, and what `requestMetrics` counts.
+ */
+export function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined): readonly SecurityEvent[] {
+  const reported = c.get('securityEvents') ?? NO_EVENTS;
   // A sign-in an access rule refused; an app's rule at /auth refusing a signed-in user is no login.
-  if (error?.code === NOT_ALLOWED && routeOf(c) === '/callback/:provider') {
+  if (error?.code === NOT_ALLOWED && routeInApp(c) === '/callback/:provider') {
     const { rule, reason } = error.detail as Record<string, string | undefined>;
     const provider = /\/callback\/([^/]+)$/.exec(c.req.path)?.[1];
     return [...reported, { event: 'login_refused', fields: { provider, rule, reason } }];
@@ -24,10 +29,17 @@ function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined): re
   return reported;
 }
 
-/** The route that answered, as registered (`/callback/:provider`), or the path's first segment's shape for none. */
+/** The route that answered, as registered (`/callback/:provider`, under PUBLIC_URL's path `/sso/callback/:provider`), or `(none)`. */
 function routeOf(c: Context<AppEnv>): string {
   const route = routePath(c, -1);
   return route === '*' || route === '/*' ? '(none)' : route;
+}
+
+/** The route that answered, without PUBLIC_URL's path: `/callback/:provider` under any base path. */
+export function routeInApp(c: Context<AppEnv>): string {
+  const route = routeOf(c);
+  const basePath = c.get('basePath');
+  return basePath && route.startsWith(`${basePath}/`) ? route.slice(basePath.length) : route;
 }
 
 /**

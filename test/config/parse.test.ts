@@ -259,6 +259,31 @@ describe('parseConfig cookies and logs', () => {
   });
 });
 
+describe('parseConfig metrics', () => {
+  it('serves /metrics beside the routes by default, and on METRICS_PORT, at HOST unless METRICS_HOST says otherwise, when set', () => {
+    expect(parseConfig({}).metrics).toEqual({ host: '127.0.0.1' });
+    expect(parseConfig({ HOST: '0.0.0.0', METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '0.0.0.0' });
+    expect(parseConfig({ HOST: '0.0.0.0', METRICS_PORT: '9464', METRICS_HOST: '10.0.0.7' }).metrics).toEqual({
+      port: 9464,
+      host: '10.0.0.7',
+    });
+  });
+
+  it('refuses a METRICS_PORT that is no port, or is PORT, and a METRICS_HOST without it', () => {
+    expect(problemsOf({ METRICS_PORT: '0' })).toEqual(['METRICS_PORT must be a whole number from 1 to 65535, got "0"']);
+    expect(problemsOf({ METRICS_PORT: 'prometheus' })).toEqual(['METRICS_PORT must be a whole number from 1 to 65535, got "prometheus"']);
+    expect(problemsOf({ PORT: '8080', METRICS_PORT: '8080' })).toEqual([
+      'METRICS_PORT must differ from PORT (both 8080): /metrics is served by a server of its own',
+    ]);
+    expect(problemsOf({ METRICS_PORT: '3000' })).toEqual([
+      'METRICS_PORT must differ from PORT (both 3000): /metrics is served by a server of its own',
+    ]);
+    expect(problemsOf({ METRICS_HOST: '127.0.0.1' })).toEqual([
+      'METRICS_HOST is set without METRICS_PORT: set METRICS_PORT too, or unset METRICS_HOST',
+    ]);
+  });
+});
+
 describe('parseConfig providers', () => {
   it('turns PROVIDER_MY_CORP_* into provider my-corp', () => {
     const [provider, ...others] = parseConfig({

@@ -69,6 +69,18 @@ describe('security events in the log', () => {
     expect(events(gateway, 'login_refused')).toHaveLength(1);
   });
 
+  it('logs login_refused under PUBLIC_URL’s path too, where every route is registered below it', async () => {
+    const gateway = await gatewayWith({ PUBLIC_URL: `${GATEWAY}/sso`, PROVIDER_CORP_ALLOWED_EMAIL_DOMAINS: 'company.com' });
+    const browser = new TestBrowser();
+    const login = await browser.get(gateway.app, `${GATEWAY}/sso/login/corp`);
+    const params = idp.authorize(login.headers.get('location') ?? '', {
+      sub: 'ada',
+      claims: { email: 'mallory@evil.com', email_verified: true },
+    });
+    expect((await browser.get(gateway.app, `${GATEWAY}/sso/callback/corp?${params}`)).status).toBe(403);
+    expect(events(gateway, 'login_refused')).toEqual([expect.objectContaining({ provider: 'corp', reason: 'email domain' })]);
+  });
+
   it('logs rate_limited with the limit that refused', async () => {
     const gateway = await gatewayWith({ RATE_LIMIT_LOGIN: '1/60s' });
     const browser = new TestBrowser();

@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/types.js';
 import { configureProviders, providerOptions } from '../../src/flow/provider-client.js';
 import { createLogger } from '../../src/logger.js';
+import { Metrics } from '../../src/metrics.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { ProviderRegistry } from '../../src/providers/index.js';
@@ -58,6 +59,8 @@ export interface TestAppOptions {
   clock?: Clock;
   /** Provider types beside the presets, for tests of a preset's hooks. */
   registry?: ProviderRegistry;
+  /** Where the app counts; a registry of its own (without the process metrics) by default. */
+  metrics?: Metrics;
 }
 
 export interface TestApp {
@@ -66,6 +69,8 @@ export interface TestApp {
   keys: KeySet;
   logs: LogCapture;
   store: KeyValueStore;
+  /** What the app counted: `metrics.scrape()` reads it whether or not `/metrics` is on the app (METRICS_PORT). */
+  metrics: Metrics;
 }
 
 /** A real app, built from environment variables the way `src/main.ts` builds it. */
@@ -74,7 +79,9 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
   const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...options.env }, registry);
   const keys = options.keys ?? (await ephemeralKeySet(config.tokens.alg));
   const logs = new LogCapture();
+  const metrics = options.metrics ?? new Metrics();
   const app = createApp({
+    metrics,
     config,
     store: options.store,
     keys,
@@ -87,7 +94,7 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
     logger: createLogger(options.env?.LOG_LEVEL === undefined ? 'debug' : config.log.level, logs),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  return { app, config, keys, logs, store: options.store };
+  return { app, config, keys, logs, store: options.store, metrics };
 }
 
 /** A Redis store of a test's own, its raw client to look into Redis, and one call that closes both connections. */

@@ -29,6 +29,7 @@ export const ROUTES = [
   '/.well-known/openid-configuration',
   '/healthz',
   '/readyz',
+  '/metrics',
 ] as const;
 
 /** Characters a header value may hold: printable ASCII, tab, a few controls, Latin-1. */

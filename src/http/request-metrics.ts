@@ -1,0 +1,68 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { NOT_ALLOWED, type PorteroError, UNAUTHENTICATED } from '../errors.js';
+import type { AuthResult, Metrics } from '../metrics.js';
+import { routeInApp, securityEvents } from './request-log.js';
+import type { AppEnv, SecurityEvent } from './types.js';
+
+/** What `/auth` answered, by its error: the four results `portero_auth_requests_total` counts. */
+function authResult(error: PorteroError | undefined): AuthResult {
+  if (!error) return 'ok';
+  if (error.code === UNAUTHENTICATED) return 'unauthenticated';
+  return error.code === NOT_ALLOWED ? 'forbidden' : 'error';
+}
+
+/**
+ * Counts a security event: each event the log writes a line for is a number too, so an event a
+ * route starts to report is counted without a change here. `login_refused` is the callback's
+ * `not_allowed` failure, counted with the other failures.
+ */
+function countEvent(metrics: Metrics, { event, fields }: SecurityEvent): void {
+  switch (event) {
+    case 'login_completed':
+      metrics.loginCompleted(String(fields.provider));
+      break;
+    case 'session_ended':
+      metrics.sessionEnded(String(fields.reason ?? 'unknown'));
+      break;
+    case 'token_renewed':
+      metrics.tokenRenewed(String(fields.provider), String(fields.via ?? 'unknown'));
+      break;
+    case 'rate_limited':
+      metrics.rateLimited(String(fields.limit));
+      break;
+  }
+}
+
+/** The provider a login or callback path names, when it is one of `providers`: never a label from a client's own words. */
+function configuredProvider(c: Context, providers: ReadonlySet<string>): string | undefined {
+  const id = /\/(?:login|callback)\/([^/]+)\/?$/.exec(c.req.path)?.[1];
+  return id !== undefined && providers.has(id) ? id : undefined;
+}
+
+/**
+ * Turns what a request did into numbers, from the facts its log line is made of (the route, the
+ * error, the security events): logins started at `/login/:provider`, callbacks timed and their
+ * failures counted by error code, `/auth`'s answers, and every security event. Beside
+ * `requestLog`, so the log and the numbers never disagree. Only the callback is timed.
+ */
+export function requestMetrics(metrics: Metrics, providers: ReadonlySet<string>): MiddlewareHandler<AppEnv> {
+  for (const id of providers) metrics.provider(id);
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const error = c.get('error');
+    const route = routeInApp(c);
+    if (route === '/auth') metrics.authResult(authResult(error));
+    else if (route === '/login/:provider' && !error) {
+      const provider = configuredProvider(c, providers);
+      if (provider) metrics.loginStarted(provider);
+    } else if (route === '/callback/:provider') {
+      const provider = configuredProvider(c, providers);
+      if (provider) {
+        metrics.callbackDuration(provider, (performance.now() - started) / 1000);
+        if (error) metrics.loginFailed(provider, error.code);
+      }
+    }
+    for (const event of securityEvents(c, error)) countEvent(metrics, event);
+  };
+}
