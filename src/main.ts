@@ -8,6 +8,7 @@ import type { Config, TokenConfig } from './config/types.js';
 import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
 import { configureProviders, providerOptions } from './flow/provider-client.js';
+import { signedOutUrl } from './http/routes/logout.js';
 import { createLogger, prettyDestination, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { ProviderSettings } from './providers/index.js';
@@ -43,7 +44,11 @@ async function providerSettings(config: Config, logger: Logger): Promise<{ setti
   if (!config.dev.idp) return { settings: [...config.providers] };
   // Loaded only here: production never imports the development IdP (nor oidc-provider under it).
   const { startDevIdp } = await import('./dev/idp.js');
-  const devIdp = await startDevIdp({ redirectUri: callbackUrl(config.server.publicUrl, 'dev'), port: config.dev.idpPort });
+  const devIdp = await startDevIdp({
+    redirectUri: callbackUrl(config.server.publicUrl, 'dev'),
+    postLogoutRedirectUri: signedOutUrl(config.server.publicUrl),
+    port: config.dev.idpPort,
+  });
   logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
   return { settings: [...config.providers, devIdp.settings], devIdp };
 }

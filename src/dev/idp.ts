@@ -14,13 +14,14 @@ export interface DevIdp {
 }
 
 /** One client (portero), any user name signs in, profile and email claims made up from it. */
-async function devConfiguration(redirectUri: string, clientId: string, clientSecret: string): Promise<Configuration> {
+async function devConfiguration(options: DevIdpOptions, clientId: string, clientSecret: string): Promise<Configuration> {
   return {
     clients: [
       {
         client_id: clientId,
         client_secret: clientSecret,
-        redirect_uris: [redirectUri],
+        redirect_uris: [options.redirectUri],
+        ...(options.postLogoutRedirectUri ? { post_logout_redirect_uris: [options.postLogoutRedirectUri] } : {}),
         grant_types: ['authorization_code'],
         response_types: ['code'],
       },
@@ -49,7 +50,16 @@ async function devConfiguration(redirectUri: string, clientId: string, clientSec
  * A real OpenID provider (`oidc-provider`) on loopback, for development without any
  * configuration: sign in with any user name and any password. Never used in production.
  */
-export async function startDevIdp(options: { redirectUri: string; port?: number; host?: string }): Promise<DevIdp> {
+export interface DevIdpOptions {
+  /** portero's callback for it. */
+  readonly redirectUri: string;
+  /** Where it sends the browser back after signing out (`/signed-out`), so `/logout` can sign out there too. */
+  readonly postLogoutRedirectUri?: string;
+  readonly port?: number;
+  readonly host?: string;
+}
+
+export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   // Loaded only here, at run time: nothing else of portero needs oidc-provider.
   const { default: OidcProvider } = await import('oidc-provider');
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
@@ -64,7 +74,7 @@ export async function startDevIdp(options: { redirectUri: string; port?: number;
   const clientId = 'portero-dev';
   const clientSecret = randomBytes(24).toString('base64url');
 
-  const provider = new OidcProvider(issuer, await devConfiguration(options.redirectUri, clientId, clientSecret));
+  const provider = new OidcProvider(issuer, await devConfiguration(options, clientId, clientSecret));
   const callback = provider.callback();
   handle = (req, res) => void callback(req, res);
 

@@ -18,8 +18,8 @@ export interface HttpDeps {
   readonly tokens: Pick<TokenConfig, 'issuer' | 'ttl'>;
   /** For return_to outside a login (`/logout`, `/auth`'s sign-in address). */
   readonly flow: FlowConfig;
-  /** For `/readyz` only: whether the store answers. */
-  readonly store: Pick<KeyValueStore, 'ping'>;
+  /** For `/readyz` (whether the store answers) and back-channel logout (the logout tokens already used). */
+  readonly store: KeyValueStore;
   readonly keys: KeySet;
   readonly login: LoginDeps;
   readonly sessions: Sessions;
