@@ -15,11 +15,11 @@ export interface Client {
 
 /**
  * The security events, each logged as one line with a stable `event` (the README's table):
- * `login_completed` and `session_ended` a route reports; `login_refused` and `rate_limited` the
- * request log derives from the error. Fields are ids and names, never a token or a secret.
+ * `login_completed` and `session_ended` a route reports; `login_refused`, `rate_limited` and
+ * `identity_header_refused` the request log derives from the error. Fields are ids and names, never a token or a secret.
  */
 export interface SecurityEvent {
-  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'rate_limited';
+  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'rate_limited' | 'identity_header_refused';
   readonly fields: Readonly<Record<string, string | number | undefined>>;
 }
 
