@@ -44,6 +44,12 @@ export const BACKCHANNEL_UNSUPPORTED = 'backchannel_unsupported';
 export const PROFILE_UNAVAILABLE = 'profile_unavailable';
 /** The user signed in at the provider, but no access rule lets this account in (or `/auth`'s rules refuse it). */
 export const NOT_ALLOWED = 'not_allowed';
+/**
+ * A request to `/auth` carried one of the identity headers portero answers with
+ * (`X-Auth-Request-User`, ...), in any spelling: a client trying to name itself, which a proxy
+ * that passes the client's headers on would otherwise hand to the app.
+ */
+export const IDENTITY_HEADER_SENT = 'identity_header_sent';
 /** No valid portero token was presented (`/auth`, `/userinfo`). */
 export const UNAUTHENTICATED = 'unauthenticated';
 /** Too many requests from one client; the error carries when to try again. */
@@ -70,6 +76,7 @@ export type ErrorCode =
   | typeof BACKCHANNEL_UNSUPPORTED
   | typeof PROFILE_UNAVAILABLE
   | typeof NOT_ALLOWED
+  | typeof IDENTITY_HEADER_SENT
   | typeof UNAUTHENTICATED
   | typeof RATE_LIMITED
   | typeof STORE_UNAVAILABLE

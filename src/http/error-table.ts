@@ -78,6 +78,14 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorPresentation>> = {
     startAgain: true,
     oauthError: 'access_denied',
   },
+  identity_header_sent: {
+    status: 403,
+    title: 'This request named who sent it',
+    hint: 'It carried an X-Auth-Request-* header of its own. Only this gateway tells the apps behind it who is signed in, so a request that brings such a header is refused, whoever sends it. Send it without that header.',
+    level: 'warn',
+    startAgain: true,
+    oauthError: 'invalid_request',
+  },
   access_denied: {
     status: 401,
     title: 'Sign-in was cancelled at the provider',

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Clock } from '../clock.js';
-import { INTERNAL, NOT_ALLOWED, type PorteroError, RATE_LIMITED } from '../errors.js';
+import { IDENTITY_HEADER_SENT, INTERNAL, NOT_ALLOWED, type PorteroError, RATE_LIMITED } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorTable } from './error-table.js';
 import type { AppEnv, SecurityEvent } from './types.js';
@@ -26,6 +26,10 @@ export function securityEvents(c: Context<AppEnv>, error: PorteroError | undefin
     return [...reported, { event: 'login_refused', fields: { provider, rule, reason } }];
   }
   if (error?.code === RATE_LIMITED) return [...reported, { event: 'rate_limited', fields: { limit: String(error.detail.limit ?? '') } }];
+  // Someone tried to name themselves to the apps: the header's name, never its value.
+  if (error?.code === IDENTITY_HEADER_SENT) {
+    return [...reported, { event: 'identity_header_refused', fields: { header: String(error.detail.header ?? '') } }];
+  }
   return reported;
 }
 
@@ -73,7 +77,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
     const level = error ? errorTable[error.code].level : QUIET_PATHS.has(c.req.path) ? 'debug' : 'info';
     logger[level](line, error ? error.message : 'request');
     for (const { event, fields } of securityEvents(c, error)) {
-      logger.info({ event, ...fields, request_id: line.request_id, client_ip: line.client_ip }, event.replace('_', ' '));
+      logger.info({ event, ...fields, request_id: line.request_id, client_ip: line.client_ip }, event.replaceAll('_', ' '));
     }
   };
 }

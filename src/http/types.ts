@@ -16,12 +16,12 @@ export interface Client {
 /**
  * The security events, each logged as one line with a stable `event` (the README's table) and
  * counted in the metrics (`requestMetrics`): `login_completed`, `session_ended` (its `reason` is
- * the metric's `kind`) and `token_renewed` (`provider`, `via`) a route reports; `login_refused`
- * and `rate_limited` the request log derives from the error. Fields are ids and names, never a
- * token or a secret.
+ * the metric's `kind`) and `token_renewed` (`provider`, `via`) a route reports; `login_refused`,
+ * `rate_limited` and `identity_header_refused` the request log derives from the error. Fields are
+ * ids and names, never a token or a secret.
  */
 export interface SecurityEvent {
-  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'token_renewed' | 'rate_limited';
+  readonly event: 'login_completed' | 'login_refused' | 'session_ended' | 'token_renewed' | 'rate_limited' | 'identity_header_refused';
   readonly fields: Readonly<Record<string, string | number | undefined>>;
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PORTERO_CADDYFILE } from '../support/caddy.js';
+import { PORTERO_CADDYFILE, PORTERO_REDIRECT_CADDYFILE, startCaddy } from '../support/caddy.js';
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
@@ -11,13 +11,14 @@ import { REPO_ROOT } from '../support/process.js';
 // processes in production behind Caddy's reverse_proxy, the app behind forward_auth at /app/,
 // and /admin/ for the group admins (/auth?allowed_groups=admins). Caddy passes a refusal of the
 // auth server to the browser as it is; the Caddyfile turns a 401 into portero's sign-in page.
+// Then deploy/caddy/Caddyfile.redirect, which asks /auth/redirect for that 302 instead.
 
 let stack: E2eStack;
 
 /** A person signs in through Caddy; their browser then holds the token cookie for Caddy's origin. */
-async function signIn(browser: TestBrowser, account: string, returnTo?: string) {
+async function signIn(browser: TestBrowser, account: string, returnTo?: string, on: E2eStack = stack) {
   const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
-  const start = await browser.get(network, `${stack.url}/login/${stack.providerId}${query}`);
+  const start = await browser.get(network, `${on.url}/login/${on.providerId}${query}`);
   expect(start.status, await start.clone().text()).toBe(302);
   const callback = await browser.get(
     network,
@@ -28,14 +29,14 @@ async function signIn(browser: TestBrowser, account: string, returnTo?: string) 
 }
 
 /** Not signed in, `page` redirects to portero's sign-in page, which will return to it. */
-async function expectSentToSignIn(browser: TestBrowser, page: string): Promise<void> {
-  const received = stack.app.requests.length;
+async function expectSentToSignIn(browser: TestBrowser, page: string, on: E2eStack = stack): Promise<void> {
+  const received = on.app.requests.length;
   const denied = await browser.get(network, page);
   expect(denied.status).toBe(302);
-  const signInPage = new URL(denied.headers.get('location')!, stack.url);
-  expect(signInPage.origin + signInPage.pathname).toBe(`${stack.url}/`);
+  const signInPage = new URL(denied.headers.get('location')!, on.url);
+  expect(signInPage.origin + signInPage.pathname).toBe(`${on.url}/`);
   expect(signInPage.searchParams.get('return_to')).toBe(page);
-  expect(stack.app.requests.length, 'the app saw a request Caddy should have stopped').toBe(received);
+  expect(on.app.requests.length, 'the app saw a request Caddy should have stopped').toBe(received);
 }
 
 /** Headers a client sends to pass as someone else. */
@@ -114,6 +115,48 @@ describe('behind Caddy: forward_auth, two processes, Redis, an OpenID provider',
     expect(JSON.stringify(headers)).not.toMatch(/mallory/);
   });
 
+  it("with the Caddyfile's first lines forgotten, /auth itself refuses a client's identity header, in each spelling Caddy 2.6 passes on", async () => {
+    // deploy/caddy/Caddyfile without its `request_header -X-Auth-Request-*` and `-*_*`: Caddy then
+    // hands the client's headers to forward_auth (and would to the app), underscores and all.
+    const full = await readFile(PORTERO_CADDYFILE, 'utf8');
+    const forgotten = full.replace(/^\trequest_header -.*\n/gm, '');
+    expect(forgotten).not.toContain('request_header -');
+    const caddy = await startCaddy({
+      portero: stack.gateways.map((gateway) => `127.0.0.1:${gateway.port}`),
+      app: stack.app.address,
+      caddyfile: { text: forgotten },
+    });
+    try {
+      const browser = new TestBrowser();
+      await signIn(browser, 'alice');
+      const received = stack.app.requests.length;
+      for (const [name, value] of [
+        ['X-Auth-Request-User', 'corp:mallory'],
+        ['x-auth-request-groups', 'admins'],
+        ['X_Auth_Request_User', 'corp:mallory'],
+        ['x-auth_request-email', 'mallory@evil.example'],
+        ['X-Auth-Request-Token', 'forged'],
+      ] as const) {
+        const refused = await browser.get(network, `${caddy.url}/app/`, { [name]: value });
+        expect(refused.status, name).toBe(403);
+        expect(await refused.text(), name).toContain('This request named who sent it');
+      }
+      expect(stack.app.requests.length, 'the app saw a request /auth refused').toBe(received);
+      // Each logged as a security event, by the header's name as it reached portero.
+      const refused = () =>
+        stack.gateways.flatMap((gateway) => gateway.logLines()).filter((line) => line.event === 'identity_header_refused');
+      await expect
+        .poll(() => refused().map((line) => line.header), { timeout: 3000 })
+        .toEqual(expect.arrayContaining(['x-auth-request-user', 'x-auth-request-groups', 'x_auth_request_user', 'x-auth_request-email']));
+      expect(JSON.stringify(refused())).not.toMatch(/mallory|forged/);
+      // The same browser without them passes, as portero says.
+      expect((await browser.get(network, `${caddy.url}/app/`)).status).toBe(200);
+      expect(stack.app.requests.at(-1)?.headers['x-auth-request-user']).toBe(`${stack.providerId}:alice`);
+    } finally {
+      await caddy.stop();
+    }
+  });
+
   describe('/admin/, for the group admins (uri /auth?allowed_groups=admins)', () => {
     it("lets a member through; shows a signed-in non-member portero's 403 page, not the sign-in page", async () => {
       const alice = new TestBrowser();
@@ -149,10 +192,78 @@ describe('behind Caddy: forward_auth, two processes, Redis, an OpenID provider',
   });
 });
 
-describe('README.md', () => {
-  it('shows deploy/caddy/Caddyfile, which these tests run, verbatim', async () => {
-    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-    const block = `\`\`\`caddy\n${await readFile(PORTERO_CADDYFILE, 'utf8')}\`\`\``;
-    expect(readme.includes(block), `README.md must show deploy/caddy/Caddyfile verbatim, in a block:\n${block}`).toBe(true);
+describe('behind Caddy in redirect mode: forward_auth asks /auth/redirect (deploy/caddy/Caddyfile.redirect)', () => {
+  let redirecting: E2eStack;
+  let startFailure: unknown;
+  beforeAll(async () => {
+    try {
+      redirecting = await startE2eStack({
+        proxy: 'caddy',
+        caddyfile: { path: PORTERO_REDIRECT_CADDYFILE },
+        env: { PROVIDER_CORP_ALLOWED_GROUPS: 'staff,admins' },
+      });
+    } catch (err) {
+      startFailure = err;
+    }
+  }, 60_000);
+  beforeEach(() => {
+    if (startFailure) throw startFailure;
+  });
+  afterAll(async () => {
+    await redirecting?.stop();
+  });
+
+  it("sends a stranger to sign in with portero's own 302, no handle_response, and back; then lets them through with portero's headers only", async () => {
+    const browser = new TestBrowser();
+    const page = `${redirecting.url}/app/some/page?x=1&y=2`;
+    await expectSentToSignIn(browser, page, redirecting);
+    const redirects = () =>
+      redirecting.gateways
+        .flatMap((gateway) => gateway.logLines())
+        .filter((line) => line.route === '/auth/redirect' && line.status === 302);
+    await expect.poll(() => redirects().length, { timeout: 3000 }).toBeGreaterThan(0);
+
+    expect((await signIn(browser, 'alice', page, redirecting)).headers.get('location')).toBe(page);
+    const token = (await browser.cookie(redirecting.url, 'auth_token'))!.value;
+    const allowed = await browser.get(network, page, FORGED);
+    expect(allowed.status).toBe(200);
+    expect(redirecting.app.requests.at(-1)).toMatchObject({
+      url: '/app/some/page?x=1&y=2',
+      headers: {
+        'x-auth-request-user': `${redirecting.providerId}:alice`,
+        'x-auth-request-groups': 'staff,admins',
+        'x-auth-request-token': token,
+        authorization: `Bearer ${token}`,
+      },
+    });
+    expect(JSON.stringify(redirecting.app.requests.at(-1)?.headers)).not.toMatch(/mallory|forged|root/);
+  });
+
+  it("/admin/ (uri /auth/redirect?allowed_groups=admins): a member passes, a non-member gets portero's 403 page, a stranger the sign-in page", async () => {
+    const alice = new TestBrowser();
+    await signIn(alice, 'alice', undefined, redirecting);
+    expect((await alice.get(network, `${redirecting.url}/admin/users`)).status).toBe(200);
+
+    const bob = new TestBrowser();
+    await signIn(bob, 'bob', undefined, redirecting);
+    const received = redirecting.app.requests.length;
+    const refused = await bob.get(network, `${redirecting.url}/admin/users`);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('location')).toBeNull();
+    expect(await refused.text()).toContain('This account may not sign in here');
+    expect(redirecting.app.requests.length, 'the app saw a request Caddy should have stopped').toBe(received);
+
+    await expectSentToSignIn(new TestBrowser(), `${redirecting.url}/admin/settings?tab=keys`, redirecting);
+  });
+});
+
+describe('README.md and docs/proxies.md', () => {
+  it.each([
+    ['README.md', 'deploy/caddy/Caddyfile', PORTERO_CADDYFILE],
+    ['docs/proxies.md', 'deploy/caddy/Caddyfile.redirect', PORTERO_REDIRECT_CADDYFILE],
+  ])('%s shows %s, which these tests run, verbatim', async (doc, name, file) => {
+    const text = await readFile(join(REPO_ROOT, doc), 'utf8');
+    const block = `\`\`\`caddy\n${await readFile(file, 'utf8')}\`\`\``;
+    expect(text.includes(block), `${doc} must show ${name} verbatim, in a block:\n${block}`).toBe(true);
   });
 });

@@ -31,6 +31,7 @@ const EXPECTED: Record<ErrorCode, readonly [status: number, oauthError: string]>
   flow_invalid: [400, 'invalid_grant'],
   cross_site_request: [403, 'invalid_request'],
   not_allowed: [403, 'access_denied'],
+  identity_header_sent: [403, 'invalid_request'],
   access_denied: [401, 'access_denied'],
   provider_error: [502, 'server_error'],
   provider_unavailable: [502, 'temporarily_unavailable'],

@@ -13,6 +13,9 @@ export const CADDY = '/usr/bin/caddy';
 /** The Caddyfile an operator copies (and README.md shows): the file the tests run. */
 export const PORTERO_CADDYFILE = join(REPO_ROOT, 'deploy/caddy/Caddyfile');
 
+/** Its variant in /auth's redirect mode (`/auth/redirect`, no handle_response), which docs/proxies.md shows. */
+export const PORTERO_REDIRECT_CADDYFILE = join(REPO_ROOT, 'deploy/caddy/Caddyfile.redirect');
+
 const MISSING = `${CADDY} is not installed: the end-to-end tests run portero behind a real Caddy too. Install Debian package "caddy" (apt-get install caddy).`;
 
 export interface CaddyServer {
@@ -32,19 +35,33 @@ export interface CaddyOptions {
   readonly app: string;
   /** The port to listen on (127.0.0.1); a free one by default. */
   readonly port?: number;
+  /**
+   * The site's Caddyfile: a file of the repository, imported as it is ({@link PORTERO_CADDYFILE} by
+   * default), or the text of one a test wrote (a repository file with a line taken out, say).
+   */
+  readonly caddyfile?: { readonly path: string } | { readonly text: string };
 }
 
 /**
  * The configuration Caddy runs: the global option a test needs (no admin endpoint; what Caddy
- * would persist goes to its XDG directories, in the test's temporary one), then the repository's Caddyfile as it is, by `import`. Its addresses come from the
+ * would persist goes to its XDG directories, in the test's temporary one), then the site's Caddyfile as it is, by `import`. Its addresses come from the
  * environment, as the Caddyfile lets an operator give them.
  */
-const wrapper = () => `# Written by test/support/caddy.ts for one test run.
+const wrapper = (site: string) => `# Written by test/support/caddy.ts for one test run.
 {
 	admin off
 }
-import ${PORTERO_CADDYFILE}
+import ${site}
 `;
+
+/** The file of the site's Caddyfile: the repository's own, or the test's text written into `dir`. */
+async function siteFile(dir: string, caddyfile: CaddyOptions['caddyfile']): Promise<string> {
+  if (caddyfile === undefined) return PORTERO_CADDYFILE;
+  if ('path' in caddyfile) return caddyfile.path;
+  const file = join(dir, 'site.Caddyfile');
+  await writeFile(file, caddyfile.text);
+  return file;
+}
 
 /**
  * Starts Debian's Caddy as the test's own, in the foreground (`caddy run`), as the leader of its
@@ -59,7 +76,7 @@ export async function startCaddy(options: CaddyOptions): Promise<CaddyServer> {
   const dir = await mkdtemp(join(tmpdir(), 'portero-caddy-'));
   const untrackDir = track({ kind: 'dir', path: dir, name: 'caddy' });
   const config = join(dir, 'Caddyfile');
-  await writeFile(config, wrapper());
+  await writeFile(config, wrapper(await siteFile(dir, options.caddyfile)));
   const url = `http://127.0.0.1:${port}`;
   const child = spawnGroup(
     CADDY,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateKeyJwk } from '../../src/tokens/keys.js';
 import { escapeHtml } from './html.js';
 import { track } from './leftovers.js';
-import { startCaddy } from './caddy.js';
+import { type CaddyOptions, startCaddy } from './caddy.js';
 import { PORTERO_ADMIN_LOCATION, PORTERO_LOCATIONS, startNginx } from './nginx.js';
 import { startOidcOp, type OidcOp } from './oidc-op.js';
 import { startGateway, type GatewayProcess } from './process.js';
@@ -142,6 +142,8 @@ export interface E2eStackOptions {
    * default), or Caddy with deploy/caddy/Caddyfile.
    */
   readonly proxy?: 'nginx' | 'caddy';
+  /** With Caddy: the site's Caddyfile, deploy/caddy/Caddyfile by default (see {@link CaddyOptions}). */
+  readonly caddyfile?: CaddyOptions['caddyfile'];
 }
 
 /** Stop functions of what was started, run in reverse order; every one runs, the errors are collected. */
@@ -209,12 +211,13 @@ async function startGatewayPair(env: Record<string, string>, stops: StopList): P
 }
 
 /** nginx or Caddy on `port`, in front of the gateways and the app, configured as the repository's files say. */
-async function startProxy(kind: 'nginx' | 'caddy', port: number, gateways: readonly number[], app: string): Promise<RunningProxy> {
+async function startProxy(options: E2eStackOptions, port: number, gateways: readonly number[], app: string): Promise<RunningProxy> {
+  const kind = options.proxy ?? 'nginx';
   const portero = gateways.map((gateway) => `127.0.0.1:${gateway}`);
   const server =
     kind === 'nginx'
       ? await startNginx({ port, upstreams: { portero, app: [app] }, includes: [PORTERO_LOCATIONS, PORTERO_ADMIN_LOCATION] })
-      : await startCaddy({ port, portero, app });
+      : await startCaddy({ port, portero, app, ...(options.caddyfile ? { caddyfile: options.caddyfile } : {}) });
   return { kind, url: server.url, stop: () => server.stop() };
 }
 
@@ -257,7 +260,7 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
     const app = await startDemoUpstream();
     stops.push(() => app.close());
 
-    const proxy = await startProxy(options.proxy ?? 'nginx', port, gateways.ports, app.address);
+    const proxy = await startProxy(options, port, gateways.ports, app.address);
     stops.push(() => proxy.stop());
 
     return {

@@ -4,6 +4,7 @@ import { isPorteroError, UNAUTHENTICATED } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
 import { bearerToken } from '../../shared/bearer.js';
 import { checkLocationRules } from '../auth-rules.js';
+import { refuseIdentityHeaders } from '../identity-headers.js';
 import type { HttpDeps } from '../deps.js';
 import { checkLogoutPost, requestMarkers } from '../logout-origin.js';
 import { authenticate, authenticateRenewing, renewPresented } from '../token-auth.js';
@@ -38,13 +39,15 @@ function signInUrl(c: Context<AppEnv>, deps: HttpDeps): string {
   }
 }
 
-/** Forward-auth, userinfo and renewal: what reads and renews the token portero issued. */
-export function sessionRoutes(deps: HttpDeps) {
-  const app = new Hono<AppEnv>();
-
-  // nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity headers, or 401
-  // with `X-Auth-Request-Redirect` naming the sign-in page.
-  app.get('/auth', async (c) => {
+/**
+ * GET /auth, for nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 200 with identity
+ * headers, or 401 with `X-Auth-Request-Redirect` naming the sign-in page; 403 for a request that
+ * brings identity headers of its own (refused first, so no token lets one through) and for one
+ * its location's rules refuse.
+ */
+function forwardAuth(deps: HttpDeps) {
+  return async (c: Context<AppEnv>) => {
+    refuseIdentityHeaders(c.req.raw.headers);
     const { token, claims } = await authenticateRenewing(c, deps).catch((err: unknown) => {
       if (isPorteroError(err, UNAUTHENTICATED)) c.header('x-auth-request-redirect', signInUrl(c, deps));
       throw err;
@@ -61,7 +64,42 @@ export function sessionRoutes(deps: HttpDeps) {
     c.header('x-auth-request-groups', headerValue((claims.groups ?? []).join(',')));
     c.header('x-auth-request-token', token);
     return c.body(null, 200);
-  });
+  };
+}
+
+/**
+ * GET /auth/redirect: /auth, but a request that is not signed in is answered with the 302 to the
+ * sign-in page itself (the address `X-Auth-Request-Redirect` names), for a proxy that hands the
+ * auth server's refusal to the browser as it is (Traefik, Caddy) and has no way of its own to turn
+ * a 401 into that redirect. A 403 stays a 403, a 200 a 200. A route of its own rather than a
+ * parameter, as oauth2-proxy has `/oauth2/auth` (401) beside its redirecting proxy mode: the proxy's
+ * configuration chooses it explicitly, a misspelt path is a 404 the operator sees on the first
+ * request (a misspelt parameter would silently be the 401), it cannot be mistaken for one of the
+ * location rules in the query, and the request log tells the two apart by route. Never guessed
+ * from the request (`Sec-Fetch-*`, `Accept`): nginx's subrequests carry a browser's headers too,
+ * and nginx must keep its 401.
+ */
+function forwardAuthOrSignIn(deps: HttpDeps) {
+  const auth = forwardAuth(deps);
+  return async (c: Context<AppEnv>) => {
+    try {
+      return await auth(c);
+    } catch (err) {
+      if (!isPorteroError(err, UNAUTHENTICATED)) throw err;
+      // The line says why, as the 401's does.
+      c.set('logDetail', { ...c.get('logDetail'), ...err.detail });
+      c.header('cache-control', 'no-store');
+      return c.redirect(signInUrl(c, deps), 302);
+    }
+  };
+}
+
+/** Forward-auth, userinfo and renewal: what reads and renews the token portero issued. */
+export function sessionRoutes(deps: HttpDeps) {
+  const app = new Hono<AppEnv>();
+
+  app.get('/auth', forwardAuth(deps));
+  app.get('/auth/redirect', forwardAuthOrSignIn(deps));
 
   app.get('/userinfo', async (c) => {
     const { claims } = await authenticate(c, deps);
