@@ -41,6 +41,7 @@ a { color: #1d4ed8; }
 .button:hover { background: #f2f5f9; border-color: #8f9bab; }
 .button.primary { justify-content: center; background: #1d4ed8; border-color: #1d4ed8; color: #fff; }
 .button.primary:hover { background: #1e40af; }
+.button.centered { justify-content: center; }
 .button .mark { flex: none; width: 1.5rem; height: 1.5rem; }
 :focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
 pre { background: #f2f5f9; padding: 1rem; border-radius: .5rem; overflow-x: auto; font-size: .85rem; white-space: pre-wrap; overflow-wrap: anywhere; }

@@ -41,8 +41,8 @@ ${providers.map(
 }
 
 /** The sign-out button: a POST from portero's own page, which is how `/logout` knows the person asked. */
-const signOutForm = (basePath: string, query = '') =>
-  html`<form method="post" action="${basePath}/logout${query}"><button class="button primary" type="submit">Sign out</button></form>`;
+const signOutForm = (basePath: string, query = '', label = 'Sign out', kind = 'primary') =>
+  html`<form method="post" action="${basePath}/logout${query}"><button class="button ${kind}" type="submit">${label}</button></form>`;
 
 export function signedInPage(page: PageContext, claims: PorteroClaims): Html {
   const who = claims.name ?? claims.preferred_username ?? claims.email ?? claims.sub;
@@ -52,7 +52,8 @@ export function signedInPage(page: PageContext, claims: PorteroClaims): Html {
     html`<h1>Signed in as ${who}</h1>
 <p class="muted">These are the claims of the token portero issued; your applications receive it in a cookie and verify it against <a href="${page.basePath}/.well-known/jwks.json">the published keys</a>.</p>
 <pre>${JSON.stringify(claims, null, 2)}</pre>
-<div class="actions">${signOutForm(page.basePath)}</div>`,
+<div class="actions">${signOutForm(page.basePath)}${signOutForm(page.basePath, '?everywhere=true', 'Sign out everywhere', 'centered')}</div>
+<p class="muted">Sign out everywhere ends every session of yours, on every browser and device.</p>`,
   );
 }
 
