@@ -18,6 +18,7 @@ import { securityHeaders } from './http/security-headers.js';
 import type { AppEnv } from './http/types.js';
 import type { Logger } from './logger.js';
 import type { KeyValueStore } from './store/types.js';
+import { KeyRing } from './tokens/key-ring.js';
 import type { KeySet } from './tokens/keys.js';
 import { Revocations } from './tokens/revocations.js';
 import { Sessions } from './tokens/sessions.js';
@@ -25,10 +26,13 @@ import { Sessions } from './tokens/sessions.js';
 export interface AppOptions {
   readonly config: Config;
   readonly store: KeyValueStore;
-  readonly keys: KeySet;
+  /** The signing keys; a `KeyRing` lets the process replace them while it serves (a reload of JWT_KEYS). */
+  readonly keys: KeySet | KeyRing;
   readonly providers: ReadonlyMap<string, ConfiguredProvider>;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Whether the process is draining (SIGTERM): `/readyz` then answers 503, so a load balancer sends no more. */
+  readonly draining?: () => boolean;
 }
 
 /** One limiter per configured limit, on the store every instance shares. */
@@ -44,7 +48,8 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
  * Redis with one call, and two apps sharing one store behave like two instances behind a balancer.
  */
 export function createApp(options: AppOptions): Hono<AppEnv> {
-  const { config, store, keys, providers, logger } = options;
+  const { config, store, providers, logger } = options;
+  const keys = options.keys instanceof KeyRing ? options.keys : new KeyRing(options.keys);
   const clock = options.clock ?? systemClock;
   const revocations = new Revocations(store, clock, config.tokens.clockSkew, { grace: config.tokens.revocationGrace, logger });
   // Subscribed from the start, so that /auth asks the store nothing once the deny-set is loaded.
@@ -55,6 +60,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     flow: config.flow,
     store,
     keys,
+    draining: options.draining ?? (() => false),
     login: loginDeps(config.flow, {
       store,
       providers,

@@ -1,7 +1,7 @@
 import type { FlowConfig, ServerConfig, TokenConfig } from '../config/types.js';
 import type { LoginDeps } from '../flow/login.js';
 import type { KeyValueStore } from '../store/types.js';
-import type { KeySet } from '../tokens/keys.js';
+import type { KeyRing } from '../tokens/key-ring.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { PorteroCookies } from './cookies.js';
 import type { ClientLimit } from './rate-limit.js';
@@ -17,7 +17,10 @@ export interface HttpDeps {
   readonly flow: FlowConfig;
   /** For `/readyz` only: whether the store answers. */
   readonly store: Pick<KeyValueStore, 'ping'>;
-  readonly keys: KeySet;
+  /** The keys in use, read at each request: a reload of JWT_KEYS replaces them. */
+  readonly keys: KeyRing;
+  /** Whether the process is draining after SIGTERM: `/readyz` answers 503. */
+  readonly draining: () => boolean;
   readonly login: LoginDeps;
   readonly sessions: Sessions;
   readonly cookies: PorteroCookies;

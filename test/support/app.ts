@@ -13,6 +13,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import type { ProviderRegistry } from '../../src/providers/index.js';
 import { presets } from '../../src/providers/index.js';
 import type { KeyValueStore } from '../../src/store/types.js';
+import { KeyRing } from '../../src/tokens/key-ring.js';
 import { ephemeralKeySet, type KeySet } from '../../src/tokens/keys.js';
 
 export const TEST_COOKIE_SECRET = 'test-cookie-secret-0123456789-abcdefghij';
@@ -54,7 +55,8 @@ export interface TestAppOptions {
   /** Environment variables, as an operator would set them. PUBLIC_URL defaults to https://gateway.test. */
   env?: Record<string, string>;
   store: KeyValueStore;
-  keys?: KeySet;
+  /** A `KeyRing` lets the test reload the keys, as SIGHUP does, while the app serves. */
+  keys?: KeySet | KeyRing;
   clock?: Clock;
   /** Provider types beside the presets, for tests of a preset's hooks. */
   registry?: ProviderRegistry;
@@ -72,12 +74,13 @@ export interface TestApp {
 export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
   const registry = { ...presets, ...options.registry };
   const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...options.env }, registry);
-  const keys = options.keys ?? (await ephemeralKeySet(config.tokens.alg));
+  const given = options.keys ?? (await ephemeralKeySet(config.tokens.alg));
+  const keys = given instanceof KeyRing ? given.current : given;
   const logs = new LogCapture();
   const app = createApp({
     config,
     store: options.store,
-    keys,
+    keys: given,
     providers: configureProviders(config.providers, {
       ...providerOptions(config),
       registry,
