@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
@@ -9,7 +10,10 @@ import { callbackUrl } from './flow/login.js';
 import { configureProviders, providerOptions } from './flow/provider-client.js';
 import { createLogger, prettyDestination, type Logger } from './logger.js';
 import type { ProviderSettings } from './providers/index.js';
+import { Shutdown } from './shutdown.js';
 import { connectStore } from './store/connect.js';
+import { KeyRing } from './tokens/key-ring.js';
+import { KeyFileReloader } from './tokens/key-reload.js';
 import { ephemeralKeySet, type KeySet, loadKeyFile } from './tokens/keys.js';
 
 /** A configuration or key file refused: one line on stderr, exit 1, never a stack trace. */
@@ -41,8 +45,16 @@ async function providerSettings(config: Config, logger: Logger): Promise<{ setti
   if (!config.dev.idp) return { settings: [...config.providers] };
   // Loaded only here: production never imports the development IdP (nor oidc-provider under it).
   const { startDevIdp } = await import('./dev/idp.js');
-  const devIdp = await startDevIdp({ redirectUri: callbackUrl(config.server.publicUrl, 'dev'), port: config.dev.idpPort });
-  logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
+  const devIdp = await startDevIdp({
+    redirectUri: callbackUrl(config.server.publicUrl, 'dev'),
+    port: config.dev.idpPort,
+    // oidc-provider's quick-start notices (in-memory adapter, devInteractions), as log lines rather than plain text.
+    onNotice: (level, message) => logger.debug({ event: 'dev_idp_notice', notice_level: level }, `development IdP: ${message}`),
+  });
+  logger.warn(
+    { issuer: devIdp.issuer },
+    'built-in development IdP started as provider "dev": any user name signs in (its quick-start notices are logged at debug level)',
+  );
   return { settings: [...config.providers, devIdp.settings], devIdp };
 }
 
@@ -58,6 +70,21 @@ function warnAboutDevelopment(config: Config, keys: KeySet, logger: Logger): voi
   if (config.cookies.secretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
 }
 
+/**
+ * SIGHUP, and a change to the JWT_KEYS file, read the keys again and put them in use without a
+ * restart; a file that would be refused at start is refused with a warning, and the keys stay.
+ */
+function reloadKeys(tokens: TokenConfig, ring: KeyRing, logger: Logger): KeyFileReloader | undefined {
+  const { keysFile, alg } = tokens;
+  const reloader = keysFile ? new KeyFileReloader({ path: keysFile, alg, ring, logger }).watch() : undefined;
+  process.on('SIGHUP', () => {
+    if (reloader) void reloader.reload('SIGHUP');
+    else
+      logger.warn({ event: 'keys_reload_refused', trigger: 'SIGHUP' }, 'SIGHUP: JWT_KEYS is unset (an ephemeral key): nothing to reload');
+  });
+  return reloader;
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const destination = config.log.format === 'pretty' ? prettyDestination() : undefined;
@@ -69,7 +96,11 @@ async function main(): Promise<void> {
 
   const connection = await connectStore(config.redis, logger);
   const providers = configureProviders(settings, { ...providerOptions(config), clock: systemClock });
-  const app = createApp({ config, store: connection.store, keys, providers, logger, clock: systemClock });
+  const ring = new KeyRing(keys);
+  const shutdown = new Shutdown({ timeout: config.server.shutdownTimeout, logger });
+  const draining = () => shutdown.draining;
+  const app = createApp({ config, store: connection.store, keys: ring, providers, logger, clock: systemClock, draining });
+  const reloader = reloadKeys(config.tokens, ring, logger);
 
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
   // a failure here is not fatal: discovery is retried by the next login.
@@ -84,20 +115,8 @@ async function main(): Promise<void> {
     logger.info({ address: info.address, port: info.port, public_url: publicUrl, providers: [...providers.keys()] }, 'portero listening');
   });
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    server.close(async () => {
-      await connection.close();
-      await devIdp?.close();
-      process.exit(0);
-    });
-    setTimeout(() => process.exit(0), 5000).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Requests in flight finish (within SHUTDOWN_TIMEOUT), then the store and the development IdP close.
+  shutdown.track(server as Server, [() => reloader?.close(), () => connection.close(), async () => devIdp?.close()]).onSignals();
 }
 
 await main();

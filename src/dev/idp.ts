@@ -5,6 +5,7 @@ import type { Configuration } from 'oidc-provider';
 import type { ProviderSettings } from '../providers/index.js';
 import type { IssuerSettings } from '../providers/settings.js';
 import { generateKeyJwk } from '../tokens/keys.js';
+import { captureProviderNotices, type NoticeLevel } from './console-notices.js';
 
 export interface DevIdp {
   readonly issuer: string;
@@ -49,7 +50,14 @@ async function devConfiguration(redirectUri: string, clientId: string, clientSec
  * A real OpenID provider (`oidc-provider`) on loopback, for development without any
  * configuration: sign in with any user name and any password. Never used in production.
  */
-export async function startDevIdp(options: { redirectUri: string; port?: number; host?: string }): Promise<DevIdp> {
+export async function startDevIdp(options: {
+  redirectUri: string;
+  port?: number;
+  host?: string;
+  /** Each of oidc-provider's console notices (its quick-start warnings), taken off the console while it runs. */
+  onNotice?: (level: NoticeLevel, message: string) => void;
+}): Promise<DevIdp> {
+  const restoreConsole = options.onNotice ? captureProviderNotices(options.onNotice) : () => {};
   // Loaded only here, at run time: nothing else of portero needs oidc-provider.
   const { default: OidcProvider } = await import('oidc-provider');
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
@@ -83,6 +91,6 @@ export async function startDevIdp(options: { redirectUri: string; port?: number;
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      }).finally(restoreConsole),
   };
 }

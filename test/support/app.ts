@@ -60,6 +60,8 @@ export interface TestAppOptions {
   clock?: Clock;
   /** Provider types beside the presets, for tests of a preset's hooks. */
   registry?: ProviderRegistry;
+  /** Whether the process drains (after SIGTERM, in main.ts). */
+  draining?: () => boolean;
 }
 
 export interface TestApp {
@@ -89,6 +91,7 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
     // LOG_LEVEL as an operator sets it, else debug: tests see every line the gateway writes by default.
     logger: createLogger(options.env?.LOG_LEVEL === undefined ? 'debug' : config.log.level, logs),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.draining ? { draining: options.draining } : {}),
   });
   return { app, config, keys, logs, store: options.store };
 }
