@@ -24,6 +24,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { instrumentedStore } from './store/instrumented.js';
 import type { KeyValueStore } from './store/types.js';
+import { KeyRing } from './tokens/key-ring.js';
 import type { KeySet } from './tokens/keys.js';
 import { Revocations } from './tokens/revocations.js';
 import { SecretSealer } from './tokens/sealed-secret.js';
@@ -33,7 +34,8 @@ import { Sessions } from './tokens/sessions.js';
 export interface AppOptions {
   readonly config: Config;
   readonly store: KeyValueStore;
-  readonly keys: KeySet;
+  /** The signing keys; a `KeyRing` lets the process replace them while it serves (a reload of JWT_KEYS). */
+  readonly keys: KeySet | KeyRing;
   readonly providers: ReadonlyMap<string, ConfiguredProvider>;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -42,6 +44,8 @@ export interface AppOptions {
    * with the process metrics, and serves it on METRICS_PORT when that is set.
    */
   readonly metrics?: Metrics;
+  /** Whether the process is draining (SIGTERM): `/readyz` then answers 503, so a load balancer sends no more. */
+  readonly draining?: () => boolean;
 }
 
 /** One limiter per configured limit, on the store every instance shares. */
@@ -54,7 +58,8 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
 
 /** What the routes are given, built on the app's (instrumented) store. */
 function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): HttpDeps {
-  const { config, keys, providers, logger } = options;
+  const { config, providers, logger } = options;
+  const keys = options.keys instanceof KeyRing ? options.keys : new KeyRing(options.keys);
   const revocations = new Revocations(store, clock, config.tokens.clockSkew, { grace: config.tokens.revocationGrace, logger });
   // Subscribed from the start, so that /auth asks the store nothing once the deny-set is loaded.
   revocations.follow();
@@ -66,6 +71,7 @@ function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): Http
     flow: config.flow,
     store,
     keys,
+    draining: options.draining ?? (() => false),
     login: loginDeps(config.flow, {
       store,
       providers,

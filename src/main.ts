@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp, createMetricsApp } from './app.js';
 import { startArgs } from './cli/start-args.js';
@@ -12,7 +13,10 @@ import { signedOutUrl } from './http/routes/logout.js';
 import { createLogger, prettyDestination, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { ProviderSettings } from './providers/index.js';
+import { Shutdown } from './shutdown.js';
 import { connectStore } from './store/connect.js';
+import { KeyRing } from './tokens/key-ring.js';
+import { KeyFileReloader } from './tokens/key-reload.js';
 import { ephemeralKeySet, type KeySet, loadKeyFile } from './tokens/keys.js';
 
 /** A configuration or key file refused: one line on stderr, exit 1, never a stack trace. */
@@ -48,8 +52,13 @@ async function providerSettings(config: Config, logger: Logger): Promise<{ setti
     redirectUri: callbackUrl(config.server.publicUrl, 'dev'),
     postLogoutRedirectUri: signedOutUrl(config.server.publicUrl),
     port: config.dev.idpPort,
+    // oidc-provider's quick-start notices (in-memory adapter, devInteractions), as log lines rather than plain text.
+    onNotice: (level, message) => logger.debug({ event: 'dev_idp_notice', notice_level: level }, `development IdP: ${message}`),
   });
-  logger.warn({ issuer: devIdp.issuer }, 'built-in development IdP started as provider "dev": any user name signs in');
+  logger.warn(
+    { issuer: devIdp.issuer },
+    'built-in development IdP started as provider "dev": any user name signs in (its quick-start notices are logged at debug level)',
+  );
   return { settings: [...config.providers, devIdp.settings], devIdp };
 }
 
@@ -77,6 +86,21 @@ function serveMetrics(config: Config, metrics: Metrics, logger: Logger): ReturnT
   return server;
 }
 
+/**
+ * SIGHUP, and a change to the JWT_KEYS file, read the keys again and put them in use without a
+ * restart; a file that would be refused at start is refused with a warning, and the keys stay.
+ */
+function reloadKeys(tokens: TokenConfig, ring: KeyRing, logger: Logger): KeyFileReloader | undefined {
+  const { keysFile, alg } = tokens;
+  const reloader = keysFile ? new KeyFileReloader({ path: keysFile, alg, ring, logger }).watch() : undefined;
+  process.on('SIGHUP', () => {
+    if (reloader) void reloader.reload('SIGHUP');
+    else
+      logger.warn({ event: 'keys_reload_refused', trigger: 'SIGHUP' }, 'SIGHUP: JWT_KEYS is unset (an ephemeral key): nothing to reload');
+  });
+  return reloader;
+}
+
 async function main(): Promise<void> {
   // --help, --version or a mistaken argument: answered before any configuration is read.
   const early = startArgs(process.argv.slice(2));
@@ -96,7 +120,11 @@ async function main(): Promise<void> {
   const providers = configureProviders(settings, { ...providerOptions(config), clock: systemClock });
   // The one registry of the process with the process metrics (CPU, memory, event loop, GC).
   const metrics = new Metrics({ processMetrics: true });
-  const app = createApp({ config, store: connection.store, keys, providers, logger, clock: systemClock, metrics });
+  const ring = new KeyRing(keys);
+  const shutdown = new Shutdown({ timeout: config.server.shutdownTimeout, logger });
+  const draining = () => shutdown.draining;
+  const app = createApp({ config, store: connection.store, keys: ring, providers, logger, clock: systemClock, metrics, draining });
+  const reloader = reloadKeys(config.tokens, ring, logger);
 
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
   // a failure here is not fatal: discovery is retried by the next login.
@@ -112,21 +140,15 @@ async function main(): Promise<void> {
   });
   const metricsServer = serveMetrics(config, metrics, logger);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    metricsServer?.close();
-    server.close(async () => {
-      await connection.close();
-      await devIdp?.close();
-      process.exit(0);
-    });
-    setTimeout(() => process.exit(0), 5000).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Requests in flight finish (within SHUTDOWN_TIMEOUT), then the store and the development IdP close.
+  shutdown
+    .track(server as Server, [
+      () => reloader?.close(),
+      async () => void metricsServer?.close(),
+      () => connection.close(),
+      async () => devIdp?.close(),
+    ])
+    .onSignals();
 }
 
 await main();

@@ -1,7 +1,7 @@
 /**
  * Writes the JWKS file of private signing keys that JWT_KEYS names.
  *
- *   npm run keys -- [--alg ES256|EdDSA|RS256] [--out FILE] [--rotate | --stage | --promote]
+ *   npm run keys -- [--alg ES256|EdDSA|RS256] [--out FILE] [--rotate | --stage | --promote | --retire]
  *
  * Without an option it refuses to touch an existing file. The first key signs; the others are
  * published for verification, so tokens signed before a rotation still verify until they expire.
@@ -11,7 +11,9 @@
  * --promote  …then swap the first two keys, so the staged key signs; roll that out too.
  *            With several instances, stage-then-promote means no instance ever meets a token
  *            signed by a key it does not know, even during a rolling restart.
- * At most three keys are kept; the oldest is dropped.
+ * --retire   drop the last key (the oldest, once its tokens have expired); never the signing key.
+ * At most three keys are kept; the oldest is dropped. portero reloads the file when it changes (or
+ * on SIGHUP), so none of these needs a restart; README "Rotating the signing key" is the runbook.
  */
 import { chmod, link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -22,7 +24,7 @@ import { isPorteroAlgorithm, PORTERO_ALGORITHMS, type PorteroAlgorithm } from '.
 import { generateKeyJwk, loadKeyFile } from '../tokens/keys.js';
 
 const MAX_KEYS = 3;
-const USAGE = `usage: npm run keys -- [--alg ${PORTERO_ALGORITHMS.join('|')}] [--out FILE] [--rotate | --stage | --promote]`;
+const USAGE = `usage: npm run keys -- [--alg ${PORTERO_ALGORITHMS.join('|')}] [--out FILE] [--rotate | --stage | --promote | --retire]`;
 
 function fail(message: string): never {
   console.error(`keys: ${message}`);
@@ -67,6 +69,7 @@ function options() {
         rotate: { type: 'boolean' },
         stage: { type: 'boolean' },
         promote: { type: 'boolean' },
+        retire: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -74,6 +77,42 @@ function options() {
     }).values;
   } catch (err) {
     fail(`${(err as Error).message}\n${USAGE}`);
+  }
+}
+
+type Options = ReturnType<typeof options>;
+
+/** What to write: the keys kept, in order, the new key if any, and what falls off the end. */
+async function plan(values: Options, out: string, alg: PorteroAlgorithm) {
+  const modes = [values.rotate, values.stage, values.promote, values.retire].filter(Boolean).length;
+  if (modes > 1) fail(`use one of --rotate, --stage, --promote, --retire\n${USAGE}`);
+  const existing = await readExisting(out);
+  if (existing && modes === 0) fail(`${out} exists; use --rotate or --stage to add a new signing key to it, or --out another file`);
+  if (values.promote && (existing?.length ?? 0) < 2) fail(`${out} has no staged key to promote; run --stage first`);
+  if (values.retire && (existing?.length ?? 0) < 2) fail(`${out} holds no key but the signing one; --retire never drops that`);
+  if (values.retire) return { existing, key: undefined, kept: existing?.slice(0, -1) ?? [], dropped: existing?.slice(-1) ?? [] };
+
+  // The new key list: generated key (if any) placed per mode, at most MAX_KEYS, oldest dropped.
+  const key = values.promote ? undefined : await generateKeyJwk(alg);
+  const ordered = orderKeys(existing ?? [], key, values.stage === true);
+  return { existing, key, kept: ordered.slice(0, MAX_KEYS), dropped: ordered.slice(MAX_KEYS) };
+}
+
+/**
+ * Writes a private temporary file beside the target, checks it loads as portero will load it,
+ * then moves it into place: a failed run never leaves a half-written or unloadable key file, and
+ * a portero watching the file reads it once, whole.
+ */
+async function write(out: string, kept: readonly JWK[], signingAlg: PorteroAlgorithm, replace: boolean): Promise<void> {
+  const temporary = `${out}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify({ keys: kept }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await chmod(temporary, 0o600); // the mode given above is only a request, narrowed by umask
+    await loadKeyFile(temporary, signingAlg);
+    if (replace) await rename(temporary, out);
+    else await link(temporary, out); // fails rather than overwrite a file created meanwhile
+  } finally {
+    await unlink(temporary).catch(() => undefined);
   }
 }
 
@@ -87,44 +126,30 @@ async function main(): Promise<void> {
   const alg = (values.alg ?? (readEnv().JWT_ALG?.trim() || 'ES256')) as PorteroAlgorithm;
   if (!isPorteroAlgorithm(alg)) fail(`unknown algorithm ${JSON.stringify(alg)}; use one of ${PORTERO_ALGORITHMS.join(', ')}\n${USAGE}`);
   const out = resolve(values.out ?? 'jwt-keys.json');
-
-  const modes = [values.rotate, values.stage, values.promote].filter(Boolean).length;
-  if (modes > 1) fail(`use one of --rotate, --stage, --promote\n${USAGE}`);
-  const existing = await readExisting(out);
-  if (existing && modes === 0) fail(`${out} exists; use --rotate or --stage to add a new signing key to it, or --out another file`);
-  if (values.promote && (existing?.length ?? 0) < 2) fail(`${out} has no staged key to promote; run --stage first`);
-
-  // The new key list: generated key (if any) placed per mode, at most MAX_KEYS, oldest dropped.
-  const key = values.promote ? undefined : await generateKeyJwk(alg);
-  const ordered = orderKeys(existing ?? [], key, values.stage === true);
-  const kept = ordered.slice(0, MAX_KEYS);
-  const dropped = ordered.slice(MAX_KEYS);
+  const { existing, key, kept, dropped } = await plan(values, out, alg);
   const [signing] = kept;
   if (!signing) fail('no key to write');
   const signingAlg = (signing.alg ?? alg) as PorteroAlgorithm;
+  await write(out, kept, signingAlg, existing !== undefined);
 
-  // Write a private temporary file beside the target, check it loads as portero will load it,
-  // then move it into place: a failed run never leaves a half-written or unloadable key file.
-  const temporary = `${out}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify({ keys: kept }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    await chmod(temporary, 0o600); // the mode given above is only a request, narrowed by umask
-    await loadKeyFile(temporary, signingAlg);
-    if (existing) await rename(temporary, out);
-    else await link(temporary, out); // fails rather than overwrite a file created meanwhile
-  } finally {
-    await unlink(temporary).catch(() => undefined);
-  }
-
-  const done = values.promote ? 'promoted the staged key in' : values.stage ? 'staged a new key in' : existing ? 'rotated' : 'created';
+  const done = values.promote
+    ? 'promoted the staged key in'
+    : values.stage
+      ? 'staged a new key in'
+      : values.retire
+        ? 'retired the oldest key in'
+        : existing
+          ? 'rotated'
+          : 'created';
   console.error(`keys: ${done} ${out} (mode 0600)`);
   if (key) console.error(`keys: new key kid ${key.kid}, alg ${alg}${values.stage ? ' (published, not signing yet)' : ''}`);
   console.error(`keys: signing key kid ${signing.kid}, alg ${signingAlg}`);
   for (const old of kept.slice(1)) console.error(`keys: published for verification: kid ${old.kid ?? '(none)'}, alg ${old.alg ?? '?'}`);
-  for (const old of dropped) console.error(`keys: dropped (oldest): kid ${old.kid ?? '(none)'}`);
+  for (const old of dropped) console.error(`keys: ${values.retire ? 'retired' : 'dropped (oldest)'}: kid ${old.kid ?? '(none)'}`);
   if (signingAlg !== 'ES256') console.error(`keys: set JWT_ALG=${signingAlg} for portero: the signing key's alg must match it`);
-  if (values.stage) console.error('keys: roll this file out to every instance, then run --promote and roll it out again');
-  else if (existing) console.error('keys: restart every portero instance to sign with the new key');
+  if (existing)
+    console.error("keys: portero reloads this file when it changes (or on SIGHUP): look for keys_reloaded in each instance's log");
+  if (values.stage) console.error("keys: once every instance publishes it and the key set's caches have aged (5 minutes), run --promote");
 }
 
 await main().catch((err: Error) => fail(err.message));

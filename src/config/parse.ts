@@ -69,6 +69,7 @@ function server(reader: EnvReader, production: boolean): ServerConfig {
     port,
     host: reader.text('HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     ...proxies(reader),
+    shutdownTimeout: reader.integer('SHUTDOWN_TIMEOUT', 10, 1, 600),
   };
 }
 

@@ -15,6 +15,8 @@ export interface ServerConfig {
   readonly trustedProxies: readonly string[];
   /** TRUSTED_PROXY_HEADER: `x-forwarded-for` (default) or `forwarded` (RFC 7239), the one header read. */
   readonly trustedProxyHeader: 'x-forwarded-for' | 'forwarded';
+  /** SHUTDOWN_TIMEOUT: seconds the requests in flight have to finish after SIGTERM before they are cut short (exit 1). */
+  readonly shutdownTimeout: number;
 }
 
 export interface LogConfig {

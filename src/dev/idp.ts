@@ -5,6 +5,7 @@ import type { Configuration } from 'oidc-provider';
 import type { ProviderSettings } from '../providers/index.js';
 import type { IssuerSettings } from '../providers/settings.js';
 import { generateKeyJwk } from '../tokens/keys.js';
+import { captureProviderNotices, type NoticeLevel } from './console-notices.js';
 
 export interface DevIdp {
   readonly issuer: string;
@@ -57,9 +58,12 @@ export interface DevIdpOptions {
   readonly postLogoutRedirectUri?: string;
   readonly port?: number;
   readonly host?: string;
+  /** Each of oidc-provider's console notices (its quick-start warnings), taken off the console while it runs. */
+  readonly onNotice?: (level: NoticeLevel, message: string) => void;
 }
 
 export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
+  const restoreConsole = options.onNotice ? captureProviderNotices(options.onNotice) : () => {};
   // Loaded only here, at run time: nothing else of portero needs oidc-provider.
   const { default: OidcProvider } = await import('oidc-provider');
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
@@ -93,6 +97,6 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      }).finally(restoreConsole),
   };
 }

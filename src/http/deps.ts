@@ -3,7 +3,7 @@ import type { FlowConfig, ServerConfig, TokenConfig } from '../config/types.js';
 import type { LoginDeps } from '../flow/login.js';
 import type { SessionLifecycle } from '../flow/session-lifecycle.js';
 import type { KeyValueStore } from '../store/types.js';
-import type { KeySet } from '../tokens/keys.js';
+import type { KeyRing } from '../tokens/key-ring.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { PorteroCookies } from './cookies.js';
 import type { ClientLimit } from './rate-limit.js';
@@ -20,7 +20,10 @@ export interface HttpDeps {
   readonly flow: FlowConfig;
   /** For `/readyz` (whether the store answers) and back-channel logout (the logout tokens already used). */
   readonly store: KeyValueStore;
-  readonly keys: KeySet;
+  /** The keys in use, read at each request: a reload of JWT_KEYS replaces them. */
+  readonly keys: KeyRing;
+  /** Whether the process is draining after SIGTERM: `/readyz` answers 503. */
+  readonly draining: () => boolean;
   readonly login: LoginDeps;
   readonly sessions: Sessions;
   /** Sessions in the store: begun at the callback, renewed by `/refresh` and `/auth`, ended by the logouts. */

@@ -106,7 +106,9 @@ export async function loadKeyFile(path: string, defaultAlg: PorteroAlgorithm): P
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new Error(`JWT_KEYS: cannot read ${path} as JSON: ${(err as Error).message}`);
+    // Never a SyntaxError's message: it quotes the text around the fault, a piece of a private key.
+    const reason = err instanceof SyntaxError ? 'it is not valid JSON' : (err as Error).message;
+    throw new Error(`JWT_KEYS: cannot read ${path} as JSON: ${reason}`);
   }
   const keys = (parsed as JSONWebKeySet | undefined)?.keys;
   if (!Array.isArray(keys)) throw new Error(`JWT_KEYS: ${path} is not a JWKS ({"keys": [...]})`);

@@ -6,6 +6,7 @@ import type { Profile } from '../providers/index.js';
 import type { PorteroClaims, SessionClaims } from '../shared/claims.js';
 import { claimsProblem, hasPorteroClaims, isCanonicalJws } from '../shared/token-shape.js';
 import { type IssuedToken, issueToken, renewToken } from './issue.js';
+import { KeyRing } from './key-ring.js';
 import type { KeySet } from './keys.js';
 import type { Revocations } from './revocations.js';
 import { VerifiedTokens } from './verified-cache.js';
@@ -21,29 +22,47 @@ const refused = (message: string, reason: string, cause?: unknown) =>
  * `/userinfo` and `/logout`.
  */
 export class Sessions {
-  readonly #keys: KeySet;
+  /** The keys in use: a reload of JWT_KEYS replaces them (`KeyRing`). */
+  readonly #keys: KeyRing;
   readonly #revocations: Revocations;
   readonly #settings: SessionSettings;
   readonly #clock: Clock;
-  /** Tokens that passed `verify` under these keys and settings; see `VerifiedTokens`. */
-  readonly #verified: VerifiedTokens;
+  readonly #cacheEntries: number | undefined;
+  /**
+   * Tokens that passed `verify` under `keys` and these settings; see `VerifiedTokens`. A new key
+   * set starts a new, empty cache: nothing verified under a key that a reload retired survives it.
+   */
+  #verified: { readonly keys: KeySet; readonly tokens: VerifiedTokens };
 
-  constructor(keys: KeySet, revocations: Revocations, settings: SessionSettings, clock: Clock, options: { cacheEntries?: number } = {}) {
-    this.#keys = keys;
+  constructor(
+    keys: KeySet | KeyRing,
+    revocations: Revocations,
+    settings: SessionSettings,
+    clock: Clock,
+    options: { cacheEntries?: number } = {},
+  ) {
+    this.#keys = keys instanceof KeyRing ? keys : new KeyRing(keys);
     this.#revocations = revocations;
     this.#settings = settings;
     this.#clock = clock;
-    this.#verified = new VerifiedTokens(clock, options.cacheEntries);
+    this.#cacheEntries = options.cacheEntries;
+    this.#verified = { keys: this.#keys.current, tokens: new VerifiedTokens(clock, options.cacheEntries) };
+  }
+
+  /** The verified tokens of `keys`: an empty cache when they are not the keys the cache was filled under. */
+  #verifiedUnder(keys: KeySet): VerifiedTokens {
+    if (this.#verified.keys !== keys) this.#verified = { keys, tokens: new VerifiedTokens(this.#clock, this.#cacheEntries) };
+    return this.#verified.tokens;
   }
 
   /** Signs a new session token for a user who just signed in with provider `providerId`, never valid past `notAfter` (seconds). */
   issue(providerId: string, profile: Profile, notAfter?: number): Promise<IssuedToken> {
-    return issueToken(this.#keys, this.#settings, this.#clock, providerId, profile, notAfter);
+    return issueToken(this.#keys.current, this.#settings, this.#clock, providerId, profile, notAfter);
   }
 
   /** A new token of a living session, with the claims it was given at sign-in; never valid past `notAfter` (seconds). */
   renew(claims: SessionClaims, notAfter: number): IssuedToken {
-    return renewToken(this.#keys, this.#settings, this.#clock, claims, notAfter);
+    return renewToken(this.#keys.current, this.#settings, this.#clock, claims, notAfter);
   }
 
   /**
@@ -60,7 +79,7 @@ export class Sessions {
     if (typeof iat !== 'number' || !Number.isSafeInteger(iat) || iat * 1000 > this.#clock.now() + this.#settings.clockSkew * 1000) {
       throw refused('the token is not valid', 'bad iat');
     }
-    return this.#verifyAfresh(token, new Date(iat * 1000));
+    return this.#verifyAfresh(token, this.#keys.current, new Date(iat * 1000));
   }
 
   /**
@@ -68,10 +87,11 @@ export class Sessions {
    * of its algorithms. Whatever else it holds (expired, revoked, another audience) is for `verify`.
    */
   async signedByPortero(token: string): Promise<boolean> {
+    const keys = this.#keys.current;
     // A token that passed `verify` passed this too.
-    if (this.#verified.get(VerifiedTokens.keyOf(token))) return true;
+    if (this.#verifiedUnder(keys).get(VerifiedTokens.keyOf(token))) return true;
     try {
-      await compactVerify(token, this.#keys.verifier, { algorithms: [...this.#keys.algorithms] });
+      await compactVerify(token, keys.verifier, { algorithms: [...keys.algorithms] });
       return true;
     } catch (cause) {
       if (cause instanceof joseErrors.JOSEError || cause instanceof TypeError) return false;
@@ -84,17 +104,20 @@ export class Sessions {
    * are frozen: one token's are shared by every request presenting it until it expires.
    */
   async verify(token: string): Promise<PorteroClaims> {
+    // One key set for the whole check: a reload meanwhile leaves this result in the cache it replaced.
+    const keys = this.#keys.current;
+    const verified = this.#verifiedUnder(keys);
     const key = VerifiedTokens.keyOf(token);
-    return this.#verified.get(key) ?? this.#verified.set(key, await this.#verifyAfresh(token));
+    return verified.get(key) ?? verified.set(key, await this.#verifyAfresh(token, keys));
   }
 
-  async #verifyAfresh(token: string, at = new Date(this.#clock.now())): Promise<PorteroClaims> {
+  async #verifyAfresh(token: string, keys: KeySet, at = new Date(this.#clock.now())): Promise<PorteroClaims> {
     // The one encoding portero writes, so a token has one text (the one a deny list or cache keys by).
     if (!isCanonicalJws(token)) throw refused('the token is not valid', 'not canonical');
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.#keys.verifier, {
-        algorithms: [...this.#keys.algorithms],
+      ({ payload } = await jwtVerify(token, keys.verifier, {
+        algorithms: [...keys.algorithms],
         issuer: this.#settings.issuer,
         ...(this.#settings.audience ? { audience: this.#settings.audience } : {}),
         typ: 'JWT',

@@ -31,8 +31,9 @@ function frozen(claims: PorteroClaims): PorteroClaims {
  * usable token). At most `maxEntries`, least recently used evicted first: a flood of distinct
  * valid tokens costs verifications, not memory.
  *
- * One cache belongs to one `Sessions`, so to one key set: keys rotated away (a restart with
- * another JWT_KEYS) start with an empty cache, and nothing verified under the old keys survives.
+ * One cache belongs to one key set of one `Sessions`: when JWT_KEYS is reloaded (or read anew by
+ * a restart), the new keys start with an empty cache, so nothing verified under a key that was
+ * retired survives the reload.
  */
 export class VerifiedTokens {
   readonly #entries = new Map<string, Entry>();

@@ -120,6 +120,26 @@ describe('npm run keys', () => {
     expect(both.stderr).toContain('use one of --rotate, --stage, --promote');
   });
 
+  it('--retire drops the last key, the old one after a promote, and never the signing key', async () => {
+    const path = join(dir, 'k.json');
+    await keys(['--out', 'k.json']);
+    await keys(['--out', 'k.json', '--stage']);
+    await keys(['--out', 'k.json', '--promote']);
+    const [signing, old] = await readKeys(path);
+    const retired = await keys(['--out', 'k.json', '--retire']);
+    expect(retired.code, retired.stderr).toBe(0);
+    expect(retired.stderr).toContain(`keys: retired: kid ${old?.kid}`);
+    expect(retired.stderr).toContain(`keys: signing key kid ${signing?.kid}`);
+    expect((await readKeys(path)).map((key) => key.kid)).toEqual([signing?.kid]);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+
+    const before = await readFile(path, 'utf8');
+    const alone = await keys(['--out', 'k.json', '--retire']);
+    expect(alone.code).not.toBe(0);
+    expect(alone.stderr).toContain('holds no key but the signing one; --retire never drops that');
+    expect(await readFile(path, 'utf8')).toBe(before);
+  });
+
   it('--rotate refuses a file that is not a JWKS and leaves it alone', async () => {
     await writeFile(join(dir, 'jwt-keys.json'), '{"not": "keys"}');
     const { code, stderr } = await keys(['--rotate']);

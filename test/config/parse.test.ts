@@ -82,6 +82,13 @@ describe('parseConfig problems', () => {
     expect(parseConfig({ PROVIDER_TIMEOUT: '3' }).flow.providerTimeout).toBe(3);
   });
 
+  it('takes SHUTDOWN_TIMEOUT in whole seconds from 1 to 600, 10 by default', () => {
+    expect(parseConfig({}).server.shutdownTimeout).toBe(10);
+    expect(parseConfig({ SHUTDOWN_TIMEOUT: '25' }).server.shutdownTimeout).toBe(25);
+    expect(problemsOf({ SHUTDOWN_TIMEOUT: '0' })).toEqual(['SHUTDOWN_TIMEOUT must be a whole number from 1 to 600, got "0"']);
+    expect(problemsOf({ SHUTDOWN_TIMEOUT: '10s' })).toEqual(['SHUTDOWN_TIMEOUT must be a whole number from 1 to 600, got "10s"']);
+  });
+
   it('takes REVOCATION_GRACE in whole seconds up to an hour, 0 (never) by default', () => {
     expect(parseConfig({}).tokens.revocationGrace).toBe(0);
     expect(parseConfig({ REVOCATION_GRACE: '30' }).tokens.revocationGrace).toBe(30);

@@ -87,6 +87,21 @@ const reach = (url: string) =>
     (err: Error) => (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.message,
   );
 
+describe('what npm start writes in development', () => {
+  // Regression: oidc-provider's quick-start notices ("oidc-provider WARNING: ...") came as plain
+  // text between the JSON lines, on stderr, at start and at the first sign-in.
+  it('is JSON log lines only, the development IdP included, through a sign-in', () => {
+    const lines = gateway.logs().split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line), `not a log line: ${line}`).not.toThrow();
+    expect(gateway.logs()).not.toContain('oidc-provider');
+    expect(gateway.logLines().find((line) => line.issuer)).toMatchObject({
+      level: 'warn',
+      msg: expect.stringContaining('its quick-start notices are logged at debug level'),
+    });
+  });
+});
+
 describe('development mode listens on loopback only', () => {
   // Regression: it listened on 0.0.0.0, exposing ephemeral keys and an IdP where any name signs in.
   it('answers on http://localhost:PORT and 127.0.0.1, not on the machine address a neighbour sees', async () => {

@@ -15,6 +15,9 @@ import { assertPythonJwt, startPythonBackend, type PythonBackend } from '../supp
 // nginx's auth_request (portero's /auth), a Python backend (examples/python/app.py, PyJWT) and a
 // Node backend (portero/verify, in this process and as plain `node examples/node/verify.mjs`),
 // each fetching the keys through nginx. Dropping the old key refuses its tokens everywhere.
+// The processes also reload the file by themselves when it changes (test/dev/key-reload.test.ts
+// follows the README's runbook that way); the restarts here are the rollout of an operator whose
+// instances each hold a copy, and what they assert holds whichever of the two comes first.
 
 const AUDIENCE = 'reports';
 const NODE_EXAMPLE = 'examples/node/verify.mjs';
@@ -137,8 +140,9 @@ async function stageAndRollOut(): Promise<string> {
 }
 
 /**
- * Promote: B signs. Restart process a only: its tokens carry kid B, and process b, still on the
- * staged file, already takes them, so the rollout refuses no one. Then restart b.
+ * Promote: B signs. Restart process a only: its tokens carry kid B, and process b, on the staged
+ * file unless it has reloaded the promoted one already, takes them either way, so the rollout
+ * refuses no one. Then restart b.
  */
 async function promoteAndRollOut(kidB: string): Promise<void> {
   const promoted = await keys('promote');

@@ -14,6 +14,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import type { ProviderRegistry } from '../../src/providers/index.js';
 import { presets } from '../../src/providers/index.js';
 import type { KeyValueStore } from '../../src/store/types.js';
+import { KeyRing } from '../../src/tokens/key-ring.js';
 import { ephemeralKeySet, type KeySet } from '../../src/tokens/keys.js';
 
 export const TEST_COOKIE_SECRET = 'test-cookie-secret-0123456789-abcdefghij';
@@ -55,12 +56,15 @@ export interface TestAppOptions {
   /** Environment variables, as an operator would set them. PUBLIC_URL defaults to https://gateway.test. */
   env?: Record<string, string>;
   store: KeyValueStore;
-  keys?: KeySet;
+  /** A `KeyRing` lets the test reload the keys, as SIGHUP does, while the app serves. */
+  keys?: KeySet | KeyRing;
   clock?: Clock;
   /** Provider types beside the presets, for tests of a preset's hooks. */
   registry?: ProviderRegistry;
   /** Where the app counts; a registry of its own (without the process metrics) by default. */
   metrics?: Metrics;
+  /** Whether the process drains (after SIGTERM, in main.ts). */
+  draining?: () => boolean;
 }
 
 export interface TestApp {
@@ -77,14 +81,15 @@ export interface TestApp {
 export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
   const registry = { ...presets, ...options.registry };
   const config = parseConfig({ PUBLIC_URL: 'https://gateway.test', COOKIE_SECRET: TEST_COOKIE_SECRET, ...options.env }, registry);
-  const keys = options.keys ?? (await ephemeralKeySet(config.tokens.alg));
+  const given = options.keys ?? (await ephemeralKeySet(config.tokens.alg));
+  const keys = given instanceof KeyRing ? given.current : given;
   const logs = new LogCapture();
   const metrics = options.metrics ?? new Metrics();
   const app = createApp({
     metrics,
     config,
     store: options.store,
-    keys,
+    keys: given,
     providers: configureProviders(config.providers, {
       ...providerOptions(config),
       registry,
@@ -93,6 +98,7 @@ export async function buildTestApp(options: TestAppOptions): Promise<TestApp> {
     // LOG_LEVEL as an operator sets it, else debug: tests see every line the gateway writes by default.
     logger: createLogger(options.env?.LOG_LEVEL === undefined ? 'debug' : config.log.level, logs),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.draining ? { draining: options.draining } : {}),
   });
   return { app, config, keys, logs, store: options.store, metrics };
 }

@@ -50,6 +50,7 @@ export class HostileProvider {
   /** Requests received whose answer is neither finished nor cut off by the client. */
   readonly #open = new Set<IncomingMessage>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #holds = new Map<string, { readonly released: Promise<void>; arrive(): void }>();
 
   private constructor(server: Server) {
     this.#server = server;
@@ -73,9 +74,23 @@ export class HostileProvider {
     this.#misbehaviours.set(pathname, { how, times: options.times ?? Number.POSITIVE_INFINITY });
   }
 
+  /**
+   * From now on, requests to `pathname` wait unanswered until `release()`, then get the upstream's
+   * answer: a provider slow for as long as the test needs. `arrived` resolves once one is waiting.
+   */
+  hold(pathname: string): { readonly arrived: Promise<void>; release(): void } {
+    let arrive!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#holds.set(pathname, { released, arrive });
+    return { arrived, release };
+  }
+
   /** Every path behaves again. */
   behave(): void {
     this.#misbehaviours.clear();
+    this.#holds.clear();
   }
 
   /** Every path behaves again, and the counts start from zero (between tests). */
@@ -115,9 +130,13 @@ export class HostileProvider {
       this.#misbehave(misbehaviour.how, response);
       return;
     }
-    this.#forward(request, response).catch((err: unknown) => {
-      response.writeHead(500, { 'content-type': 'text/plain' }).end(`hostile provider: ${(err as Error).message}`);
-    });
+    const held = this.#holds.get(pathname);
+    held?.arrive();
+    (held?.released ?? Promise.resolve())
+      .then(() => this.#forward(request, response))
+      .catch((err: unknown) => {
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(`hostile provider: ${(err as Error).message}`);
+      });
   }
 
   #misbehave(how: Misbehaviour, response: ServerResponse): void {

@@ -64,6 +64,10 @@ export interface GatewayProcess {
   logs(): string;
   /** The JSON log lines it printed so far (plain lines are left out). */
   logLines(): Record<string, unknown>[];
+  /** Sends `signal` to the gateway's process (SIGHUP: reload the keys; SIGTERM: drain and exit). */
+  signal(signal: NodeJS.Signals): void;
+  /** Its exit code once it has exited by itself or by a signal it handles (null when a signal killed it). */
+  readonly exited: Promise<number | null>;
   /** SIGTERM to the whole process group; resolves once no process of it remains. */
   stop(): Promise<void>;
 }
@@ -193,6 +197,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
     port,
     logs: () => output.all,
     logLines: () => jsonLines(output.stdout),
+    signal: (signal) => child.kill(signal),
+    exited,
     stop: () => stopGroup(child, describe),
   };
 }

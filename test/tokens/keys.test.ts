@@ -153,4 +153,16 @@ describe('loadKeyFile', () => {
     await expect(loadKeyFile(file('array.json', '[]'), 'ES256')).rejects.toThrow(/array\.json is not a JWKS/);
     await expect(loadKeyFile(join(dir, 'missing.json'), 'ES256')).rejects.toThrow(/^JWT_KEYS: cannot read .*missing\.json/);
   });
+
+  it('never quotes a broken file: the text around the fault is a piece of a private key', async () => {
+    // A key file cut by an editor mid-write, or a stray character: JSON.parse's message would quote what surrounds it.
+    const key = await generateKeyJwk('ES256');
+    const text = JSON.stringify({ keys: [key] }, null, 2).replace(`"d": "${key.d}"`, `"d": x"${key.d}"`);
+    const err = await loadKeyFile(file('typo.json', text), 'ES256').then(
+      () => expect.fail('accepted'),
+      (err: unknown) => err as Error,
+    );
+    expect(err.message).toMatch(/^JWT_KEYS: cannot read .*typo\.json as JSON: it is not valid JSON$/);
+    for (let at = 0; at + 6 <= key.d!.length; at++) expect(err.message).not.toContain(key.d!.slice(at, at + 6));
+  });
 });

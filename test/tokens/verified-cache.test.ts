@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, type JWTVerifyGetKey } from 'jose';
 import { MemoryStore } from '../../src/store/memory.js';
+import { KeyRing } from '../../src/tokens/key-ring.js';
 import { buildKeySet, generateKeyJwk, type KeySet } from '../../src/tokens/keys.js';
 import { Revocations } from '../../src/tokens/revocations.js';
 import { Sessions } from '../../src/tokens/sessions.js';
@@ -129,5 +130,49 @@ describe('keys rotated away (JWT_KEYS)', () => {
     await expect(retired.sessions.authenticate(token)).rejects.toMatchObject({ detail: { reason: 'ERR_JWKS_NO_MATCHING_KEY' } });
     expect(await retired.sessions.signedByPortero(token)).toBe(false);
     await expect(before.sessions.authenticate(token)).resolves.toMatchObject({ sub: 'corp:u' });
+  });
+});
+
+describe('keys reloaded while the process serves (SIGHUP, or the JWT_KEYS file changed)', () => {
+  async function reloading(first: KeySet) {
+    const clock = new ManualClock();
+    const ring = new KeyRing(first);
+    const sessions = new Sessions(ring, new Revocations(new MemoryStore(clock), clock, 0), SETTINGS, clock);
+    return { ring, sessions };
+  }
+
+  it('a token of a key the reload retired is refused at once by the same Sessions that had verified and cached it', async () => {
+    const oldKey = await generateKeyJwk('ES256');
+    const newKey = await generateKeyJwk('ES256');
+    const { ring, sessions } = await reloading(await buildKeySet([oldKey], 'ES256'));
+    const { token } = await sessions.issue('corp', { subject: 'u' });
+    // Verified twice: the second answer comes from the cache.
+    await sessions.authenticate(token);
+    await expect(sessions.authenticate(token)).resolves.toMatchObject({ sub: 'corp:u' });
+
+    // Stage and promote: the old key is still published, so its token stays valid; new tokens carry the new kid.
+    ring.replace(await buildKeySet([oldKey, newKey], 'ES256'));
+    await expect(sessions.authenticate(token)).resolves.toMatchObject({ sub: 'corp:u' });
+    ring.replace(await buildKeySet([newKey, oldKey], 'ES256'));
+    await expect(sessions.authenticate(token)).resolves.toMatchObject({ sub: 'corp:u' });
+    const renewed = await sessions.issue('corp', { subject: 'u' });
+    expect(decodeProtectedHeader(renewed.token).kid).toBe(newKey.kid);
+
+    // Retired: no cache entry made under the old keys survives the reload.
+    ring.replace(await buildKeySet([newKey], 'ES256'));
+    await expect(sessions.authenticate(token)).rejects.toMatchObject({ detail: { reason: 'ERR_JWKS_NO_MATCHING_KEY' } });
+    expect(await sessions.signedByPortero(token)).toBe(false);
+    await expect(sessions.authenticate(renewed.token)).resolves.toMatchObject({ sub: 'corp:u' });
+  });
+
+  it('a verification under the old keys that ends after the reload leaves nothing in the new cache', async () => {
+    const oldKey = await generateKeyJwk('ES256');
+    const { ring, sessions } = await reloading(await buildKeySet([oldKey], 'ES256'));
+    const { token } = await sessions.issue('corp', { subject: 'u' });
+    // Started under the old keys; the reload to a set without them comes while jose verifies.
+    const pending = sessions.verify(token);
+    ring.replace(await buildKeySet([await generateKeyJwk('ES256')], 'ES256'));
+    await expect(pending).resolves.toMatchObject({ sub: 'corp:u' });
+    await expect(sessions.verify(token)).rejects.toMatchObject({ detail: { reason: 'ERR_JWKS_NO_MATCHING_KEY' } });
   });
 });

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { isPorteroError, UNAUTHENTICATED } from '../../errors.js';
 import type { PorteroClaims } from '../../shared/claims.js';
+import type { KeySet } from '../../tokens/keys.js';
 import type { HttpDeps } from '../deps.js';
 import { pageContext } from '../layout.js';
 import { FAVICON_SVG } from '../marks.js';
@@ -11,10 +13,67 @@ import type { AppEnv } from '../types.js';
 const signInLinks = (deps: HttpDeps): ProviderLink[] =>
   [...deps.login.providers.values()].map(({ id, displayName, definition }) => ({ id, displayName, type: definition.type }));
 
+/** Each key set's JWKS as served, with its entity tag: a reload of JWT_KEYS changes both at once. */
+const served = new WeakMap<KeySet, { readonly body: string; readonly etag: string }>();
+
+function jwksOf(keys: KeySet): { readonly body: string; readonly etag: string } {
+  let entry = served.get(keys);
+  if (!entry) {
+    const body = JSON.stringify(keys.publicJwks);
+    entry = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+    served.set(keys, entry);
+  }
+  return entry;
+}
+
+/** Key discovery: portero's public keys and the metadata that points at them, always of the keys in use. */
+function keyDiscoveryRoutes(deps: HttpDeps) {
+  const app = new Hono<AppEnv>();
+  const { server } = deps;
+
+  app.get('/.well-known/jwks.json', (c) => {
+    const { body, etag } = jwksOf(deps.keys.current);
+    c.header('cache-control', 'public, max-age=300');
+    c.header('etag', etag);
+    // A cache revalidating the set it holds: unchanged unless the keys were reloaded since.
+    const held = c.req.header('if-none-match')?.split(/\s*,\s*/) ?? [];
+    if (held.includes(etag)) return c.body(null, 304);
+    c.header('content-type', 'application/json');
+    return c.body(body);
+  });
+
+  app.get('/.well-known/openid-configuration', (c) => {
+    c.header('cache-control', 'public, max-age=300');
+    return c.json({
+      issuer: deps.tokens.issuer,
+      jwks_uri: `${server.publicUrl}/.well-known/jwks.json`,
+      userinfo_endpoint: `${server.publicUrl}/userinfo`,
+      id_token_signing_alg_values_supported: deps.keys.current.algorithms,
+      claims_supported: [
+        'iss',
+        'aud',
+        'sub',
+        'iat',
+        'exp',
+        'jti',
+        'sid',
+        'provider',
+        'email',
+        'email_verified',
+        'name',
+        'preferred_username',
+        'picture',
+      ],
+    });
+  });
+
+  return app;
+}
+
 /** The sign-in page, key discovery and health: what needs no session. */
 export function publicRoutes(deps: HttpDeps) {
   const app = new Hono<AppEnv>();
-  const { cookies, server } = deps;
+  const { cookies } = deps;
   const providerLinks = signInLinks(deps);
 
   app.get('/', async (c) => {
@@ -40,39 +99,16 @@ export function publicRoutes(deps: HttpDeps) {
     return c.body(FAVICON_SVG);
   });
 
-  app.get('/.well-known/jwks.json', (c) => {
-    c.header('cache-control', 'public, max-age=300');
-    return c.json(deps.keys.publicJwks);
-  });
-
-  app.get('/.well-known/openid-configuration', (c) => {
-    c.header('cache-control', 'public, max-age=300');
-    return c.json({
-      issuer: deps.tokens.issuer,
-      jwks_uri: `${server.publicUrl}/.well-known/jwks.json`,
-      userinfo_endpoint: `${server.publicUrl}/userinfo`,
-      id_token_signing_alg_values_supported: deps.keys.algorithms,
-      claims_supported: [
-        'iss',
-        'aud',
-        'sub',
-        'iat',
-        'exp',
-        'jti',
-        'sid',
-        'provider',
-        'email',
-        'email_verified',
-        'name',
-        'preferred_username',
-        'picture',
-      ],
-    });
-  });
+  app.route('/', keyDiscoveryRoutes(deps));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', async (c) => {
+    // Draining after SIGTERM: requests in flight finish, a load balancer should send no new ones.
+    if (deps.draining()) {
+      c.header('cache-control', 'no-store');
+      return c.json({ status: 'draining' }, 503);
+    }
     await deps.store.ping();
     return c.json({ status: 'ready' });
   });
