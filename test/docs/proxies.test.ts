@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { blocksCoveredBy } from '../support/code-blocks.js';
 import { IDENTITY_HEADERS } from '../../src/http/identity-headers.js';
 import { buildTestApp, fromPeer, memoryStore, type TestApp } from '../support/app.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -12,8 +13,7 @@ import { MockOidcProvider } from '../support/mock-oidc.js';
 // proxy needs, the headers it copies are the five /auth sends, and nothing reaches the app
 // without asking portero first.
 
-const doc = readFileSync(new URL('../../docs/proxies.md', import.meta.url), 'utf8');
-const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => parse(match[1] as string) as Record<string, unknown>);
+const blocks = blocksCoveredBy('test/docs/proxies.test.ts').map((block) => parse(block.text) as Record<string, unknown>);
 
 /** What the checks read of Traefik's dynamic configuration (file provider). */
 interface TraefikConfig {

@@ -223,8 +223,9 @@ describe('store errors', () => {
       'result=forbidden': 0,
       'result=error': 1,
     });
-    // The login's limit, the readiness probe's ping, /auth's read of the session, the sign-out's revocation.
-    expect(Object.fromEntries(failed)).toEqual({ 'operation=rate_limit': 1, 'operation=ping': 1, 'operation=get': 1, 'operation=set': 1 });
+    // The login's limit, the readiness probe's ping, /auth's read of the session and the sign-out's
+    // of its ID token (for the provider's logout), the sign-out's revocation.
+    expect(Object.fromEntries(failed)).toEqual({ 'operation=rate_limit': 1, 'operation=ping': 1, 'operation=get': 2, 'operation=set': 1 });
     expect(sampleValue(samples, 'portero_store_command_duration_seconds_count', { operation: 'ping' })).toBe(1);
     expect(sampleValue(samples, 'portero_logins_started_total', { provider: 'corp' })).toBe(1);
   });

@@ -59,8 +59,8 @@ async function signOut(c: Context<AppEnv>, deps: HttpDeps, { returnTo, everywher
     // A token that is not portero's has nothing to end; the cookie is cleared either way.
     const claims = await deps.sessions.verifyForRenewal(token).catch(() => undefined);
     if (!claims || ended.some((session) => session.sid === claims.sid)) continue;
-    // Read before the session ends, with it.
-    first ??= { claims, idToken: await deps.lifecycle.idTokenOf(claims.sid) };
+    // Read before the session ends, with it; a store that cannot answer fails the revocation next, not this.
+    first ??= { claims, idToken: await deps.lifecycle.idTokenOf(claims.sid).catch(() => undefined) };
     if (everywhere) ended.push(...(await deps.lifecycle.endAllOf(claims.sub, 'everywhere')));
     // Its own too: a session begun before sessions were kept is in no index, but its token is revoked.
     if (!ended.some((session) => session.sid === claims.sid))
