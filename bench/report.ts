@@ -19,7 +19,9 @@ export const ROW_NAMES: Readonly<Record<RowKey, string>> = {
 export interface Memory {
   /** MEMORY USAGE of what one pending flow adds to Redis, keys included. */
   readonly bytesPerPendingFlow: number;
-  /** MEMORY USAGE of what one sign-out (a revoked session) adds to Redis. */
+  /** MEMORY USAGE of what one signed-in session adds to Redis (its record, its grant with the ID token, its index entry). */
+  readonly bytesPerSession: number;
+  /** MEMORY USAGE of what one sign-out leaves in Redis (its revocation), once its session is forgotten. */
   readonly bytesPerRevokedSession: number;
   readonly rssIdleBytes: number;
   readonly rssAfterLoadBytes: number;
@@ -105,7 +107,7 @@ export function formatReport(rows: Partial<Record<RowKey, Row>>, memory: Memory,
   );
   const mib = (bytes: number) => fixed(bytes / 2 ** 20, 1);
   const mem = [
-    `Redis per pending flow: ${fixed(memory.bytesPerPendingFlow, 0)} bytes; per revoked session: ${fixed(memory.bytesPerRevokedSession, 0)} bytes`,
+    `Redis per pending flow: ${fixed(memory.bytesPerPendingFlow, 0)} bytes; per session: ${fixed(memory.bytesPerSession, 0)} bytes; per revoked session: ${fixed(memory.bytesPerRevokedSession, 0)} bytes`,
     `portero RSS: ${mib(memory.rssIdleBytes)} MiB idle, ${mib(memory.rssAfterLoadBytes)} MiB after load`,
   ].join('\n');
   return [measured, ratioTable, targetTable, mem].join('\n\n');

@@ -77,14 +77,19 @@ async function redisMemory(
   portero: Started,
   redisUrl: string,
   count: number,
-): Promise<Pick<Memory, 'bytesPerPendingFlow' | 'bytesPerRevokedSession'>> {
+): Promise<Pick<Memory, 'bytesPerPendingFlow' | 'bytesPerSession' | 'bytesPerRevokedSession'>> {
   const tokens: string[] = [];
-  for (let i = 0; i < count; i++) tokens.push(await loginOnce(portero.origin));
-  const bytesPerRevokedSession = await bytesPerRecord(redisUrl, count, async () => {
+  // A signed-in session: its record, the provider's grant (its ID token), its place in its user's set.
+  const bytesPerSession = await bytesPerRecord(redisUrl, count, async () => {
+    for (let i = 0; i < count; i++) tokens.push(await loginOnce(portero.origin));
+  });
+  // A sign-out forgets the session and leaves its revocation: what remains once both are done.
+  const signOutChange = await bytesPerRecord(redisUrl, count, async () => {
     for (const token of tokens) await logout(portero.origin, token);
   });
+  const bytesPerRevokedSession = bytesPerSession + signOutChange;
   const bytesPerPendingFlow = await bytesPerRecord(redisUrl, count, () => startLogins(portero.origin, count));
-  return { bytesPerPendingFlow, bytesPerRevokedSession };
+  return { bytesPerPendingFlow, bytesPerSession, bytesPerRevokedSession };
 }
 
 /** The Auth.js sign-in request: its CSRF token, fetched once, in the form body and its cookie. */

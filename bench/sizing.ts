@@ -21,6 +21,7 @@ export interface Sizing {
   readonly authPerSecondPerRedisShard: number;
   readonly redisMiBPerMillionPendingFlows: number;
   readonly redisMiBPerMillionRevokedSessions: number;
+  readonly redisMiBPerMillionSessions: number;
   readonly workload: {
     readonly loginsPerSecond: number;
     readonly authPerSecond: number;
@@ -58,6 +59,7 @@ export function sizing(rows: Partial<Record<RowKey, Row>>, memory: Memory): Sizi
     authPerSecondPerRedisShard: perCore(authRedisUs),
     redisMiBPerMillionPendingFlows: mib(memory.bytesPerPendingFlow * 1_000_000),
     redisMiBPerMillionRevokedSessions: mib(memory.bytesPerRevokedSession * 1_000_000),
+    redisMiBPerMillionSessions: mib(memory.bytesPerSession * 1_000_000),
     workload: {
       loginsPerSecond,
       authPerSecond,
@@ -78,7 +80,7 @@ export function formatSizing(s: Sizing): string {
   return [
     `per gateway core: ${n(s.loginsPerSecondPerGatewayCore)} whole logins/s or ${n(s.authPerSecondPerGatewayCore)} /auth/s`,
     `per Redis shard (one thread): ${n(s.loginsPerSecondPerRedisShard)} whole logins/s or ${n(s.authPerSecondPerRedisShard)} /auth/s`,
-    `Redis per million pending flows: ${n(s.redisMiBPerMillionPendingFlows)} MiB; per million revoked sessions: ${n(s.redisMiBPerMillionRevokedSessions)} MiB`,
+    `Redis per million pending flows: ${n(s.redisMiBPerMillionPendingFlows)} MiB; per million revoked sessions: ${n(s.redisMiBPerMillionRevokedSessions)} MiB; per million signed-in sessions: ${n(s.redisMiBPerMillionSessions)} MiB`,
     `${n(WORKLOAD.loginsPerHour)} logins/h (${n(w.loginsPerSecond)}/s) and ${n(WORKLOAD.authPerHour)} /auth/h (${n(w.authPerSecond)}/s): ` +
       `${n(w.gatewayCores, 2)} gateway cores, ${n(w.redisCores, 3)} Redis cores on average; ` +
       `${w.instances} one-core instances (one spare) and ${w.redisShards} Redis shard(s) at ${PLANNED_UTILISATION * 100}% planned use; ` +

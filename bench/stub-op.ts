@@ -14,7 +14,12 @@ import type { AddressInfo } from 'node:net';
 
 export const OP_CLIENT_ID = 'bench';
 export const OP_CLIENT_SECRET = 'bench-client-secret-of-the-stub-provider';
-/** The one user: the ID token carries every claim portero's oidc preset reads, userinfo repeats them. */
+/**
+ * The user: the ID token carries every claim portero's oidc preset reads, userinfo repeats them.
+ * Each code exchange signs in another one (`alice-1`, `alice-2`, …), as a gateway's logins come
+ * from many people: one user signing in a million times would have SESSIONS_PER_USER end her
+ * oldest session at each login, which no real load does.
+ */
 export const OP_USER = {
   sub: 'alice',
   email: 'alice@corp.example',
@@ -30,9 +35,11 @@ export function mintCode(nonce: string | null, challenge: string | null): string
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-function idToken(key: KeyObject, issuer: string, nonce: string | null): string {
+let signIns = 0;
+
+function idToken(key: KeyObject, issuer: string, nonce: string | null, sub: string): string {
   const now = Math.floor(Date.now() / 1000);
-  const claims = { iss: issuer, aud: OP_CLIENT_ID, iat: now, exp: now + 300, ...OP_USER, ...(nonce ? { nonce } : {}) };
+  const claims = { iss: issuer, aud: OP_CLIENT_ID, iat: now, exp: now + 300, ...OP_USER, sub, ...(nonce ? { nonce } : {}) };
   const input = `${b64({ alg: 'ES256', kid: 'op', typ: 'JWT' })}.${b64(claims)}`;
   return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
@@ -69,7 +76,13 @@ async function token(req: IncomingMessage, res: ServerResponse, key: KeyObject, 
   }
   const verifier = form.get('code_verifier') ?? '';
   if (code.c && createHash('sha256').update(verifier).digest('base64url') !== code.c) return json(res, 400, { error: 'invalid_grant' });
-  json(res, 200, { access_token: 'stub-access-token', token_type: 'Bearer', expires_in: 300, id_token: idToken(key, issuer, code.n) });
+  const sub = `${OP_USER.sub}-${++signIns}`;
+  json(res, 200, {
+    access_token: `stub-access-token.${sub}`,
+    token_type: 'Bearer',
+    expires_in: 300,
+    id_token: idToken(key, issuer, code.n, sub),
+  });
 }
 
 function authorize(url: URL, res: ServerResponse): void {
@@ -105,7 +118,10 @@ export async function startStubOp(port = 0): Promise<{ issuer: string; server: S
     }
     if (url.pathname === '/jwks') return json(res, 200, jwks);
     if (url.pathname === '/authorize') return authorize(url, res);
-    if (url.pathname === '/userinfo') return json(res, 200, OP_USER);
+    if (url.pathname === '/userinfo') {
+      const sub = /^Bearer stub-access-token\.(.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? OP_USER.sub;
+      return json(res, 200, { ...OP_USER, sub });
+    }
     if (url.pathname === '/token' && req.method === 'POST') {
       return void token(req, res, privateKey, issuer).catch(() => json(res, 500, { error: 'server_error' }));
     }

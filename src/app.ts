@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { type Clock, systemClock } from './clock.js';
 import type { Config, RateLimitConfig } from './config/types.js';
 import { NOT_FOUND, PorteroError } from './errors.js';
+import { logoutOrigin } from './flow/end-session.js';
 import { loginDeps } from './flow/login.js';
 import { SessionLifecycle } from './flow/session-lifecycle.js';
 import type { ConfiguredProvider } from './flow/provider-client.js';
@@ -54,6 +55,12 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
     ...(limits.login ? { login: clientLimit(store, 'login', limits.login) } : {}),
     ...(limits.callback ? { callback: clientLimit(store, 'callback', limits.callback) } : {}),
   };
+}
+
+/** Where a sign-out form's redirect may go: the allowed `return_to` origins, and the providers' own for their logout. */
+function formTargets(config: Config, providers: AppOptions['providers']): string[] {
+  const origins = [...providers.values()].map((provider) => (provider.settings.logout === 'local' ? undefined : logoutOrigin(provider)));
+  return [...new Set([...config.flow.allowedRedirects, ...origins.filter((origin): origin is string => origin !== undefined)])];
 }
 
 /** What the routes are given, built on the app's (instrumented) store. */
@@ -120,7 +127,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   root.use(requestId());
   root.use(requestLog(logger, clock));
   root.use(requestMetrics(metrics, new Set(providers.keys())));
-  root.use(securityHeaders({ secure: config.cookies.secure, brand: config.brand }));
+  root.use(securityHeaders({ secure: config.cookies.secure, brand: config.brand, formTargets: formTargets(config, providers) }));
   root.use(async (c, next) => {
     c.set('basePath', basePath);
     c.set('brand', config.brand);

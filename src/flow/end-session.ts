@@ -14,6 +14,16 @@ export interface EndSessionParams {
 }
 
 /**
+ * The origin a provider's end_session_endpoint is expected on: its issuer's (where Keycloak, Okta,
+ * Auth0, Entra ID and oidc-provider all have it), for the pages' CSP `form-action`, which browsers
+ * hold a sign-out form's redirect to. None for a provider without discovery (OAuth 2.0).
+ */
+export function logoutOrigin(provider: Pick<ConfiguredProvider, 'definition' | 'settings'>): string | undefined {
+  const server = provider.definition.server(provider.settings);
+  return server.kind === 'discovery' && URL.canParse(server.issuer) ? new URL(server.issuer).origin : undefined;
+}
+
+/**
  * Where to send the browser to sign out at the provider too: its `end_session_endpoint` with
  * `id_token_hint`, `post_logout_redirect_uri`, `state` and `client_id` (openid-client's
  * `buildEndSessionUrl`), or undefined when its discovery names none (Google, and every OAuth 2.0

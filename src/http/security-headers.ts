@@ -17,13 +17,22 @@ export function logoSource(logoUrl: string): string {
  * one stylesheet by its hash, images from portero itself (the favicon) and the operator's logo
  * only, are never framed, and post forms to portero only.
  */
-export function securityHeaders(options: { readonly secure: boolean; readonly brand: BrandConfig }) {
+export function securityHeaders(options: {
+  readonly secure: boolean;
+  readonly brand: BrandConfig;
+  /**
+   * Where a form of portero's may end up besides portero: a sign-out posts to /logout, which
+   * redirects to `return_to` (an allowed origin) or to the provider's end_session_endpoint, and
+   * browsers hold a form's redirects to `form-action` too.
+   */
+  readonly formTargets?: readonly string[];
+}) {
   return secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'none'"],
       styleSrc: [STYLE_SOURCE],
       imgSrc: ["'self'", ...(options.brand.logoUrl ? [logoSource(options.brand.logoUrl)] : [])],
-      formAction: ["'self'"],
+      formAction: ["'self'", ...(options.formTargets ?? [])],
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },

@@ -64,7 +64,7 @@ describe('npm run bench -- --smoke', () => {
       }
       expect(row.units, key).toBeGreaterThan(0);
     }
-    for (const field of ['bytesPerPendingFlow', 'bytesPerRevokedSession', 'rssIdleBytes', 'rssAfterLoadBytes']) {
+    for (const field of ['bytesPerPendingFlow', 'bytesPerSession', 'bytesPerRevokedSession', 'rssIdleBytes', 'rssAfterLoadBytes']) {
       expect(report.memory[field], field).toBeGreaterThan(0);
     }
     expect(report.targets).toHaveLength(7);

@@ -131,11 +131,19 @@ async function expectTokenCookieHidden(): Promise<void> {
 }
 
 /** portero's own page shows who she is and a sign-out button; after it, she is signed out. */
+/** The provider's "sign out?" page, where portero's /logout continued (RP-initiated logout): she says yes. */
+async function confirmSignOutAtProvider(): Promise<void> {
+  await page.waitForURL((url) => url.origin === stack.op.issuer);
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+}
+
 async function signOutAtPortero(): Promise<void> {
   await page.goto(`${stack.url}/`);
   expect(await heading()).toBe(`Signed in as ${OP_ACCOUNTS.alice!.name}`);
   expect(await page.locator('pre').textContent()).toContain('"sub": "corp:alice"');
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  // Signed out at the provider too: its own page asks, and sends her back to portero.
+  await confirmSignOutAtProvider();
   await page.waitForURL(`${stack.url}/`);
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   expect(await page.getByRole('link', { name: 'Continue with Corp SSO' }).count()).toBe(1);
@@ -204,7 +212,7 @@ describe('a person in a real browser', () => {
     expect(await tokenCookie(), 'signed out by a link on another site').toBe(token);
     expect(new URL(page.url()).pathname).toBe('/logout');
     expect(await heading()).toBe('Sign out?');
-    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Sign out', exact: true }).count()).toBe(1);
     await expectStillSignedIn(appUrl);
 
     // Its form posts to /logout: refused, and she stays signed in.
@@ -220,6 +228,7 @@ describe('a person in a real browser', () => {
     const back = `${pages.app}/app?bye=1`;
     await page.goto(`${pages.app}/app?${new URLSearchParams({ logout: `${stack.url}/logout?return_to=${encodeURIComponent(back)}` })}`);
     await page.getByRole('link', { name: 'Sign out' }).click();
+    await confirmSignOutAtProvider();
     await page.waitForURL(back);
     expect(await heading()).toBe('the app');
     expect(await tokenCookie()).toBeUndefined();

@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeJwt, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
 import { unescapeHtml } from '../support/html.js';
 import { PORTERO_ADMIN_LOCATION, PORTERO_LOCATIONS } from '../support/nginx.js';
-import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
+import { confirmSignOutAtOp, OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
 import { REPO_ROOT, type GatewayProcess } from '../support/process.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -53,6 +54,18 @@ async function tokenClaims(browser: TestBrowser) {
   if (!cookie) throw new Error('no auth_token cookie');
   const { payload } = await jwtVerify(cookie.value, verifyKeys, { issuer: stack.url, algorithms: ['ES256'], typ: 'JWT' });
   return payload;
+}
+
+/**
+ * `token` as portero signed it `secondsAgo` earlier (same session, same claims, its own iat, exp
+ * and jti), with the stack's JWT_KEYS signing key: what a browser holds after a while.
+ */
+async function signedEarlier(token: string, secondsAgo: number): Promise<string> {
+  const [key] = (JSON.parse(await readFile(stack.jwtKeysFile, 'utf8')) as JSONWebKeySet).keys as (JWK & { kid: string })[];
+  const iat = Math.floor(Date.now() / 1000) - secondsAgo;
+  return new SignJWT({ ...decodeJwt(token), iat, exp: iat + 3600, jti: randomUUID() })
+    .setProtectedHeader({ alg: 'ES256', kid: key!.kid, typ: 'JWT' })
+    .sign(await importJWK(key!, 'ES256'));
 }
 
 /** How many `/auth` requests a process refused because the session was signed out. */
@@ -103,8 +116,14 @@ async function signInFrom(browser: TestBrowser, signInPage: URL, page: string): 
 async function signOut(browser: TestBrowser): Promise<void> {
   const logout = await browser.get(network, `${stack.url}/logout?${new URLSearchParams({ return_to: `${stack.url}/app/` })}`);
   expect(logout.status).toBe(302);
-  expect(logout.headers.get('location')).toBe(`${stack.url}/app/`);
   expect(await browser.cookie(stack.url, 'auth_token')).toBeUndefined();
+  // On to sign out at the provider too (its end_session endpoint), which sends her back through /signed-out.
+  const atProvider = new URL(logout.headers.get('location')!);
+  expect(atProvider.origin).toBe(stack.op.issuer);
+  const back = await confirmSignOutAtOp(browser, atProvider, stack.url);
+  expect(`${back.origin}${back.pathname}`).toBe(`${stack.url}/signed-out`);
+  const landed = await browser.get(network, back, undefined, { from: stack.op.issuer });
+  expect(landed.headers.get('location')).toBe(`${stack.url}/app/`);
   const again = await browser.get(network, `${stack.url}/app/`);
   expect(again.status).toBe(302);
   expect(new URL(again.headers.get('location')!).searchParams.get('return_to')).toBe(`${stack.url}/app/`);
@@ -245,6 +264,32 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       await signOut(browser);
       await expectRevokedEverywhere(token, page);
       expect(stack.app.requests.length, 'the app saw a request after sign-out').toBe(received + 1);
+    });
+
+    it("renews an expired token of a living session in passing: nginx hands portero's Set-Cookie to the browser, the app the new token", async () => {
+      const browser = new TestBrowser();
+      const page = `${stack.url}/app/renewal`;
+      const token = await signInFrom(browser, await sentToSignIn(browser, page), page);
+      // The same session's token as portero signed it an hour and a half ago, expired since: what a
+      // browser holds once JWT_TTL has passed while its session lives on.
+      const expired = await signedEarlier(token, 5400);
+      const answer = await fetch(page, { headers: { cookie: `auth_token=${expired}` }, redirect: 'manual' });
+      expect(answer.status).toBe(200);
+      const line = answer.headers.getSetCookie().find((cookie) => cookie.startsWith('auth_token='));
+      expect(line).toMatch(/^auth_token=[\w-]+\.[\w-]+\.[\w-]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/);
+      const renewed = line!.slice('auth_token='.length, line!.indexOf(';'));
+      const { payload } = await jwtVerify(renewed, verifyKeys, { issuer: stack.url, algorithms: ['ES256'], typ: 'JWT' });
+      expect(payload).toMatchObject({ sub: `${stack.providerId}:alice`, sid: decodeJwt(token).sid });
+      expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 3000);
+      expect(stack.app.requests.at(-1)!.headers['x-auth-request-token']).toBe(renewed);
+      // The renewed token passes as it is, and gets no new one (it is fresh).
+      const next = await fetch(page, { headers: { cookie: `auth_token=${renewed}` }, redirect: 'manual' });
+      expect(next.status).toBe(200);
+      expect(next.headers.getSetCookie()).toEqual([]);
+      // Once the session is signed out, its expired token renews no more.
+      await browser.jar.setCookie(`auth_token=${renewed}; Path=/`, stack.url);
+      await browser.get(network, `${stack.url}/logout`);
+      expect((await fetch(page, { headers: { cookie: `auth_token=${expired}` }, redirect: 'manual' })).status).toBe(302);
     });
 
     it("hands the app portero's token as Authorization, never the client's own; refuses one's cookie beside another's portero token", async () => {

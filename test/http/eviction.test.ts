@@ -224,6 +224,29 @@ describe('what portero keeps in Redis', () => {
     expect(await operator.ttl(keys[0]!)).toBeGreaterThan(595);
   });
 
+  it('a session: its record until idle, its grant until SESSION_TTL, a member in its user’s set; about 1.4 KB together', async () => {
+    const { gateway, operator } = await stack([], { JWT_TTL: '3600' });
+    const { token } = await signIn(gateway);
+    const { sid, sub } = decodeJwt(token) as { sid: string; sub: string };
+    const keys = [`portero:session:${sid}`, `portero:session-grant:${sid}`, `portero:user-sessions:${sub}`];
+    // Beside the rate limits' counters (rl:), these only.
+    const kept = (await operator.keys('portero:*')).filter((key) => !key.startsWith('portero:rl:'));
+    expect(kept.sort()).toEqual([...keys].sort());
+    const bytes = await Promise.all(keys.map(async (key) => Number(await operator.call('MEMORY', 'USAGE', key))));
+    const measured = bytes.join(', ');
+    // Measured 440, 1000 (most of it the provider's ID token, kept for id_token_hint) and 180.
+    expect(bytes[0], measured).toBeLessThan(600);
+    expect(bytes[1]).toBeLessThan(1600);
+    expect(bytes.reduce((sum, each) => sum + each, 0)).toBeLessThan(2200);
+    // SESSION_IDLE_TTL (a day) for the record, SESSION_TTL (a week) for the grant and the user's set.
+    expect(await operator.ttl(keys[0]!)).toBeGreaterThan(86_400 - 5);
+    expect(await operator.ttl(keys[0]!)).toBeLessThanOrEqual(86_400);
+    expect(await operator.ttl(keys[1]!)).toBeGreaterThan(604_800 - 5);
+    expect(await operator.ttl(keys[2]!)).toBeGreaterThan(604_800 - 5);
+    // This provider gives no refresh token: the grant is the ID token and when it was given.
+    expect(Object.keys(JSON.parse((await operator.get(keys[1]!))!))).toEqual(['v', 'idToken', 'refreshedAt']);
+  });
+
   it('a sign-out: one revoked: key of about 120 bytes, for what is left of the token', async () => {
     const { gateway, operator } = await stack([], { JWT_TTL: '3600' });
     const { browser, token } = await signIn(gateway);

@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, memoryStore, type TestApp } from '../support/app.js';
 import { network, TestBrowser } from '../support/browser.js';
-import { OP_ACCOUNTS, type OidcOp, parseForm, signInAtOp, startOidcOp } from '../support/oidc-op.js';
+import { confirmSignOutAtOp, OP_ACCOUNTS, type OidcOp, signInAtOp, startOidcOp } from '../support/oidc-op.js';
 import { freePort } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -41,21 +41,6 @@ async function signIn(): Promise<{ browser: TestBrowser; token: string }> {
   return { browser, token: (await browser.cookie(publicUrl, 'auth_token'))!.value };
 }
 
-/** The provider's "sign out?" page at `url`, answered yes: where it sends the browser then. */
-async function confirmAtProvider(browser: TestBrowser, url: string): Promise<URL> {
-  const confirm = await browser.get(network, url, undefined, { from: publicUrl });
-  expect(confirm.status).toBe(200);
-  const form = parseForm(await confirm.text(), url);
-  const done = await browser.request(network, form.action, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ ...form.fields, logout: 'yes' }).toString(),
-  });
-  expect(done.status).toBeGreaterThanOrEqual(300);
-  expect(done.status).toBeLessThan(400);
-  return new URL(done.headers.get('location')!, url);
-}
-
 const authStatus = async (token: string) => (await fetch(`${publicUrl}/auth`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 describe('logout with a real OpenID provider', () => {
@@ -69,7 +54,7 @@ describe('logout with a real OpenID provider', () => {
     expect(endSession.origin).toBe(op.issuer);
     expect(await authStatus(token)).toBe(401);
 
-    const back = await confirmAtProvider(browser, endSession.href);
+    const back = await confirmSignOutAtOp(browser, endSession.href, publicUrl);
     expect(`${back.origin}${back.pathname}`).toBe(`${publicUrl}/signed-out`);
     const landed = await browser.get(network, back, undefined, { from: op.issuer });
     expect(landed.status).toBe(302);
@@ -91,7 +76,7 @@ describe('logout with a real OpenID provider', () => {
     // The user signs out at the provider itself (another of its apps did it, say), not through portero.
     const endSession = new URL(`${op.issuer}/session/end`);
     endSession.searchParams.set('id_token_hint', idToken);
-    await confirmAtProvider(browser, endSession.href);
+    await confirmSignOutAtOp(browser, endSession.href, publicUrl);
     await pollUntil(async () => (await authStatus(token)) === 401, { what: 'the back-channel logout to end the session', timeoutMs: 3000 });
     expect(gateway.logs.lines.find((line) => line.route === '/backchannel-logout/:provider')).toMatchObject({ status: 200 });
     expect(gateway.logs.lines.find((line) => line.event === 'session_ended' && line.sid === sid)).toMatchObject({ reason: 'backchannel' });

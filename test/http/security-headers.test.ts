@@ -24,6 +24,20 @@ describe('every response', () => {
     }
   });
 
+  it("lets a sign-out form's redirect reach the allowed origins and the providers' own for their logout, nowhere else", async () => {
+    const gateway = await buildTestApp({
+      store: memoryStore(),
+      env: { ...idp.env('corp'), ALLOWED_REDIRECTS: 'https://app.example.com,https://*.example.org' },
+    });
+    const csp = (await gateway.app.request('https://gateway.test/')).headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("form-action 'self' https://app.example.com https://*.example.org https://idp.example.test;");
+    const local = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), PROVIDER_CORP_LOGOUT: 'local' } });
+    // Without ALLOWED_REDIRECTS, PUBLIC_URL's origin is the one allowed; a provider whose logout stays local adds none.
+    expect((await local.app.request('https://gateway.test/')).headers.get('content-security-policy')).toContain(
+      "form-action 'self' https://gateway.test;",
+    );
+  });
+
   it('builds the redirect URI from PUBLIC_URL alone, never from Host or X-Forwarded-Host (RFC 9700 4.1)', async () => {
     const gateway = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), TRUSTED_PROXIES: '10.0.0.0/8' } });
     const response = await gateway.app.request(

@@ -237,7 +237,13 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
 
-    const op = await startOidcOp({ redirectUris: [`${url}/callback/${providerId}`] });
+    // Registered as an operator registers portero: its callback, where RP-initiated logout returns,
+    // and where the provider posts its back-channel logout tokens (through the proxy, as any request).
+    const op = await startOidcOp({
+      redirectUris: [`${url}/callback/${providerId}`],
+      postLogoutRedirectUris: [`${url}/signed-out`],
+      backchannelLogoutUri: `${url}/backchannel-logout/${providerId}`,
+    });
     stops.push(() => op.close());
 
     const jwtKeysFile = await writeJwtKeys(stops);

@@ -375,3 +375,20 @@ export async function signInAtOp(browser: TestBrowser, authorizationUrl: string 
   }
   throw new Error(`still at the provider after 20 steps from ${String(authorizationUrl)} (last: ${url})`);
 }
+
+/**
+ * The provider's "sign out?" page at `url` (its end_session endpoint, where portero's /logout
+ * sends the browser), answered "yes" as a person clicks it: where the provider sends the browser then.
+ */
+export async function confirmSignOutAtOp(browser: TestBrowser, url: string | URL, from: string): Promise<URL> {
+  const confirm = await browser.get(network, url, undefined, { from });
+  if (confirm.status !== 200) throw new Error(`the provider answered ${confirm.status} at ${url}:\n${await confirm.text()}`);
+  const form = parseForm(await confirm.text(), String(url));
+  const done = await browser.request(network, form.action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...form.fields, logout: 'yes' }).toString(),
+  });
+  if (!isRedirect(done)) throw new Error(`the provider answered ${done.status} to the sign-out:\n${await done.text()}`);
+  return new URL(done.headers.get('location')!, String(url));
+}

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { BAD_REQUEST, PorteroError, UNKNOWN_PROVIDER } from '../../errors.js';
-import { endSessionUrl } from '../../flow/end-session.js';
+import { endSessionUrl, logoutOrigin } from '../../flow/end-session.js';
 import { validateLogoutToken } from '../../flow/logout-token.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
 import type { EndedSession } from '../../flow/session-lifecycle.js';
@@ -43,7 +43,8 @@ async function continueAt(deps: HttpDeps, claims: PorteroClaims | undefined, idT
     idTokenHint: idToken,
     state: returnTo,
   }).catch(() => undefined);
-  return url?.href ?? returnTo;
+  // Elsewhere than its issuer's origin, the pages' CSP (form-action) would stop the browser on the way.
+  return url && url.origin === logoutOrigin(provider) ? url.href : returnTo;
 }
 
 /**
