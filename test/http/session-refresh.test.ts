@@ -115,6 +115,23 @@ describe('renewal with a refresh token', () => {
     expect((await grantOf(sid)).refreshedAt).toBe(clock.now());
   });
 
+  it('never waits on a lock an instance left behind when it crashed: renews without asking, and asks once the lock expired', async () => {
+    const { token, sid } = await signIn(a);
+    clock.advance(61);
+    // What an instance that crashed mid-refresh leaves: its lock, with the TTL it had left (1 s here).
+    await first.raw.set(`${first.prefix}session-lock:${sid}`, 'crashed-instance', 'EX', 1);
+    const before = idp.refreshRequests;
+    expect((await refresh(b, token)).status).toBe(200);
+    expect(idp.refreshRequests).toBe(before);
+    await pollUntil(async () => (await first.raw.exists(`${first.prefix}session-lock:${sid}`)) === 0, {
+      what: 'the left-behind lock to expire',
+      timeoutMs: 3000,
+      intervalMs: 50,
+    });
+    expect((await refresh(b, token)).status).toBe(200);
+    expect(idp.refreshRequests).toBe(before + 1);
+  });
+
   it('signs out a user disabled at the provider at the next renewal after the interval, refused on the other instance too', async () => {
     const { token, sid } = await signIn(a);
     const other = await signIn(a, 'bob');
