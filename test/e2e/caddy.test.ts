@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PORTERO_CADDYFILE, PORTERO_REDIRECT_CADDYFILE, startCaddy } from '../support/caddy.js';
 import { network, TestBrowser } from '../support/browser.js';
 import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { startedOnce } from '../support/started-once.js';
 import { OP_ACCOUNTS, signInAtOp } from '../support/oidc-op.js';
 import { REPO_ROOT } from '../support/process.js';
 
@@ -193,24 +194,18 @@ describe('behind Caddy: forward_auth, two processes, Redis, an OpenID provider',
 });
 
 describe('behind Caddy in redirect mode: forward_auth asks /auth/redirect (deploy/caddy/Caddyfile.redirect)', () => {
-  let redirecting: E2eStack;
-  let startFailure: unknown;
-  beforeAll(async () => {
-    try {
-      redirecting = await startE2eStack({
+  const started = startedOnce(
+    () =>
+      startE2eStack({
         proxy: 'caddy',
         caddyfile: { path: PORTERO_REDIRECT_CADDYFILE },
         env: { PROVIDER_CORP_ALLOWED_GROUPS: 'staff,admins' },
-      });
-    } catch (err) {
-      startFailure = err;
-    }
-  }, 60_000);
+      }),
+    (running) => running.stop(),
+  );
+  let redirecting: E2eStack;
   beforeEach(() => {
-    if (startFailure) throw startFailure;
-  });
-  afterAll(async () => {
-    await redirecting?.stop();
+    redirecting = started.value;
   });
 
   it("sends a stranger to sign in with portero's own 302, no handle_response, and back; then lets them through with portero's headers only", async () => {

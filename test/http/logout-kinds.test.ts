@@ -1,8 +1,7 @@
 import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ephemeralKeySet } from '../../src/tokens/keys.js';
-import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, memoryStore, type TestApp } from '../support/app.js';
+import { buildTestApp, memoryStore, type TestApp, type TwoInstances, twoInstancesOnRedis } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
@@ -21,7 +20,7 @@ const COOKIE = '__Host-auth_token';
 const env = { ...idp.env('corp'), ALLOWED_REDIRECTS: 'https://app.example.com' };
 
 beforeAll(() => msw.listen({ onUnhandledRequest: 'error' }));
-const opened: IsolatedRedisStore[] = [];
+const opened: TwoInstances[] = [];
 afterEach(async () => {
   for (const store of opened.splice(0)) await store.close();
 });
@@ -31,15 +30,9 @@ afterAll(async () => {
 });
 
 async function twoInstances() {
-  const keys = await ephemeralKeySet('ES256');
-  const first = await isolatedRedisStore(redis.url);
-  const second = await isolatedRedisStore(redis.url, first.prefix);
-  opened.push(first, second);
-  return {
-    a: await buildTestApp({ store: first.store, keys, env }),
-    b: await buildTestApp({ store: second.store, keys, env }),
-    raw: first.raw,
-  };
+  const both = await twoInstancesOnRedis(redis.url, env);
+  opened.push(both);
+  return both;
 }
 
 async function signIn(gateway: TestApp, provider: MockOidcProvider, sub: string, claims: Record<string, unknown> = {}) {

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ephemeralKeySet } from '../../src/tokens/keys.js';
-import { buildTestApp, isolatedRedisStore, memoryStore } from '../support/app.js';
+import { buildTestApp, memoryStore, twoInstancesOnRedis } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
@@ -26,22 +26,15 @@ afterAll(async () => {
 });
 
 /** Two instances as operators run them: one Redis, one COOKIE_SECRET, one JWT_KEYS file. */
-async function twoInstancesOnRedis() {
-  const keys = await ephemeralKeySet('ES256');
-  const a = await isolatedRedisStore(redis.url);
-  const b = await isolatedRedisStore(redis.url, a.prefix);
-  connections.push(a, b);
-  return {
-    instanceA: await buildTestApp({ store: a.store, keys, env }),
-    instanceB: await buildTestApp({ store: b.store, keys, env }),
-    raw: a.raw,
-    prefix: a.prefix,
-  };
+async function twoInstances() {
+  const both = await twoInstancesOnRedis(redis.url, env);
+  connections.push(both);
+  return { instanceA: both.a, instanceB: both.b, raw: both.raw, prefix: both.prefix };
 }
 
 describe('behind a load balancer', () => {
   it('a login started on instance A completes on instance B when they share Redis', async () => {
-    const { instanceA, instanceB, raw, prefix } = await twoInstancesOnRedis();
+    const { instanceA, instanceB, raw, prefix } = await twoInstances();
     const browser = new TestBrowser();
     const login = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/home`);
     const callback = idp.authorize(login.headers.get('location')!, {
@@ -66,7 +59,7 @@ describe('behind a load balancer', () => {
   });
 
   it('two logins interleaved in one browser, spread over both instances, both complete', async () => {
-    const { instanceA, instanceB } = await twoInstancesOnRedis();
+    const { instanceA, instanceB } = await twoInstances();
     const browser = new TestBrowser();
     const first = await browser.get(instanceA.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/first`);
     const second = await browser.get(instanceB.app, `${GATEWAY}/login/corp?return_to=https://app.example.com/second`);

@@ -147,3 +147,31 @@ export async function isolatedRedisStore(
 export const fromPeer = (address: string) => ({ incoming: { socket: { remoteAddress: address } } });
 
 export const memoryStore = (clock: Clock = { now: () => Date.now() }) => new MemoryStore(clock);
+
+/** Two instances as operators run them, and a raw client to look into their Redis; `close` ends both connections. */
+export interface TwoInstances {
+  readonly a: TestApp;
+  readonly b: TestApp;
+  /** What an operator sees with redis-cli, without the prefix. */
+  readonly raw: Redis;
+  readonly prefix: string;
+  close(): Promise<void>;
+}
+
+/** Two instances on one Redis, with one COOKIE_SECRET and one JWT_KEYS key set, built from `env`. */
+export async function twoInstancesOnRedis(redisUrl: string, env: Record<string, string>, clock?: ManualClock): Promise<TwoInstances> {
+  const keys = await ephemeralKeySet('ES256');
+  const first = await isolatedRedisStore(redisUrl, undefined, clock);
+  const second = await isolatedRedisStore(redisUrl, first.prefix, clock);
+  const options = { keys, env, ...(clock ? { clock } : {}) };
+  return {
+    a: await buildTestApp({ store: first.store, ...options }),
+    b: await buildTestApp({ store: second.store, ...options }),
+    raw: first.raw,
+    prefix: first.prefix,
+    async close() {
+      await first.close();
+      await second.close();
+    },
+  };
+}
