@@ -97,6 +97,7 @@ describe('POST /refresh', () => {
     );
     expect((await gateway.app.request(`${GATEWAY}/auth`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
     expect(JSON.parse((await store.get(`session:${before.sid}`))!).lastSeen).toBe(clock.now());
+    expect((await gateway.metrics.scrape()).body).toContain('portero_tokens_renewed_total{provider="corp",via="refresh"} 1');
     clock.advance(DAY - 1);
     expect(await store.get(`session:${before.sid}`)).toBeDefined();
   });
@@ -252,6 +253,8 @@ describe('sign out everywhere', () => {
     const ended = gateway.logs.lines.filter((line) => line.event === 'session_ended');
     expect(ended.map((line) => line.reason)).toEqual(['everywhere', 'everywhere']);
     expect(await store.members('user-sessions:corp:ada')).toEqual([]);
+    // And counted, by kind.
+    expect((await gateway.metrics.scrape()).body).toContain('portero_sessions_ended_total{kind="everywhere"} 2');
   });
 
   it('is a button on the signed-in page, beside Sign out', async () => {
