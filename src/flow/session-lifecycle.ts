@@ -126,7 +126,9 @@ export class SessionLifecycle {
       await this.#end(record, 'invalid_grant');
       throw sessionEnded('at the provider');
     }
+    // Ended while this renewal ran (a sign-out, its provider refresh in flight): it stays ended.
     const touched = await store.touch(record);
+    if (!touched) throw sessionEnded('(signed out during the renewal)');
     const sessionLeft = seconds(touched.expiresAt - this.#deps.clock.now());
     return { ...tokens.renew(touched.claims, seconds(touched.expiresAt)), sessionLeft, refreshed: outcome === 'refreshed' };
   }
