@@ -4,6 +4,7 @@ import type { Config, RateLimitConfig } from './config/types.js';
 import { NOT_FOUND, PorteroError } from './errors.js';
 import { logoutOrigin } from './flow/end-session.js';
 import { loginDeps } from './flow/login.js';
+import { checkSessionAccess } from './flow/session-access.js';
 import { SessionLifecycle } from './flow/session-lifecycle.js';
 import type { ConfiguredProvider } from './flow/provider-client.js';
 import { clientAddress } from './http/client-address.js';
@@ -71,6 +72,16 @@ function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): Http
   // Subscribed from the start, so that /auth asks the store nothing once the deny-set is loaded.
   revocations.follow();
   const sessions = new Sessions(keys, revocations, config.tokens, clock);
+  const login = loginDeps(config.flow, {
+    store,
+    providers,
+    clock,
+    onEmailsFileError: (path, code) =>
+      logger.warn(
+        { event: 'emails_file_unreadable', path, code },
+        'an allowed-emails file could not be read again: its last addresses stay',
+      ),
+  });
   return {
     server: config.server,
     clock,
@@ -79,16 +90,7 @@ function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): Http
     store,
     keys,
     draining: options.draining ?? (() => false),
-    login: loginDeps(config.flow, {
-      store,
-      providers,
-      clock,
-      onEmailsFileError: (path, code) =>
-        logger.warn(
-          { event: 'emails_file_unreadable', path, code },
-          'an allowed-emails file could not be read again: its last addresses stay',
-        ),
-    }),
+    login,
     sessions,
     lifecycle: new SessionLifecycle({
       store: new SessionStore(store, clock, config.sessions.idleTtl),
@@ -99,6 +101,7 @@ function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): Http
       clock,
       providerTimeout: config.flow.providerTimeout,
       tokenTtl: config.tokens.ttl,
+      checkAccess: (provider, claims) => checkSessionAccess(config.flow.access, login.emailsFiles, provider, claims),
     }),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl }),
     limits: rateLimiters(config.rateLimits, store),

@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
 import type { FlowConfig } from '../config/types.js';
 import { ACCESS_DENIED, FLOW_INVALID, ID_TOKEN_INVALID, PorteroError, PROVIDER_ERROR, UNKNOWN_PROVIDER } from '../errors.js';
-import { type AccessRules, type Profile, providerPrefix } from '../providers/index.js';
+import { type Profile, providerPrefix } from '../providers/index.js';
 import type { KeyValueStore } from '../store/types.js';
 import { checkAccess, groupsForToken } from './access.js';
 import { EmailsFiles } from './emails-file.js';
@@ -12,6 +12,7 @@ import { classifyGrantError } from './grant-errors.js';
 import { readProfile, type TokenResponse } from './profile.js';
 import { type ConfiguredProvider, metadataOf } from './provider-client.js';
 import { resolveReturnTo } from './return-to.js';
+import { withFileEmails } from './session-access.js';
 
 export interface LoginDeps {
   readonly flows: FlowStore;
@@ -226,12 +227,6 @@ async function exchangeCode(
   } catch (cause) {
     throw classifyGrantError(cause, provider.id);
   }
-}
-
-/** The rules with the addresses of `_ALLOWED_EMAILS_FILE` as it is now, added to `_ALLOWED_EMAILS`. */
-async function withFileEmails(rules: AccessRules, files: EmailsFiles): Promise<AccessRules> {
-  if (!rules.emailsFile) return rules;
-  return { ...rules, emails: [...(rules.emails ?? []), ...(await files.emails(rules.emailsFile))] };
 }
 
 /**

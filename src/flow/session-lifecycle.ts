@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SessionConfig } from '../config/types.js';
-import { type PorteroClaims, sessionClaimsOf } from '../shared/claims.js';
+import { type PorteroClaims, type SessionClaims, sessionClaimsOf } from '../shared/claims.js';
 import type { IssuedToken } from '../tokens/issue.js';
 import type { SecretSealer } from '../tokens/sealed-secret.js';
 import { SESSION_VERSION, type SessionRecord, type SessionStore } from '../tokens/session-store.js';
@@ -44,6 +44,8 @@ export interface SessionLifecycleDeps {
   readonly providerTimeout: number;
   /** JWT_TTL, seconds. */
   readonly tokenTtl: number;
+  /** Throws `not_allowed` for a session the access rules, as they are now, would not let sign in. */
+  readonly checkAccess: (provider: ConfiguredProvider, claims: SessionClaims) => Promise<void>;
 }
 
 /** Sessions whose last renewal on this instance `/auth` remembers; beyond, the oldest is forgotten. */
@@ -111,9 +113,10 @@ export class SessionLifecycle {
   }
 
   /**
-   * A new token for the session `claims` names, while it lives and is not revoked, after asking the
-   * provider when due. Throws `unauthenticated` when the session is over (the provider's
-   * `invalid_grant` ends it), and the provider's error when it could not be asked.
+   * A new token for the session `claims` names, while it lives, is not revoked, its provider is
+   * configured and the access rules would still let its user in, after asking the provider when due.
+   * Throws `unauthenticated` when the session is over (the provider's `invalid_grant` ends it),
+   * `not_allowed` when a rule refuses, and the provider's error when it could not be asked.
    */
   async renew(claims: PorteroClaims): Promise<RenewedToken> {
     const { store, tokens, providers } = this.#deps;
@@ -121,12 +124,17 @@ export class SessionLifecycle {
     if (!record || record.sub !== claims.sub) throw sessionEnded('(expired, idle or signed out)');
     if (await tokens.isRevoked(record.sid)) throw sessionEnded('(signed out)');
     const provider = providers.get(record.provider);
-    const outcome = provider ? await refreshIfDue(this.#deps, provider, record) : 'not due';
+    // Not ended: an instance of a rolling deploy may lack a provider the others have.
+    if (!provider) throw sessionEnded(`(${record.provider} is not configured here)`);
+    await this.#deps.checkAccess(provider, record.claims);
+    const outcome = await refreshIfDue(this.#deps, provider, record);
     if (outcome === 'invalid_grant') {
       await this.#end(record, 'invalid_grant');
       throw sessionEnded('at the provider');
     }
+    // Ended while this renewal ran (a sign-out, its provider refresh in flight): it stays ended.
     const touched = await store.touch(record);
+    if (!touched) throw sessionEnded('(signed out during the renewal)');
     const sessionLeft = seconds(touched.expiresAt - this.#deps.clock.now());
     return { ...tokens.renew(touched.claims, seconds(touched.expiresAt)), sessionLeft, refreshed: outcome === 'refreshed' };
   }

@@ -7,6 +7,7 @@ const OPERATIONS = [
   'get',
   'set',
   'set_if_absent',
+  'set_if_present',
   'get_and_delete',
   'delete',
   'delete_if_value',
@@ -59,6 +60,9 @@ export class InstrumentedStore implements KeyValueStore {
   }
   setIfAbsent(key: string, value: string, ttlSeconds: number) {
     return this.#timed('set_if_absent', () => this.#store.setIfAbsent(key, value, ttlSeconds));
+  }
+  setIfPresent(key: string, value: string, ttlSeconds: number) {
+    return this.#timed('set_if_present', () => this.#store.setIfPresent(key, value, ttlSeconds));
   }
   getAndDelete(key: string) {
     return this.#timed('get_and_delete', () => this.#store.getAndDelete(key));

@@ -65,6 +65,12 @@ export class MemoryStore implements KeyValueStore {
     return true;
   }
 
+  async setIfPresent(key: string, value: string, ttlSeconds: number) {
+    if (!this.#live(key)) return false;
+    await this.set(key, value, ttlSeconds);
+    return true;
+  }
+
   async getAndDelete(key: string) {
     const entry = this.#live(key);
     this.#entries.delete(key);

@@ -139,6 +139,10 @@ export class RedisStore implements KeyValueStore {
     return this.#run('SET NX', async () => (await this.#client.set(this.#prefix + key, value, 'EX', ttlSeconds, 'NX')) === 'OK');
   }
 
+  setIfPresent(key: string, value: string, ttlSeconds: number) {
+    return this.#run('SET XX', async () => (await this.#client.set(this.#prefix + key, value, 'EX', ttlSeconds, 'XX')) === 'OK');
+  }
+
   getAndDelete(key: string) {
     return this.#run('GETDEL', async () => (await this.#client.getdel(this.#prefix + key)) ?? undefined);
   }

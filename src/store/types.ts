@@ -29,6 +29,12 @@ export interface KeyValueStore {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** Stores `value` only when `key` holds nothing: true when it did (a lock obtained), false when the key was taken. */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Replaces the value only while `key` holds one (Redis `SET XX`), for `ttlSeconds`: true when it
+   * did, false when the key was absent (deleted, or expired), which it then leaves absent. A record
+   * that another instance may delete meanwhile is updated so, never written back once deleted.
+   */
+  setIfPresent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** Reads and removes in one atomic step: of two concurrent callers, one gets the value. */
   getAndDelete(key: string): Promise<string | undefined>;
   /** Removes the key; true when there was one. */

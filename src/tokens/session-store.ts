@@ -83,7 +83,7 @@ export class SessionStore {
 
   async create(record: SessionRecord, grant: SessionGrant): Promise<void> {
     const ttl = this.#remaining(record);
-    await this.writeGrant(record, grant);
+    await this.#store.set(storeKeys.sessionGrant(record.sid), JSON.stringify(grant), ttl);
     await this.#store.set(storeKeys.session(record.sid), JSON.stringify(record), this.#ttlOf(record));
     await this.#store.addMember(storeKeys.userSessions(record.sub), memberOf(record), ttl);
     if (record.upstream.sid) {
@@ -97,22 +97,28 @@ export class SessionStore {
     return record && record.expiresAt > this.#clock.now() ? record : undefined;
   }
 
-  /** Records a token issued now: the idle limit starts again. */
-  async touch(record: SessionRecord): Promise<SessionRecord> {
+  /**
+   * Records a token issued now: the idle limit starts again. Undefined when the session ended since
+   * it was read (signed out, idle, expired): a renewal never writes back a record another request
+   * removed, which would bring the session back once its revocation expired.
+   */
+  async touch(record: SessionRecord): Promise<SessionRecord | undefined> {
     const touched = { ...record, lastSeen: this.#clock.now() };
     const ttl = this.#ttlOf(touched);
-    if (ttl > 0) await this.#store.set(storeKeys.session(record.sid), JSON.stringify(touched), ttl);
-    return touched;
+    return ttl > 0 && (await this.#store.setIfPresent(storeKeys.session(record.sid), JSON.stringify(touched), ttl)) ? touched : undefined;
   }
 
   async grant(sid: string): Promise<SessionGrant | undefined> {
     return parse<SessionGrant>(await this.#store.get(storeKeys.sessionGrant(sid)), (value) => Number.isSafeInteger(value.refreshedAt));
   }
 
-  /** Only the holder of the session's lock (`lock`) writes the grant, but for its first write at sign-in. */
-  async writeGrant(record: SessionRecord, grant: SessionGrant): Promise<void> {
+  /**
+   * Replaces the grant; only the holder of the session's lock (`lock`) does (sign-in writes the first
+   * in `create`). False when the session ended meanwhile: its grant is not written back.
+   */
+  async writeGrant(record: SessionRecord, grant: SessionGrant): Promise<boolean> {
     const ttl = this.#remaining(record);
-    if (ttl > 0) await this.#store.set(storeKeys.sessionGrant(record.sid), JSON.stringify(grant), ttl);
+    return ttl > 0 && (await this.#store.setIfPresent(storeKeys.sessionGrant(record.sid), JSON.stringify(grant), ttl));
   }
 
   /** Forgets the session and its grant, and takes it out of its indexes. */

@@ -100,6 +100,22 @@ export function storeContract(name: string, factory: () => StoreUnderTest | Prom
         expect(results.filter((value) => value === undefined)).toHaveLength(19);
       });
 
+      it('setIfPresent replaces a value that is there, and never writes back one deleted or expired', async () => {
+        const k = key('present');
+        expect(await store.setIfPresent(k, 'resurrected', 60)).toBe(false);
+        expect(await store.get(k)).toBeUndefined();
+        await store.set(k, 'first', SHORT_TTL);
+        expect(await store.setIfPresent(k, 'second', LONG_TTL)).toBe(true);
+        expect(await store.get(k)).toBe('second');
+        await store.delete(k);
+        expect(await store.setIfPresent(k, 'third', 60)).toBe(false);
+        expect(await store.get(k)).toBeUndefined();
+        await store.set(k, 'soon gone', SHORT_TTL);
+        await under.expire(k);
+        expect(await store.setIfPresent(k, 'fourth', 60)).toBe(false);
+        expect(await store.get(k)).toBeUndefined();
+      });
+
       it('delete removes the key and says whether there was one', async () => {
         const k = key('delete');
         await store.set(k, 'v', 60);
