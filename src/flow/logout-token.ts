@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, customFetch, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { Clock } from '../clock.js';
 import { BACKCHANNEL_UNSUPPORTED, INVALID_LOGOUT_TOKEN, PorteroError, PROVIDER_TIMEOUT, PROVIDER_UNAVAILABLE } from '../errors.js';
@@ -206,14 +206,24 @@ export async function validateLogoutToken(
   });
   const problem = problemOf(payload, protectedHeader.typ, provider.settings.clientId);
   if (problem) throw refused(provider.id, problem);
-  const jtiHash = createHash('sha256')
-    .update(payload.jti as string)
-    .digest('base64url');
-  if (!(await deps.store.setIfAbsent(storeKeys.logoutJti(provider.id, jtiHash), '1', logoutJtiTtl(provider.clockSkew)))) {
+  if (!(await deps.store.setIfAbsent(jtiKey(provider.id, payload.jti as string), '1', logoutJtiTtl(provider.clockSkew)))) {
     throw refused(provider.id, 'the jti was used before (a replay)');
   }
   return {
     ...(payload.sid !== undefined ? { sid: payload.sid as string } : {}),
     ...(payload.sub !== undefined ? { sub: payload.sub } : {}),
   };
+}
+
+/** Where a logout token's `jti` is kept once used: by its SHA-256, so no value of the provider's becomes a key as it is. */
+const jtiKey = (providerId: string, jti: string) => storeKeys.logoutJti(providerId, createHash('sha256').update(jti).digest('base64url'));
+
+/**
+ * Forgets that a logout token `validateLogoutToken` accepted was used, when the sessions it names
+ * could not be ended (the store failed): the provider's retry is then taken, not refused as a
+ * replay, so the sign-out is not lost.
+ */
+export async function forgetLogoutToken(providerId: string, logoutToken: string, store: Pick<KeyValueStore, 'delete'>): Promise<void> {
+  const { jti } = decodeJwt(logoutToken);
+  if (typeof jti === 'string') await store.delete(jtiKey(providerId, jti));
 }

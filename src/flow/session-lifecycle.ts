@@ -80,7 +80,6 @@ export class SessionLifecycle {
     const expiresAt = now + config.ttl * 1000;
     const issued = await tokens.issue(finished.provider.id, finished.profile, seconds(expiresAt));
     const { sid, sub } = issued.claims;
-    const ended = await this.#makeRoom(sub);
     const record: SessionRecord = {
       v: SESSION_VERSION,
       sid,
@@ -99,16 +98,21 @@ export class SessionLifecycle {
       ...(idToken ? { idToken } : {}),
       refreshedAt: now,
     });
-    return { ...issued, sessionLeft: config.ttl, ended };
+    // After the new one is stored, so that logins of one user at once on several instances each see
+    // the others' and together keep within the cap.
+    return { ...issued, sessionLeft: config.ttl, ended: await this.#keepWithinCap(sub, sid) };
   }
 
-  /** Ends the user's oldest sessions until a new one fits within SESSIONS_PER_USER. */
-  async #makeRoom(sub: string): Promise<EndedSession[]> {
+  /**
+   * Ends the user's sessions but the SESSIONS_PER_USER newest, after `begun` is stored. Every
+   * instance keeps the same newest ones, so logins of one user at once on several instances
+   * together keep within the cap; `begun` itself is left to the others should it be among the oldest.
+   */
+  async #keepWithinCap(sub: string, begun: string): Promise<EndedSession[]> {
     const living = await this.#deps.store.sessionsOf(sub);
+    const oldest = living.slice(0, Math.max(0, living.length - this.#deps.config.perUser));
     const ended: EndedSession[] = [];
-    for (const record of living.slice(0, Math.max(0, living.length - this.#deps.config.perUser + 1))) {
-      ended.push(await this.#end(record, 'capped'));
-    }
+    for (const record of oldest) if (record.sid !== begun) ended.push(await this.#end(record, 'capped'));
     return ended;
   }
 

@@ -131,8 +131,10 @@ export class SessionStore {
 
   /** The user's living sessions, oldest first. Index entries of sessions gone idle are dropped on the way. */
   async sessionsOf(sub: string): Promise<SessionRecord[]> {
+    // Oldest first, by when begun, then by id: every instance puts them in the same order.
+    const createdOf = (member: string) => Number(member.slice(0, member.indexOf('.')));
     const members = (await this.#store.members(storeKeys.userSessions(sub))).sort(
-      (a, b) => Number(a.slice(0, a.indexOf('.'))) - Number(b.slice(0, b.indexOf('.'))),
+      (a, b) => createdOf(a) - createdOf(b) || (a < b ? -1 : a > b ? 1 : 0),
     );
     const living: SessionRecord[] = [];
     for (const member of members) {

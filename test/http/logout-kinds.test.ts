@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { PorteroError, STORE_UNAVAILABLE } from '../../src/errors.js';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, memoryStore, type TestApp, type TwoInstances, twoInstancesOnRedis } from '../support/app.js';
@@ -159,5 +160,45 @@ describe('/logout at a provider with an end_session_endpoint (RP-Initiated Logou
     const other = await signIn(plain, idp, 'gus');
     const plainOut = await other.browser.request(plain.app, `${GATEWAY}/logout?return_to=https://app.example.com/bye`, { method: 'POST' });
     expect(plainOut.headers.get('location')).toBe('https://app.example.com/bye');
+  });
+});
+
+describe('under concurrency and failure', () => {
+  it('keeps a user within SESSIONS_PER_USER when logins come at once on two instances', async () => {
+    const capped = { ...env, SESSIONS_PER_USER: '2' };
+    const both = await twoInstancesOnRedis(redis.url, capped);
+    opened.push(both);
+    const browsers = await Promise.all(Array.from({ length: 6 }, (_, i) => signIn(i % 2 === 0 ? both.a : both.b, idp, 'hal')));
+    const living = await both.raw.zrange(`${both.prefix}user-sessions:corp:hal`, '0', '-1');
+    expect(living).toHaveLength(2);
+    const passing = [];
+    for (const { token } of browsers) if ((await authStatus(both.a, token)) === 200) passing.push(token);
+    expect(passing).toHaveLength(2);
+  });
+
+  it('takes the provider’s retry of a back-channel logout whose sessions could not be ended the first time', async () => {
+    // A store that fails once, when the sessions the logout token names are looked up (after its jti was kept).
+    const memory = memoryStore();
+    let failNextLookup = false;
+    const flaky = new Proxy(memory, {
+      get(target, name) {
+        if (name === 'members' && failNextLookup) {
+          failNextLookup = false;
+          return async () => Promise.reject(new PorteroError(STORE_UNAVAILABLE, 'the store did not answer'));
+        }
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const gateway = await buildTestApp({ store: flaky, env });
+    const { token } = await signIn(gateway, idp, 'ivy', { sid: 'op-session-9' });
+    const logoutToken = await idp.logoutToken({ sid: 'op-session-9' });
+    failNextLookup = true;
+    expect((await backchannel(gateway, logoutToken)).status).toBe(503);
+    expect(await authStatus(gateway, token)).toBe(200);
+    // The provider retries the same token, as Back-Channel Logout 1.0 lets it: taken, not a replay.
+    expect((await backchannel(gateway, logoutToken)).status).toBe(200);
+    expect(await authStatus(gateway, token)).toBe(401);
+    expect((await backchannel(gateway, logoutToken)).status).toBe(400);
   });
 });

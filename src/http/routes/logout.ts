@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { BAD_REQUEST, PorteroError, UNKNOWN_PROVIDER } from '../../errors.js';
 import { endSessionUrl, logoutOrigin } from '../../flow/end-session.js';
-import { validateLogoutToken } from '../../flow/logout-token.js';
+import { forgetLogoutToken, validateLogoutToken } from '../../flow/logout-token.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
 import type { EndedSession } from '../../flow/session-lifecycle.js';
 import { bearerToken } from '../../shared/bearer.js';
@@ -130,8 +130,14 @@ export function logoutRoutes(deps: HttpDeps) {
     const provider = deps.login.providers.get(c.req.param('provider'));
     if (!provider)
       throw new PorteroError(UNKNOWN_PROVIDER, 'no such provider', { detail: { provider: c.req.param('provider').slice(0, 64) } });
-    const named = await validateLogoutToken(provider, await logoutTokenOf(c.req.raw), { store: deps.store, clock: deps.clock });
-    reportEvents(c, (await deps.lifecycle.endUpstream(provider.id, named)).map(sessionEndedEvent));
+    const logoutToken = await logoutTokenOf(c.req.raw);
+    const named = await validateLogoutToken(provider, logoutToken, { store: deps.store, clock: deps.clock });
+    const ended = await deps.lifecycle.endUpstream(provider.id, named).catch(async (err: unknown) => {
+      // Not ended (the store failed): the provider's retry of this very token must be taken.
+      await forgetLogoutToken(provider.id, logoutToken, deps.store).catch(() => undefined);
+      throw err;
+    });
+    reportEvents(c, ended.map(sessionEndedEvent));
     return c.body(null, 200);
   });
   app.route('/backchannel-logout', backchannel);
