@@ -48,6 +48,7 @@ export async function startPortero(options: { dir: string; redisUrl: string; iss
       // One client address makes every request: a per-address limit would answer 429 at once.
       RATE_LIMIT_LOGIN: 'off',
       RATE_LIMIT_CALLBACK: 'off',
+      RATE_LIMIT_REFRESH: 'off',
       [`${prefix}TYPE`]: 'oidc',
       [`${prefix}ISSUER`]: options.issuer,
       [`${prefix}CLIENT_ID`]: OP_CLIENT_ID,

@@ -55,6 +55,7 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
   return {
     ...(limits.login ? { login: clientLimit(store, 'login', limits.login) } : {}),
     ...(limits.callback ? { callback: clientLimit(store, 'callback', limits.callback) } : {}),
+    ...(limits.refresh ? { refresh: clientLimit(store, 'refresh', limits.refresh) } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { RateLimitConfig, RateLimitRule } from './types.js';
 const DEFAULT_RATE_LIMITS: Required<RateLimitConfig> = {
   login: { points: 120, duration: 60 },
   callback: { points: 120, duration: 60 },
+  refresh: { points: 120, duration: 60 },
 };
 
 const RULE = /^(\d+)\/(\d+)s$/;
@@ -33,5 +34,6 @@ function readRateLimit(reader: EnvReader, name: string, fallback: RateLimitRule)
 export function rateLimits(reader: EnvReader): RateLimitConfig {
   const login = readRateLimit(reader, 'RATE_LIMIT_LOGIN', DEFAULT_RATE_LIMITS.login);
   const callback = readRateLimit(reader, 'RATE_LIMIT_CALLBACK', DEFAULT_RATE_LIMITS.callback);
-  return { ...(login ? { login } : {}), ...(callback ? { callback } : {}) };
+  const refresh = readRateLimit(reader, 'RATE_LIMIT_REFRESH', DEFAULT_RATE_LIMITS.refresh);
+  return { ...(login ? { login } : {}), ...(callback ? { callback } : {}), ...(refresh ? { refresh } : {}) };
 }

@@ -143,6 +143,8 @@ export interface RateLimitConfig {
   readonly login?: RateLimitRule;
   /** RATE_LIMIT_CALLBACK: `/callback/:provider`, each of which may exchange a code. */
   readonly callback?: RateLimitRule;
+  /** RATE_LIMIT_REFRESH: `POST /refresh`, each of which may refresh at the provider. */
+  readonly refresh?: RateLimitRule;
 }
 
 export interface DevConfig {

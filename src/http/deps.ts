@@ -29,6 +29,6 @@ export interface HttpDeps {
   /** Sessions in the store: begun at the callback, renewed by `/refresh` and `/auth`, ended by the logouts. */
   readonly lifecycle: SessionLifecycle;
   readonly cookies: PorteroCookies;
-  /** The abuse limits of the routes that start or finish a login; absent when set to `off`. */
-  readonly limits: { readonly login?: ClientLimit; readonly callback?: ClientLimit };
+  /** The abuse limits of the routes that start or finish a login, and of `/refresh`; absent when set to `off`. */
+  readonly limits: { readonly login?: ClientLimit; readonly callback?: ClientLimit; readonly refresh?: ClientLimit };
 }

@@ -448,9 +448,13 @@ describe('readEnv', () => {
 });
 
 describe('abuse limits and trusted proxies', () => {
-  it('limits logins and callbacks by default, reads <count>/<seconds>s, and turns a limit off with "off"', () => {
-    expect(parseConfig({}).rateLimits).toEqual({ login: { points: 120, duration: 60 }, callback: { points: 120, duration: 60 } });
-    expect(parseConfig({ RATE_LIMIT_LOGIN: '30/10s', RATE_LIMIT_CALLBACK: 'off' }).rateLimits).toEqual({
+  it('limits logins, callbacks and refreshes by default, reads <count>/<seconds>s, and turns a limit off with "off"', () => {
+    expect(parseConfig({}).rateLimits).toEqual({
+      login: { points: 120, duration: 60 },
+      callback: { points: 120, duration: 60 },
+      refresh: { points: 120, duration: 60 },
+    });
+    expect(parseConfig({ RATE_LIMIT_LOGIN: '30/10s', RATE_LIMIT_CALLBACK: 'off', RATE_LIMIT_REFRESH: 'off' }).rateLimits).toEqual({
       login: { points: 30, duration: 10 },
     });
   });

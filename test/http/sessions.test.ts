@@ -151,6 +151,18 @@ describe('POST /refresh', () => {
     expect((await gateway.app.request(`${GATEWAY}/refresh`, { method: 'POST', headers: { accept: 'application/json' } })).status).toBe(401);
   });
 
+  it('is limited per client address (RATE_LIMIT_REFRESH): a flood gets 429 with Retry-After, and is counted', async () => {
+    await gatewayWith({ RATE_LIMIT_REFRESH: '3/60s' });
+    const { token } = await signIn();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await refresh(token)).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    const refused = await refresh(token);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(gateway.logs.lines.find((line) => line.event === 'rate_limited')).toMatchObject({ limit: 'refresh' });
+    expect((await gateway.metrics.scrape()).body).toContain('portero_rate_limited_total{limit="refresh"} 3');
+  });
+
   it('refuses a token that portero did not sign, or that it signed for a session since signed out', async () => {
     const { browser, token } = await signIn();
     const [h, p, s] = token.split('.');

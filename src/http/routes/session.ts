@@ -7,6 +7,7 @@ import { checkLocationRules } from '../auth-rules.js';
 import { refuseIdentityHeaders } from '../identity-headers.js';
 import type { HttpDeps } from '../deps.js';
 import { checkLogoutPost, requestMarkers } from '../logout-origin.js';
+import { rateLimit } from '../rate-limit.js';
 import { authenticate, authenticateRenewing, renewPresented } from '../token-auth.js';
 import type { AppEnv } from '../types.js';
 
@@ -109,6 +110,7 @@ export function sessionRoutes(deps: HttpDeps) {
 
   // An API client (a bearer token) or a page of portero's or an allowed origin (the cookie): a new
   // token while the session lives. Checked like POST /logout, so another site cannot keep a session alive.
+  app.use('/refresh', rateLimit('refresh', deps.limits.refresh));
   app.post('/refresh', async (c) => {
     c.header('cache-control', 'no-store');
     if (bearerToken(c.req.header('authorization')) === undefined) checkLogoutPost(requestMarkers(c.req.raw.headers), deps.flow, '/refresh');
