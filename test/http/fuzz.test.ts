@@ -47,6 +47,7 @@ beforeAll(async () => {
     FLOW_TTL: '300',
     RATE_LIMIT_LOGIN: '1000000/600s',
     RATE_LIMIT_CALLBACK: '1000000/600s',
+    RATE_LIMIT_REFRESH: '1000000/600s',
   };
   gateways = [
     { origin: 'https://gateway.test', gateway: await buildTestApp({ store: isolated.store, env }) },

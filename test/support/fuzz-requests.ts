@@ -23,8 +23,14 @@ export const ROUTES = [
   '/login/corp',
   '/callback/corp',
   '/auth',
+  '/auth/redirect',
   '/userinfo',
+  '/refresh',
   '/logout',
+  '/signed-out',
+  '/backchannel-logout/corp',
+  '/backchannel-logout/nope',
+  '/favicon.svg',
   '/.well-known/jwks.json',
   '/.well-known/openid-configuration',
   '/healthz',
@@ -111,7 +117,23 @@ const path = fc.oneof(
 
 /** The callback's and login's parameters, plus others; repeated, empty, odd or huge. */
 const queryKey = fc.oneof(
-  { weight: 5, arbitrary: fc.constantFrom('state', 'code', 'return_to', 'error', 'error_description', 'iss', 'session_state', 'user') },
+  {
+    weight: 5,
+    arbitrary: fc.constantFrom(
+      'state',
+      'code',
+      'return_to',
+      'error',
+      'error_description',
+      'iss',
+      'session_state',
+      'user',
+      'everywhere',
+      'logout_token',
+      'allowed_groups',
+      'allowed_email_domains',
+    ),
+  },
   { weight: 1, arbitrary: component },
 );
 
@@ -127,7 +149,11 @@ const returnTo = fc.constantFrom(
   '',
 );
 
-const queryValue = fc.oneof(component, returnTo.map(encodeURIComponent), fc.constantFrom('access_denied', 'https://idp.example.test'));
+const queryValue = fc.oneof(
+  component,
+  returnTo.map(encodeURIComponent),
+  fc.constantFrom('access_denied', 'https://idp.example.test', 'true', 'admins'),
+);
 
 export const queryPairs = fc.array(fc.tuple(queryKey, fc.option(queryValue, { nil: undefined })), { maxLength: 12 });
 
@@ -226,6 +252,10 @@ export const oddHeaders = fc.array(
       'content-length',
       'transfer-encoding',
       'content-type',
+      // The identity headers /auth answers with, which it refuses from a client in any spelling.
+      'x-auth-request-user',
+      'X_Auth_Request_Email',
+      'x-auth-request-redirect',
     ),
     fc.oneof(
       headerText(80),
@@ -268,9 +298,19 @@ export const formBody = fc.record(
   { requiredKeys: ['text'] },
 );
 
-/** Where a POST goes: mostly the two routes that take one (the form_post callback, logout). */
+/** Where a POST goes: mostly the routes that take one (the form_post callback, logout, refresh, back-channel logout). */
 const postPath = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('/callback/corp', '/logout', '/callback/nope') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      '/callback/corp',
+      '/logout',
+      '/callback/nope',
+      '/refresh',
+      '/backchannel-logout/corp',
+      '/backchannel-logout/nope',
+    ),
+  },
   { weight: 1, arbitrary: path },
 );
 
