@@ -123,6 +123,27 @@ describe('POST /backchannel-logout/:provider', () => {
   });
 });
 
+describe('sign out everywhere on two instances', () => {
+  it('ends every session of the user signed in on either, refused by the other instance at /auth and /refresh too', async () => {
+    const { a, b } = await twoInstances();
+    const laptop = await signIn(a, idp, 'eli');
+    const phone = await signIn(b, idp, 'eli');
+    const other = await signIn(b, idp, 'fay');
+    const out = await laptop.browser.request(a.app, `${GATEWAY}/logout?everywhere=true`, { method: 'POST' });
+    expect(out.status).toBe(302);
+    for (const token of [laptop.token, phone.token]) {
+      await refusedWithin(b, token, 'instance B to refuse the sessions signed out everywhere on A');
+      const renewal = await b.app.request(`${GATEWAY}/refresh`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      });
+      expect(renewal.status).toBe(401);
+    }
+    expect(await authStatus(b, other.token)).toBe(200);
+    expect(a.logs.lines.filter((line) => line.event === 'session_ended').map((line) => line.reason)).toEqual(['everywhere', 'everywhere']);
+  });
+});
+
 describe('/logout at a provider with an end_session_endpoint (RP-Initiated Logout)', () => {
   const keycloakEnv = { ...keycloakLike.env('corp'), ALLOWED_REDIRECTS: 'https://app.example.com' };
 
