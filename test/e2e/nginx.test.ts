@@ -292,6 +292,24 @@ describe('in production: two processes, nginx, Redis, an OpenID provider', () =>
       expect((await fetch(page, { headers: { cookie: `auth_token=${expired}` }, redirect: 'manual' })).status).toBe(302);
     });
 
+    it('renews a token past half its life before it expires, in passing: the browser gets the new cookie through nginx, the app the new token', async () => {
+      const browser = new TestBrowser();
+      const page = `${stack.url}/app/renewal-early`;
+      const token = await signInFrom(browser, await sentToSignIn(browser, page), page);
+      // Forty of its sixty minutes gone: valid still, and due for renewal.
+      const ageing = await signedEarlier(token, 2400);
+      const answer = await fetch(page, { headers: { cookie: `auth_token=${ageing}` }, redirect: 'manual' });
+      expect(answer.status).toBe(200);
+      const line = answer.headers.getSetCookie().find((cookie) => cookie.startsWith('auth_token='));
+      expect(line).toMatch(/^auth_token=[\w-]+\.[\w-]+\.[\w-]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/);
+      const renewed = line!.slice('auth_token='.length, line!.indexOf(';'));
+      expect(renewed).not.toBe(ageing);
+      const { payload } = await jwtVerify(renewed, verifyKeys, { issuer: stack.url, algorithms: ['ES256'], typ: 'JWT' });
+      expect(payload).toMatchObject({ sub: `${stack.providerId}:alice`, sid: decodeJwt(token).sid });
+      expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 3000);
+      expect(stack.app.requests.at(-1)!.headers['x-auth-request-token']).toBe(renewed);
+    });
+
     it("hands the app portero's token as Authorization, never the client's own; refuses one's cookie beside another's portero token", async () => {
       const page = `${stack.url}/app/mixed`;
       const attacker = new TestBrowser();
