@@ -4,9 +4,13 @@ import type { AuthResult, Metrics } from '../metrics.js';
 import { routeInApp, securityEvents } from './request-log.js';
 import type { AppEnv, SecurityEvent } from './types.js';
 
-/** What `/auth` answered, by its error: the four results `portero_auth_requests_total` counts. */
-function authResult(error: PorteroError | undefined): AuthResult {
-  if (!error) return 'ok';
+/**
+ * What `/auth` or `/auth/redirect` answered, by its error: the four results
+ * `portero_auth_requests_total` counts. `/auth/redirect` answers a request that is not signed in
+ * with its 302 to sign in, no error: that is `unauthenticated` too.
+ */
+function authResult(error: PorteroError | undefined, status: number): AuthResult {
+  if (!error) return status === 302 ? 'unauthenticated' : 'ok';
   if (error.code === UNAUTHENTICATED) return 'unauthenticated';
   return error.code === NOT_ALLOWED ? 'forbidden' : 'error';
 }
@@ -52,7 +56,7 @@ export function requestMetrics(metrics: Metrics, providers: ReadonlySet<string>)
     await next();
     const error = c.get('error');
     const route = routeInApp(c);
-    if (route === '/auth') metrics.authResult(authResult(error));
+    if (route === '/auth' || route === '/auth/redirect') metrics.authResult(authResult(error, c.res.status));
     else if (route === '/login/:provider' && !error) {
       const provider = configuredProvider(c, providers);
       if (provider) metrics.loginStarted(provider);

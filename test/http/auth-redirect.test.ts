@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, fromPeer, memoryStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
+import { family, parseSamples } from '../support/prometheus.js';
 
 // GET /auth/redirect: the opt-in 302 mode of forward auth, for Traefik and Caddy, which hand the
 // auth server's refusal to the browser as it is. A request that is not signed in gets the 302 to
@@ -95,6 +96,21 @@ describe('GET /auth/redirect', () => {
     expect(new URL(stranger.headers.get('location')!).searchParams.get('return_to')).toBe(PAGE);
     // A rule misspelt in the proxy's configuration is the operator's 400, signed in or not.
     expect((await ask('/auth/redirect?allowed_group=admins', bearer(admin))).status).toBe(400);
+  });
+});
+
+describe('portero_auth_requests_total', () => {
+  it('counts /auth/redirect’s answers as /auth’s: its 302 to sign in as unauthenticated', async () => {
+    const results = async () => family(parseSamples((await gateway.metrics.scrape()).body), 'portero_auth_requests_total');
+    const before = await results();
+    await ask('/auth/redirect', bearer(ops));
+    await ask('/auth/redirect');
+    await ask('/auth/redirect');
+    await ask('/auth/redirect?allowed_groups=admins', bearer(ops));
+    await ask('/auth/redirect?allowed_group=admins', bearer(ops));
+    const after = await results();
+    const counted = Object.fromEntries(Object.entries(after).map(([series, value]) => [series, value - (before[series] ?? 0)]));
+    expect(counted).toEqual({ 'result=ok': 1, 'result=unauthenticated': 2, 'result=forbidden': 1, 'result=error': 1 });
   });
 });
 
