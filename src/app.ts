@@ -18,7 +18,7 @@ import { requestMetrics } from './http/request-metrics.js';
 import { loginRoutes } from './http/routes/login.js';
 import { logoutRoutes } from './http/routes/logout.js';
 import { metricsRoutes } from './http/routes/metrics.js';
-import { publicRoutes } from './http/routes/public.js';
+import { healthRoutes, publicRoutes } from './http/routes/public.js';
 import { sessionRoutes } from './http/routes/session.js';
 import { securityHeaders } from './http/security-headers.js';
 import type { AppEnv } from './http/types.js';
@@ -138,6 +138,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     await next();
   });
   app.route('/', publicRoutes(deps));
+  if (basePath) root.route('/', healthRoutes(deps));
   app.route('/', loginRoutes(deps));
   app.route('/', sessionRoutes(deps));
   app.route('/', logoutRoutes(deps));

@@ -405,6 +405,16 @@ describe('public pages', () => {
     expect((await prefixed.app.request('https://example.com/login/corp')).status).toBe(404);
   });
 
+  it('answers /healthz and /readyz at the root too, for a probe that knows the port and not the path (Docker HEALTHCHECK)', async () => {
+    const prefixed = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), PUBLIC_URL: 'https://example.com/sso' } });
+    for (const path of ['/healthz', '/sso/healthz'])
+      expect(await (await prefixed.app.request(`http://127.0.0.1${path}`)).json()).toEqual({ status: 'ok' });
+    for (const path of ['/readyz', '/sso/readyz'])
+      expect(await (await prefixed.app.request(`http://127.0.0.1${path}`)).json()).toEqual({ status: 'ready' });
+    // Only those: anything else outside the path is still a 404.
+    expect((await prefixed.app.request('http://127.0.0.1/metrics')).status).toBe(404);
+  });
+
   // Found by test/http/fuzz.test.ts: `/sso/%2e%2e/auth` is `/auth`, outside the base path, and was
   // answered without any of the middleware: no security headers, no request id, no log line.
   it('answers a request outside the path of PUBLIC_URL with a 404 that has the security headers, a request id and a log line', async () => {

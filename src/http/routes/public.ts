@@ -101,8 +101,19 @@ export function publicRoutes(deps: HttpDeps) {
 
   app.route('/', keyDiscoveryRoutes(deps));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/', healthRoutes(deps));
 
+  return app;
+}
+
+/**
+ * Liveness and readiness. Under PUBLIC_URL's path like every route, and at the root too
+ * (`createApp`): a probe that asks the container itself (Docker's HEALTHCHECK, a Kubernetes
+ * probe) knows the port, not the path a proxy puts in front.
+ */
+export function healthRoutes(deps: Pick<HttpDeps, 'draining' | 'store'>) {
+  const app = new Hono<AppEnv>();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     // Draining after SIGTERM: requests in flight finish, a load balancer should send no new ones.
     if (deps.draining()) {
@@ -112,6 +123,5 @@ export function publicRoutes(deps: HttpDeps) {
     await deps.store.ping();
     return c.json({ status: 'ready' });
   });
-
   return app;
 }
