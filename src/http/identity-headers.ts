@@ -17,18 +17,32 @@ export const IDENTITY_HEADERS = Object.freeze([
 const NAMES: ReadonlySet<string> = new Set(IDENTITY_HEADERS);
 
 /**
- * The first header of `headers` that names itself one of the identity headers, in any spelling a
- * server behind the proxy may read as one: any case, and `_` for `-` (CGI, so PHP and WSGI, turn
+ * The first header name of `names` that names itself one of the identity headers, in any spelling
+ * a server behind the proxy may read as one: any case, and `_` for `-` (CGI, so PHP and WSGI, turn
  * `X_Auth_Request_User` and `X-Auth-Request-User` into the same `HTTP_X_AUTH_REQUEST_USER`; nginx
  * drops a name with `_`, Caddy 2.6 and Traefik pass it on). Not `X-Auth-Request-Redirect`, which
  * ingress-nginx sends on its own.
  */
-export function sentIdentityHeader(headers: Headers): string | undefined {
-  // Headers iterates its names lower-cased; Node's parser keeps the underscores as sent.
-  for (const name of headers.keys()) {
-    if (NAMES.has(name.replaceAll('_', '-'))) return name;
+export function sentIdentityHeader(names: Iterable<string>): string | undefined {
+  for (const name of names) {
+    // Only a name of the right length and start is worth lower-casing: this runs on every /auth.
+    if (name.length < 19 || name.length > 33 || (name.charCodeAt(0) | 0x20) !== 0x78) continue;
+    if (NAMES.has(name.toLowerCase().replaceAll('_', '-'))) return name;
   }
   return undefined;
+}
+
+/**
+ * The names of a request's headers as they came: from Node's raw headers (names at even indexes,
+ * the parser's own array, nothing built), else, called without a socket (`app.request` in a
+ * test), from the Headers, which iterates them lower-cased and sorted at some cost.
+ */
+function* headerNames(headers: Headers, rawHeaders: readonly string[] | undefined): Iterable<string> {
+  if (rawHeaders === undefined) {
+    yield* headers.keys();
+    return;
+  }
+  for (let i = 0; i < rawHeaders.length; i += 2) yield rawHeaders[i] as string;
 }
 
 /**
@@ -37,8 +51,10 @@ export function sentIdentityHeader(headers: Headers): string | undefined {
  * this is what keeps an app safe behind a proxy configured without that. 403, not 400: nginx's
  * `auth_request` turns any status but 401 and 403 into a 500. The log names the header, never its value.
  */
-export function refuseIdentityHeaders(headers: Headers): void {
-  const header = sentIdentityHeader(headers);
+export function refuseIdentityHeaders(headers: Headers, rawHeaders?: readonly string[]): void {
+  const header = sentIdentityHeader(headerNames(headers, rawHeaders));
   if (header === undefined) return;
-  throw new PorteroError(IDENTITY_HEADER_SENT, 'the request carried an identity header of its own', { detail: { header } });
+  throw new PorteroError(IDENTITY_HEADER_SENT, 'the request carried an identity header of its own', {
+    detail: { header: header.toLowerCase() },
+  });
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { isPorteroError, UNAUTHENTICATED } from '../../errors.js';
 import { resolveReturnTo } from '../../flow/return-to.js';
@@ -48,7 +49,7 @@ function signInUrl(c: Context<AppEnv>, deps: HttpDeps): string {
  */
 function forwardAuth(deps: HttpDeps) {
   return async (c: Context<AppEnv>) => {
-    refuseIdentityHeaders(c.req.raw.headers);
+    refuseIdentityHeaders(c.req.raw.headers, (c.env as Partial<HttpBindings> | undefined)?.incoming?.rawHeaders);
     const { token, claims } = await authenticateRenewing(c, deps).catch((err: unknown) => {
       if (isPorteroError(err, UNAUTHENTICATED)) c.header('x-auth-request-redirect', signInUrl(c, deps));
       throw err;
