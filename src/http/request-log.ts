@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import { IDENTITY_HEADER_SENT, INTERNAL, NOT_ALLOWED, type PorteroError, RATE_LIMITED } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorTable } from './error-table.js';
+import type { RequestCounter } from './request-metrics.js';
 import type { AppEnv, SecurityEvent } from './types.js';
 
 /** Characters of a path logged: a client's 16 kB path must not make every line of a flood 16 kB. */
@@ -15,7 +16,7 @@ const NO_EVENTS: readonly SecurityEvent[] = Object.freeze([]);
 
 /**
  * The events of this request: those its route reported, and those its error is. What the log
- * writes a line for, and what `requestMetrics` counts.
+ * writes a line for, and what `requestCounter` counts.
  */
 export function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined): readonly SecurityEvent[] {
   const reported = c.get('securityEvents') ?? NO_EVENTS;
@@ -51,11 +52,13 @@ export function routeInApp(c: Context<AppEnv>): string {
  * code and its safe detail, so each error is logged exactly once. Only the path is logged, never
  * the query (it holds authorization codes and state) nor any header or cookie.
  */
-export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppEnv> {
+export function requestLog(logger: Logger, clock: Clock, count?: RequestCounter): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = clock.now();
     await next();
     const error = c.get('error');
+    const events = securityEvents(c, error);
+    count?.(c, { error, events, route: routeInApp(c), durationMs: clock.now() - started });
     // The route's and the error's detail first, so none of their keys can overwrite the fields every line has.
     const line = {
       ...c.get('logDetail'),
@@ -76,7 +79,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler<AppE
     }
     const level = error ? errorTable[error.code].level : QUIET_PATHS.has(c.req.path) ? 'debug' : 'info';
     logger[level](line, error ? error.message : 'request');
-    for (const { event, fields } of securityEvents(c, error)) {
+    for (const { event, fields } of events) {
       logger.info({ event, ...fields, request_id: line.request_id, client_ip: line.client_ip }, event.replaceAll('_', ' '));
     }
   };

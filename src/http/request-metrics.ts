@@ -1,7 +1,6 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { NOT_ALLOWED, type PorteroError, UNAUTHENTICATED } from '../errors.js';
 import type { AuthResult, Metrics } from '../metrics.js';
-import { routeInApp, securityEvents } from './request-log.js';
 import type { AppEnv, SecurityEvent } from './types.js';
 
 /**
@@ -43,19 +42,27 @@ function configuredProvider(c: Context, providers: ReadonlySet<string>): string 
   return id !== undefined && providers.has(id) ? id : undefined;
 }
 
+/** What a request did, as its log line has it: what `RequestCounter` counts from. */
+export interface RequestFacts {
+  readonly error: PorteroError | undefined;
+  readonly events: readonly SecurityEvent[];
+  /** The route that answered, without PUBLIC_URL's path (`routeInApp`). */
+  readonly route: string;
+  readonly durationMs: number;
+}
+
+export type RequestCounter = (c: Context<AppEnv>, facts: RequestFacts) => void;
+
 /**
  * Turns what a request did into numbers, from the facts its log line is made of (the route, the
- * error, the security events): logins started at `/login/:provider`, callbacks timed and their
- * failures counted by error code, `/auth`'s answers, and every security event. Beside
- * `requestLog`, so the log and the numbers never disagree. Only the callback is timed.
+ * error, the security events), in the request log's own pass (`requestLog`), so the log and the
+ * numbers never disagree and no middleware of its own costs every request a hop: logins started
+ * at `/login/:provider`, callbacks timed and their failures counted by error code, `/auth`'s
+ * answers, and every security event.
  */
-export function requestMetrics(metrics: Metrics, providers: ReadonlySet<string>): MiddlewareHandler<AppEnv> {
+export function requestCounter(metrics: Metrics, providers: ReadonlySet<string>): RequestCounter {
   for (const id of providers) metrics.provider(id);
-  return async (c, next) => {
-    const started = performance.now();
-    await next();
-    const error = c.get('error');
-    const route = routeInApp(c);
+  return (c, { error, events, route, durationMs }) => {
     if (route === '/auth' || route === '/auth/redirect') metrics.authResult(authResult(error, c.res.status));
     else if (route === '/login/:provider' && !error) {
       const provider = configuredProvider(c, providers);
@@ -63,10 +70,10 @@ export function requestMetrics(metrics: Metrics, providers: ReadonlySet<string>)
     } else if (route === '/callback/:provider') {
       const provider = configuredProvider(c, providers);
       if (provider) {
-        metrics.callbackDuration(provider, (performance.now() - started) / 1000);
+        metrics.callbackDuration(provider, durationMs / 1000);
         if (error) metrics.loginFailed(provider, error.code);
       }
     }
-    for (const event of securityEvents(c, error)) countEvent(metrics, event);
+    for (const event of events) countEvent(metrics, event);
   };
 }

@@ -15,7 +15,7 @@ export interface Client {
 
 /**
  * The security events, each logged as one line with a stable `event` (the README's table) and
- * counted in the metrics (`requestMetrics`): `login_completed`, `session_ended` (its `reason` is
+ * counted in the metrics (`requestCounter`): `login_completed`, `session_ended` (its `reason` is
  * the metric's `kind`) and `token_renewed` (`provider`, `via`) a route reports; `login_refused`,
  * `rate_limited` and `identity_header_refused` the request log derives from the error. Fields are
  * ids and names, never a token or a secret.
