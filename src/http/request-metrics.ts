@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { NOT_ALLOWED, type PorteroError, UNAUTHENTICATED } from '../errors.js';
+import { IDENTITY_HEADER_SENT, NOT_ALLOWED, type PorteroError, UNAUTHENTICATED } from '../errors.js';
 import type { AuthResult, Metrics } from '../metrics.js';
 import type { AppEnv, SecurityEvent } from './types.js';
 
@@ -11,7 +11,8 @@ import type { AppEnv, SecurityEvent } from './types.js';
 function authResult(error: PorteroError | undefined, status: number): AuthResult {
   if (!error) return status === 302 ? 'unauthenticated' : 'ok';
   if (error.code === UNAUTHENTICATED) return 'unauthenticated';
-  return error.code === NOT_ALLOWED ? 'forbidden' : 'error';
+  // Both 403s: a location's rule refusing the user, and a request naming itself (identity_header_sent).
+  return error.code === NOT_ALLOWED || error.code === IDENTITY_HEADER_SENT ? 'forbidden' : 'error';
 }
 
 /**

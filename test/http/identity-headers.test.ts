@@ -70,6 +70,8 @@ describe('GET /auth refuses a request carrying an identity header of its own', (
     expect(response.status).toBe(403);
     expect(response.headers.get('x-auth-request-redirect')).toBeNull();
     expect(await response.text()).toContain('This request named who sent it');
+    // Counted as /auth's other 403, not as an error of portero's.
+    expect((await gateway.metrics.scrape()).body).toContain('portero_auth_requests_total{result="forbidden"} 1');
   });
 
   it('refuses an empty one too, and at /auth/redirect with a 403, not the redirect to sign in', async () => {
