@@ -13,6 +13,14 @@ export function logoSource(logoUrl: string): string {
 }
 
 /**
+ * Whether `origin` is a CSP host source as it stands: a scheme, a host of DNS characters (or an IP
+ * address, or `*.` before one) and a port. A provider's issuer is any URL its setting held, and
+ * its origin may hold a `;` (`https://idp.example;sandbox`), which would end `form-action` and
+ * start a directive of its own: such an origin is left out (no DNS name holds one).
+ */
+const isCspSource = (origin: string) => /^https?:\/\/(?:\*\.)?(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i.test(origin);
+
+/**
  * The security headers of every response: pages run no script (`default-src 'none'`), take their
  * one stylesheet by its hash, images from portero itself (the favicon) and the operator's logo
  * only, are never framed, and post forms to portero only.
@@ -32,7 +40,7 @@ export function securityHeaders(options: {
       defaultSrc: ["'none'"],
       styleSrc: [STYLE_SOURCE],
       imgSrc: ["'self'", ...(options.brand.logoUrl ? [logoSource(options.brand.logoUrl)] : [])],
-      formAction: ["'self'", ...(options.formTargets ?? [])],
+      formAction: ["'self'", ...(options.formTargets ?? []).filter(isCspSource)],
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },
