@@ -16,7 +16,7 @@ export type Closer = () => Promise<void> | void;
  * The end of the process on SIGTERM or SIGINT, as a load balancer and an orchestrator expect it:
  * `draining` turns true (`/readyz` answers 503), the server stops accepting connections, idle
  * keep-alive connections are closed and busy ones are closed as their response ends, the requests
- * in flight finish, then the store and the rest are closed and the process exits 0. If they have
+ * in flight finish (a connection that has sent no whole request is then closed), then the store and the rest are closed and the process exits 0. If they have
  * not finished within SHUTDOWN_TIMEOUT, it logs `shutdown_forced` with the number cut short,
  * closes every connection and exits 1: a forced exit never looks like a clean one.
  */
@@ -26,6 +26,8 @@ export class Shutdown {
   #server: Server | undefined;
   #closers: readonly Closer[] = [];
   #draining = false;
+  #ending = false;
+  #forcedTimer: NodeJS.Timeout | undefined;
   #exited = false;
 
   constructor(options: ShutdownOptions) {
@@ -47,7 +49,7 @@ export class Shutdown {
       if (this.#draining) response.shouldKeepAlive = false;
       response.once('close', () => {
         this.#inFlight.delete(response);
-        if (this.#draining) setImmediate(() => server.closeIdleConnections());
+        if (this.#draining) setImmediate(() => this.#drained());
       });
     });
     return this;
@@ -65,15 +67,28 @@ export class Shutdown {
     const { logger, timeout } = this.#options;
     const forced = setTimeout(() => this.#forced(), timeout * 1000);
     for (const response of this.#inFlight) response.shouldKeepAlive = false;
-    const server = this.#server;
+    this.#forcedTimer = forced;
     // Closed before the line is written: whoever reads it finds the port refusing connections.
-    server?.close(() => void this.#end(forced));
-    server?.closeIdleConnections();
+    this.#server?.close();
+    this.#server?.closeIdleConnections();
     logger.info(
       { event: 'shutdown_started', signal, in_flight: this.#inFlight.size, timeout_s: timeout },
       'shutting down: no new connections; finishing the requests in flight',
     );
-    if (!server) void this.#end(forced);
+    this.#drained();
+  }
+
+  /**
+   * Once no request is in flight, the connections left are closed and the rest shut down. Not
+   * the server's `close` callback, which waits for every connection: one that never finishes
+   * sending its headers (a slowloris client) has no request to finish, and would force every
+   * shutdown to SHUTDOWN_TIMEOUT and exit 1.
+   */
+  #drained(): void {
+    if (this.#inFlight.size > 0 || this.#ending) return;
+    this.#ending = true;
+    this.#server?.closeAllConnections();
+    void this.#end(this.#forcedTimer);
   }
 
   #forced(): void {
@@ -93,7 +108,7 @@ export class Shutdown {
     (this.#options.exit ?? process.exit)(code);
   }
 
-  async #end(forced: NodeJS.Timeout): Promise<void> {
+  async #end(forced: NodeJS.Timeout | undefined): Promise<void> {
     for (const close of this.#closers) {
       try {
         await close();

@@ -19,7 +19,9 @@ function allowedEntry(entry: string): { origin: string } | { problem: string } {
   }
   const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
   const scheme = url.protocol === 'https:' || url.protocol === 'http:';
-  if (!bare || !scheme || url.hostname.includes('*')) return { problem: NOT_AN_ORIGIN };
+  // Only what a DNS name or an IP address holds: the origin becomes a CSP source too, where `;` or `'` would end it.
+  const host = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?|\[[0-9a-f:.]+\])$/.test(url.hostname);
+  if (!bare || !scheme || !host) return { problem: NOT_AN_ORIGIN };
   if (url.hostname.endsWith('.')) return { problem: 'ends its host with a dot, which browsers treat as another origin: leave the dot out' };
   if (!wildcard) return { origin: url.origin };
   const suffix = url.hostname.slice('wildcard.'.length);

@@ -18,13 +18,27 @@ function hostPorts(reader: EnvReader, name: string, raw: string): HostPort[] {
     const match = /^(?:\[([0-9a-f:.]+)\]|([^:\s/@[\]]+)):(\d{1,5})$/i.exec(entry);
     const port = Number(match?.[3]);
     if (!match || port < 1 || port > 65535) {
-      reader.problem(`${name} entry ${index + 1} must be host:port (a port from 1 to 65535), got ${JSON.stringify(entry)}`);
+      // An entry with credentials is never quoted: the problem is printed at start-up and by check-config.
+      const got = entry.includes('@')
+        ? 'one with credentials (user:password@, not shown): set REDIS_USERNAME and REDIS_PASSWORD'
+        : JSON.stringify(entry);
+      reader.problem(`${name} entry ${index + 1} must be host:port (a port from 1 to 65535), got ${got}`);
       continue;
     }
     parsed.push({ host: match[1] ?? match[2] ?? '', port });
   }
   if (entries.length === 0) reader.problem(`${name} must list at least one host:port`);
   return parsed;
+}
+
+/** REDIS_URL's user name and password, decoded; a problem, never quoting them, when they are no valid percent-encoding. */
+function urlCredentials(reader: EnvReader, url: URL): { username?: string | undefined; password?: string | undefined } | undefined {
+  try {
+    return { username: decodeURIComponent(url.username) || undefined, password: decodeURIComponent(url.password) || undefined };
+  } catch {
+    reader.problem('REDIS_URL: its user name or password is not valid percent-encoding (a % must start %XX: write %25 for a % of its own)');
+    return undefined;
+  }
 }
 
 /**
@@ -46,10 +60,7 @@ function standalone(reader: EnvReader, raw: string): Chosen | undefined {
   const db = url.pathname.replace(/^\//, '');
   if (db && !/^\d{1,2}$/.test(db)) reader.problem('REDIS_URL may end only in a database number (/0 to /99)');
   if (!url.hostname) reader.problem('REDIS_URL must name a host');
-  const credentials =
-    url.username || url.password
-      ? { username: decodeURIComponent(url.username) || undefined, password: decodeURIComponent(url.password) || undefined }
-      : undefined;
+  const credentials = url.username || url.password ? urlCredentials(reader, url) : undefined;
   return {
     topology: {
       kind: 'standalone',

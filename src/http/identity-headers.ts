@@ -46,12 +46,28 @@ function* headerNames(headers: Headers, rawHeaders: readonly string[] | undefine
 }
 
 /**
+ * Node keeps the first 1000 headers of a request (2000 names and values in `rawHeaders`; the
+ * parser's `maxHeaderPairs`, as `server.maxHeadersCount` is unset) and drops the rest unseen,
+ * while the proxy in front passes every one of them on to the app. A request that reaches the
+ * limit may hide an identity header past it, so it is refused as if it carried one (the Headers
+ * made from it, without a socket, are counted the same).
+ */
+const NODE_MAX_HEADERS = 1000;
+
+/**
  * Refuses, with 403 `identity_header_sent`, a request to `/auth` that carries an identity header
  * of its own. The proxy in front should drop or overwrite them (deploy/nginx and deploy/caddy do);
  * this is what keeps an app safe behind a proxy configured without that. 403, not 400: nginx's
  * `auth_request` turns any status but 401 and 403 into a 500. The log names the header, never its value.
+ * A request with so many headers that Node kept only the first 1000 is refused too.
  */
 export function refuseIdentityHeaders(headers: Headers, rawHeaders?: readonly string[]): void {
+  const count = rawHeaders === undefined ? [...headers.keys()].length : rawHeaders.length / 2;
+  if (count >= NODE_MAX_HEADERS) {
+    throw new PorteroError(IDENTITY_HEADER_SENT, 'the request carried more headers than could be checked for identity headers', {
+      detail: { header: '(too many headers)', headers: count },
+    });
+  }
   const header = sentIdentityHeader(headerNames(headers, rawHeaders));
   if (header === undefined) return;
   throw new PorteroError(IDENTITY_HEADER_SENT, 'the request carried an identity header of its own', {

@@ -39,6 +39,14 @@ describe('what check-config shows of a value', () => {
     expect(maskCredentials('https://a.example,https://b.example/x')).toBe('https://a.example,https://b.example/x');
   });
 
+  it("masks a URL's whole password when it holds an @ of its own (the host is after the last @)", () => {
+    expect(maskCredentials('redis://:hunter2@secret@redis.internal:6379')).toBe(`redis://:${MASK}@redis.internal:6379`);
+    expect(maskCredentials('redis://portero:p@ss:w@rd@h/0')).toBe(`redis://portero:${MASK}@h/0`);
+    expect(maskCredentials('https://tok@en@git.example.com/a@b')).toBe(`https://${MASK}@git.example.com/a@b`);
+    const env = { REDIS_URL: 'redis://:hunter2@secret@redis.internal:6379' };
+    expect(scrub('auth hunter2@secret failed', secretValues(env))).toBe(`auth ${MASK} failed`);
+  });
+
   it('scrubs every secret value set from any text, its comma entries and URL passwords too', () => {
     const previous = 'p'.repeat(32);
     const env = {

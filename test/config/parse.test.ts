@@ -186,6 +186,10 @@ describe('parseConfig problems', () => {
       'ftp://files.example.com',
       'https://u:p@b.example.com',
       'https://*.*.example.com',
+      // A host of characters no DNS name holds: as a CSP source, `;` would end form-action and start a directive.
+      'https://app.example.com;sandbox',
+      'https://app%3Bsandbox.example.com',
+      "https://app.example.com'",
     ];
     const problems = problemsOf({ ALLOWED_REDIRECTS: bad.join(',') });
     expect(problems).toHaveLength(bad.length);

@@ -89,6 +89,22 @@ describe('REDIS_SENTINELS: a master the sentinels name', () => {
     ]);
     expect(problemsOf({ REDIS_SENTINELS: ' , ', REDIS_SENTINEL_NAME: 'm' })).toEqual(['REDIS_SENTINELS must list at least one host:port']);
   });
+
+  it('reports a REDIS_URL password that is no valid percent-encoding as a problem, never quoting it (it threw URI malformed)', () => {
+    const problems = problemsOf({ REDIS_URL: 'redis://:pa%zzss@h:6379' });
+    expect(problems).toEqual([
+      'REDIS_URL: its user name or password is not valid percent-encoding (a % must start %XX: write %25 for a % of its own)',
+    ]);
+  });
+
+  it('never quotes an entry that holds credentials (user:password@): the problem goes to stderr and check-config', () => {
+    const problems = problemsOf({ REDIS_SENTINELS: 'redis://:pw1@s1:26379,default:pw2@s2:26379', REDIS_SENTINEL_NAME: 'm' });
+    expect(problems).toHaveLength(2);
+    expect(problems.join('\n')).not.toMatch(/pw1|pw2|default/);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'admin:pw3@n1:7000' })).toEqual([
+      'REDIS_CLUSTER_NODES entry 1 must be host:port (a port from 1 to 65535), got one with credentials (user:password@, not shown): set REDIS_USERNAME and REDIS_PASSWORD',
+    ]);
+  });
 });
 
 describe('REDIS_CLUSTER_NODES: a Redis Cluster', () => {

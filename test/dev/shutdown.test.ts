@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, setCookieLines, TestBrowser } from '../support/browser.js';
 import { HostileProvider } from '../support/hostile-provider.js';
@@ -100,5 +101,30 @@ describe('a request that outlasts SHUTDOWN_TIMEOUT', () => {
       msg: 'shutdown forced after SHUTDOWN_TIMEOUT (1 s): 1 request(s) in flight cut short',
     });
     expect(gateway.logLines().some((line) => line.event === 'shutdown_complete')).toBe(false);
+  });
+});
+
+describe('a connection that never finishes sending its request (slowloris)', () => {
+  let gateway: GatewayProcess;
+  beforeAll(async () => {
+    gateway = await startGateway({ env: { ...idp.env('corp'), REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: '5' } });
+  });
+  afterAll(() => gateway?.stop());
+
+  it('holds no shutdown up: it is no request in flight, so the drain ends at once with exit 0, and its connection is closed', async () => {
+    const { hostname, port } = new URL(gateway.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', () => {});
+    // Half a request line's headers, and then nothing, as a slowloris client drips them.
+    socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalled = Date.now();
+    gateway.signal('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(3000);
+    expect(await lineOf(gateway, 'shutdown_complete')).toMatchObject({ level: 'info' });
+    await closed;
   });
 });

@@ -1,7 +1,8 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDENTITY_HEADERS } from '../../src/http/identity-headers.js';
+import { IDENTITY_HEADERS, refuseIdentityHeaders } from '../../src/http/identity-headers.js';
 import { buildTestApp, memoryStore, type TestApp } from '../support/app.js';
 import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
@@ -121,5 +122,38 @@ describe('over a real socket (@hono/node-server)', () => {
     } finally {
       await served.close();
     }
+  });
+
+  it('refuses one hidden after a thousand other headers, which Node drops unseen (its maxHeadersCount)', async () => {
+    const served = await serveGateway(idp);
+    try {
+      const cookie = await served.signIn('ada');
+      const { host, port } = new URL(served.origin);
+      const filler = Array.from({ length: 1100 }, (_, i) => `f${i}: 1\r\n`).join('');
+      const head = `GET /auth HTTP/1.1\r\nHost: ${host}\r\nCookie: auth_token=${cookie}\r\n${filler}X-Auth-Request-Email: ceo@corp.example\r\nConnection: close\r\n\r\n`;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write(head));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      // A proxy that passes the client's headers on would hand the app the forged one beside portero's 200.
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 403 Forbidden');
+      expect(answer.toLowerCase()).not.toContain('x-auth-request-user:');
+      expect(served.app.logs.lines).toContainEqual(expect.objectContaining({ path: '/auth', error: 'identity_header_sent' }));
+    } finally {
+      await served.close();
+    }
+  });
+});
+
+describe('refuseIdentityHeaders', () => {
+  it('refuses a request of 1000 headers or more, as Node keeps no more (rawHeaders or Headers alike), and takes 999', () => {
+    const names = (count: number) => Array.from({ length: count }, (_, i) => [`f${i}`, '1']);
+    const raw = (count: number) => names(count).flat();
+    expect(() => refuseIdentityHeaders(new Headers(), raw(1023))).toThrow(/more headers than could be checked/);
+    expect(() => refuseIdentityHeaders(new Headers(names(1000) as [string, string][]))).toThrow(/more headers/);
+    expect(() => refuseIdentityHeaders(new Headers(), raw(999))).not.toThrow();
   });
 });

@@ -230,6 +230,13 @@ describe('the Content-Security-Policy of pages', () => {
     expect(directives(csp).get('img-src')).toEqual(["'self'", "https://cdn.acme.example/a%3Bscript-src%20'unsafe-inline'%2Cb.svg"]);
     expect(directives(csp).has('script-src')).toBe(false);
   });
+
+  it("takes no directive from a logo host's ; either: a logo whose origin is no CSP source is not allowed at all", async () => {
+    const { response } = await get({ ...SEVERAL_PROVIDERS, BRAND_LOGO_URL: 'https://cdn.acme.example;sandbox/logo.svg' });
+    const csp = response.headers.get('content-security-policy') ?? '';
+    expect(directives(csp).get('img-src')).toEqual(["'self'"]);
+    expect(directives(csp).has('sandbox')).toBe(false);
+  });
 });
 
 describe('the favicon', () => {

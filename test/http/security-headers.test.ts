@@ -38,6 +38,16 @@ describe('every response', () => {
     );
   });
 
+  it("never lets a provider's issuer add a directive: an origin that is no CSP source is left out of form-action", async () => {
+    const gateway = await buildTestApp({
+      store: memoryStore(),
+      env: { ...idp.env('corp'), PROVIDER_CORP_ISSUER: 'https://idp.example.test;sandbox' },
+    });
+    const csp = (await gateway.app.request('https://gateway.test/')).headers.get('content-security-policy') ?? '';
+    expect(csp).not.toContain('sandbox');
+    expect(csp).toContain("form-action 'self' https://gateway.test;");
+  });
+
   it('builds the redirect URI from PUBLIC_URL alone, never from Host or X-Forwarded-Host (RFC 9700 4.1)', async () => {
     const gateway = await buildTestApp({ store: memoryStore(), env: { ...idp.env('corp'), TRUSTED_PROXIES: '10.0.0.0/8' } });
     const response = await gateway.app.request(

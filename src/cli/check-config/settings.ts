@@ -36,13 +36,29 @@ export function isSecret(name: string): boolean {
   return !PROVIDER_VARIABLE.test(name);
 }
 
+/**
+ * A URL's userinfo: everything from `//` to the last `@` before the path, query, fragment or the
+ * next URL of a list, as URL parsers take it (a password may hold an `@` of its own: `:p@ss@host`).
+ */
+const USERINFO = /(\/\/)([^/?#\s,]*)@/g;
+
 /** A value with the credentials of every URL in it masked: `redis://user:****@host`, `https://****@host`, `?password=****`. */
 export function maskCredentials(value: string): string {
   return value
-    .replace(/(\/\/)([^/@\s:]*)(:[^/@\s]*)?@/g, (_all, slashes: string, user: string, password?: string) =>
-      password === undefined ? `${slashes}${MASK}@` : `${slashes}${user}:${MASK}@`,
-    )
+    .replace(USERINFO, (_all, slashes: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return colon < 0 ? `${slashes}${MASK}@` : `${slashes}${userinfo.slice(0, colon)}:${MASK}@`;
+    })
     .replace(/([?&][^=&\s]*(?:pass|secret|token|key|auth)[^=&\s]*=)[^&\s]*/gi, `$1${MASK}`);
+}
+
+/** A percent-encoded password as a parser decodes it; as it is when it is no valid encoding. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Every secret value set, and its parts (comma entries, URL passwords), for scrubbing whatever is printed. */
@@ -55,10 +71,13 @@ export function secretValues(env: Env): string[] {
       values.add(value.trim());
       for (const part of value.split(',')) values.add(part.trim());
     }
-    for (const match of value.matchAll(/\/\/[^/@\s:]*:([^/@\s]+)@/g)) {
-      const password = match[1] ?? '';
+    for (const match of value.matchAll(USERINFO)) {
+      const userinfo = match[2] ?? '';
+      const colon = userinfo.indexOf(':');
+      if (colon < 0) continue;
+      const password = userinfo.slice(colon + 1);
       values.add(password);
-      values.add(decodeURIComponent(password));
+      values.add(decoded(password));
     }
   }
   // Longest first, so a secret's part never leaves the rest of it behind; short ones would mask ordinary words.
