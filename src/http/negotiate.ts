@@ -11,5 +11,9 @@ const PROBES = new Set(['/healthz', '/readyz']);
 export function wantsJson(c: Context): boolean {
   const accept = c.req.header('accept') ?? '';
   if (accept.includes('text/html')) return false;
-  return accept.includes('application/json') || PROBES.has(routePath(c, -1));
+  if (accept.includes('application/json')) return true;
+  // The probe's route under PUBLIC_URL's path (`/sso/readyz`) or at the root, where it answers too.
+  const route = routePath(c, -1);
+  const basePath: string | undefined = c.get('basePath');
+  return PROBES.has(basePath && route.startsWith(`${basePath}/`) ? route.slice(basePath.length) : route);
 }

@@ -1,3 +1,4 @@
+import { PorteroError, STORE_UNAVAILABLE } from '../../src/errors.js';
 import { decodeJwt, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -413,6 +414,21 @@ describe('public pages', () => {
       expect(await (await prefixed.app.request(`http://127.0.0.1${path}`)).json()).toEqual({ status: 'ready' });
     // Only those: anything else outside the path is still a 404.
     expect((await prefixed.app.request('http://127.0.0.1/metrics')).status).toBe(404);
+    // The root's /readyz says what the path's says when the store is down: the clean 503.
+    const store = memoryStore();
+    const down = new Proxy(store, {
+      get(target, name) {
+        if (name === 'ping') return async () => Promise.reject(new PorteroError(STORE_UNAVAILABLE, 'the store did not answer'));
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const unready = await buildTestApp({ store: down, env: { ...idp.env('corp'), PUBLIC_URL: 'https://example.com/sso' } });
+    for (const path of ['/readyz', '/sso/readyz']) {
+      const answer = await unready.app.request(`http://127.0.0.1${path}`);
+      expect(answer.status).toBe(503);
+      expect(await answer.json()).toMatchObject({ error: 'store_unavailable' });
+    }
   });
 
   // Found by test/http/fuzz.test.ts: `/sso/%2e%2e/auth` is `/auth`, outside the base path, and was
