@@ -4,6 +4,7 @@ import { createApp, createMetricsApp } from './app.js';
 import { startArgs } from './cli/start-args.js';
 import { systemClock } from './clock.js';
 import { readEnv } from './config/env.js';
+import { publicMetricsWarning } from './config/metrics.js';
 import { parseConfig } from './config/parse.js';
 import type { Config, TokenConfig } from './config/types.js';
 import type { DevIdp } from './dev/idp.js';
@@ -114,6 +115,8 @@ async function main(): Promise<void> {
   const keys = await readKeys(config.tokens);
   warnAboutDevelopment(config, keys, logger);
   for (const warning of config.warnings) logger.warn({ event: 'setting_misspelled' }, warning);
+  const metricsWarning = publicMetricsWarning(config);
+  if (metricsWarning) logger.warn({ event: 'metrics_on_public_port' }, metricsWarning);
   const { settings, devIdp } = await providerSettings(config, logger);
 
   const connection = await connectStore(config.redis, logger);

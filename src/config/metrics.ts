@@ -20,3 +20,16 @@ export function metricsServer(reader: EnvReader, server: ServerConfig): MetricsC
   }
   return { port, host: host ?? server.host };
 }
+
+/**
+ * What start-up warns about in production without METRICS_PORT: `/metrics` on PORT, where a proxy
+ * that sends everything to portero makes the providers' ids and the traffic public. Not refused:
+ * behind a proxy that routes only some paths to portero, it is fine.
+ */
+export function publicMetricsWarning(config: {
+  readonly mode: 'development' | 'production';
+  readonly metrics: MetricsConfig;
+}): string | undefined {
+  if (config.mode !== 'production' || config.metrics.port !== undefined) return undefined;
+  return 'METRICS_PORT unset: /metrics is served on PORT, which a proxy may make public; set METRICS_PORT to serve it apart';
+}

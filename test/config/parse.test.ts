@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
+import { publicMetricsWarning } from '../../src/config/metrics.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { refusedProblems } from '../support/config.js';
 import { presets } from '../../src/providers/index.js';
@@ -614,5 +615,22 @@ describe('who may sign in', () => {
     expect(parseConfig({ ...PRODUCTION_ENV, ...github, PROVIDER_GITHUB_ALLOW_ALL: 'true' }).providers[0]).toMatchObject({ allowAll: true });
     const corp = { PROVIDER_CORP_CLIENT_ID: 'id', PROVIDER_CORP_TYPE: 'oidc', PROVIDER_CORP_ISSUER: 'https://sso.company.com' };
     expect(parseConfig({ ...PRODUCTION_ENV, ...corp }).mode).toBe('production');
+  });
+});
+
+describe('METRICS_PORT in production', () => {
+  it('is warned about when unset (/metrics then on PORT), and not in development or once set', () => {
+    const production = {
+      ...PRODUCTION_ENV,
+      PROVIDER_CORP_TYPE: 'oidc',
+      PROVIDER_CORP_ISSUER: 'https://idp.example.test',
+      PROVIDER_CORP_CLIENT_ID: 'portero',
+      PROVIDER_CORP_CLIENT_SECRET: 'a-client-secret',
+    };
+    expect(publicMetricsWarning(parseConfig(production))).toBe(
+      'METRICS_PORT unset: /metrics is served on PORT, which a proxy may make public; set METRICS_PORT to serve it apart',
+    );
+    expect(publicMetricsWarning(parseConfig({ ...production, METRICS_PORT: '9464' }))).toBeUndefined();
+    expect(publicMetricsWarning(parseConfig({}))).toBeUndefined();
   });
 });
