@@ -3,10 +3,10 @@ import { PorteroError, STORE_UNAVAILABLE } from '../../src/errors.js';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, memoryStore, type TestApp, type TwoInstances, twoInstancesOnRedis } from '../support/app.js';
-import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
+import { signInAt } from '../support/sign-in.js';
 
 // The ways a session ends besides /logout of its own browser: the provider's back-channel logout
 // (two instances on one Redis), and a /logout that goes on to sign out at the provider too.
@@ -36,16 +36,8 @@ async function twoInstances() {
   return both;
 }
 
-async function signIn(gateway: TestApp, provider: MockOidcProvider, sub: string, claims: Record<string, unknown> = {}) {
-  const browser = new TestBrowser();
-  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
-  const done = await browser.get(
-    gateway.app,
-    `${GATEWAY}/callback/corp?${provider.authorize(login.headers.get('location')!, { sub, claims })}`,
-  );
-  expect(done.status).toBe(302);
-  return { browser, token: (await browser.cookie(GATEWAY, COOKIE))!.value };
-}
+const signIn = (gateway: TestApp, provider: MockOidcProvider, sub: string, claims: Record<string, unknown> = {}) =>
+  signInAt(gateway, provider, { sub, claims }, { origin: GATEWAY });
 
 const backchannel = (gateway: TestApp, logoutToken: string, provider = 'corp') =>
   gateway.app.request(`${GATEWAY}/backchannel-logout/${provider}`, {

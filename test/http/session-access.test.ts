@@ -6,8 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/memory.js';
 import { ephemeralKeySet } from '../../src/tokens/keys.js';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
-import { setCookieLines, TestBrowser } from '../support/browser.js';
+import { setCookieLines } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
+import { signInAt } from '../support/sign-in.js';
 
 // A session is renewed only while the access rules would still let its user sign in, and its
 // provider is still configured: taking someone out of an allowed-emails file, or a provider out of
@@ -39,13 +40,8 @@ beforeEach(() => {
 const gatewayWith = (env: Record<string, string>, keys?: Awaited<ReturnType<typeof ephemeralKeySet>>) =>
   buildTestApp({ store, clock, ...(keys ? { keys } : {}), env: { PUBLIC_URL: GATEWAY, JWT_TTL: String(JWT_TTL), ...env } });
 
-async function signIn(gateway: TestApp, email: string) {
-  const browser = new TestBrowser();
-  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
-  const params = idp.authorize(login.headers.get('location')!, { sub: `u-${email}`, claims: { email, email_verified: true } });
-  expect((await browser.get(gateway.app, `${GATEWAY}/callback/corp?${params}`)).status).toBe(302);
-  return (await browser.cookie(GATEWAY, COOKIE))!.value;
-}
+const signIn = async (gateway: TestApp, email: string) =>
+  (await signInAt(gateway, idp, { sub: `u-${email}`, claims: { email, email_verified: true } }, { origin: GATEWAY })).token;
 
 const refresh = (gateway: TestApp, token: string) =>
   gateway.app.request(`${GATEWAY}/refresh`, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });

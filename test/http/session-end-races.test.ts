@@ -1,11 +1,10 @@
-import { decodeJwt } from 'jose';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/memory.js';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
-import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { pollUntil } from '../support/wait.js';
+import { signInAt } from '../support/sign-in.js';
 
 // A session that ends while one of its renewals is under way (its provider refresh in flight)
 // stays ended: the renewal does not write its record back (red-team review, issue 10).
@@ -34,14 +33,7 @@ beforeEach(async () => {
   });
 });
 
-async function signIn(sub = 'ada') {
-  const browser = new TestBrowser();
-  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
-  const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub })}`);
-  expect(done.status).toBe(302);
-  const token = (await browser.cookie(GATEWAY, COOKIE))!.value;
-  return { browser, token, sid: decodeJwt(token).sid as string };
-}
+const signIn = (sub = 'ada') => signInAt(gateway, idp, { sub }, { origin: GATEWAY });
 
 const refresh = (token: string) =>
   gateway.app.request(`${GATEWAY}/refresh`, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });

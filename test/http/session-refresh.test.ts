@@ -10,10 +10,10 @@ import {
   TEST_COOKIE_SECRET,
   type TestApp,
 } from '../support/app.js';
-import { TestBrowser } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
+import { signInAt } from '../support/sign-in.js';
 
 // Renewal that asks the provider: a refresh token (rotated at each use, as Okta and Auth0 do),
 // PROVIDER_<ID>_REFRESH_INTERVAL, one call for many renewals on two instances, and a user disabled
@@ -23,7 +23,7 @@ const idp = await new MockOidcProvider('https://idp.example.test', { refreshToke
 const msw = setupServer(...idp.handlers());
 const redis = await testRedis();
 const GATEWAY = 'https://gateway.test';
-const COOKIE = '__Host-auth_token';
+const _COOKIE = '__Host-auth_token';
 const env = { ...idp.env('corp'), PROVIDER_CORP_REFRESH_INTERVAL: '60', JWT_TTL: '600' };
 
 let clock: ManualClock;
@@ -52,14 +52,7 @@ afterEach(async () => {
   for (const store of opened.splice(0)) await store.close();
 });
 
-async function signIn(gateway: TestApp, sub = 'ada') {
-  const browser = new TestBrowser();
-  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
-  const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub })}`);
-  expect(done.status).toBe(302);
-  const token = (await browser.cookie(GATEWAY, COOKIE))!.value;
-  return { browser, token, sid: decodeJwt(token).sid as string };
-}
+const signIn = (gateway: TestApp, sub = 'ada') => signInAt(gateway, idp, { sub }, { origin: GATEWAY });
 
 const refresh = (gateway: TestApp, token: string) =>
   gateway.app.request(`${GATEWAY}/refresh`, { method: 'POST', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });

@@ -3,8 +3,9 @@ import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MemoryStore } from '../../src/store/memory.js';
 import { buildTestApp, ManualClock, memoryStore, type TestApp } from '../support/app.js';
-import { setCookieLines, TestBrowser } from '../support/browser.js';
+import { setCookieLines } from '../support/browser.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
+import { signInAt } from '../support/sign-in.js';
 
 const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers());
@@ -34,13 +35,7 @@ beforeEach(async () => {
   await gatewayWith();
 });
 
-async function signIn(sub = 'ada') {
-  const browser = new TestBrowser();
-  const login = await browser.get(gateway.app, `${GATEWAY}/login/corp`);
-  const done = await browser.get(gateway.app, `${GATEWAY}/callback/corp?${idp.authorize(login.headers.get('location')!, { sub })}`);
-  expect(done.status).toBe(302);
-  return { browser, token: (await browser.cookie(GATEWAY, COOKIE))!.value };
-}
+const signIn = (sub = 'ada') => signInAt(gateway, idp, { sub }, { origin: GATEWAY });
 
 /** POST /refresh as an API client: the token as a bearer. */
 const refresh = (token: string) =>
