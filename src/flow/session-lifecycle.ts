@@ -177,7 +177,7 @@ export class SessionLifecycle {
     // Revoked first: this instance denies it at once, even if the store then fails.
     await this.#deps.tokens.revoke(claims.sid);
     const record = await this.#deps.store.get(claims.sid);
-    if (record) return this.#end(record, kind);
+    if (record) return this.#forget(record, kind);
     return { sid: claims.sid, sub: claims.sub, provider: claims.provider, kind };
   }
 
@@ -201,8 +201,13 @@ export class SessionLifecycle {
   }
 
   async #end(record: SessionRecord, kind: SessionEndKind): Promise<EndedSession> {
-    this.#recent.delete(record.sid);
     await this.#deps.tokens.revoke(record.sid);
+    return this.#forget(record, kind);
+  }
+
+  /** Forgets a session already revoked: its record, grant and index entries, and its recent renewal. */
+  async #forget(record: SessionRecord, kind: SessionEndKind): Promise<EndedSession> {
+    this.#recent.delete(record.sid);
     await this.#deps.store.remove(record);
     return { sid: record.sid, sub: record.sub, provider: record.provider, kind };
   }
