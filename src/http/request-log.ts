@@ -15,13 +15,13 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 const NO_EVENTS: readonly SecurityEvent[] = Object.freeze([]);
 
 /**
- * The events of this request: those its route reported, and those its error is. What the log
- * writes a line for, and what `requestCounter` counts.
+ * The events of this request, which answered at `route` (`routeInApp`): those its route reported,
+ * and those its error is. What the log writes a line for, and what `requestCounter` counts.
  */
-export function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined): readonly SecurityEvent[] {
+function securityEvents(c: Context<AppEnv>, error: PorteroError | undefined, route: string): readonly SecurityEvent[] {
   const reported = c.get('securityEvents') ?? NO_EVENTS;
   // A sign-in an access rule refused; an app's rule at /auth refusing a signed-in user is no login.
-  if (error?.code === NOT_ALLOWED && routeInApp(c) === '/callback/:provider') {
+  if (error?.code === NOT_ALLOWED && route === '/callback/:provider') {
     const { rule, reason } = error.detail as Record<string, string | undefined>;
     const provider = /\/callback\/([^/]+)$/.exec(c.req.path)?.[1];
     return [...reported, { event: 'login_refused', fields: { provider, rule, reason } }];
@@ -40,10 +40,8 @@ function routeOf(c: Context<AppEnv>): string {
   return route === '*' || route === '/*' ? '(none)' : route;
 }
 
-/** The route that answered, without PUBLIC_URL's path: `/callback/:provider` under any base path. */
-export function routeInApp(c: Context<AppEnv>): string {
-  const route = routeOf(c);
-  const basePath = c.get('basePath');
+/** `route` (`routeOf`) without PUBLIC_URL's path: `/callback/:provider` under any base path. */
+function routeInApp(route: string, basePath: string | undefined): string {
   return basePath && route.startsWith(`${basePath}/`) ? route.slice(basePath.length) : route;
 }
 
@@ -56,20 +54,23 @@ export function requestLog(logger: Logger, clock: Clock, count?: RequestCounter)
   return async (c, next) => {
     const started = clock.now();
     await next();
+    const durationMs = clock.now() - started;
     const error = c.get('error');
-    const events = securityEvents(c, error);
-    count?.(c, { error, events, route: routeInApp(c), durationMs: clock.now() - started });
+    const route = routeOf(c);
+    const inApp = routeInApp(route, c.get('basePath'));
+    const events = securityEvents(c, error, inApp);
+    count?.(c, { error, events, route: inApp, durationMs });
     // The route's and the error's detail first, so none of their keys can overwrite the fields every line has.
     const line = {
       ...c.get('logDetail'),
       ...error?.detail,
       request_id: c.get('requestId'),
       method: c.req.method,
-      route: routeOf(c),
+      route,
       path: c.req.path.length > MAX_LOGGED_PATH ? `${c.req.path.slice(0, MAX_LOGGED_PATH)}…` : c.req.path,
       client_ip: c.get('client')?.address,
       status: c.res.status,
-      duration_ms: clock.now() - started,
+      duration_ms: durationMs,
       ...(error ? { error: error.code } : {}),
     };
     if (error?.code === INTERNAL) {
