@@ -24,7 +24,7 @@ import { securityHeaders } from './http/security-headers.js';
 import type { AppEnv } from './http/types.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { instrumentedStore } from './store/instrumented.js';
+import { InstrumentedStore } from './store/instrumented.js';
 import type { KeyValueStore } from './store/types.js';
 import { KeyRing } from './tokens/key-ring.js';
 import type { KeySet } from './tokens/keys.js';
@@ -118,7 +118,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics ?? new Metrics();
   // Every store operation of the app timed and its failures counted, on Redis and in memory alike.
-  const deps = httpDeps(options, instrumentedStore(options.store, metrics), clock);
+  const deps = httpDeps(options, new InstrumentedStore(options.store, metrics), clock);
   const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
 
   // With PUBLIC_URL https://example.com/sso, every route lives under /sso (the proxy need not strip

@@ -10,7 +10,7 @@ import { type ConfiguredProvider, metadataOf } from './provider-client.js';
 import { boundedFetch } from './provider-http.js';
 
 /** The member of a logout token's `events` claim that makes it one (OpenID Connect Back-Channel Logout 1.0, 2.4). */
-export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 /**
  * Seconds after its `iat` a logout token is still accepted (plus CLOCK_SKEW): a provider sends it
@@ -21,7 +21,7 @@ export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backcha
 export const LOGOUT_TOKEN_MAX_AGE = 300;
 
 /** The longest logout token read: a few hundred bytes of claims and a signature; longer is no logout token. */
-export const MAX_LOGOUT_TOKEN_LENGTH = 16 * 1024;
+const MAX_LOGOUT_TOKEN_LENGTH = 16 * 1024;
 
 /** The longest `sid`, `sub` or `jti` accepted (OpenID Connect Core caps `sub` at 255 ASCII characters). */
 const MAX_CLAIM_LENGTH = 512;

@@ -23,7 +23,7 @@ const NAMES: ReadonlySet<string> = new Set(IDENTITY_HEADERS);
  * drops a name with `_`, Caddy 2.6 and Traefik pass it on). Not `X-Auth-Request-Redirect`, which
  * ingress-nginx sends on its own.
  */
-export function sentIdentityHeader(names: Iterable<string>): string | undefined {
+function sentIdentityHeader(names: Iterable<string>): string | undefined {
   for (const name of names) {
     // Only a name of the right length and start is worth lower-casing: this runs on every /auth.
     if (name.length < 19 || name.length > 33 || (name.charCodeAt(0) | 0x20) !== 0x78) continue;

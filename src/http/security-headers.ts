@@ -15,7 +15,7 @@ const isCspSource = (origin: string) => /^https?:\/\/(?:\*\.)?(?:[a-z0-9.-]+|\[[
  * of a source, and browsers ignore the request's query when matching), with `;` and `,`, which
  * would end the source or the directive, percent-encoded as CSP 3 asks.
  */
-export function logoSource(logoUrl: string): string | undefined {
+function logoSource(logoUrl: string): string | undefined {
   const url = new URL(logoUrl);
   // A host with a `;` of its own would start a directive: such a logo is not allowed at all.
   if (!isCspSource(url.origin)) return undefined;

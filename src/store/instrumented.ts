@@ -102,6 +102,3 @@ export class InstrumentedStore implements KeyValueStore {
     return this.#store.close();
   }
 }
-
-/** `store`, timed and counted in `metrics` (see {@link InstrumentedStore}). */
-export const instrumentedStore = (store: KeyValueStore, metrics: Metrics): KeyValueStore => new InstrumentedStore(store, metrics);
