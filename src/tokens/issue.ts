@@ -21,23 +21,29 @@ const randomId = () => randomBytes(16).toString('base64url');
 
 type IssueSettings = Pick<TokenConfig, 'issuer' | 'audience' | 'ttl'>;
 
-/** `iat` now and `exp` JWT_TTL later, but never past `notAfter` (seconds: the session's end). */
-function lifetime(settings: IssueSettings, clock: Clock, notAfter?: number) {
+/**
+ * The claims each token has its own of: `iss`, `aud`, `iat` now, `exp` JWT_TTL later but never past
+ * `notAfter` (seconds: the session's end), and a new `jti`.
+ */
+function ownClaims(settings: IssueSettings, clock: Clock, notAfter?: number) {
   const iat = Math.floor(clock.now() / 1000);
-  return { iat, exp: Math.min(iat + settings.ttl, notAfter ?? Number.POSITIVE_INFINITY) };
+  return {
+    iss: settings.issuer,
+    ...(settings.audience ? { aud: settings.audience } : {}),
+    iat,
+    exp: Math.min(iat + settings.ttl, notAfter ?? Number.POSITIVE_INFINITY),
+    jti: randomId(),
+  };
 }
+
+const sign = (keys: KeySet, claims: PorteroClaims) =>
+  signJwt({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' }, claims, keys.signing.key);
 
 /** A new token of a living session: its claims as made at sign-in, a new `iat`, `exp` and `jti`. */
 export function renewToken(keys: KeySet, settings: IssueSettings, clock: Clock, claims: SessionClaims, notAfter: number): IssuedToken {
   // As made and checked at sign-in (`issueToken`); only the token's own claims are new.
-  const renewed = {
-    ...claims,
-    iss: settings.issuer,
-    ...(settings.audience ? { aud: settings.audience } : {}),
-    ...lifetime(settings, clock, notAfter),
-    jti: randomId(),
-  } as PorteroClaims;
-  return { token: signJwt({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' }, renewed, keys.signing.key), claims: renewed };
+  const renewed = { ...claims, ...ownClaims(settings, clock, notAfter) } as PorteroClaims;
+  return { token: sign(keys, renewed), claims: renewed };
 }
 
 /**
@@ -52,18 +58,13 @@ export async function issueToken(
   profile: Profile,
   notAfter?: number,
 ): Promise<IssuedToken> {
-  const { iat, exp } = lifetime(settings, clock, notAfter);
   // Never one of portero's own names, nor one a library reads as about the token: start-up refuses
   // them in PROVIDER_<ID>_CLAIMS (src/config/claims.ts), and here nothing else can bring one in.
   const extras = Object.fromEntries(Object.entries(profile.extraClaims ?? {}).filter(([name]) => !RESERVED_CLAIMS.has(lowerAscii(name))));
   const claims: PorteroClaims = {
     ...extras,
-    iss: settings.issuer,
-    ...(settings.audience ? { aud: settings.audience } : {}),
+    ...ownClaims(settings, clock, notAfter),
     sub: `${providerId}:${profile.subject}`,
-    iat,
-    exp,
-    jti: randomId(),
     sid: randomId(),
     provider: providerId,
     ...(profile.email !== undefined ? { email: profile.email, email_verified: profile.emailVerified === true } : {}),
@@ -78,7 +79,7 @@ export async function issueToken(
   for (const dropped of [[], ['picture'], ['picture', 'name'], ['picture', 'name', ...Object.keys(extras)]]) {
     const kept: PorteroClaims = { ...claims };
     for (const name of dropped) delete kept[name];
-    const token = signJwt({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'JWT' }, kept, keys.signing.key);
+    const token = sign(keys, kept);
     if (token.length <= MAX_TOKEN_LENGTH) return { token, claims: kept };
   }
   throw new PorteroError(PROFILE_UNAVAILABLE, 'the profile is too large to fit in a cookie', {
