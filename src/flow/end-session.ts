@@ -35,7 +35,7 @@ export function logoutOrigin(provider: Pick<ConfiguredProvider, 'definition' | '
  *
  * @example
  * ```ts
- * const url = await endSessionUrl(provider, { idTokenHint, postLogoutRedirectUri: `${publicUrl}/logout/done`, state });
+ * const url = await endSessionUrl(provider, { idTokenHint, postLogoutRedirectUri: signedOutUrl(publicUrl), state });
  * return url ? c.redirect(url.href) : c.redirect(returnTo);
  * ```
  * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
