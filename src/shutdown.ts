@@ -9,7 +9,7 @@ export interface ShutdownOptions {
   readonly exit?: (code: number) => void;
 }
 
-/** What is closed once no request is left, in this order (the store, the development IdP, the key watch). */
+/** What is closed once no request is left, in the order given (`main`: the key watch, the metrics server, the store, the development IdP). */
 export type Closer = () => Promise<void> | void;
 
 /**
@@ -65,9 +65,8 @@ export class Shutdown {
     if (this.#draining) return;
     this.#draining = true;
     const { logger, timeout } = this.#options;
-    const forced = setTimeout(() => this.#forced(), timeout * 1000);
+    this.#forcedTimer = setTimeout(() => this.#forced(), timeout * 1000);
     for (const response of this.#inFlight) response.shouldKeepAlive = false;
-    this.#forcedTimer = forced;
     // Closed before the line is written: whoever reads it finds the port refusing connections.
     this.#server?.close();
     this.#server?.closeIdleConnections();
@@ -88,7 +87,7 @@ export class Shutdown {
     if (this.#inFlight.size > 0 || this.#ending) return;
     this.#ending = true;
     this.#server?.closeAllConnections();
-    void this.#end(this.#forcedTimer);
+    void this.#end();
   }
 
   #forced(): void {
@@ -108,7 +107,7 @@ export class Shutdown {
     (this.#options.exit ?? process.exit)(code);
   }
 
-  async #end(forced: NodeJS.Timeout | undefined): Promise<void> {
+  async #end(): Promise<void> {
     for (const close of this.#closers) {
       try {
         await close();
@@ -117,7 +116,7 @@ export class Shutdown {
       }
     }
     // Cleared only now: a store that does not close in time is forced too.
-    clearTimeout(forced);
+    clearTimeout(this.#forcedTimer);
     if (this.#exited) return;
     this.#options.logger.info({ event: 'shutdown_complete' }, 'shut down: every request finished');
     this.#exit(0);
