@@ -10,6 +10,8 @@ const DEFAULT_RATE_LIMITS: Required<RateLimitConfig> = {
   login: { points: 120, duration: 60 },
   callback: { points: 120, duration: 60 },
   refresh: { points: 120, duration: 60 },
+  // An app's servers exchange every user's code and refresh tokens from one address: per client_id.
+  token: { points: 600, duration: 60 },
 };
 
 const RULE = /^(\d+)\/(\d+)s$/;

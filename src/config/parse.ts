@@ -231,6 +231,7 @@ export function inspectConfig(env: Env, registry: ProviderRegistry = presets): C
     sessions: sessions(reader, tokenConfig, cookieConfig),
     flow: flow(reader, url),
     rateLimits: rateLimits(reader),
+    apps: [],
     brand: brand(reader),
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },

@@ -145,6 +145,11 @@ export interface RateLimitConfig {
   readonly callback?: RateLimitRule;
   /** RATE_LIMIT_REFRESH: `POST /refresh`, each of which may refresh at the provider. */
   readonly refresh?: RateLimitRule;
+  /**
+   * RATE_LIMIT_TOKEN: the OpenID Provider's token endpoint, per `client_id` rather than per address
+   * (an app's servers call it, many users behind one address).
+   */
+  readonly token?: RateLimitRule;
 }
 
 export interface DevConfig {
@@ -170,6 +175,26 @@ export interface MetricsConfig {
   readonly host: string;
 }
 
+/**
+ * A downstream app registered with portero's OpenID Provider by `APP_<ID>_*` (src/config/apps.ts).
+ * `<ID>` lower-cased, `_` becoming `-`, is its `client_id`.
+ */
+export interface AppClientConfig {
+  readonly clientId: string;
+  /** APP_<ID>_SECRET; absent: a public client (token endpoint auth `none`, PKCE S256 required). */
+  readonly secret?: string;
+  /** APP_<ID>_REDIRECT_URIS: exact absolute URLs, https but on loopback, no wildcard, no fragment. */
+  readonly redirectUris: readonly string[];
+  /** APP_<ID>_POST_LOGOUT_REDIRECT_URIS: the same rules. */
+  readonly postLogoutRedirectUris: readonly string[];
+  /** APP_<ID>_BACKCHANNEL_LOGOUT_URI: where portero posts a logout token when the user's session ends. */
+  readonly backchannelLogoutUri?: string;
+  /** APP_<ID>_NAME: shown to the user on sign-out pages; the client id by default. */
+  readonly name: string;
+  /** APP_<ID>_OFFLINE_ACCESS: whether the app may have refresh tokens (when it asks for `offline_access`). */
+  readonly offlineAccess: boolean;
+}
+
 /** The whole configuration, one part per concern; each consumer is given only its part. Frozen. */
 export interface Config {
   readonly mode: 'development' | 'production';
@@ -183,6 +208,8 @@ export interface Config {
   readonly rateLimits: RateLimitConfig;
   readonly brand: BrandConfig;
   readonly providers: readonly ProviderSettings[];
+  /** The apps of portero's OpenID Provider; none: the provider is not mounted at all. */
+  readonly apps: readonly AppClientConfig[];
   readonly dev: DevConfig;
   readonly metrics: MetricsConfig;
   /** What start-up warns about without refusing: variables that look like a misspelt setting. */

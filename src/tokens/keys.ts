@@ -19,6 +19,12 @@ export interface KeySet {
   /** Verifies portero's own tokens (for `/auth`, `/userinfo`, `/logout`) against every published key. */
   readonly verifier: ReturnType<typeof createLocalJWKSet>;
   readonly algorithms: readonly PorteroAlgorithm[];
+  /**
+   * Private JWKs for portero's OpenID Provider (the apps' ID and access tokens): the signing key and
+   * the first RS256 key, which OpenID Connect Discovery requires a provider to offer. Each is
+   * published in `publicJwks` too, so an app verifies against the one JWKS.
+   */
+  readonly providerJwks: readonly JWK[];
 }
 
 const KTY: Record<PorteroAlgorithm, { kty: string; crv?: string }> = {
@@ -53,7 +59,7 @@ export async function generateKeyJwk(alg: PorteroAlgorithm): Promise<JWK> {
 export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: PorteroAlgorithm, source = 'JWT_KEYS'): Promise<KeySet> {
   const problems: string[] = [];
   if (privateJwks.length === 0) problems.push(`${source} holds no keys`);
-  const imported: { kid: string; alg: PorteroAlgorithm; key: CryptoKey; jwk: JWK }[] = [];
+  const imported: { kid: string; alg: PorteroAlgorithm; key: CryptoKey; jwk: JWK; privateJwk: JWK }[] = [];
   for (const [index, jwk] of privateJwks.entries()) {
     const name = `${source} key ${index + 1}${jwk.kid ? ` (kid ${jwk.kid})` : ''}`;
     const alg = (jwk.alg ?? defaultAlg) as PorteroAlgorithm;
@@ -84,7 +90,7 @@ export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: Porte
       }
       const kid = jwk.kid ?? (await calculateJwkThumbprint(jwk));
       if (imported.some((other) => other.kid === kid)) problems.push(`${name}: kid ${kid} appears twice`);
-      imported.push({ kid, alg, key, jwk: { ...publicPart(jwk), kid, alg, use: 'sig' } });
+      imported.push({ kid, alg, key, jwk: { ...publicPart(jwk), kid, alg, use: 'sig' }, privateJwk: { ...jwk, kid, alg, use: 'sig' } });
     } catch (err) {
       problems.push(`${name}: ${(err as Error).message}`);
     }
@@ -97,6 +103,11 @@ export async function buildKeySet(privateJwks: readonly JWK[], defaultAlg: Porte
     publicJwks,
     verifier: createLocalJWKSet(publicJwks),
     algorithms: [...new Set(imported.map((entry) => entry.alg))],
+    providerJwks: Object.freeze(
+      [...new Set([first, imported.find((entry) => entry.alg === 'RS256')])]
+        .filter((entry) => entry !== undefined)
+        .map((entry) => Object.freeze(entry.privateJwk)),
+    ),
   });
 }
 
