@@ -33,6 +33,28 @@ export const storeKeys = {
    * long as the token could be accepted (`src/flow/logout-token.ts`): a replay is refused.
    */
   logoutJti: (provider: string, jtiHash: string) => `logout-jti:${provider}:${jtiHash}`,
+  /**
+   * A record of oidc-provider's (the OpenID Provider's sessions, interactions, grants, codes and
+   * tokens; `model` is its model name), JSON, by the SHA-256 of its id (`src/flow/op-adapter.ts`):
+   * the id of a code or token is its value, so neither key nor record holds it.
+   */
+  opRecord: (model: string, idDigest: string) => `op:${model}:${idDigest}`,
+  /** Set once, atomically, when the record of the same digest is consumed (a code exchanged, a refresh token rotated). */
+  opConsumed: (model: string, idDigest: string) => `op-consumed:${model}:${idDigest}`,
+  /** The id of the OpenID Provider's Session whose uid has this SHA-256 (oidc-provider's `findByUid`). */
+  opSessionByUid: (uidDigest: string) => `op-session-uid:${uidDigest}`,
+  /** The id of the DeviceCode whose user code has this SHA-256 (oidc-provider's `findByUserCode`; the device flow is off). */
+  opDeviceCodeByUserCode: (userCodeDigest: string) => `op-user-code:${userCodeDigest}`,
+  /**
+   * Every code and token issued under the grant whose id has this SHA-256, a set of `<model>:<id digest>`
+   * kept as long as its longest-lived member: what oidc-provider's `revokeByGrantId` removes.
+   */
+  opGrant: (grantIdDigest: string) => `op-grant:${grantIdDigest}`,
+  /**
+   * The OpenID Provider's session uid(s) of a portero session, by portero's `sid`: what signing out
+   * of portero (or at the upstream IdP) ends at the provider, outside any request of its own.
+   */
+  opSessionsOf: (porteroSid: string) => `op-sessions-of:${porteroSid}`,
   /** The counters of rate limit `name`, one key per client address under it (`src/store/rate-limiter.ts`). */
   rateLimit: (name: string) => `rl:${name}`,
 } as const;
