@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { buildKeySet, generateKeyJwk } from '../../src/tokens/keys.js';
-import { storeAdapter } from './store-adapter.js';
+import { storeAdapter } from '../../src/flow/op-adapter.js';
 
 type Env = { Bindings: HttpBindings };
 const BASE = '/sso';
