@@ -5,12 +5,15 @@ import { NOT_FOUND, PorteroError } from './errors.js';
 import { logoutOrigin } from './flow/end-session.js';
 import { loginDeps } from './flow/login.js';
 import { checkSessionAccess } from './flow/session-access.js';
-import { SessionLifecycle } from './flow/session-lifecycle.js';
+import { SessionLifecycle, type SessionLifecycleDeps } from './flow/session-lifecycle.js';
 import type { ConfiguredProvider } from './flow/provider-client.js';
 import { clientAddress } from './http/client-address.js';
 import { PorteroCookies } from './http/cookies.js';
 import type { HttpDeps } from './http/deps.js';
 import { respondWithError } from './http/errors.js';
+import type { PageContext } from './http/layout.js';
+import { opRoutes } from './http/routes/op.js';
+import { openIdProvider } from './op.js';
 import { clientLimit } from './http/rate-limit.js';
 import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
@@ -59,14 +62,18 @@ function rateLimiters(limits: RateLimitConfig, store: KeyValueStore): HttpDeps['
   };
 }
 
-/** Where a sign-out form's redirect may go: the allowed `return_to` origins, and the providers' own for their logout. */
+/**
+ * Where a form's redirect may go: the allowed `return_to` origins, the providers' own for their
+ * logout, and the apps' (the provider's form_post answer, and its sign-out's way back).
+ */
 function formTargets(config: Config, providers: AppOptions['providers']): string[] {
   const origins = [...providers.values()].map((provider) => (provider.settings.logout === 'local' ? undefined : logoutOrigin(provider)));
-  return [...new Set([...config.flow.allowedRedirects, ...origins.filter((origin): origin is string => origin !== undefined)])];
+  const apps = config.apps.flatMap((app) => [...app.redirectUris, ...app.postLogoutRedirectUris].map((uri) => new URL(uri).origin));
+  return [...new Set([...config.flow.allowedRedirects, ...origins.filter((origin): origin is string => origin !== undefined), ...apps])];
 }
 
 /** What the routes are given, built on the app's (instrumented) store. */
-function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): HttpDeps {
+function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock, afterEnd?: SessionLifecycleDeps['afterEnd']): HttpDeps {
   const { config, providers, logger } = options;
   const keys = options.keys instanceof KeyRing ? options.keys : new KeyRing(options.keys);
   const revocations = new Revocations(store, clock, config.tokens.clockSkew, { grace: config.tokens.revocationGrace, logger });
@@ -103,6 +110,7 @@ function httpDeps(options: AppOptions, store: KeyValueStore, clock: Clock): Http
       providerTimeout: config.flow.providerTimeout,
       tokenTtl: config.tokens.ttl,
       checkAccess: (provider, claims) => checkSessionAccess(config.flow.access, login.emailsFiles, provider, claims),
+      ...(afterEnd ? { afterEnd } : {}),
     }),
     cookies: new PorteroCookies(config.cookies, { flowTtl: config.flow.ttl }),
     limits: rateLimiters(config.rateLimits, store),
@@ -118,8 +126,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics ?? new Metrics();
   // Every store operation of the app timed and its failures counted, on Redis and in memory alike.
-  const deps = httpDeps(options, new InstrumentedStore(options.store, metrics), clock);
+  const store = new InstrumentedStore(options.store, metrics);
   const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
+  const pages: PageContext = { basePath, brand: config.brand };
+  const provider = config.apps.length > 0 ? openIdProvider(options, store, pages, () => deps) : undefined;
+  const deps = httpDeps(options, store, clock, provider?.afterEnd);
+  const headers = securityHeaders({ secure: config.cookies.secure, brand: config.brand, formTargets: formTargets(config, providers) });
 
   // With PUBLIC_URL https://example.com/sso, every route lives under /sso (the proxy need not strip
   // it), and `/sso/`, where sign-ins land by default, is the sign-in page: hence strict: false.
@@ -131,12 +143,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   root.use(requestId());
   // The log's pass counts the metrics too: one set of facts, one middleware.
   root.use(requestLog(logger, clock, requestCounter(metrics, new Set(providers.keys()))));
-  root.use(securityHeaders({ secure: config.cookies.secure, brand: config.brand, formTargets: formTargets(config, providers) }));
+  root.use(headers);
   root.use(async (c, next) => {
     c.set('basePath', basePath);
     c.set('brand', config.brand);
     await next();
   });
+  // Before portero's own: the provider's discovery document replaces portero's, and its userinfo takes opaque tokens.
+  if (provider) app.route('/', opRoutes(deps, provider.routes(headers)));
   app.route('/', publicRoutes(deps));
   if (basePath) root.route('/', healthRoutes(deps));
   app.route('/', loginRoutes(deps));

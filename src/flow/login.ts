@@ -104,7 +104,12 @@ const usesNonce = (provider: ConfiguredProvider) =>
 const pkceChallenge = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
 
 /** The authorization request's parameters: the preset's own, then the flow's. */
-function authorizationParameters(deps: LoginDeps, provider: ConfiguredProvider, record: FlowRecord): Record<string, string> {
+function authorizationParameters(
+  deps: LoginDeps,
+  provider: ConfiguredProvider,
+  record: FlowRecord,
+  options: StartOptions,
+): Record<string, string> {
   const { definition, settings } = provider;
   const own = Object.entries(definition.authorizationParams?.(settings) ?? {}).filter(([name]) => !FLOW_PARAMETERS.has(name));
   const pkce: Record<string, string> = usesPkce(provider)
@@ -119,16 +124,31 @@ function authorizationParameters(deps: LoginDeps, provider: ConfiguredProvider, 
     ...pkce,
     ...(record.nonce ? { nonce: record.nonce } : {}),
     ...(settings.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
+    // OpenID Connect's own parameter; an OAuth 2.0 provider (GitHub) may sign the user in silently all the same.
+    ...(options.signInAgain && provider.definition.protocol === 'oidc' ? { prompt: 'login' } : {}),
   };
 }
 
+export interface StartOptions {
+  /**
+   * Ask the provider to authenticate the user anew (`prompt=login`), even with a session there: an
+   * app asked portero's OpenID Provider for `prompt=login` or a `max_age` the session is older than.
+   */
+  readonly signInAgain?: boolean;
+}
+
 /** Validates the request, stores the flow and returns where to send the browser. */
-export async function startLogin(deps: LoginDeps, providerId: string, returnTo: string | undefined): Promise<StartedLogin> {
+export async function startLogin(
+  deps: LoginDeps,
+  providerId: string,
+  returnTo: string | undefined,
+  options: StartOptions = {},
+): Promise<StartedLogin> {
   const provider = findProvider(deps, providerId);
   const target = resolveReturnTo(returnTo, deps.config);
   const config = await provider.client();
   const flow = FlowStore.create({ provider: provider.id, issuer: metadataOf(config).issuer, returnTo: target, nonce: usesNonce(provider) });
-  const parameters = authorizationParameters(deps, provider, flow.record);
+  const parameters = authorizationParameters(deps, provider, flow.record, options);
   await deps.flows.save(flow, deps.config.ttl);
   return {
     flowId: flow.flowId,

@@ -46,6 +46,8 @@ export interface SessionLifecycleDeps {
   readonly tokenTtl: number;
   /** Throws `not_allowed` for a session the access rules, as they are now, would not let sign in. */
   readonly checkAccess: (provider: ConfiguredProvider, claims: SessionClaims) => Promise<void>;
+  /** Called once a session has ended (revoked, forgotten): the OpenID Provider ends the apps' sessions of it. */
+  readonly afterEnd?: (ended: EndedSession) => Promise<void>;
 }
 
 /** Sessions whose last renewal on this instance `/auth` remembers; beyond, the oldest is forgotten. */
@@ -167,6 +169,20 @@ export class SessionLifecycle {
     return entry.renewal;
   }
 
+  /**
+   * The record of the session `claims` names while it lives: not revoked, its provider configured,
+   * its user still let in by the access rules (throws `not_allowed` otherwise). Undefined once ended.
+   */
+  async living(claims: Pick<PorteroClaims, 'sid'> & Partial<Pick<PorteroClaims, 'sub'>>): Promise<SessionRecord | undefined> {
+    const { store, tokens, providers } = this.#deps;
+    const record = await store.get(claims.sid);
+    if (!record || (claims.sub !== undefined && record.sub !== claims.sub) || (await tokens.isRevoked(record.sid))) return undefined;
+    const provider = providers.get(record.provider);
+    if (!provider) return undefined;
+    await this.#deps.checkAccess(provider, record.claims);
+    return record;
+  }
+
   /** The ID token the provider last gave session `sid`, for `id_token_hint` when signing out there. */
   async idTokenOf(sid: string): Promise<string | undefined> {
     return (await this.#deps.store.grant(sid))?.idToken;
@@ -178,7 +194,10 @@ export class SessionLifecycle {
     await this.#deps.tokens.revoke(claims.sid);
     const record = await this.#deps.store.get(claims.sid);
     if (record) return this.#forget(record, kind);
-    return { sid: claims.sid, sub: claims.sub, provider: claims.provider, kind };
+    // Its record gone (expired, or an earlier sign-out that failed half-way): what hangs on it ends too.
+    const ended = { sid: claims.sid, sub: claims.sub, provider: claims.provider, kind };
+    await this.#deps.afterEnd?.(ended);
+    return ended;
   }
 
   /** Ends every session of user `sub` ("sign out everywhere"). */
@@ -209,6 +228,8 @@ export class SessionLifecycle {
   async #forget(record: SessionRecord, kind: SessionEndKind): Promise<EndedSession> {
     this.#recent.delete(record.sid);
     await this.#deps.store.remove(record);
-    return { sid: record.sid, sub: record.sub, provider: record.provider, kind };
+    const ended = { sid: record.sid, sub: record.sub, provider: record.provider, kind };
+    await this.#deps.afterEnd?.(ended);
+    return ended;
   }
 }

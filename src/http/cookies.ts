@@ -1,6 +1,6 @@
 import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, generateCookie, setCookie } from 'hono/cookie';
 import type { CookieConfig } from '../config/types.js';
 import { cookieNames, cookieValues, type TokenCookie, tokenCookie } from '../shared/cookie-header.js';
 
@@ -148,6 +148,11 @@ export class PorteroCookies {
 
   clearToken(c: Context): void {
     deleteCookie(c, this.#config.tokenName, this.#tokenCookieOptions());
+  }
+
+  /** `clearToken`'s `Set-Cookie` line, for a response Hono does not write (the OpenID Provider's). */
+  clearTokenLine(): string {
+    return generateCookie(this.#config.tokenName, '', this.#tokenCookieOptions(0));
   }
 
   /** The token cookie goes to COOKIE_DOMAIN when set, so apps on sibling subdomains receive it. */

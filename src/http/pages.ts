@@ -15,13 +15,15 @@ export interface ProviderLink {
   readonly type: string;
 }
 
-function loginHref(providerId: string, returnTo: string | undefined): string {
-  const query = returnTo ? `?${new URLSearchParams({ return_to: returnTo })}` : '';
+function loginHref(providerId: string, returnTo: string | undefined, signInAgain: boolean): string {
+  const params = new URLSearchParams({ ...(returnTo ? { return_to: returnTo } : {}), ...(signInAgain ? { prompt: 'login' } : {}) });
+  const query = params.size > 0 ? `?${params}` : '';
   return `/login/${encodeURIComponent(providerId)}${query}`;
 }
 
 /** The providers, each a link (a keyboard reaches each with Tab) with its mark and name. */
-export function signInPage(page: PageContext, providers: readonly ProviderLink[], returnTo?: string): Html {
+/** With `signInAgain`, each link asks its provider to authenticate the user anew (`prompt=login`). */
+export function signInPage(page: PageContext, providers: readonly ProviderLink[], returnTo?: string, signInAgain = false): Html {
   return layout(
     page,
     'Sign in',
@@ -33,7 +35,7 @@ ${
 <ul class="list">
 ${providers.map(
   (provider) =>
-    html`<li><a class="button" href="${page.basePath}${loginHref(provider.id, returnTo)}">${providerMark(provider.type)}<span>Continue with ${provider.displayName}</span></a></li>
+    html`<li><a class="button" href="${page.basePath}${loginHref(provider.id, returnTo, signInAgain)}">${providerMark(provider.type)}<span>Continue with ${provider.displayName}</span></a></li>
 `,
 )}</ul>`
 }`,

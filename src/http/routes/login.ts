@@ -27,7 +27,9 @@ export function loginRoutes(deps: HttpDeps) {
   app.use('/callback/:provider', rateLimit('callback', deps.limits.callback));
 
   app.get('/login/:provider', async (c) => {
-    const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'));
+    const started = await startLogin(deps.login, c.req.param('provider'), c.req.query('return_to'), {
+      signInAgain: c.req.query('prompt') === 'login',
+    });
     cookies.pruneFlows(c);
     cookies.setFlow(c, started.state, started.flowId, { crossSite: started.crossSiteCallback });
     c.header('cache-control', 'no-store');

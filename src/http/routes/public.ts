@@ -78,6 +78,8 @@ export function publicRoutes(deps: HttpDeps) {
 
   app.get('/', async (c) => {
     c.header('cache-control', 'no-store');
+    // An app asked for a fresh sign-in (prompt=login): the providers, signed in or not.
+    if (c.req.query('prompt') === 'login') return c.html(signInPage(pageContext(c), providerLinks, c.req.query('return_to'), true));
     const cookie = cookies.readToken(c);
     // An invalid token, or several token cookies (one planted by a sibling subdomain), just means
     // "not signed in"; a store outage is a 503 like anywhere else.

@@ -1,0 +1,191 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { default as Provider } from 'oidc-provider';
+import { FLOW_INVALID, PorteroError, RATE_LIMITED } from '../../errors.js';
+import type { OpenIdProviderHolder } from '../../flow/op-provider.js';
+import type { PorteroSessionRef } from '../../flow/op-sessions.js';
+import { bearerToken } from '../../shared/bearer.js';
+import type { RateLimiter } from '../../store/types.js';
+import type { HttpDeps } from '../deps.js';
+import { endedOn, type HandOverOptions, handOver, nodeOf, sentByProvider } from '../op-handover.js';
+import { reportEvents, sessionEndedEvent } from '../security-events.js';
+import type { AppEnv } from '../types.js';
+
+export interface OpRouteDeps {
+  readonly holder: OpenIdProviderHolder;
+  readonly handOver: HandOverOptions;
+  /** RATE_LIMIT_TOKEN, counted per `client_id`; absent when off. */
+  readonly tokenLimit?: RateLimiter;
+  /** The registered client ids: an unregistered one is counted by address instead (it cannot be an app's). */
+  readonly clientIds: ReadonlySet<string>;
+}
+
+/** What oidc-provider reads a token request's body up to (`lib/shared/selective_body.js`). */
+const MAX_TOKEN_BODY = 56 * 1024;
+
+/** The browser's portero session, while it lives: what the provider's session is made to mirror. */
+async function browserSession(c: Context<AppEnv>, deps: HttpDeps): Promise<PorteroSessionRef | null> {
+  const cookie = deps.cookies.readToken(c);
+  if (cookie.kind !== 'one') return null;
+  // An expired token of a living session will do: its cookie is what renews it.
+  const claims = await deps.sessions.verifyForRenewal(cookie.token).catch(() => undefined);
+  if (!claims) return null;
+  const record = await deps.lifecycle.living(claims);
+  return record ? { sid: record.sid, sub: record.sub, provider: record.provider, authTime: Math.floor(record.created / 1000) } : null;
+}
+
+/**
+ * Where a browser without a (fresh enough) portero session signs in, to come back to the
+ * interaction: the one provider's login straight away, or the sign-in page to choose. With
+ * `again`, the upstream provider is asked to authenticate the user anew (`prompt=login`).
+ */
+function signInUrl(deps: HttpDeps, basePath: string, back: string, again: boolean): string {
+  const query = new URLSearchParams({ return_to: back, ...(again ? { prompt: 'login' } : {}) });
+  const [only, ...others] = deps.login.providers.keys();
+  if (only !== undefined && others.length === 0) return `${basePath}/login/${encodeURIComponent(only)}?${query}`;
+  return `${basePath}/?${query}`;
+}
+
+/** `prompt=login` and a `max_age` the session is older than: the user must sign in at the provider again. */
+const wantsFreshLogin = (reasons: readonly string[]) => reasons.includes('login_prompt') || reasons.includes('max_age');
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** What the interaction remembers of portero between its visits: the session the browser had when sent to sign in. */
+type InteractionNote = { readonly portero?: { readonly sentFrom: string } };
+
+/**
+ * Whether the browser signed in since the interaction sent it to (`prompt=login`, `max_age`):
+ * its portero session is another than the one it had then ('' for none). Times would not do: a
+ * sign-in and the app's request can fall in the same second.
+ */
+const signedInSince = (details: Interaction, session: PorteroSessionRef) => {
+  const sentFrom = (details.result as InteractionNote | undefined)?.portero?.sentFrom;
+  return sentFrom !== undefined && sentFrom !== session.sid;
+};
+
+async function rememberSignInSent(details: Interaction, session: PorteroSessionRef | null): Promise<void> {
+  details.result = { ...details.result, portero: { sentFrom: session?.sid ?? '' } };
+  await details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
+}
+
+/** Grants an app the scopes and claims its consent prompt found missing: first-party apps ask nobody. */
+async function consentGiven(provider: Provider, details: Interaction, accountId: string): Promise<string> {
+  const clientId = (details.params as { client_id: string }).client_id;
+  const grant = (details.grantId && (await provider.Grant.find(details.grantId))) || new provider.Grant({ accountId, clientId });
+  const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  return grant.save();
+}
+
+const expired = () =>
+  new PorteroError(FLOW_INVALID, 'the sign-in for the app expired or is not this browser’s', { detail: { reason: 'no interaction' } });
+
+/** The provider's interaction: portero's session answers it (single sign-on), else the user signs in through portero first. */
+function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
+  return async (c: Context<AppEnv>) => {
+    const { incoming, outgoing } = nodeOf(c);
+    const provider = await op.holder.get();
+    const details = await provider.interactionDetails(incoming, outgoing).catch(() => Promise.reject(expired()));
+    if (details.uid !== c.req.param('uid')) throw expired();
+    c.header('cache-control', 'no-store');
+    const session = await browserSession(c, deps);
+    const back = `${deps.server.publicUrl}/interaction/${encodeURIComponent(details.uid)}`;
+    const { name, reasons } = details.prompt;
+    if (name === 'login') {
+      const again = wantsFreshLogin(reasons);
+      if (!session || (again && !signedInSince(details, session))) {
+        await rememberSignInSent(details, session);
+        return c.redirect(signInUrl(deps, c.get('basePath'), back, again), 303);
+      }
+      const login = { accountId: session.sub, ts: session.authTime };
+      await provider.interactionFinished(incoming, outgoing, { login }, { mergeWithLastSubmission: false });
+      return sentByProvider(outgoing);
+    }
+    if (name === 'consent' && session && session.sub === details.session?.accountId) {
+      const grantId = await consentGiven(provider, details, session.sub);
+      await provider.interactionFinished(incoming, outgoing, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      return sentByProvider(outgoing);
+    }
+    // The user signed out (or in as someone else) meanwhile: that app's sign-in starts again.
+    throw expired();
+  };
+}
+
+/** The app a token request is from, as it names itself (the Basic credentials, else the form's `client_id`). */
+function clientIdOf(authorization: string | undefined, body: string): string | undefined {
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization ?? '')?.[1];
+  if (basic) {
+    const user = Buffer.from(basic, 'base64').toString('utf8').split(':')[0] ?? '';
+    return decodeURIComponent(user.replaceAll('+', ' '));
+  }
+  return new URLSearchParams(body).get('client_id') ?? undefined;
+}
+
+/**
+ * The token endpoint, limited per app: its servers exchange every user's codes from a few
+ * addresses, so an address-based limit would throttle the app, not an attacker. The body is read
+ * here to find the client id, and handed to the provider as already read.
+ */
+function tokenRoute(op: OpRouteDeps) {
+  return async (c: Context<AppEnv>) => {
+    const { incoming } = nodeOf(c);
+    const length = Number(c.req.header('content-length') ?? 0);
+    if (length > MAX_TOKEN_BODY) throw new PorteroError(FLOW_INVALID, 'token request too large', { detail: { reason: 'body too large' } });
+    const body = Buffer.from(await c.req.arrayBuffer());
+    (incoming as { body?: Buffer }).body = body;
+    if (op.tokenLimit) {
+      const named = (() => {
+        try {
+          return clientIdOf(c.req.header('authorization'), body.toString('utf8'));
+        } catch {
+          return undefined;
+        }
+      })();
+      const key = named !== undefined && op.clientIds.has(named) ? `client:${named}` : `address:${c.get('client').limitKey}`;
+      const decision = await op.tokenLimit.consume(key);
+      if (!decision.allowed) {
+        throw new PorteroError(RATE_LIMITED, 'too many token requests for this app', {
+          retryAfter: decision.retryAfterSeconds,
+          detail: { limit: 'token', client_id: op.clientIds.has(named ?? '') ? named : undefined },
+        });
+      }
+    }
+    return handOver(c, await op.holder.get(), op.handOver);
+  };
+}
+
+/**
+ * portero as an OpenID Provider (`APP_<ID>_*`): oidc-provider's endpoints under PUBLIC_URL, the
+ * interaction that connects them to portero's sign-in, and the discovery document they extend.
+ * Mounted before portero's own routes: `/.well-known/openid-configuration` becomes the provider's
+ * (with portero's `issuer`, `jwks_uri` and `userinfo_endpoint` unchanged), and `/userinfo` hands
+ * the provider's (opaque) access tokens on while answering portero's own tokens as before.
+ */
+export function opRoutes(deps: HttpDeps, op: OpRouteDeps) {
+  const app = new Hono<AppEnv>();
+  const server = async (c: Context<AppEnv>) => handOver(c, await op.holder.get(), op.handOver);
+  const browser = async (c: Context<AppEnv>) => handOver(c, await op.holder.get(), op.handOver, await browserSession(c, deps));
+
+  app.get('/.well-known/openid-configuration', server);
+  app.on(['GET', 'POST'], '/authorize', browser);
+  app.get('/authorize/:uid', browser);
+  app.get('/interaction/:uid', interactionRoute(deps, op));
+  app.post('/token', tokenRoute(op));
+  app.on(['GET', 'POST'], '/end-session', browser);
+  app.post('/end-session/confirm', async (c) => {
+    const response = await browser(c);
+    const ended = endedOn(nodeOf(c).incoming);
+    if (ended) reportEvents(c, [sessionEndedEvent(ended)]);
+    return response;
+  });
+  app.get('/end-session/success', browser);
+  // An opaque bearer token is the provider's (portero's own are JWTs): the provider's userinfo answers it.
+  app.on(['GET', 'POST'], '/userinfo', async (c, next) => {
+    const bearer = bearerToken(c.req.header('authorization'));
+    if (bearer !== undefined && !bearer.includes('.')) return server(c);
+    await next();
+  });
+  return app;
+}

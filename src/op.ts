@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from 'hono';
+import type { Config } from './config/types.js';
+import { endProviderSessionsOf } from './flow/op-logout.js';
+import { OpenIdProviderHolder } from './flow/op-provider.js';
+import { OpSessionLinks, porteroSessionOf } from './flow/op-sessions.js';
+import type { EndedSession } from './flow/session-lifecycle.js';
+import type { HttpDeps } from './http/deps.js';
+import type { PageContext } from './http/layout.js';
+import { noteEnded, providerSecurityHeaders } from './http/op-handover.js';
+import { opPages } from './http/op-pages.js';
+import type { OpRouteDeps } from './http/routes/op.js';
+import type { KeyValueStore } from './store/types.js';
+import type { Logger } from './logger.js';
+
+export interface MountedProvider {
+  /** For `SessionLifecycle`: a session ended in portero ends the apps' sessions of it (back-channel logout). */
+  readonly afterEnd: (ended: EndedSession) => Promise<void>;
+  /** The provider's routes' deps, with the security headers portero's responses carry. */
+  routes(securityHeaders: MiddlewareHandler): OpRouteDeps;
+}
+
+/**
+ * portero's OpenID Provider for `createApp` (with `APP_<ID>_*`): the provider built on the app's
+ * store, keys and sessions, ending the apps' sessions when portero's end, and ending portero's when
+ * the browser signs out at the provider. `deps` is read at request time: the HTTP deps are built
+ * after this, with `afterEnd`.
+ */
+export function openIdProvider(
+  options: { readonly config: Config; readonly logger: Logger },
+  store: KeyValueStore,
+  page: PageContext,
+  deps: () => HttpDeps,
+): MountedProvider {
+  const { config, logger } = options;
+  const links = new OpSessionLinks(store, config.sessions.ttl);
+  const holder = new OpenIdProviderHolder(
+    {
+      publicUrl: config.server.publicUrl,
+      apps: config.apps,
+      store,
+      cookieSecrets: [config.cookies.secret, ...config.cookies.previousSecrets],
+      secureCookies: config.cookies.secure,
+      ttl: { session: config.sessions.ttl, token: config.tokens.ttl, flow: config.flow.ttl, providerTimeout: config.flow.providerTimeout },
+      sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }))?.claims,
+      links,
+      pages: opPages(page),
+      onSignedOut: async (request) => {
+        const session = porteroSessionOf(request);
+        if (!session) return [];
+        noteEnded(request, await deps().lifecycle.end(session, 'logout'));
+        return [deps().cookies.clearTokenLine()];
+      },
+    },
+    () => deps().keys.current,
+  );
+  return {
+    afterEnd: async (ended) => {
+      const outcomes = await endProviderSessionsOf(await holder.get(), links, ended.sid);
+      for (const outcome of outcomes) {
+        const line = {
+          event: 'app_logout_sent',
+          client_id: outcome.clientId,
+          sid: ended.sid,
+          outcome: outcome.outcome,
+          error: outcome.error,
+        };
+        if (outcome.outcome === 'sent') logger.info(line, 'back-channel logout sent to an app');
+        else logger.warn(line, 'back-channel logout to an app failed: its tokens are revoked all the same');
+      }
+    },
+    routes: (securityHeaders) => ({
+      holder,
+      handOver: { publicUrl: new URL(config.server.publicUrl), securityHeaders: providerSecurityHeaders(securityHeaders) },
+      ...(config.rateLimits.token ? { tokenLimit: store.rateLimiter('token', config.rateLimits.token) } : {}),
+      clientIds: new Set(config.apps.map((app) => app.clientId)),
+    }),
+  };
+}

@@ -1,0 +1,97 @@
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { network, TestBrowser } from '../support/browser.js';
+import { type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
+import { pollUntil } from '../support/wait.js';
+
+// portero as an OpenID Provider over real HTTP: openid-client as two apps (one confidential, one
+// public with PKCE), portero in front of a real upstream OpenID provider (oidc-provider), the apps'
+// back-channel logout endpoints real HTTP servers.
+
+let stack: PorteroOpStack;
+beforeAll(async () => {
+  stack = await startPorteroOp();
+});
+afterAll(() => stack.close());
+
+const porteroSid = async (browser: TestBrowser) => decodeJwt((await browser.cookie(stack.publicUrl, 'auth_token'))!.value).sid;
+
+describe('portero as an OpenID Provider', () => {
+  it('publishes the provider’s metadata with portero’s issuer, JWKS and userinfo unchanged', async () => {
+    const metadata = (await (await fetch(`${stack.publicUrl}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata).toMatchObject({
+      issuer: stack.publicUrl,
+      jwks_uri: `${stack.publicUrl}/.well-known/jwks.json`,
+      userinfo_endpoint: `${stack.publicUrl}/userinfo`,
+      authorization_endpoint: `${stack.publicUrl}/authorize`,
+      token_endpoint: `${stack.publicUrl}/token`,
+      end_session_endpoint: `${stack.publicUrl}/end-session`,
+      code_challenge_methods_supported: ['S256'],
+      backchannel_logout_supported: true,
+    });
+    expect(metadata.id_token_signing_alg_values_supported).toContain('RS256');
+  });
+
+  it('signs a user in to a confidential app through the upstream provider, then to a public app without it (single sign-on)', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one');
+    expect(one.walk.sawUpstream).toBe(true);
+    const jwks = createRemoteJWKSet(new URL(`${stack.publicUrl}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(one.tokens.id_token!, jwks, { issuer: stack.publicUrl, audience: 'one' });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({
+      sub: 'corp:alice',
+      provider: 'corp',
+      email: 'alice@corp.example',
+      email_verified: true,
+      name: 'Alice Liddell',
+      sid: await porteroSid(browser),
+      nonce: one.nonce,
+    });
+    const userinfo = await client.fetchUserInfo(one.config, one.tokens.access_token, 'corp:alice');
+    expect(userinfo).toMatchObject({ sub: 'corp:alice', email: 'alice@corp.example', provider: 'corp' });
+
+    const two = await stack.appSignIn(browser, 'two');
+    expect(two.walk.sawUpstream).toBe(false);
+    expect(decodeJwt(two.tokens.id_token!)).toMatchObject({ sub: 'corp:alice', aud: 'two', sid: await porteroSid(browser) });
+  });
+
+  it('refuses the apps’ tokens where portero’s own are expected: /auth answers 401 to an ID token and an access token', async () => {
+    const { tokens } = await stack.appSignIn(new TestBrowser(), 'one');
+    for (const token of [tokens.id_token!, tokens.access_token]) {
+      const response = await fetch(`${stack.publicUrl}/auth`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(401);
+    }
+  });
+
+  it('answers prompt=none without a session with login_required, at the app’s redirect URI', async () => {
+    const config = await stack.discover('two');
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: `${stack.appsUrl}/two/callback`,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 'x',
+      prompt: 'none',
+    });
+    const response = await new TestBrowser().get(network, url);
+    const back = new URL(response.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe(`${stack.appsUrl}/two/callback`);
+    expect(back.searchParams.get('error')).toBe('login_required');
+  });
+
+  it('a sign-out at portero reaches both apps by back-channel logout, with portero’s sid, and their tokens stop working', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one');
+    await stack.appSignIn(browser, 'two');
+    const sid = await porteroSid(browser);
+    stack.logoutTokens.length = 0;
+    const out = await browser.request(network, `${stack.publicUrl}/logout`, { method: 'POST' });
+    expect(out.status).toBe(302);
+    await pollUntil(async () => stack.logoutTokens.length >= 2, { what: 'both apps’ logout tokens', timeoutMs: 3000 });
+    expect(stack.logoutTokens.map((entry) => entry.path).sort()).toEqual(['/one/backchannel', '/two/backchannel']);
+    for (const { token } of stack.logoutTokens) expect(decodeJwt(token)).toMatchObject({ sub: 'corp:alice', sid, iss: stack.publicUrl });
+    await expect(client.fetchUserInfo(one.config, one.tokens.access_token, 'corp:alice')).rejects.toThrow();
+  });
+});
