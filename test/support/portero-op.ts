@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import * as client from 'openid-client';
+import type { KeyRing } from '../../src/tokens/key-ring.js';
 import { buildKeySet, generateKeyJwk } from '../../src/tokens/keys.js';
-import { buildTestApp, memoryStore, type TestApp } from './app.js';
+import { buildTestApp, isolatedRedisStore, memoryStore, type TestApp } from './app.js';
 import { network, type TestBrowser } from './browser.js';
 import { OP_ACCOUNTS, type OidcOp, signInAtOp, startOidcOp } from './oidc-op.js';
 import { freePort } from './redis-server.js';
@@ -106,11 +107,64 @@ export interface AppSignInResult {
 }
 
 /**
+ * A load balancer on `port` handing each request to the next of `backends` in turn (a real one
+ * does not keep a browser on one instance either), so each step of a sign-in may reach another.
+ */
+async function roundRobin(port: number, backends: readonly number[]): Promise<() => Promise<void>> {
+  let next = 0;
+  const server = createServer((request, response) => {
+    const target = backends[next++ % backends.length]!;
+    const forwarded = httpRequest(
+      { host: '127.0.0.1', port: target, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    forwarded.on('error', () => response.writeHead(502).end());
+    request.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+export interface PorteroOpOptions {
+  readonly keyRing?: KeyRing;
+  /** Two instances on this Redis behind a round-robin balancer, rather than one on a memory store. */
+  readonly redisUrl?: string;
+}
+
+/** The gateway(s) of the stack, served; the first is `gateway`. */
+async function serveGateways(port: number, env: Record<string, string>, options: PorteroOpOptions) {
+  const keys = options.keyRing ?? (await buildKeySet([await generateKeyJwk('ES256'), await generateKeyJwk('RS256')], 'ES256'));
+  if (!options.redisUrl) {
+    const gateway = await buildTestApp({ store: memoryStore(), keys, env });
+    const server = serve({ fetch: gateway.app.fetch, port, hostname: '127.0.0.1' });
+    return { gateway, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  const first = await isolatedRedisStore(options.redisUrl);
+  const second = await isolatedRedisStore(options.redisUrl, first.prefix);
+  const gateways = [await buildTestApp({ store: first.store, keys, env }), await buildTestApp({ store: second.store, keys, env })];
+  const ports = [await freePort(), await freePort()];
+  const servers = gateways.map((gateway, index) => serve({ fetch: gateway.app.fetch, port: ports[index]!, hostname: '127.0.0.1' }));
+  const closeBalancer = await roundRobin(port, ports);
+  return {
+    gateway: gateways[0]!,
+    async close() {
+      await closeBalancer();
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      await first.close();
+      await second.close();
+    },
+  };
+}
+
+/**
  * portero in front of a real upstream OpenID provider (oidc-provider, as `corp`), served on a free
  * port, with two apps registered as an operator would: `one` confidential with a back-channel
  * logout URI and a way back after sign-out, `two` public (PKCE) with a back-channel logout URI.
  */
-export async function startPorteroOp(env: Record<string, string> = {}): Promise<PorteroOpStack> {
+export async function startPorteroOp(env: Record<string, string> = {}, options: PorteroOpOptions = {}): Promise<PorteroOpStack> {
   const apps = await startAppServers();
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
@@ -119,11 +173,9 @@ export async function startPorteroOp(env: Record<string, string> = {}): Promise<
     postLogoutRedirectUris: [`${publicUrl}/signed-out`],
     backchannelLogoutUri: `${publicUrl}/backchannel-logout/corp`,
   });
-  const keys = await buildKeySet([await generateKeyJwk('ES256'), await generateKeyJwk('RS256')], 'ES256');
-  const gateway = await buildTestApp({
-    store: memoryStore(),
-    keys,
-    env: {
+  const served = await serveGateways(
+    port,
+    {
       ...upstream.env('corp'),
       PUBLIC_URL: publicUrl,
       APP_ONE_SECRET,
@@ -135,8 +187,9 @@ export async function startPorteroOp(env: Record<string, string> = {}): Promise<
       APP_TWO_BACKCHANNEL_LOGOUT_URI: `${apps.url}/two/backchannel`,
       ...env,
     },
-  });
-  const server = serve({ fetch: gateway.app.fetch, port, hostname: '127.0.0.1' });
+    options,
+  );
+  const { gateway } = served;
   const discover = (app: 'one' | 'two', secret = app === 'one' ? APP_ONE_SECRET : undefined) =>
     client.discovery(new URL(publicUrl), app, secret, secret ? client.ClientSecretBasic(secret) : client.None(), {
       execute: [client.allowInsecureRequests],
@@ -172,7 +225,7 @@ export async function startPorteroOp(env: Record<string, string> = {}): Promise<
       return { config, walk, tokens, nonce };
     },
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await served.close();
       await apps.close();
       await upstream.close();
     },

@@ -1,0 +1,92 @@
+import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { network, TestBrowser } from '../support/browser.js';
+import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
+
+// The provider's endpoints as the other issues' rules hold them: the token endpoint's limit per
+// app, refresh tokens only for an app allowed them, X-Forwarded-* never believed from a client,
+// one log line a request, and clear pages for what a person can meet.
+
+let stack: PorteroOpStack;
+beforeAll(async () => {
+  stack = await startPorteroOp({ RATE_LIMIT_TOKEN: '4/60s', APP_ONE_OFFLINE_ACCESS: 'true' });
+});
+afterAll(() => stack.close());
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+const badExchange = (authorization: string | undefined, form: Record<string, string> = {}) =>
+  fetch(`${stack.publicUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'x', ...form }),
+  });
+
+describe('the OpenID Provider’s endpoints', () => {
+  it('limits the token endpoint per client_id (RATE_LIMIT_TOKEN): one app over it gets 429, another app does not', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await badExchange(basic('one', APP_ONE_SECRET))).status);
+    expect(statuses.slice(0, 4).every((status) => status === 400)).toBe(true);
+    const refused = await badExchange(basic('one', APP_ONE_SECRET));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await refused.json()) as object).toMatchObject({ error: 'rate_limited' });
+    // The public app names itself in the form: counted apart.
+    expect((await badExchange(undefined, { client_id: 'two' })).status).toBe(400);
+    expect(stack.gateway.logs.lines.find((line) => line.event === 'rate_limited' && line.limit === 'token')).toMatchObject({
+      client_id: 'one',
+    });
+  });
+
+  it('issues a refresh token to an app allowed offline access that asks for it, and refreshes while portero’s session lives', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one', { scope: 'openid email offline_access', prompt: 'consent' });
+    expect(one.tokens.refresh_token).toEqual(expect.any(String));
+    const refreshed = await client.refreshTokenGrant(one.config, one.tokens.refresh_token!);
+    expect(decodeJwt(refreshed.id_token!)).toMatchObject({ sub: 'corp:alice', aud: 'one' });
+    // Signed out at portero: the app's refresh token ends with the session.
+    await browser.request(network, `${stack.publicUrl}/logout`, { method: 'POST' });
+    await expect(client.refreshTokenGrant(one.config, refreshed.refresh_token ?? one.tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+  });
+
+  it('issues no refresh token to an app not allowed offline access, even when it asks', async () => {
+    const two = await stack.appSignIn(new TestBrowser(), 'two', { scope: 'openid offline_access', prompt: 'consent' });
+    expect(two.tokens.refresh_token).toBeUndefined();
+  });
+
+  it('believes no X-Forwarded-* of a client: the provider’s addresses are PUBLIC_URL’s', async () => {
+    const response = await fetch(`${stack.publicUrl}/.well-known/openid-configuration`, {
+      headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'host=evil.example;proto=https' },
+    });
+    const metadata = (await response.json()) as Record<string, string>;
+    expect(metadata.authorization_endpoint).toBe(`${stack.publicUrl}/authorize`);
+    expect(JSON.stringify(metadata)).not.toContain('evil.example');
+  });
+
+  it('logs one line per request the provider answered, with its status and never the query', async () => {
+    const response = await fetch(`${stack.publicUrl}/authorize?client_id=nobody&code=secret-looking-value`);
+    expect(response.status).toBe(400);
+    const line = stack.gateway.logs.lines.findLast((entry) => entry.route === '/authorize');
+    expect(line).toMatchObject({ status: 400, path: '/authorize', method: 'GET' });
+    expect(JSON.stringify(stack.gateway.logs.lines)).not.toContain('secret-looking-value');
+  });
+
+  it('shows a page a person understands for an unknown app, with portero’s security headers', async () => {
+    const response = await new TestBrowser().get(network, `${stack.publicUrl}/authorize?client_id=nobody&response_type=code&scope=openid`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    const page = await response.text();
+    expect(page).toContain('not registered with portero');
+    expect(page).toContain('start again');
+  });
+
+  it('answers an interaction that expired or belongs to another browser with a page, not an error', async () => {
+    const response = await new TestBrowser().get(network, `${stack.publicUrl}/interaction/no-such-interaction`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('Your sign-in expired');
+  });
+});
