@@ -3,7 +3,8 @@
  *
  * Reads the environment and `.env` (or ENV_FILE) exactly as start-up does, prints one row per
  * setting (its value, secrets masked; set, default, missing or wrong, with the problem), then
- * checks what start-up and the first login would meet: the JWT_KEYS file, Redis, each provider.
+ * checks what start-up and the first login would meet: the JWT_KEYS file, Redis, each provider;
+ * and lists the apps (APP_<ID>_*) as registered, never their secrets.
  * Exit 0 when portero would start and serve (warnings allowed), 1 otherwise, 2 for a wrong argument.
  */
 import { existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { type Env, readEnv } from '../config/env.js';
 import { inspectConfig } from '../config/parse.js';
 import type { Config } from '../config/types.js';
+import { listApps } from './check-config/apps.js';
 import { type CheckResult, checkKeys, checkRedis } from './check-config/checks.js';
 import { checkProviders } from './check-config/providers.js';
 import { type SettingRow, scrub, secretValues, settingRows } from './check-config/settings.js';
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     checkRedis(config.redis),
     checkProviders(config),
   ]);
-  const checks = [keys, redis, ...providers];
+  const checks = [keys, redis, ...providers, ...listApps(config, env)];
   const lines = [
     `portero ${porteroVersion()} check-config: ${config.mode} mode; settings from ${source(process.env)}`,
     '',

@@ -33,9 +33,16 @@ function readRateLimit(reader: EnvReader, name: string, fallback: RateLimitRule)
   return { points, duration };
 }
 
+/** RATE_LIMIT_LOGIN, _CALLBACK and _REFRESH per client address; RATE_LIMIT_TOKEN per `client_id`. A limit set to `off` is absent. */
 export function rateLimits(reader: EnvReader): RateLimitConfig {
   const login = readRateLimit(reader, 'RATE_LIMIT_LOGIN', DEFAULT_RATE_LIMITS.login);
   const callback = readRateLimit(reader, 'RATE_LIMIT_CALLBACK', DEFAULT_RATE_LIMITS.callback);
   const refresh = readRateLimit(reader, 'RATE_LIMIT_REFRESH', DEFAULT_RATE_LIMITS.refresh);
-  return { ...(login ? { login } : {}), ...(callback ? { callback } : {}), ...(refresh ? { refresh } : {}) };
+  const token = readRateLimit(reader, 'RATE_LIMIT_TOKEN', DEFAULT_RATE_LIMITS.token);
+  return {
+    ...(login ? { login } : {}),
+    ...(callback ? { callback } : {}),
+    ...(refresh ? { refresh } : {}),
+    ...(token ? { token } : {}),
+  };
 }

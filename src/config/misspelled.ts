@@ -25,22 +25,33 @@ function distance(a: string, b: string): number {
 /** How far a set name may be from a setting to count as its misspelling: one edit, two in a long name. */
 const allowedEdits = (name: string) => (name.length >= 10 ? 2 : name.length >= 6 ? 1 : 0);
 
+/** The setting of `known` one or two edits from `name` (the fewest), or undefined when none is that near. */
+export function nearestSetting(name: string, known: Iterable<string>): string | undefined {
+  let nearest: { name: string; edits: number } | undefined;
+  for (const setting of known) {
+    const edits = distance(name, setting);
+    if (edits <= allowedEdits(name) && (!nearest || edits < nearest.edits)) nearest = { name: setting, edits };
+  }
+  return nearest?.name;
+}
+
+/** The warning for `name`, a variable portero ignores, that looks like the setting `meant`. */
+export const misspeltWarning = (name: string, meant: string) =>
+  `${name} is not a setting of portero: did you mean ${meant}? (it is ignored)`;
+
 /**
  * Warnings for set variables that look like one of portero's settings but are none (`REDIS_ULR`,
  * `JWT_KEY`), each naming the nearest. Warnings, not problems: a platform injects variables of its
  * own (Kubernetes' `REDIS_PORT=tcp://…` for a service named redis), which must not stop a start.
- * `PROVIDER_*` names are checked strictly elsewhere.
+ * `PROVIDER_*` and `APP_*` names are checked elsewhere (src/config/providers.ts, src/config/apps.ts).
  */
 export function misspelledSettings(env: Env, known: ReadonlySet<string>): string[] {
   const warnings: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (value === undefined || known.has(name) || name.startsWith('PROVIDER_') || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
-    let nearest: { name: string; edits: number } | undefined;
-    for (const setting of known) {
-      const edits = distance(name, setting);
-      if (edits <= allowedEdits(name) && (!nearest || edits < nearest.edits)) nearest = { name: setting, edits };
-    }
-    if (nearest) warnings.push(`${name} is not a setting of portero: did you mean ${nearest.name}? (it is ignored)`);
+    if (value === undefined || known.has(name) || name.startsWith('PROVIDER_') || name.startsWith('APP_')) continue;
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    const nearest = nearestSetting(name, known);
+    if (nearest) warnings.push(misspeltWarning(name, nearest));
   }
   return warnings;
 }

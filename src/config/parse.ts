@@ -6,6 +6,7 @@ import { DEFAULT_TOKEN_COOKIE, HOST_TOKEN_COOKIE } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import type { Env } from './env.js';
 import { accessRules, checkOpenProviders, checkSelfNamedGroups, checkUnverifiedEmailRules, readDomains } from './access.js';
+import { parseApps } from './apps.js';
 import { brand } from './brand.js';
 import { rateLimits } from './limits.js';
 import { metricsServer } from './metrics.js';
@@ -222,6 +223,7 @@ export function inspectConfig(env: Env, registry: ProviderRegistry = presets): C
   const providers = parseProviders(env, reader, registry);
   const cookieConfig = cookies(reader, url, production);
   const tokenConfig = tokens(reader, url);
+  const apps = parseApps(env, reader, { publicUrl: url, tokens: tokenConfig });
   const config: Omit<Config, 'mode' | 'warnings'> = {
     server: serverConfig,
     log: { level: logLevel, instanceName: reader.text('INSTANCE_NAME') ?? hostname(), format: logFormat(reader) },
@@ -231,7 +233,7 @@ export function inspectConfig(env: Env, registry: ProviderRegistry = presets): C
     sessions: sessions(reader, tokenConfig, cookieConfig),
     flow: flow(reader, url),
     rateLimits: rateLimits(reader),
-    apps: [],
+    apps: apps.apps,
     brand: brand(reader),
     providers,
     dev: { idp: !production && providers.length === 0, idpPort: reader.integer('DEV_IDP_PORT', 0, 0, 65535) },
@@ -244,7 +246,7 @@ export function inspectConfig(env: Env, registry: ProviderRegistry = presets): C
     checkProduction(config, reader);
     checkOpenProviders(providers, registry, config.flow.access, reader);
   }
-  const warnings = misspelledSettings(env, reader.names);
+  const warnings = [...misspelledSettings(env, reader.names), ...apps.warnings];
   const frozen = deepFreeze<Config>({ mode: production ? 'production' : 'development', ...config, warnings });
   return { config: frozen, problems: [...reader.problems], names: reader.names };
 }

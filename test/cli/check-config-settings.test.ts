@@ -17,6 +17,12 @@ describe('what check-config shows of a value', () => {
     expect(isSecret('PROVIDER_CORP_CLIENT_SECRET')).toBe(true);
     // Misspelt, it still holds the secret it was meant to.
     expect(isSecret('PROVIDER_CORP_CLIENT_SECRT')).toBe(true);
+    expect(isSecret('APP_TEAM_WIKI_SECRET')).toBe(true);
+    expect(isSecret('APP_TEAM_WIKI_SECRT')).toBe(true);
+    for (const name of ['APP_TEAM_WIKI_REDIRECT_URIS', 'APP_WIKI_NAME', 'APP_WIKI_BACKCHANNEL_LOGOUT_URI'])
+      expect(isSecret(name)).toBe(false);
+    // A framework's, of no app: its value (`production`) would be masked wherever printed.
+    expect(isSecret('APP_ENV')).toBe(false);
     // Paths to key files are shown: the path, never the file.
     for (const name of [
       'JWT_KEYS',

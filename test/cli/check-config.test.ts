@@ -202,6 +202,62 @@ describe('npm run check-config', () => {
     });
   });
 
+  it('lists each app as registered (confidential or public, its URIs counted, back-channel or not), never its secret', async () => {
+    const appSecret = randomBytes(24).toString('hex');
+    const misspeltSecret = randomBytes(24).toString('hex');
+    const apps = {
+      APP_TEAM_WIKI_SECRET: appSecret,
+      APP_TEAM_WIKI_REDIRECT_URIS: 'https://wiki.example.org/cb,https://wiki.example.org/alt',
+      APP_TEAM_WIKI_POST_LOGOUT_REDIRECT_URIS: 'https://wiki.example.org/',
+      APP_TEAM_WIKI_BACKCHANNEL_LOGOUT_URI: 'https://wiki.example.org/bc',
+      APP_TEAM_WIKI_OFFLINE_ACCESS: 'true',
+      APP_SPA_REDIRECT_URIS: 'https://spa.example.net/cb',
+    };
+    const good = await checkConfig(apps);
+    expect({ code: good.code, stderr: good.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(good.stdout).toMatch(
+      /ok +app spa +public \(no secret, PKCE\), 1 redirect URI, 0 post-logout redirect URIs, back-channel logout: no, refresh tokens: no/,
+    );
+    expect(good.stdout).toMatch(
+      /ok +app team-wiki +confidential \(client secret\), 2 redirect URIs, 1 post-logout redirect URI, back-channel logout: yes, refresh tokens: yes/,
+    );
+    expect(row(good.stdout, 'APP_TEAM_WIKI_SECRET')).toEqual(['APP_TEAM_WIKI_SECRET', '****', 'set']);
+    expect(row(good.stdout, 'APP_SPA_REDIRECT_URIS')).toEqual(['APP_SPA_REDIRECT_URIS', 'https://spa.example.net/cb', 'set']);
+
+    // A secret too short, another misspelt, and no redirect URI: each on its row, neither value shown.
+    const bad = await checkConfig({
+      ...apps,
+      APP_TEAM_WIKI_SECRET: appSecret.slice(0, 20),
+      APP_TEAM_WIKI_SECRT: misspeltSecret,
+      APP_BLOG_NAME: 'Blog',
+    });
+    expect(bad.code).toBe(1);
+    expect(row(bad.stdout, 'APP_TEAM_WIKI_SECRET')).toEqual([
+      'APP_TEAM_WIKI_SECRET',
+      '****',
+      'wrong: APP_TEAM_WIKI_SECRET must be at least 32 characters, like COOKIE_SECRET (try: openssl rand -hex 32)',
+    ]);
+    expect(row(bad.stdout, 'APP_TEAM_WIKI_SECRT')).toEqual([
+      'APP_TEAM_WIKI_SECRT',
+      '****',
+      expect.stringMatching(/^wrong: APP_TEAM_WIKI_SECRT is not a setting of app team-wiki/),
+    ]);
+    expect(row(bad.stdout, 'APP_BLOG_REDIRECT_URIS')).toEqual([
+      'APP_BLOG_REDIRECT_URIS',
+      expect.stringMatching(/^missing: APP_BLOG_REDIRECT_URIS is missing/),
+    ]);
+    // Start-up would register neither: not as written.
+    expect(bad.stdout).toMatch(/skip +app blog +not registered: its settings have problems \(see the settings above\)/);
+    expect(bad.stdout).toMatch(/skip +app team-wiki +not registered/);
+    expect(bad.stdout).toMatch(/ok +app spa +public/);
+    for (const secret of [appSecret, appSecret.slice(0, 20), misspeltSecret]) {
+      expect(good.stdout + good.stderr + bad.stdout + bad.stderr).not.toContain(secret);
+    }
+
+    const none = await checkConfig({});
+    expect(none.stdout).toMatch(/skip +apps +none configured \(APP_<ID>_\*\): the OpenID Provider is off/);
+  });
+
   it('fails on a Redis that may evict portero’s keys, and warns when REDIS_ALLOW_EVICTION accepts it', async () => {
     const evicting = await startRedisServer({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'volatile-lru'] });
     try {

@@ -1,8 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { APP_SUFFIXES } from '../../src/config/apps.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { COMMON_SUFFIXES } from '../../src/config/providers.js';
 import { presets } from '../../src/providers/index.js';
+import { PRODUCTION_ENV } from '../support/app.js';
+
+/** What production needs beside PUBLIC_URL: a store, a cookie secret, keys and a provider. */
+const PRODUCTION_REST = {
+  ...PRODUCTION_ENV,
+  PROVIDER_CORP_TYPE: 'oidc',
+  PROVIDER_CORP_ISSUER: 'https://sso.corp.example.com',
+  PROVIDER_CORP_CLIENT_ID: 'portero',
+  PROVIDER_CORP_CLIENT_SECRET: 'secret',
+};
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const envExample = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
@@ -57,5 +68,34 @@ describe('every PROVIDER_<ID>_* setting a provider reads', () => {
     const undocumented = suffixes.filter((suffix) => !inTable.has(suffix));
     const notInExample = suffixes.filter((suffix) => !inExample.has(suffix));
     expect({ undocumented, notInExample }).toEqual({ undocumented: [], notInExample: [] });
+  });
+});
+
+describe('every APP_<ID>_* setting an app reads', () => {
+  // Found, like a provider's, by listing the environment: the check of what parseConfig asks for misses them too.
+  it("has a row in the README's table and an example in .env.example", () => {
+    const rows = readme.split('\n').filter((line) => line.startsWith('| `APP_<ID>_'));
+    const inTable = new Set(
+      rows.flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`APP_<ID>_([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1])),
+    );
+    const line = new RegExp(`^#?APP_[A-Z0-9_]+?_(${APP_SUFFIXES.join('|')})=`, 'gm');
+    const inExample = new Set([...envExample.matchAll(line)].map((m) => m[1]));
+    const undocumented = APP_SUFFIXES.filter((suffix) => !inTable.has(suffix));
+    const notInExample = APP_SUFFIXES.filter((suffix) => !inExample.has(suffix));
+    expect({ undocumented, notInExample }).toEqual({ undocumented: [], notInExample: [] });
+  });
+
+  it('is exemplified in .env.example by apps that, uncommented and given a secret, register as they say', () => {
+    const lines = [...envExample.matchAll(/^#(APP_[A-Z0-9_]+)=(.*)$/gm)].map(([, name = '', value = '']) => [name, value] as const);
+    const env = Object.fromEntries(lines.map(([name, value]) => [name, name.endsWith('_SECRET') ? 'f'.repeat(64) : value]));
+    const apps = parseConfig({ ...PRODUCTION_REST, ...env }).apps;
+    expect(apps.map((app) => [app.clientId, app.secret === undefined ? 'public' : 'confidential'])).toEqual([
+      ['dashboard', 'public'],
+      ['team-wiki', 'confidential'],
+    ]);
+  });
+
+  it("has the README's apps section, which links docs/apps.md", () => {
+    expect(readme).toMatch(/^### Apps \(portero as an OpenID Provider\)\n[^#]*\(docs\/apps\.md\)/m);
   });
 });

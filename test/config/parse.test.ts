@@ -453,21 +453,26 @@ describe('readEnv', () => {
 });
 
 describe('abuse limits and trusted proxies', () => {
-  it('limits logins, callbacks and refreshes by default, reads <count>/<seconds>s, and turns a limit off with "off"', () => {
+  it('limits logins, callbacks, refreshes and the token endpoint by default, reads <count>/<seconds>s, and turns a limit off with "off"', () => {
     expect(parseConfig({}).rateLimits).toEqual({
       login: { points: 120, duration: 60 },
       callback: { points: 120, duration: 60 },
       refresh: { points: 120, duration: 60 },
+      // Per client_id: one app's servers exchange the codes of all its users.
+      token: { points: 600, duration: 60 },
     });
-    expect(parseConfig({ RATE_LIMIT_LOGIN: '30/10s', RATE_LIMIT_CALLBACK: 'off', RATE_LIMIT_REFRESH: 'off' }).rateLimits).toEqual({
-      login: { points: 30, duration: 10 },
-    });
+    expect(
+      parseConfig({ RATE_LIMIT_LOGIN: '30/10s', RATE_LIMIT_CALLBACK: 'off', RATE_LIMIT_REFRESH: 'off', RATE_LIMIT_TOKEN: 'off' })
+        .rateLimits,
+    ).toEqual({ login: { points: 30, duration: 10 } });
+    expect(parseConfig({ RATE_LIMIT_TOKEN: '50/10s' }).rateLimits.token).toEqual({ points: 50, duration: 10 });
   });
 
   it('names a limit it cannot read', () => {
-    expect(problemsOf({ RATE_LIMIT_LOGIN: '100 per minute', RATE_LIMIT_CALLBACK: '0/60s' })).toEqual([
+    expect(problemsOf({ RATE_LIMIT_LOGIN: '100 per minute', RATE_LIMIT_CALLBACK: '0/60s', RATE_LIMIT_TOKEN: '600/min' })).toEqual([
       'RATE_LIMIT_LOGIN must be <count>/<seconds>s (like 120/60s; count 1 to 1000000, seconds 1 to 86400) or off, got "100 per minute"',
       'RATE_LIMIT_CALLBACK must be <count>/<seconds>s (like 120/60s; count 1 to 1000000, seconds 1 to 86400) or off, got "0/60s"',
+      'RATE_LIMIT_TOKEN must be <count>/<seconds>s (like 120/60s; count 1 to 1000000, seconds 1 to 86400) or off, got "600/min"',
     ]);
   });
 

@@ -1,4 +1,5 @@
 import type { Env } from '../../config/env.js';
+import { appVariableNames, isAppSetting } from '../../config/apps.js';
 import { type ConfigInspection, inspectConfig } from '../../config/parse.js';
 import { COMMON_SUFFIXES } from '../../config/providers.js';
 import { presets } from '../../providers/index.js';
@@ -28,10 +29,13 @@ const PROVIDER_VARIABLE = new RegExp(`^PROVIDER_[A-Z0-9_]+?_(${PROVIDER_SUFFIXES
 
 /**
  * Whether a variable's value is never shown: a secret by name, or a `PROVIDER_<ID>_*` variable
- * whose suffix no preset knows (a misspelt `_CLIENT_SECRT` holds a secret all the same).
+ * whose suffix no preset knows (a misspelt `_CLIENT_SECRT` holds a secret all the same), or an
+ * `APP_<ID>_*` one no app reads (`APP_WIKI_SECRT`). Not `APP_ENV` and the like, of no `<ID>`:
+ * frameworks set those, and a value of theirs (`production`) would be masked wherever it is printed.
  */
 export function isSecret(name: string): boolean {
   if (SECRET_NAME.test(name) && !NOT_SECRET.test(name)) return true;
+  if (/^APP_[^_]+_./.test(name)) return !isAppSetting(name);
   if (!name.startsWith('PROVIDER_') || name === 'PROVIDER_TIMEOUT') return false;
   return !PROVIDER_VARIABLE.test(name);
 }
@@ -97,7 +101,7 @@ const BASELINES: readonly Env[] = [{}, { NODE_ENV: 'production', PUBLIC_URL: 'ht
 /**
  * The settings portero knows, in the order it reads them: what it asks an environment for (each
  * mode's, and this one's, whose values may lead it to ask for more), then the `PROVIDER_<ID>_*`
- * variables set and those the problems name.
+ * variables set and those the problems name, then the apps' `APP_<ID>_*` variables.
  */
 function settingNames(env: Env, inspection: ConfigInspection): string[] {
   const names = new Set<string>();
@@ -110,7 +114,13 @@ function settingNames(env: Env, inspection: ConfigInspection): string[] {
       if (!names.has(match[0])) providers.add(match[0]);
     }
   }
-  return [...general, ...[...providers].sort()];
+  // The first an app's problem names (`APP_WIKI_REDIRECT_URIS is missing`), not every one a message lists.
+  const apps = new Set(appVariableNames(env));
+  for (const problem of inspection.problems) {
+    const first = /(?<![A-Z0-9_<])APP_[A-Z0-9]+(?:_[A-Z0-9]+)+(?![A-Z0-9_])/.exec(problem)?.[0];
+    if (first && isAppSetting(first) && !names.has(first)) apps.add(first);
+  }
+  return [...general, ...[...providers].sort(), ...[...apps].sort()];
 }
 
 const escapeName = (name: string) => name.replace(/[^A-Z0-9_]/g, '');
