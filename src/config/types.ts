@@ -181,10 +181,11 @@ export interface MetricsConfig {
  */
 export interface AppClientConfig {
   readonly clientId: string;
-  /** APP_<ID>_SECRET; absent: a public client (token endpoint auth `none`, PKCE S256 required). */
+  /**
+   * APP_<ID>_SECRET; absent: a public client (token endpoint auth `none`, PKCE S256 required).
+   * Accepted in the `Authorization: Basic` header or the form body alike (oidc-provider takes both).
+   */
   readonly secret?: string;
-  /** APP_<ID>_TOKEN_AUTH_METHOD: how a confidential app authenticates at the token endpoint. */
-  readonly tokenAuthMethod: 'client_secret_basic' | 'client_secret_post';
   /** APP_<ID>_REDIRECT_URIS: exact absolute URLs, https but on loopback, no wildcard, no fragment. */
   readonly redirectUris: readonly string[];
   /** APP_<ID>_POST_LOGOUT_REDIRECT_URIS: the same rules. */

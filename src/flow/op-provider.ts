@@ -73,7 +73,7 @@ function clientOf(app: AppClientConfig): ClientMetadata {
     grant_types: app.offlineAccess ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     id_token_signed_response_alg: 'RS256',
     ...(app.secret
-      ? { client_secret: app.secret, token_endpoint_auth_method: app.tokenAuthMethod }
+      ? { client_secret: app.secret, token_endpoint_auth_method: 'client_secret_basic' }
       : { token_endpoint_auth_method: 'none' }),
     ...(app.backchannelLogoutUri ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
   };

@@ -10,14 +10,14 @@ import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/
 
 let stack: PorteroOpStack;
 beforeAll(async () => {
-  stack = await startPorteroOp({ RATE_LIMIT_TOKEN: '4/60s', APP_ONE_OFFLINE_ACCESS: 'true' });
+  stack = await startPorteroOp({ APP_ONE_OFFLINE_ACCESS: 'true' });
 });
 afterAll(() => stack.close());
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
-const badExchange = (authorization: string | undefined, form: Record<string, string> = {}) =>
-  fetch(`${stack.publicUrl}/token`, {
+const badExchange = (publicUrl: string, authorization: string | undefined, form: Record<string, string> = {}) =>
+  fetch(`${publicUrl}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
     body: new URLSearchParams({ grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'x', ...form }),
@@ -25,18 +25,36 @@ const badExchange = (authorization: string | undefined, form: Record<string, str
 
 describe('the OpenID Provider’s endpoints', () => {
   it('limits the token endpoint per client_id (RATE_LIMIT_TOKEN): one app over it gets 429, another app does not', async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await badExchange(basic('one', APP_ONE_SECRET))).status);
-    expect(statuses.slice(0, 4).every((status) => status === 400)).toBe(true);
-    const refused = await badExchange(basic('one', APP_ONE_SECRET));
-    expect(refused.status).toBe(429);
-    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect((await refused.json()) as object).toMatchObject({ error: 'rate_limited' });
-    // The public app names itself in the form: counted apart.
-    expect((await badExchange(undefined, { client_id: 'two' })).status).toBe(400);
-    expect(stack.gateway.logs.lines.find((line) => line.event === 'rate_limited' && line.limit === 'token')).toMatchObject({
-      client_id: 'one',
-    });
+    const limited = await startPorteroOp({ RATE_LIMIT_TOKEN: '4/60s' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await badExchange(limited.publicUrl, basic('one', APP_ONE_SECRET))).status);
+      expect(statuses).toEqual([400, 400, 400, 400]);
+      const refused = await badExchange(limited.publicUrl, basic('one', APP_ONE_SECRET));
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((await refused.json()) as object).toMatchObject({ error: 'rate_limited' });
+      // The public app names itself in the form: counted apart.
+      expect((await badExchange(limited.publicUrl, undefined, { client_id: 'two' })).status).toBe(400);
+      expect(limited.gateway.logs.lines.find((line) => line.error === 'rate_limited')).toMatchObject({
+        route: '/token',
+        limit: 'token',
+        client_id: 'one',
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('takes a confidential app’s secret in the Authorization header or the form body, as clients send it', async () => {
+    // Past client authentication both ways: the code is what is wrong.
+    expect(((await (await badExchange(stack.publicUrl, basic('one', APP_ONE_SECRET))).json()) as { error: string }).error).toBe(
+      'invalid_grant',
+    );
+    const byForm = await badExchange(stack.publicUrl, undefined, { client_id: 'one', client_secret: APP_ONE_SECRET });
+    expect(((await byForm.json()) as { error: string }).error).toBe('invalid_grant');
+    const wrong = await badExchange(stack.publicUrl, undefined, { client_id: 'one', client_secret: `${APP_ONE_SECRET}x` });
+    expect(((await wrong.json()) as { error: string }).error).toBe('invalid_client');
   });
 
   it('issues a refresh token to an app allowed offline access that asks for it, and refreshes while portero’s session lives', async () => {
