@@ -129,7 +129,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const store = new InstrumentedStore(options.store, metrics);
   const basePath = new URL(config.server.publicUrl).pathname.replace(/\/$/, '');
   const pages: PageContext = { basePath, brand: config.brand };
-  const provider = config.apps.length > 0 ? openIdProvider(options, store, pages, () => deps) : undefined;
+  const provider = config.apps.length > 0 ? openIdProvider({ config, logger, metrics }, store, pages, () => deps) : undefined;
   const deps = httpDeps(options, store, clock, provider?.afterEnd);
   const headers = securityHeaders({ secure: config.cookies.secure, brand: config.brand, formTargets: formTargets(config, providers) });
 

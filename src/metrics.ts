@@ -64,6 +64,14 @@ export class Metrics {
   readonly #authRequests = this.#family('auth_requests_total', 'Forward-auth (/auth) answers, by result', ['result']);
   readonly #sessionsEnded = this.#family('sessions_ended_total', 'Sessions ended, by kind', ['kind']);
   readonly #rateLimited = this.#family('rate_limited_total', 'Requests an abuse limit refused (429)', ['limit']);
+  readonly #appTokens = this.#family('app_tokens_issued_total', 'Token responses the OpenID Provider gave apps, by grant type', [
+    'client_id',
+    'grant_type',
+  ]);
+  readonly #appLogouts = this.#family('app_backchannel_logouts_total', 'Back-channel logout tokens sent to apps, by outcome', [
+    'client_id',
+    'outcome',
+  ]);
   readonly #storeErrors = this.#family('store_errors_total', 'Store operations that failed', ['operation']);
   readonly #callbackDuration = new Histogram({
     name: 'portero_callback_duration_seconds',
@@ -98,6 +106,20 @@ export class Metrics {
   /** Shows a provider's login and token counts at 0 before its first login. */
   provider(id: string): void {
     for (const counter of [this.#loginsStarted, this.#loginsCompleted, this.#tokensIssued]) counter.series(id).inc(0);
+  }
+
+  /** Shows an app's token and logout counts at 0 before its first sign-in. */
+  app(clientId: string): void {
+    this.#appTokens.series(clientId, 'authorization_code').inc(0);
+    for (const outcome of ['sent', 'failed']) this.#appLogouts.series(clientId, outcome).inc(0);
+  }
+
+  appTokenIssued(clientId: string, grantType: string): void {
+    this.#appTokens.series(clientId, grantType).inc();
+  }
+
+  appLogout(clientId: string, outcome: 'sent' | 'failed'): void {
+    this.#appLogouts.series(clientId, outcome).inc();
   }
 
   loginStarted(provider: string): void {

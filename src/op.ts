@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from './config/types.js';
 import { endProviderSessionsOf } from './flow/op-logout.js';
-import { OpenIdProviderHolder } from './flow/op-provider.js';
+import { OpenIdProviderHolder, type OpObserver } from './flow/op-provider.js';
 import { OpSessionLinks, porteroSessionOf } from './flow/op-sessions.js';
 import type { EndedSession } from './flow/session-lifecycle.js';
 import type { HttpDeps } from './http/deps.js';
@@ -11,6 +11,7 @@ import { opPages } from './http/op-pages.js';
 import type { OpRouteDeps } from './http/routes/op.js';
 import type { KeyValueStore } from './store/types.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 export interface MountedProvider {
   /** For `SessionLifecycle`: a session ended in portero ends the apps' sessions of it (back-channel logout). */
@@ -26,12 +27,25 @@ export interface MountedProvider {
  * after this, with `afterEnd`.
  */
 export function openIdProvider(
-  options: { readonly config: Config; readonly logger: Logger },
+  options: { readonly config: Config; readonly logger: Logger; readonly metrics: Metrics },
   store: KeyValueStore,
   page: PageContext,
   deps: () => HttpDeps,
 ): MountedProvider {
-  const { config, logger } = options;
+  const { config, logger, metrics } = options;
+  for (const app of config.apps) metrics.app(app.clientId);
+  const observer: OpObserver = {
+    tokenIssued: ({ clientId, grantType, sub }) => {
+      metrics.appTokenIssued(clientId, grantType);
+      logger.info({ event: 'app_token_issued', client_id: clientId, grant_type: grantType, sub }, 'tokens issued to an app');
+    },
+    appLoggedOut: ({ clientId, sid, outcome, error }) => {
+      metrics.appLogout(clientId, outcome);
+      const line = { event: 'app_logout_sent', client_id: clientId, sid, outcome, error };
+      if (outcome === 'sent') logger.info(line, 'back-channel logout sent to an app');
+      else logger.warn(line, 'back-channel logout to an app failed: its tokens are revoked all the same');
+    },
+  };
   const links = new OpSessionLinks(store, config.sessions.ttl);
   const holder = new OpenIdProviderHolder(
     {
@@ -43,6 +57,7 @@ export function openIdProvider(
       ttl: { session: config.sessions.ttl, token: config.tokens.ttl, flow: config.flow.ttl, providerTimeout: config.flow.providerTimeout },
       sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }))?.claims,
       links,
+      observer,
       pages: opPages(page),
       onSignedOut: async (request) => {
         const session = porteroSessionOf(request);
@@ -56,17 +71,8 @@ export function openIdProvider(
   return {
     afterEnd: async (ended) => {
       const outcomes = await endProviderSessionsOf(await holder.get(), links, ended.sid);
-      for (const outcome of outcomes) {
-        const line = {
-          event: 'app_logout_sent',
-          client_id: outcome.clientId,
-          sid: ended.sid,
-          outcome: outcome.outcome,
-          error: outcome.error,
-        };
-        if (outcome.outcome === 'sent') logger.info(line, 'back-channel logout sent to an app');
-        else logger.warn(line, 'back-channel logout to an app failed: its tokens are revoked all the same');
-      }
+      for (const { clientId, outcome, error } of outcomes)
+        observer.appLoggedOut({ clientId, sid: ended.sid, outcome, ...(error ? { error } : {}) });
     },
     routes: (securityHeaders) => ({
       holder,

@@ -58,6 +58,35 @@ export interface OpenIdProviderDeps {
    * `Set-Cookie` lines that clear portero's token cookie.
    */
   readonly onSignedOut: (request: IncomingMessage) => Promise<readonly string[]>;
+  /** What the provider did, for the log and the metrics. */
+  readonly observer: OpObserver;
+}
+
+/** The provider's events portero logs and counts. Ids only: never a token. */
+export interface OpObserver {
+  tokenIssued(event: { readonly clientId: string; readonly grantType: string; readonly sub?: string }): void;
+  appLoggedOut(event: {
+    readonly clientId: string;
+    readonly sid: string;
+    readonly outcome: 'sent' | 'failed';
+    readonly error?: string;
+  }): void;
+}
+
+/** Tells `observer` of the token responses and the back-channel logouts the provider sends itself (its end-session endpoint). */
+function observe(provider: Provider, observer: OpObserver): void {
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+    const clientId = ctx.oidc.client?.clientId;
+    const grantType = String(ctx.oidc.params?.grant_type ?? '');
+    const sub = (ctx.oidc.entities as { Account?: { accountId?: string } }).Account?.accountId;
+    if (clientId) observer.tokenIssued({ clientId, grantType, ...(sub ? { sub } : {}) });
+  });
+  provider.on('backchannel.success', (_ctx: unknown, client: { clientId: string }, _sub: string, sid: string) =>
+    observer.appLoggedOut({ clientId: client.clientId, sid, outcome: 'sent' }),
+  );
+  provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }, _sub: string, sid: string) =>
+    observer.appLoggedOut({ clientId: client.clientId, sid, outcome: 'failed', error: err.message.slice(0, 200) }),
+  );
 }
 
 /** An authorization code is exchanged within seconds of being issued; a minute is generous. */
@@ -203,6 +232,7 @@ export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Pr
   // `sid` in every ID token, as in portero's own: apps match it against back-channel logout tokens.
   provider.Client.prototype.includeSid = () => true;
   mirrorPorteroSessions(provider, deps.links);
+  observe(provider, deps.observer);
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'end_session_confirm' && ctx.oidc.session?.destroyed) {

@@ -93,5 +93,21 @@ describe('portero as an OpenID Provider', () => {
     expect(stack.logoutTokens.map((entry) => entry.path).sort()).toEqual(['/one/backchannel', '/two/backchannel']);
     for (const { token } of stack.logoutTokens) expect(decodeJwt(token)).toMatchObject({ sub: 'corp:alice', sid, iss: stack.publicUrl });
     await expect(client.fetchUserInfo(one.config, one.tokens.access_token, 'corp:alice')).rejects.toThrow();
+    const sent = stack.gateway.logs.lines.filter((line) => line.event === 'app_logout_sent' && line.sid === sid);
+    expect(sent.map((line) => [line.client_id, line.outcome]).sort()).toEqual([
+      ['one', 'sent'],
+      ['two', 'sent'],
+    ]);
+  });
+
+  it('counts the apps’ token responses and logout tokens in the metrics, and logs each token response', async () => {
+    const { body } = await stack.gateway.metrics.scrape();
+    expect(body).toMatch(/portero_app_tokens_issued_total\{client_id="one",grant_type="authorization_code"\} [1-9]/);
+    expect(body).toMatch(/portero_app_backchannel_logouts_total\{client_id="two",outcome="sent"\} [1-9]/);
+    expect(body).toMatch(/portero_app_backchannel_logouts_total\{client_id="two",outcome="failed"\} 0/);
+    expect(stack.gateway.logs.lines.find((line) => line.event === 'app_token_issued' && line.client_id === 'two')).toMatchObject({
+      grant_type: 'authorization_code',
+      sub: 'corp:alice',
+    });
   });
 });
