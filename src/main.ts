@@ -6,7 +6,7 @@ import { systemClock } from './clock.js';
 import { readEnv } from './config/env.js';
 import { publicMetricsWarning } from './config/metrics.js';
 import { parseConfig } from './config/parse.js';
-import type { Config, TokenConfig } from './config/types.js';
+import type { Config } from './config/types.js';
 import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
 import { configureProviders, providerOptions } from './flow/provider-client.js';
@@ -18,7 +18,7 @@ import { Shutdown } from './shutdown.js';
 import { connectStore } from './store/connect.js';
 import { KeyRing } from './tokens/key-ring.js';
 import { KeyFileReloader } from './tokens/key-reload.js';
-import { ephemeralKeySet, type KeySet, loadKeyFile } from './tokens/keys.js';
+import { configuredKeySet, type KeySet } from './tokens/keys.js';
 
 /** A configuration or key file refused: one line on stderr, exit 1, never a stack trace. */
 function cannotStart(err: unknown): never {
@@ -35,10 +35,15 @@ function readConfig(): Config {
   }
 }
 
-/** The signing keys, read before anything starts: a bad JWT_KEYS file is refused like bad configuration. */
-async function readKeys(tokens: TokenConfig): Promise<KeySet> {
+/**
+ * The signing keys, read before anything starts: a bad JWT_KEYS file is refused like bad
+ * configuration, and so is one without an RS256 key while apps are configured (APP_*): portero's
+ * OpenID Provider signs their tokens with it. Without JWT_KEYS (development), an ephemeral RS256
+ * key is made beside the signing key for them.
+ */
+async function readKeys(config: Config): Promise<KeySet> {
   try {
-    return tokens.keysFile ? await loadKeyFile(tokens.keysFile, tokens.alg) : await ephemeralKeySet(tokens.alg);
+    return await configuredKeySet(config);
   } catch (err) {
     cannotStart(err);
   }
@@ -70,8 +75,11 @@ function warnAboutDevelopment(config: Config, keys: KeySet, logger: Logger): voi
       '*** DEVELOPMENT MODE *** (NODE_ENV is not production): ephemeral keys and cookie secret where unset, in-memory store without REDIS_URL, a built-in IdP without providers. Do not expose this.',
     );
   }
-  if (!config.tokens.keysFile)
-    logger.warn({ kid: keys.signing.kid }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
+  if (!config.tokens.keysFile) {
+    // With apps, the ephemeral RS256 key beside it (src/tokens/keys.ts), which signs theirs.
+    const rsa = keys.rsaKid !== undefined && keys.rsaKid !== keys.signing.kid ? { rsa_kid: keys.rsaKid } : {};
+    logger.warn({ kid: keys.signing.kid, ...rsa }, 'JWT_KEYS unset: signing with an ephemeral key; tokens stop verifying on restart');
+  }
   if (config.cookies.secretGenerated) logger.warn('COOKIE_SECRET unset: using a random one; logins in flight fail on restart');
 }
 
@@ -89,11 +97,13 @@ function serveMetrics(config: Config, metrics: Metrics, logger: Logger): ReturnT
 
 /**
  * SIGHUP, and a change to the JWT_KEYS file, read the keys again and put them in use without a
- * restart; a file that would be refused at start is refused with a warning, and the keys stay.
+ * restart; a file that would be refused at start (one without an RS256 key while apps are
+ * configured too) is refused with a warning, and the keys stay.
  */
-function reloadKeys(tokens: TokenConfig, ring: KeyRing, logger: Logger): KeyFileReloader | undefined {
-  const { keysFile, alg } = tokens;
-  const reloader = keysFile ? new KeyFileReloader({ path: keysFile, alg, ring, logger }).watch() : undefined;
+function reloadKeys(config: Config, ring: KeyRing, logger: Logger): KeyFileReloader | undefined {
+  const { keysFile, alg } = config.tokens;
+  const forApps = config.apps.length > 0;
+  const reloader = keysFile ? new KeyFileReloader({ path: keysFile, alg, forApps, ring, logger }).watch() : undefined;
   process.on('SIGHUP', () => {
     if (reloader) void reloader.reload('SIGHUP');
     else
@@ -112,7 +122,7 @@ async function main(): Promise<void> {
   const config = readConfig();
   const destination = config.log.format === 'pretty' ? prettyDestination() : undefined;
   const logger = createLogger(config.log.level, destination, config.log.instanceName);
-  const keys = await readKeys(config.tokens);
+  const keys = await readKeys(config);
   warnAboutDevelopment(config, keys, logger);
   for (const warning of config.warnings) logger.warn({ event: 'setting_misspelled' }, warning);
   const metricsWarning = publicMetricsWarning(config);
@@ -127,7 +137,7 @@ async function main(): Promise<void> {
   const shutdown = new Shutdown({ timeout: config.server.shutdownTimeout, logger });
   const draining = () => shutdown.draining;
   const app = createApp({ config, store: connection.store, keys: ring, providers, logger, clock: systemClock, metrics, draining });
-  const reloader = reloadKeys(config.tokens, ring, logger);
+  const reloader = reloadKeys(config, ring, logger);
 
   // Discover providers now so the first login is fast and a wrong issuer shows in the log at once;
   // a failure here is not fatal: discovery is retried by the next login.

@@ -62,7 +62,8 @@ function madeUp(config: Config): string[] {
   if (config.mode !== 'development') return [];
   const notes = [
     config.cookies.secretGenerated && 'COOKIE_SECRET: a random one per process (logins in flight fail on a restart)',
-    !config.tokens.keysFile && 'JWT_KEYS: an ephemeral signing key (its tokens stop verifying on a restart)',
+    !config.tokens.keysFile &&
+      `JWT_KEYS: an ephemeral signing key${config.apps.length > 0 && config.tokens.alg !== 'RS256' ? ", and an ephemeral RS256 key for the apps' tokens" : ''} (its tokens stop verifying on a restart)`,
     !config.redis.topology && 'REDIS_URL: an in-memory store (it serves one instance only)',
     config.dev.idp && 'PROVIDER_*: the built-in development IdP as provider "dev", where any user name signs in',
     config.server.host === '127.0.0.1' && 'HOST: loopback only (127.0.0.1)',
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
   const { config, problems } = inspection;
   const { rows, unattributed } = settingRows(env, inspection);
   const [keys, redis, providers] = await Promise.all([
-    checkKeys(config.tokens, config.mode),
+    checkKeys(config.tokens, config.mode, config.apps.length > 0),
     checkRedis(config.redis),
     checkProviders(config),
   ]);

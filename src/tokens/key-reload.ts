@@ -13,6 +13,8 @@ export interface KeyFileReloaderOptions {
   readonly path: string;
   /** JWT_ALG: a file whose signing key is of another algorithm is refused, as at start. */
   readonly alg: PorteroAlgorithm;
+  /** Apps are configured (APP_*): a file without an RS256 key is refused, as at start (`KeySetOptions`). */
+  readonly forApps?: boolean;
   readonly ring: KeyRing;
   readonly logger: Logger;
   /** Quiet after the last change seen before the file is read (a write in several steps is read once); 200 ms by default. */
@@ -26,7 +28,7 @@ const sameKeys = (a: KeySet, b: KeySet) => JSON.stringify(a.publicJwks) === JSON
  * Reads JWT_KEYS again while portero serves, on SIGHUP (`reload`) or when the file changes (`watch`),
  * and puts the new keys in use at once (the signing key, the verifier, the JWKS; see `KeyRing`). A
  * file that would be refused at start (not JSON, no keys, a public key, a signing key of another
- * algorithm than JWT_ALG) is refused here: a warning names the file and the reason, never a key,
+ * algorithm than JWT_ALG, no RS256 key while apps are configured) is refused here: a warning names the file and the reason, never a key,
  * and the keys in use stay until a good file comes.
  *
  * The directory is watched, not the file: `npm run keys`, editors and Kubernetes' secret volumes
@@ -84,10 +86,10 @@ export class KeyFileReloader {
   }
 
   async #reloadOnce(trigger: ReloadTrigger): Promise<void> {
-    const { path, alg, ring, logger } = this.#options;
+    const { path, alg, forApps, ring, logger } = this.#options;
     let next: KeySet;
     try {
-      next = await loadKeyFile(path, alg);
+      next = await loadKeyFile(path, alg, { forApps });
     } catch (err) {
       this.#refused = true;
       logger.warn(
@@ -98,7 +100,7 @@ export class KeyFileReloader {
     }
     const previous = ring.current;
     const kids = kidsOf(next);
-    const fields = { event: 'keys_reloaded', trigger, path, kids, signing_kid: next.signing.kid };
+    const fields = { event: 'keys_reloaded', trigger, path, kids, signing_kid: next.signing.kid, rsa_kid: next.rsaKid };
     const answer = trigger === 'SIGHUP' || this.#refused;
     this.#refused = false;
     if (sameKeys(previous, next)) {

@@ -1,4 +1,4 @@
-import { compactVerify, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+import { compactVerify, decodeJwt, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
 import type { TokenConfig } from '../config/types.js';
 import { PorteroError, UNAUTHENTICATED } from '../errors.js';
@@ -17,9 +17,22 @@ const refused = (message: string, reason: string, cause?: unknown) =>
   new PorteroError(UNAUTHENTICATED, message, { ...(cause ? { cause } : {}), detail: { reason } });
 
 /**
- * Issues portero's tokens, checks them (encoding, signature, `typ`, issuer, audience, times, the
- * shape of every claim) and whether their session was revoked by `/logout`. Used by `/`, `/auth`,
- * `/userinfo` and `/logout`.
+ * RFC 8725 3.11: the tokens portero's OpenID Provider issues to its apps are signed with the same
+ * keys, with the same `iss`, `typ: JWT` and `sub`, and always name the app in `aud`. portero's own
+ * token names no audience but JWT_AUDIENCE, alone: anything else in `aud` (the app's client id,
+ * or JWT_AUDIENCE among others, which jose's `audience` check takes) is another party's token.
+ */
+function refuseOthersAudience(payload: { aud?: unknown }, audience: string | undefined): void {
+  if (payload.aud === audience) return;
+  const why =
+    audience === undefined ? "portero's own names none (JWT_AUDIENCE is unset)" : `portero's own names JWT_AUDIENCE (${audience}) alone`;
+  throw new joseErrors.JWTClaimValidationFailed(`unexpected "aud" claim value: ${why}`, payload as JWTPayload, 'aud', 'check_failed');
+}
+
+/**
+ * Issues portero's tokens, checks them (encoding, signature, `typ: JWT`, issuer, audience exactly
+ * portero's own, times, the shape of every claim) and whether their session was revoked by
+ * `/logout`. Used by `/`, `/auth`, `/auth/redirect`, `/userinfo`, `/refresh` and `/logout`.
  */
 export class Sessions {
   /** The keys in use: a reload of JWT_KEYS replaces them (`KeyRing`). */
@@ -125,6 +138,7 @@ export class Sessions {
         currentDate: at,
         clockTolerance: this.#settings.clockSkew,
       }));
+      refuseOthersAudience(payload, this.#settings.audience);
     } catch (cause) {
       if (cause instanceof joseErrors.JOSEError || cause instanceof TypeError) {
         throw refused('the token is not valid', cause instanceof joseErrors.JOSEError ? cause.code : 'malformed', cause);

@@ -1,4 +1,12 @@
-import { compactVerify, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type RemoteJWKSetOptions } from 'jose';
+import {
+  compactVerify,
+  createRemoteJWKSet,
+  errors,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type RemoteJWKSetOptions,
+} from 'jose';
 import { PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
 import type { PorteroClaims } from '../shared/claims.js';
 import { isLoopbackHost } from '../shared/loopback.js';
@@ -13,7 +21,12 @@ export interface VerifierOptions {
    * (the `issuer` of `PUBLIC_URL/.well-known/openid-configuration`). Compared exactly.
    */
   issuer: string;
-  /** portero's `JWT_AUDIENCE`, when it sets one: tokens without this `aud` are refused. */
+  /**
+   * portero's `JWT_AUDIENCE`, when it sets one: tokens without this `aud` are refused. Without it,
+   * a token that names any audience is refused (as PyJWT does): portero's own token then names
+   * none, and the ID tokens portero's OpenID Provider gives its apps, signed with the same keys,
+   * name the app.
+   */
   audience?: string | readonly string[];
   /** Where portero publishes its keys. Default: `<issuer>/.well-known/jwks.json`. */
   jwksUrl?: string | URL;
@@ -168,15 +181,28 @@ function checkedAlgorithms(algorithms: VerifierOptions['algorithms']): PorteroAl
 }
 
 /**
+ * jose checks `aud` only against an `audience` given. Without one, a token that names an audience
+ * is another party's, as PyJWT holds: an ID token of portero's OpenID Provider (the same keys,
+ * `iss` and `typ`) names its app. RFC 8725 3.11.
+ */
+function refuseAnyAudience(payload: JWTPayload): void {
+  if (payload.aud === undefined) return;
+  const message = 'unexpected "aud" claim value: the token names an audience, and no "audience" option was given';
+  throw new errors.JWTClaimValidationFailed(message, payload, 'aud', 'check_failed');
+}
+
+/**
  * A verifier for the tokens one portero gateway issues. Options are checked here, once (a bad one
  * throws a `TypeError` naming it); portero's keys are fetched on first use, cached for
  * `cacheMaxAge` (10 min), and fetched again when a token names a key not in the cache (after a key
  * rotation), at most once per `cooldownDuration` (30 s). Build one per process and share it.
  *
  * Checks the signature against the published keys, the algorithm against `algorithms`, header
- * `typ: JWT`, `iss`, `aud` (when `audience` is given), `exp` and `iat` (required), `sub` and `sid`
- * (required, non-empty strings) and the shape of every other claim, and that the token is in the
- * one encoding portero writes.
+ * `typ: JWT`, `iss`, `aud` (one of `audience` when it is given, else none at all), `exp` and `iat`
+ * (required), `sub` and `sid` (required, non-empty strings) and the shape of every other claim,
+ * and that the token is in the one encoding portero writes. So tokens portero's OpenID Provider
+ * issues to its apps with the same keys (ID tokens naming the app in `aud`, `at+jwt` access
+ * tokens) are refused: they are not portero's own token (RFC 8725 3.11).
  * It cannot see a sign-out (`/logout`): that needs the gateway's `/auth` or `/userinfo`.
  *
  * @example
@@ -227,6 +253,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, keys, verifyOptions));
+      if (audience === undefined) refuseAnyAudience(payload);
     } catch (cause) {
       if (cause instanceof PorteroTokenError) throw cause;
       if (cause instanceof errors.JOSEError || cause instanceof TypeError)

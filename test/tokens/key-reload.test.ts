@@ -25,13 +25,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const keyFile = async (...algs: ('ES256' | 'EdDSA')[]) =>
+const keyFile = async (...algs: ('ES256' | 'EdDSA' | 'RS256')[]) =>
   JSON.stringify({ keys: await Promise.all(algs.map((alg) => generateKeyJwk(alg))) });
 
-async function started(text: string) {
+async function started(text: string, forApps = false) {
   await writeFile(path, text);
-  const ring = new KeyRing(await loadKeyFile(path, 'ES256'));
-  reloader = new KeyFileReloader({ path, alg: 'ES256', ring, logger: createLogger('debug', logs), debounceMs: 20 });
+  const ring = new KeyRing(await loadKeyFile(path, 'ES256', { forApps }));
+  reloader = new KeyFileReloader({ path, alg: 'ES256', forApps, ring, logger: createLogger('debug', logs), debounceMs: 20 });
   return ring;
 }
 
@@ -47,6 +47,23 @@ describe('reloading JWT_KEYS', () => {
     expect(lines('keys_reload_refused')).toEqual([
       expect.objectContaining({ level: 'warn', trigger: 'SIGHUP', path, reason: expect.stringContaining('but JWT_ALG is ES256') }),
     ]);
+  });
+
+  it("refuses a file without an RS256 key while apps are configured, as start-up would, and the apps' key stays", async () => {
+    const ring = await started(await keyFile('ES256', 'RS256'), true);
+    const before = ring.current;
+    await writeFile(path, await keyFile('ES256'));
+    await reloader!.reload('SIGHUP');
+    expect(ring.current).toBe(before);
+    expect(ring.current.rsaKid).toBeDefined();
+    expect(lines('keys_reload_refused')).toEqual([
+      expect.objectContaining({ level: 'warn', trigger: 'SIGHUP', reason: expect.stringContaining('holds no RS256 key') }),
+    ]);
+    // A file with one is taken, and the log names the key the apps' tokens are signed with.
+    await writeFile(path, await keyFile('ES256', 'RS256'));
+    await reloader!.reload('SIGHUP');
+    expect(ring.current).not.toBe(before);
+    expect(lines('keys_reloaded')).toEqual([expect.objectContaining({ changed: true, rsa_kid: ring.current.rsaKid })]);
   });
 
   it('takes a file replaced by a rename in its directory, as `npm run keys` and editors write it', async () => {

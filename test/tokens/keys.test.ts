@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PORTERO_ALGORITHMS } from '../../src/shared/algorithms.js';
-import { buildKeySet, generateKeyJwk, loadKeyFile, type KeySet } from '../../src/tokens/keys.js';
+import { parseConfig } from '../../src/config/parse.js';
+import type { AppClientConfig } from '../../src/config/types.js';
+import { buildKeySet, configuredKeySet, generateKeyJwk, loadKeyFile, type KeySet } from '../../src/tokens/keys.js';
+import { TEST_COOKIE_SECRET } from '../support/app.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
@@ -164,5 +167,117 @@ describe('loadKeyFile', () => {
     );
     expect(err.message).toMatch(/^JWT_KEYS: cannot read .*typo\.json as JSON: it is not valid JSON$/);
     for (let at = 0; at + 6 <= key.d!.length; at++) expect(err.message).not.toContain(key.d!.slice(at, at + 6));
+  });
+});
+
+// portero's OpenID Provider (issue 11) signs its apps' ID tokens with RS256, from the same key file.
+describe("the keys of portero's OpenID Provider", () => {
+  /** An ID token for app `some-app` as oidc-provider signs it with `keys.providerJwks`, and a check of one as an id_token_hint. */
+  async function provider(keys: KeySet) {
+    const { default: Provider } = await import('oidc-provider');
+    const op = new Provider('https://gateway.test', {
+      // Copies: oidc-provider writes into the keys it registers.
+      jwks: { keys: keys.providerJwks.map((jwk) => ({ ...jwk })) as never },
+      clients: [
+        { client_id: 'some-app', client_secret: 'the-secret-of-some-app-0123456789abcdef', redirect_uris: ['https://app.test/cb'] },
+      ],
+      cookies: { keys: ['cookie-key-0123456789-0123456789-abc'] },
+      features: { devInteractions: { enabled: false } },
+      ttl: { IdToken: 3600 },
+    });
+    const client = await op.Client.find('some-app');
+    return {
+      idToken: () => {
+        const token = Object.assign(new op.IdToken({ sub: 'corp:u-1' }, { client } as never), { scope: 'openid' });
+        return token.issue({ use: 'idtoken' });
+      },
+      acceptsHint: (token: string) =>
+        op.IdToken.validate(token, client as never).then(
+          () => true,
+          () => false,
+        ),
+    };
+  }
+
+  it('hands over the signing key and every RS256 key, private, in file order; the first RS256 key signs the apps', async () => {
+    const [es, rsa, staged, ed] = [
+      await generateKeyJwk('ES256'),
+      await generateKeyJwk('RS256'),
+      await generateKeyJwk('RS256'),
+      await generateKeyJwk('EdDSA'),
+    ];
+    const keys = await buildKeySet([es, ed, rsa, staged], 'ES256');
+    expect(keys.providerJwks.map((jwk) => jwk.kid)).toEqual([es.kid, rsa.kid, staged.kid]);
+    for (const jwk of keys.providerJwks) expect(typeof jwk.d).toBe('string');
+    expect(keys.rsaKid).toBe(rsa.kid);
+    // With JWT_ALG=RS256 the signing key signs the apps' tokens too; no RS256 key, no RS256 for the apps.
+    const rsaSigned = await buildKeySet([staged, rsa], 'RS256');
+    expect(rsaSigned.rsaKid).toBe(staged.kid);
+    expect(rsaSigned.providerJwks.map((jwk) => jwk.kid)).toEqual([staged.kid, rsa.kid]);
+    expect((await buildKeySet([es, ed], 'ES256')).rsaKid).toBeUndefined();
+  });
+
+  it("signs the apps' ID tokens with the first RS256 key, never one staged after it, and takes a hint of the old key until it is retired", async () => {
+    const [es, old, fresh] = [await generateKeyJwk('ES256'), await generateKeyJwk('RS256'), await generateKeyJwk('RS256')];
+    const before = await provider(await buildKeySet([es, old], 'ES256'));
+    const oldToken = await before.idToken();
+    expect(decodeProtectedHeader(oldToken)).toMatchObject({ alg: 'RS256', kid: old.kid });
+
+    // `npm run keys -- --add-rsa`: the new key right after the one signing; published, not signing.
+    const staged = await provider(await buildKeySet([es, old, fresh], 'ES256'));
+    expect(decodeProtectedHeader(await staged.idToken()).kid).toBe(old.kid);
+    // `--promote-rsa`: the new key signs, the old one still verifies an app's id_token_hint.
+    const promoted = await provider(await buildKeySet([es, fresh, old], 'ES256'));
+    expect(decodeProtectedHeader(await promoted.idToken()).kid).toBe(fresh.kid);
+    expect(await promoted.acceptsHint(oldToken)).toBe(true);
+    // `--retire-rsa`: gone.
+    expect(await (await provider(await buildKeySet([es, fresh], 'ES256'))).acceptsHint(oldToken)).toBe(false);
+  });
+
+  it('refuses keys without an RS256 key when apps are configured, naming the command that adds one', async () => {
+    const es = await generateKeyJwk('ES256');
+    expect(await problemsOf(buildKeySet([es], 'ES256', 'keys.json', { forApps: true }))).toEqual([
+      "keys.json holds no RS256 key, which portero's OpenID Provider signs the apps' tokens with (APP_* is set): " +
+        'add one beside the signing key with `npm run keys -- --out <file> --add-rsa` (README "Signing keys")',
+    ]);
+    await expect(buildKeySet([es, await generateKeyJwk('RS256')], 'ES256', 'keys.json', { forApps: true })).resolves.toBeDefined();
+    await expect(buildKeySet([await generateKeyJwk('RS256')], 'RS256', 'keys.json', { forApps: true })).resolves.toBeDefined();
+  });
+});
+
+describe('the keys start-up reads (configuredKeySet)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portero-keys-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const app: AppClientConfig = {
+    clientId: 'some-app',
+    redirectUris: ['https://app.test/cb'],
+    postLogoutRedirectUris: [],
+    name: 'Some app',
+    offlineAccess: false,
+  };
+  const configWith = (env: Record<string, string>, apps: AppClientConfig[]) => ({
+    ...parseConfig({ COOKIE_SECRET: TEST_COOKIE_SECRET, ...env }),
+    apps,
+  });
+
+  it('refuses a JWT_KEYS file without an RS256 key once apps are configured, and takes it without apps', async () => {
+    const path = join(dir, 'es-only.json');
+    writeFileSync(path, JSON.stringify({ keys: [await generateKeyJwk('ES256')] }));
+    await expect(configuredKeySet(configWith({ JWT_KEYS: path }, [app]))).rejects.toThrow(
+      `JWT_KEYS (${path}) holds no RS256 key, which portero's OpenID Provider signs the apps' tokens with (APP_* is set): add one beside the signing key with \`npm run keys -- --out <file> --add-rsa\``,
+    );
+    expect((await configuredKeySet(configWith({ JWT_KEYS: path }, []))).rsaKid).toBeUndefined();
+  });
+
+  it('makes an ephemeral RS256 key beside the ES256 one in development when apps are configured, so npm start just works', async () => {
+    const withApps = await configuredKeySet(configWith({}, [app]));
+    expect(withApps.signing.alg).toBe('ES256');
+    expect(withApps.publicJwks.keys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
+    expect(withApps.rsaKid).toBe(withApps.publicJwks.keys[1]?.kid);
+    expect((await configuredKeySet(configWith({}, []))).publicJwks.keys.map((key) => key.alg)).toEqual(['ES256']);
+    // An RS256 signing key serves the apps itself.
+    const rsa = await configuredKeySet(configWith({ JWT_ALG: 'RS256' }, [app]));
+    expect(rsa.publicJwks.keys.map((key) => key.kid)).toEqual([rsa.signing.kid]);
+    expect(rsa.rsaKid).toBe(rsa.signing.kid);
   });
 });

@@ -66,6 +66,20 @@ describe("checking portero's own tokens", () => {
     expect(await reasonRefused(await signed({ aud: 'someone-else' }))).toBe('ERR_JWT_CLAIM_VALIDATION_FAILED');
   });
 
+  it("refuses an audience that is not exactly portero's own: JWT_AUDIENCE among others, or any when it is unset", async () => {
+    // An ID token portero's OpenID Provider gives an app names the app, with the same keys, iss and typ.
+    expect(await reasonRefused(await signed({ aud: [SETTINGS.audience, 'some-app'] }))).toBe('ERR_JWT_CLAIM_VALIDATION_FAILED');
+    const noAudience = new Sessions(keys, new Revocations(new MemoryStore(clock), clock, 0), { ...SETTINGS, audience: undefined }, clock);
+    await expect(noAudience.authenticate(await signed({ aud: undefined }))).resolves.toMatchObject({ sub: 'corp:u' });
+    for (const aud of ['some-app', SETTINGS.audience, ['some-app']]) {
+      await expect(noAudience.authenticate(await signed({ aud }))).rejects.toMatchObject({
+        code: 'unauthenticated',
+        detail: { reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED' },
+      });
+      await expect(noAudience.verifyForRenewal(await signed({ aud }))).rejects.toMatchObject({ code: 'unauthenticated' });
+    }
+  });
+
   it('refuses a token without sid (it could never be signed out)', async () => {
     expect(await reasonRefused(await signed({ sid: undefined }))).toBe('ERR_JWT_CLAIM_VALIDATION_FAILED');
   });

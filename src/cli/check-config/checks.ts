@@ -27,20 +27,25 @@ function keyFileError(message: string): string {
   return /^E[A-Z]+:/.test(cause) ? message : `${head}: it is not valid JSON`;
 }
 
-/** JWT_KEYS: the file loads as start-up loads it (every key valid, the first of JWT_ALG); its kids; a warning when others may read it. */
-export async function checkKeys(tokens: TokenConfig, mode: Config['mode']): Promise<CheckResult> {
+/**
+ * JWT_KEYS: the file loads as start-up loads it (every key valid, the first of JWT_ALG, an RS256 key
+ * when apps are configured); its kids, which signs what; a warning when others may read it.
+ */
+export async function checkKeys(tokens: TokenConfig, mode: Config['mode'], forApps = false): Promise<CheckResult> {
   const path = tokens.keysFile;
   if (!path) {
+    const rsa = forApps && tokens.alg !== 'RS256' ? " (and the apps' tokens with an ephemeral RS256 key)" : '';
     return mode === 'production'
       ? result('skip', 'JWT_KEYS', 'unset (see the settings above)')
-      : result('skip', 'JWT_KEYS', 'unset: development mode signs with an ephemeral key, and tokens stop verifying on restart');
+      : result('skip', 'JWT_KEYS', `unset: development mode signs with an ephemeral key${rsa}, and tokens stop verifying on restart`);
   }
   const what = `JWT_KEYS ${path}`;
   try {
-    const keys = await loadKeyFile(path, tokens.alg);
+    const keys = await loadKeyFile(path, tokens.alg, { forApps });
     const kids = keys.publicJwks.keys.map((key) => key.kid);
     const published = kids.slice(1);
-    const detail = `${kids.length} key${kids.length === 1 ? '' : 's'}: signs with kid ${keys.signing.kid} (${keys.signing.alg})${published.length > 0 ? `; also published: ${published.join(', ')}` : ''}`;
+    const apps = forApps ? `; the apps' tokens with kid ${keys.rsaKid} (RS256)` : '';
+    const detail = `${kids.length} key${kids.length === 1 ? '' : 's'}: signs with kid ${keys.signing.kid} (${keys.signing.alg})${apps}${published.length > 0 ? `; also published: ${published.join(', ')}` : ''}`;
     const bits = (await stat(path)).mode & 0o777;
     if (bits & 0o077)
       return result('warn', what, `${detail}; but its mode is ${bits.toString(8)}: others may read the private keys (chmod 600)`);
