@@ -7,6 +7,7 @@ import { readEnv } from './config/env.js';
 import { publicMetricsWarning } from './config/metrics.js';
 import { parseConfig } from './config/parse.js';
 import type { Config } from './config/types.js';
+import { captureProviderNotices } from './dev/console-notices.js';
 import type { DevIdp } from './dev/idp.js';
 import { callbackUrl } from './flow/login.js';
 import { configureProviders, providerOptions } from './flow/provider-client.js';
@@ -66,6 +67,18 @@ async function providerSettings(config: Config, logger: Logger): Promise<{ setti
     'built-in development IdP started as provider "dev": any user name signs in (its quick-start notices are logged at debug level)',
   );
   return { settings: [...config.providers, devIdp.settings], devIdp };
+}
+
+/**
+ * The OpenID Provider's notices (oidc-provider writes them on the console) as log lines. The one it
+ * is sure to write, about the token endpoint's body that portero read first (to count
+ * RATE_LIMIT_TOKEN by client_id), is expected: debug. Any other keeps its level.
+ */
+function logProviderNotices(logger: Logger): void {
+  captureProviderNotices((level, message) => {
+    const expected = message.startsWith('already parsed request body detected');
+    logger[expected ? 'debug' : level]({ event: 'openid_provider_notice', notice_level: level }, `OpenID Provider: ${message}`);
+  });
 }
 
 /** What development mode made up where production would refuse to start, said loudly. */
@@ -128,6 +141,7 @@ async function main(): Promise<void> {
   const metricsWarning = publicMetricsWarning(config);
   if (metricsWarning) logger.warn({ event: 'metrics_on_public_port' }, metricsWarning);
   const { settings, devIdp } = await providerSettings(config, logger);
+  if (config.apps.length > 0) logProviderNotices(logger);
 
   const connection = await connectStore(config.redis, logger);
   const providers = configureProviders(settings, { ...providerOptions(config), clock: systemClock });
