@@ -104,8 +104,9 @@ def validate_id_token(portero, client_id, id_token, nonce, access_token=None):
             id_token,
             key=portero.key_for,
             claims_cls=CodeIDToken,
-            # Authlib checks `iss` and `aud` only when told their values: without "aud" here, an ID
-            # token portero issued to another app would be taken as this app's.
+            # Authlib checks `iss` and `aud` only when told their values. Without "aud" here, only its
+            # `azp` rule would stand between this app and an ID token meant for another app, and a
+            # token naming this app as its `azp` would pass it.
             claims_options={
                 "iss": {"essential": True, "value": portero.issuer},
                 "aud": {"essential": True, "value": client_id},

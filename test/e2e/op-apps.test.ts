@@ -149,6 +149,7 @@ describe('apps on other sites, signed in through portero as their OpenID Provide
     const idTokens = {
       good: await sign(good),
       forAnotherApp: await sign({ ...good, aud: wiki.clientId }),
+      forAnotherAppNamingThisOne: await sign({ ...good, aud: wiki.clientId, azp: billing.clientId }),
       fromAnotherIssuer: await sign({ ...good, iss: 'http://127.0.0.1:1' }),
       forAnotherSignIn: await sign({ ...good, nonce: 'another-nonce' }),
       expired: await sign({ ...good, iat: now - 900, exp: now - 600 }),
@@ -179,6 +180,7 @@ print(json.dumps(verdicts))
     expect(JSON.parse(run.stdout)).toEqual({
       good: 'accepted',
       forAnotherApp: expect.stringMatching(/^ID token refused: invalid_claim: .*"aud"/),
+      forAnotherAppNamingThisOne: expect.stringMatching(/^ID token refused: invalid_claim: .*"aud"/),
       fromAnotherIssuer: expect.stringMatching(/^ID token refused: invalid_claim: .*"iss"/),
       forAnotherSignIn: expect.stringMatching(/^ID token refused: invalid_claim: .*"nonce"/),
       expired: expect.stringMatching(/^ID token refused: expired_token/),
