@@ -14,7 +14,7 @@ export const PYTHON_APP = 'examples/python/app.py';
  * A bare environment: no proxy variable may send Python's JWKS request to 127.0.0.1 elsewhere, and
  * no __pycache__ is left in examples/ by app.py's import of verify_token.
  */
-const PYTHON_ENV = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1' };
+export const PYTHON_ENV = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1' };
 
 /** Throws, naming the Debian packages to install, unless {@link PYTHON} imports PyJWT with its crypto backend. */
 export function assertPythonJwt(): void {
@@ -23,6 +23,17 @@ export function assertPythonJwt(): void {
     throw new Error(
       `${PYTHON} cannot import PyJWT with its crypto backend (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}). ` +
         'These tests need Debian packages python3-jwt and python3-cryptography: apt-get install python3-jwt python3-cryptography',
+    );
+  }
+}
+
+/** Throws, naming the Debian packages to install, unless {@link PYTHON} imports Authlib and requests (examples/apps/authlib_app.py). */
+export function assertPythonAuthlib(): void {
+  const probe = spawnSync(PYTHON, ['-c', 'import authlib, requests'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(
+      `${PYTHON} cannot import Authlib and requests (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}). ` +
+        'The apps test needs Debian packages python3-authlib and python3-requests: apt-get install python3-authlib python3-requests',
     );
   }
 }
