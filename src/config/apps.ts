@@ -12,6 +12,7 @@ export const APP_SUFFIXES = [
   'BACKCHANNEL_LOGOUT_URI',
   'NAME',
   'OFFLINE_ACCESS',
+  'RESOURCES',
 ] as const;
 
 // Lazy id, so `APP_WIKI_POST_LOGOUT_REDIRECT_URIS` is app `WIKI` with `POST_LOGOUT_REDIRECT_URIS`,
@@ -139,6 +140,7 @@ function appFrom(rawId: string, vars: AppVariables, reader: EnvReader): AppClien
   const backchannelLogoutUri = readBackchannelUri(`${prefix}BACKCHANNEL_LOGOUT_URI`, vars.get('BACKCHANNEL_LOGOUT_URI'), reader);
   const name = readName(`${prefix}NAME`, vars.get('NAME'), clientId, reader);
   const offlineAccess = readBoolean(`${prefix}OFFLINE_ACCESS`, vars.get('OFFLINE_ACCESS'), reader);
+  const resources = readUris(`${prefix}RESOURCES`, vars.get('RESOURCES'), reader);
   if (!validId) return undefined;
   // Frozen: nothing may change an app after start-up.
   return Object.freeze({
@@ -149,6 +151,7 @@ function appFrom(rawId: string, vars: AppVariables, reader: EnvReader): AppClien
     ...(backchannelLogoutUri ? { backchannelLogoutUri } : {}),
     name,
     offlineAccess,
+    resources: Object.freeze(resources),
   });
 }
 

@@ -196,6 +196,11 @@ export interface AppClientConfig {
   readonly name: string;
   /** APP_<ID>_OFFLINE_ACCESS: whether the app may have refresh tokens (when it asks for `offline_access`). */
   readonly offlineAccess: boolean;
+  /**
+   * APP_<ID>_RESOURCES: the app's own APIs (RFC 8707 resource indicators, by the redirect URIs'
+   * rules). An access token asked for one is an `at+jwt` (RFC 9068) with it as `aud`.
+   */
+  readonly resources: readonly string[];
 }
 
 /** The whole configuration, one part per concern; each consumer is given only its part. Frozen. */

@@ -142,9 +142,15 @@ async function grantEverythingAsked(ctx: KoaContextWithOIDC) {
   const existing = session.grantIdFor(client.clientId);
   const grant =
     (existing && (await provider.Grant.find(existing))) || new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-  grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
+  const asked = [...ctx.oidc.requestParamScopes];
+  grant.addOIDCScope(asked.join(' '));
   const claims = Object.keys(ctx.oidc.requestParamClaims ?? {});
   if (claims.length > 0) grant.addOIDCClaims(claims);
+  // An app's own API (`resource`): the scopes of it the app asked for.
+  for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+    const scopes = new Set(server.scope.split(' '));
+    grant.addResourceScope(resource, asked.filter((scope) => scopes.has(scope)).join(' '));
+  }
   await grant.save();
   return grant;
 }
@@ -157,11 +163,44 @@ function appNameOf(ctx: KoaContextWithOIDC): string | undefined {
   return ctx.oidc.client?.clientName ?? undefined;
 }
 
-export async function configuration(deps: OpenIdProviderDeps, InvalidGrant: new (description: string) => Error): Promise<Configuration> {
+/** oidc-provider's error classes this configuration throws (from the module loaded at run time). */
+interface ProviderErrors {
+  readonly InvalidGrant: new (description: string) => Error;
+  readonly InvalidTarget: new (description?: string) => Error;
+}
+
+/** The one scope of an app's API: what an access token for it (`resource`) carries. */
+export const API_SCOPE = 'api';
+
+/**
+ * RFC 8707 resource indicators, for an app's own APIs (`APP_<ID>_RESOURCES`): an access token
+ * asked for one of them (`resource`, at authorization and at the token endpoint) is an RFC 9068
+ * `at+jwt`, RS256, `aud` the API, scope `api`, living JWT_TTL. Without `resource`, the access token
+ * is opaque and for userinfo. A resource the app did not register is `invalid_target`.
+ */
+function resourceIndicators(deps: OpenIdProviderDeps, errors: ProviderErrors) {
+  const resourcesOf = new Map(deps.apps.map((app) => [app.clientId, new Set(app.resources)]));
+  return {
+    // The library's defaults: no resource unless the app names one, at the token endpoint too.
+    enabled: true,
+    getResourceServerInfo: async (_ctx: unknown, resource: string, client: { clientId: string }) => {
+      if (!resourcesOf.get(client.clientId)?.has(resource)) throw new errors.InvalidTarget();
+      return {
+        scope: API_SCOPE,
+        audience: resource,
+        accessTokenTTL: deps.ttl.token,
+        accessTokenFormat: 'jwt' as const,
+        jwt: { sign: { alg: 'RS256' as const } },
+      };
+    },
+  };
+}
+
+export async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): Promise<Configuration> {
   const basePath = new URL(deps.publicUrl).pathname.replace(/\/$/, '');
   const { ttl } = deps;
   return {
-    adapter: storeAdapter(deps.store, InvalidGrant),
+    adapter: storeAdapter(deps.store, errors.InvalidGrant),
     clients: deps.apps.map(clientOf),
     findAccount: findAccount(deps),
     claims: CLAIMS,
@@ -171,8 +210,7 @@ export async function configuration(deps: OpenIdProviderDeps, InvalidGrant: new 
     features: {
       devInteractions: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
-      // Opaque access tokens for userinfo only: nothing an app could present to /auth as portero's.
-      resourceIndicators: { enabled: false },
+      resourceIndicators: resourceIndicators(deps, errors),
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -225,7 +263,7 @@ export async function configuration(deps: OpenIdProviderDeps, InvalidGrant: new 
  */
 export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Provider> {
   const { default: OidcProvider, errors } = await import('oidc-provider');
-  const provider = new OidcProvider(deps.publicUrl, await configuration(deps, errors.InvalidGrant));
+  const provider = new OidcProvider(deps.publicUrl, await configuration(deps, errors));
   // portero decides the scheme, host and client address (TRUSTED_PROXIES) and writes them into
   // X-Forwarded-* before each request reaches the provider (src/http/op-handover.ts).
   provider.proxy = true;

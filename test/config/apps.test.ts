@@ -19,6 +19,7 @@ const TWO_APPS = {
   APP_MY_WIKI_BACKCHANNEL_LOGOUT_URI: 'https://wiki.example.org/oidc/backchannel-logout',
   APP_MY_WIKI_NAME: 'Team Wiki',
   APP_MY_WIKI_OFFLINE_ACCESS: 'true',
+  APP_MY_WIKI_RESOURCES: 'https://api.wiki.example.org',
   APP_SPA_REDIRECT_URIS: 'https://spa.example.net/callback',
 };
 
@@ -41,6 +42,7 @@ describe('APP_<ID>_* registers an app of the OpenID Provider', () => {
         backchannelLogoutUri: 'https://wiki.example.org/oidc/backchannel-logout',
         name: 'Team Wiki',
         offlineAccess: true,
+        resources: ['https://api.wiki.example.org'],
       },
       {
         clientId: 'spa',
@@ -48,6 +50,7 @@ describe('APP_<ID>_* registers an app of the OpenID Provider', () => {
         postLogoutRedirectUris: [],
         name: 'spa',
         offlineAccess: false,
+        resources: [],
       },
     ]);
     expect(config.warnings).toEqual([]);
@@ -243,6 +246,19 @@ describe("an app's name and refresh-token policy", () => {
     expect(parseConfig(wikiWith({ APP_WIKI_NAME: 'W'.repeat(60) })).apps[0]?.name).toBe('W'.repeat(60));
   });
 
+  it('RESOURCES: the app’s APIs, by the redirect URIs’ rules; none by default', () => {
+    expect(parseConfig(wikiWith({ APP_WIKI_RESOURCES: 'https://api.example.org, http://127.0.0.1:9000/api' })).apps[0]?.resources).toEqual([
+      'https://api.example.org',
+      'http://127.0.0.1:9000/api',
+    ]);
+    expect(refusedProblems(wikiWith({ APP_WIKI_RESOURCES: 'http://api.example.org' }))).toEqual([
+      expect.stringContaining('APP_WIKI_RESOURCES'),
+    ]);
+    expect(refusedProblems(wikiWith({ APP_WIKI_RESOURCES: 'https://api.example.org/#x' }))).toEqual([
+      expect.stringContaining('APP_WIKI_RESOURCES'),
+    ]);
+  });
+
   it('OFFLINE_ACCESS: true or false, false by default', () => {
     expect(parseConfig(wikiWith({ APP_WIKI_OFFLINE_ACCESS: 'TRUE' })).apps[0]?.offlineAccess).toBe(true);
     expect(parseConfig(wikiWith({ APP_WIKI_OFFLINE_ACCESS: 'false' })).apps[0]?.offlineAccess).toBe(false);
@@ -296,7 +312,7 @@ describe('JWT_ISSUER with apps', () => {
 describe('APP_* variables that are no app setting', () => {
   it('beside an app’s settings: a problem naming the app’s settings', () => {
     expect(refusedProblems(wikiWith({ APP_WIKI_REDIRECT_URI: 'https://wiki.example.org/other' }))).toEqual([
-      'APP_WIKI_REDIRECT_URI is not a setting of app wiki (its settings: APP_WIKI_SECRET, APP_WIKI_REDIRECT_URIS, APP_WIKI_POST_LOGOUT_REDIRECT_URIS, APP_WIKI_BACKCHANNEL_LOGOUT_URI, APP_WIKI_NAME, APP_WIKI_OFFLINE_ACCESS)',
+      'APP_WIKI_REDIRECT_URI is not a setting of app wiki (its settings: APP_WIKI_SECRET, APP_WIKI_REDIRECT_URIS, APP_WIKI_POST_LOGOUT_REDIRECT_URIS, APP_WIKI_BACKCHANNEL_LOGOUT_URI, APP_WIKI_NAME, APP_WIKI_OFFLINE_ACCESS, APP_WIKI_RESOURCES)',
     ]);
   });
 
@@ -354,7 +370,7 @@ describe('every problem of the apps', () => {
 
   it('is reported at once, with the rest of the configuration’s', () => {
     expect(refusedProblems(env)).toEqual([
-      'APP_WIKI_SECRT is not a setting of app wiki (its settings: APP_WIKI_SECRET, APP_WIKI_REDIRECT_URIS, APP_WIKI_POST_LOGOUT_REDIRECT_URIS, APP_WIKI_BACKCHANNEL_LOGOUT_URI, APP_WIKI_NAME, APP_WIKI_OFFLINE_ACCESS)',
+      'APP_WIKI_SECRT is not a setting of app wiki (its settings: APP_WIKI_SECRET, APP_WIKI_REDIRECT_URIS, APP_WIKI_POST_LOGOUT_REDIRECT_URIS, APP_WIKI_BACKCHANNEL_LOGOUT_URI, APP_WIKI_NAME, APP_WIKI_OFFLINE_ACCESS, APP_WIKI_RESOURCES)',
       'APP_WIKI_SECRET must be at least 32 characters, like COOKIE_SECRET (try: openssl rand -hex 32)',
       'APP_WIKI_SECRET must not hold + or %, which clients encode differently for HTTP Basic (try: openssl rand -hex 32)',
       'APP_WIKI_REDIRECT_URIS entry 1 "http://wiki.example.org/cb" uses plain http on a non-loopback host (wiki.example.org); use https',

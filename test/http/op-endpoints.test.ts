@@ -1,8 +1,8 @@
-import { decodeJwt } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
-import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
+import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
 
 // The provider's endpoints as the other issues' rules hold them: the token endpoint's limit per
 // app, refresh tokens only for an app allowed them, X-Forwarded-* never believed from a client,
@@ -10,9 +10,12 @@ import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/
 
 let stack: PorteroOpStack;
 beforeAll(async () => {
-  stack = await startPorteroOp({ APP_ONE_OFFLINE_ACCESS: 'true' });
+  stack = await startPorteroOp({ APP_ONE_OFFLINE_ACCESS: 'true', APP_ONE_RESOURCES: API });
 });
 afterAll(() => stack.close());
+
+/** App one's own API, registered as its resource. */
+const API = 'https://api.one.example';
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
@@ -68,6 +71,45 @@ describe('the OpenID Provider’s endpoints', () => {
     await expect(client.refreshTokenGrant(one.config, refreshed.refresh_token ?? one.tokens.refresh_token!)).rejects.toMatchObject({
       error: 'invalid_grant',
     });
+  });
+
+  it('gives an app an RFC 9068 at+jwt for its own API (resource), which /auth refuses as not portero’s', async () => {
+    const browser = new TestBrowser();
+    const config = await stack.discover('one');
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: `${stack.appsUrl}/one/callback`,
+      scope: 'openid api',
+      resource: API,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'api-state',
+    });
+    const walk = await signInToApp(browser, url, { appRedirect: `${stack.appsUrl}/one/callback`, upstream: stack.upstream.issuer });
+    const tokens = await client.authorizationCodeGrant(config, walk.callback, { pkceCodeVerifier: verifier, expectedState: 'api-state' }, {
+      resource: API,
+    });
+    const jwks = createRemoteJWKSet(new URL(`${stack.publicUrl}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, { issuer: stack.publicUrl, audience: API, typ: 'at+jwt' });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({ sub: 'corp:alice', client_id: 'one', scope: 'api' });
+    const auth = await fetch(`${stack.publicUrl}/auth`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(auth.status).toBe(401);
+  });
+
+  it('refuses an access token for an API the app did not register: invalid_target, no code', async () => {
+    const config = await stack.discover('two');
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: `${stack.appsUrl}/two/callback`,
+      scope: 'openid api',
+      resource: API,
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    const back = new URL((await new TestBrowser().get(network, url)).headers.get('location')!);
+    expect(back.searchParams.get('error')).toBe('invalid_target');
+    expect(back.searchParams.has('code')).toBe(false);
   });
 
   it('issues no refresh token to an app not allowed offline access, even when it asks', async () => {

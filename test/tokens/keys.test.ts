@@ -254,6 +254,7 @@ describe('the keys start-up reads (configuredKeySet)', () => {
     postLogoutRedirectUris: [],
     name: 'Some app',
     offlineAccess: false,
+    resources: [],
   };
   const configWith = (env: Record<string, string>, apps: AppClientConfig[]) => ({
     ...parseConfig({ COOKIE_SECRET: TEST_COOKIE_SECRET, ...env }),
