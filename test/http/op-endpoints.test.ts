@@ -86,11 +86,20 @@ describe('the OpenID Provider’s endpoints', () => {
       state: 'api-state',
     });
     const walk = await signInToApp(browser, url, { appRedirect: `${stack.appsUrl}/one/callback`, upstream: stack.upstream.issuer });
-    const tokens = await client.authorizationCodeGrant(config, walk.callback, { pkceCodeVerifier: verifier, expectedState: 'api-state' }, {
-      resource: API,
-    });
+    const tokens = await client.authorizationCodeGrant(
+      config,
+      walk.callback,
+      { pkceCodeVerifier: verifier, expectedState: 'api-state' },
+      {
+        resource: API,
+      },
+    );
     const jwks = createRemoteJWKSet(new URL(`${stack.publicUrl}/.well-known/jwks.json`));
-    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, { issuer: stack.publicUrl, audience: API, typ: 'at+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+      issuer: stack.publicUrl,
+      audience: API,
+      typ: 'at+jwt',
+    });
     expect(protectedHeader.alg).toBe('RS256');
     expect(payload).toMatchObject({ sub: 'corp:alice', client_id: 'one', scope: 'api' });
     const auth = await fetch(`${stack.publicUrl}/auth`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
