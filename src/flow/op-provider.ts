@@ -231,7 +231,9 @@ export async function configuration(deps: OpenIdProviderDeps, errors: ProviderEr
       ctx.body = deps.pages.error(out);
     },
     routes: OP_ROUTES,
-    pkce: { required: () => true, methods: ['S256'] },
+    // Required of a public app (PKCE is all that binds its code to the browser), welcome from a
+    // confidential one (as Dex and Keycloak, so libraries without it sign in), S256 only.
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none', methods: ['S256'] },
     ttl: {
       AccessToken: ttl.token,
       AuthorizationCode: CODE_TTL,

@@ -123,6 +123,27 @@ describe('the OpenID Provider refuses', () => {
     expect(back.searchParams.has('code')).toBe(false);
   });
 
+  it('a plain PKCE challenge, but not a confidential app’s sign-in without PKCE: its secret binds the code, as at Dex and Keycloak', async () => {
+    const browser = new TestBrowser();
+    const redirectUri = `${stack.appsUrl}/one/callback`;
+    const url = new URL(`${stack.publicUrl}/authorize`);
+    url.search = new URLSearchParams({
+      client_id: 'one',
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: 'openid',
+      state: 's',
+    }).toString();
+    const walk = await signInToApp(browser, url, { appRedirect: redirectUri, upstream: stack.upstream.issuer, from: stack.appsUrl });
+    const code = walk.callback.searchParams.get('code')!;
+    const exchanged = await exchange({ grant_type: 'authorization_code', code, redirect_uri: redirectUri }, basic('one', APP_ONE_SECRET));
+    expect(exchanged.status).toBe(200);
+    url.searchParams.set('code_challenge', 'x'.repeat(43));
+    url.searchParams.set('code_challenge_method', 'plain');
+    const plain = new URL((await browser.get(network, url)).headers.get('location')!);
+    expect(plain.searchParams.get('error')).toBe('invalid_request');
+  });
+
   it('a public app’s code exchanged without its verifier, or with another: invalid_grant', async () => {
     const { code, redirectUri } = await codeFor('two');
     const without = await exchange({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: 'two' });
