@@ -126,6 +126,25 @@ describe('the OpenID Provider’s endpoints', () => {
     expect(two.tokens.refresh_token).toBeUndefined();
   });
 
+  it('refuses a token request larger than oidc-provider reads (56 KiB), chunked too, before reading it', async () => {
+    const big = 'x'.repeat(57 * 1024);
+    const sized = await badExchange(stack.publicUrl, basic('one', APP_ONE_SECRET), { padding: big });
+    expect(sized.status).toBe(400);
+    const chunked = await fetch(`${stack.publicUrl}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 60; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1024)));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(400);
+    expect(await chunked.json()).toMatchObject({ error: 'bad_request' });
+  });
+
   it('believes no X-Forwarded-* of a client: the provider’s addresses are PUBLIC_URL’s', async () => {
     const response = await fetch(`${stack.publicUrl}/.well-known/openid-configuration`, {
       headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'host=evil.example;proto=https' },

@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { default as Provider } from 'oidc-provider';
-import { FLOW_INVALID, PorteroError, RATE_LIMITED } from '../../errors.js';
+import { bodyLimit } from 'hono/body-limit';
+import { BAD_REQUEST, FLOW_INVALID, PorteroError, RATE_LIMITED } from '../../errors.js';
 import type { OpenIdProviderHolder } from '../../flow/op-provider.js';
 import type { PorteroSessionRef } from '../../flow/op-sessions.js';
 import { bearerToken } from '../../shared/bearer.js';
@@ -136,8 +137,6 @@ function clientIdOf(authorization: string | undefined, body: string): string | u
 function tokenRoute(op: OpRouteDeps) {
   return async (c: Context<AppEnv>) => {
     const { incoming } = nodeOf(c);
-    const length = Number(c.req.header('content-length') ?? 0);
-    if (length > MAX_TOKEN_BODY) throw new PorteroError(FLOW_INVALID, 'token request too large', { detail: { reason: 'body too large' } });
     const body = Buffer.from(await c.req.arrayBuffer());
     (incoming as { body?: Buffer }).body = body;
     if (op.tokenLimit) {
@@ -177,7 +176,17 @@ export function opRoutes(deps: HttpDeps, op: OpRouteDeps) {
   app.on(['GET', 'POST'], '/authorize', browser);
   app.get('/authorize/:uid', browser);
   app.get('/interaction/:uid', interactionRoute(deps, op));
-  app.post('/token', tokenRoute(op));
+  // Refused before it is read, chunked or not: a token request is a few hundred bytes.
+  app.post(
+    '/token',
+    bodyLimit({
+      maxSize: MAX_TOKEN_BODY,
+      onError: () => {
+        throw new PorteroError(BAD_REQUEST, 'token request too large');
+      },
+    }),
+    tokenRoute(op),
+  );
   app.on(['GET', 'POST'], '/end-session', browser);
   app.post('/end-session/confirm', async (c) => {
     const response = await browser(c);
