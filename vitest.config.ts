@@ -16,6 +16,7 @@ const PROCESS_TESTS = [
   'test/verify/package-export.test.ts',
   'test/verify/python-*.test.ts',
   'test/docs/compose.test.ts',
+  'test/docs/apps.test.ts',
   'test/docs/snippets-node.test.ts',
   'test/docs/snippets-python.test.ts',
 ];
