@@ -8,6 +8,7 @@ import type { HttpDeps } from './http/deps.js';
 import type { PageContext } from './http/layout.js';
 import { noteEnded, providerSecurityHeaders } from './http/op-handover.js';
 import { opPages } from './http/op-pages.js';
+import { clientLimit } from './http/rate-limit.js';
 import type { OpRouteDeps } from './http/routes/op.js';
 import type { KeyValueStore } from './store/types.js';
 import type { Logger } from './logger.js';
@@ -78,6 +79,7 @@ export function openIdProvider(
       holder,
       handOver: { publicUrl: new URL(config.server.publicUrl), securityHeaders: providerSecurityHeaders(securityHeaders) },
       ...(config.rateLimits.token ? { tokenLimit: store.rateLimiter('token', config.rateLimits.token) } : {}),
+      ...(config.rateLimits.login ? { authorizeLimit: clientLimit(store, 'authorize', config.rateLimits.login) } : {}),
       clientIds: new Set(config.apps.map((app) => app.clientId)),
     }),
   };

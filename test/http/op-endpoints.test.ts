@@ -49,6 +49,21 @@ describe('the OpenID Provider’s endpoints', () => {
     }
   });
 
+  it('holds /authorize to RATE_LIMIT_LOGIN’s rule, counted apart: each from a browser not signed in stores an interaction', async () => {
+    const limited = await startPorteroOp({ RATE_LIMIT_LOGIN: '3/60s' });
+    try {
+      const authorize = () => fetch(`${limited.publicUrl}/authorize?client_id=one&response_type=code&scope=openid`, { redirect: 'manual' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await authorize()).status);
+      expect(statuses.slice(0, 3).every((status) => status !== 429)).toBe(true);
+      expect(statuses[3]).toBe(429);
+      // Its own count: /login still has its three.
+      expect((await fetch(`${limited.publicUrl}/login/corp`, { redirect: 'manual' })).status).toBe(302);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('takes a confidential app’s secret in the Authorization header or the form body, as clients send it', async () => {
     // Past client authentication both ways: the code is what is wrong.
     expect(((await (await badExchange(stack.publicUrl, basic('one', APP_ONE_SECRET))).json()) as { error: string }).error).toBe(

@@ -9,6 +9,7 @@ import { bearerToken } from '../../shared/bearer.js';
 import type { RateLimiter } from '../../store/types.js';
 import type { HttpDeps } from '../deps.js';
 import { endedOn, type HandOverOptions, handOver, nodeOf, sentByProvider } from '../op-handover.js';
+import { type ClientLimit, rateLimit } from '../rate-limit.js';
 import { reportEvents, sessionEndedEvent } from '../security-events.js';
 import type { AppEnv } from '../types.js';
 
@@ -17,6 +18,11 @@ export interface OpRouteDeps {
   readonly handOver: HandOverOptions;
   /** RATE_LIMIT_TOKEN, counted per `client_id`; absent when off. */
   readonly tokenLimit?: RateLimiter;
+  /**
+   * RATE_LIMIT_LOGIN's rule, counted on its own per address, for `/authorize`: each one from a
+   * browser not signed in stores an interaction, as `/login` stores a flow.
+   */
+  readonly authorizeLimit?: ClientLimit;
   /** The registered client ids: an unregistered one is counted by address instead (it cannot be an app's). */
   readonly clientIds: ReadonlySet<string>;
 }
@@ -173,6 +179,7 @@ export function opRoutes(deps: HttpDeps, op: OpRouteDeps) {
   const browser = async (c: Context<AppEnv>) => handOver(c, await op.holder.get(), op.handOver, await browserSession(c, deps));
 
   app.get('/.well-known/openid-configuration', server);
+  app.use('/authorize', rateLimit('authorize', op.authorizeLimit));
   app.on(['GET', 'POST'], '/authorize', browser);
   app.get('/authorize/:uid', browser);
   app.get('/interaction/:uid', interactionRoute(deps, op));
