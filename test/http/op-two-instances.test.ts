@@ -32,6 +32,32 @@ describe('the OpenID Provider on two instances and Redis', () => {
     expect(decodeJwt(two.tokens.id_token!).sid).toBe(decodeJwt(one.tokens.id_token!).sid);
   });
 
+  it('keeps nothing in Redis without an expiry, the provider’s records no longer than a session, and about 2.5 KB for an app', async () => {
+    const { raw, prefix } = stack.redis!;
+    const providerBytes = async () => {
+      let bytes = 0;
+      for (const key of await raw.keys(`${prefix}op*`)) bytes += Number(await raw.call('MEMORY', 'USAGE', key));
+      return bytes;
+    };
+    await raw.del(...(await raw.keys(`${prefix}op*`)));
+    const browser = new TestBrowser();
+    await stack.appSignIn(browser, 'one');
+    const first = await providerBytes();
+    await stack.appSignIn(browser, 'two');
+    const second = (await providerBytes()) - first;
+    // docs/OPERATIONS.md "Sizing Redis" says these: a session's first app, and each one more.
+    expect(first).toBeGreaterThan(1500);
+    expect(first).toBeLessThan(3500);
+    expect(second).toBeGreaterThan(1000);
+    expect(second).toBeLessThan(2500);
+    const week = 7 * 24 * 3600;
+    for (const key of await raw.keys(`${prefix}*`)) {
+      const ttl = await raw.ttl(key);
+      expect(ttl, key).toBeGreaterThan(0);
+      if (key.slice(prefix.length).startsWith('op')) expect(ttl, key).toBeLessThanOrEqual(week);
+    }
+  });
+
   it('a sign-out on one instance sends both apps their logout token', async () => {
     const browser = new TestBrowser();
     await stack.appSignIn(browser, 'one');

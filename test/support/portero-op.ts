@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import type { Redis } from 'ioredis';
 import * as client from 'openid-client';
 import type { KeyRing } from '../../src/tokens/key-ring.js';
 import { buildKeySet, generateKeyJwk } from '../../src/tokens/keys.js';
@@ -92,6 +93,8 @@ export interface PorteroOpStack {
   readonly upstream: OidcOp;
   readonly gateway: TestApp;
   readonly logoutTokens: ReceivedLogout[];
+  /** With `redisUrl`: a client without the prefix, as an operator's redis-cli sees the store, and the prefix. */
+  readonly redis?: { readonly raw: Redis; readonly prefix: string };
   /** openid-client's configuration for app `one` (confidential, client_secret_basic) or `two` (public). */
   discover(app: 'one' | 'two', secret?: string): Promise<client.Configuration>;
   /** One app's whole sign-in in `browser` (PKCE, state, nonce), its code exchanged by openid-client. */
@@ -150,6 +153,7 @@ async function serveGateways(port: number, env: Record<string, string>, options:
   const closeBalancer = await roundRobin(port, ports);
   return {
     gateway: gateways[0]!,
+    redis: { raw: first.raw, prefix: first.prefix },
     async close() {
       await closeBalancer();
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
@@ -200,6 +204,7 @@ export async function startPorteroOp(env: Record<string, string> = {}, options: 
     upstream,
     gateway,
     logoutTokens: apps.logoutTokens,
+    ...('redis' in served ? { redis: served.redis } : {}),
     discover,
     async appSignIn(browser, app, extra = {}) {
       const config = await discover(app);
