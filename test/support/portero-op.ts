@@ -5,7 +5,10 @@ import type { Redis } from 'ioredis';
 import * as client from 'openid-client';
 import type { KeyRing } from '../../src/tokens/key-ring.js';
 import { buildKeySet, generateKeyJwk } from '../../src/tokens/keys.js';
-import { buildTestApp, isolatedRedisStore, memoryStore, type TestApp } from './app.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { createLogger } from '../../src/logger.js';
+import { connectStore } from '../../src/store/connect.js';
+import { buildTestApp, isolatedRedisStore, LogCapture, memoryStore, type TestApp } from './app.js';
 import { network, type TestBrowser } from './browser.js';
 import { OP_ACCOUNTS, type OidcOp, signInAtOp, startOidcOp } from './oidc-op.js';
 import { freePort } from './redis-server.js';
@@ -135,28 +138,54 @@ export interface PorteroOpOptions {
   readonly keyRing?: KeyRing;
   /** Two instances on this Redis behind a round-robin balancer, rather than one on a memory store. */
   readonly redisUrl?: string;
+  /** Two instances on this topology (REDIS_SENTINELS…, REDIS_CLUSTER_NODES), connected as main.ts connects. */
+  readonly redisEnv?: Readonly<Record<string, string>>;
+}
+
+/** Two gateways, each served on a port of its own, behind a round-robin balancer on `port`. */
+async function balanced(port: number, gateways: readonly TestApp[]) {
+  const ports = [await freePort(), await freePort()];
+  const servers = gateways.map((gateway, index) => serve({ fetch: gateway.app.fetch, port: ports[index]!, hostname: '127.0.0.1' }));
+  const closeBalancer = await roundRobin(port, ports);
+  return async () => {
+    await closeBalancer();
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  };
 }
 
 /** The gateway(s) of the stack, served; the first is `gateway`. */
 async function serveGateways(port: number, env: Record<string, string>, options: PorteroOpOptions) {
   const keys = options.keyRing ?? (await buildKeySet([await generateKeyJwk('ES256'), await generateKeyJwk('RS256')], 'ES256'));
-  if (!options.redisUrl) {
+  if (!options.redisUrl && !options.redisEnv) {
     const gateway = await buildTestApp({ store: memoryStore(), keys, env });
     const server = serve({ fetch: gateway.app.fetch, port, hostname: '127.0.0.1' });
     return { gateway, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   }
-  const first = await isolatedRedisStore(options.redisUrl);
-  const second = await isolatedRedisStore(options.redisUrl, first.prefix);
+  if (options.redisEnv) {
+    const connections = [
+      await connectStore(parseConfig({ ...env, ...options.redisEnv }).redis, createLogger('warn', new LogCapture())),
+      await connectStore(parseConfig({ ...env, ...options.redisEnv }).redis, createLogger('warn', new LogCapture())),
+    ];
+    const gateways = await Promise.all(connections.map((connection) => buildTestApp({ store: connection.store, keys, env })));
+    const close = await balanced(port, gateways);
+    return {
+      gateway: gateways[0]!,
+      async close() {
+        await close();
+        for (const connection of connections) await connection.close();
+      },
+    };
+  }
+  const url = options.redisUrl!;
+  const first = await isolatedRedisStore(url);
+  const second = await isolatedRedisStore(url, first.prefix);
   const gateways = [await buildTestApp({ store: first.store, keys, env }), await buildTestApp({ store: second.store, keys, env })];
-  const ports = [await freePort(), await freePort()];
-  const servers = gateways.map((gateway, index) => serve({ fetch: gateway.app.fetch, port: ports[index]!, hostname: '127.0.0.1' }));
-  const closeBalancer = await roundRobin(port, ports);
+  const close = await balanced(port, gateways);
   return {
     gateway: gateways[0]!,
     redis: { raw: first.raw, prefix: first.prefix },
     async close() {
-      await closeBalancer();
-      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      await close();
       await first.close();
       await second.close();
     },
