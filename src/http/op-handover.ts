@@ -40,6 +40,18 @@ export function sentByProvider(outgoing: ServerResponse): Response {
 }
 
 /**
+ * The request target as a path and query only. In absolute form (`GET http://evil.example/token`,
+ * RFC 9112 3.2.2), which Node passes on as it came, koa takes the origin of every URL it writes
+ * (`ctx.href`) from the target itself, not from X-Forwarded-*: the discovery document would name
+ * another host's endpoints to whoever, a shared cache included, fetched it so.
+ */
+function originForm(target = '/'): string {
+  if (target.startsWith('/')) return target;
+  const path = target.replace(/^[^/?#]*\/\/[^/?#]*/, '');
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/**
  * Hands a request to the provider as Node's own. Its path loses PUBLIC_URL's (koa's router matches
  * inside the mount; `baseUrl`, as Express would set it, gives oidc-provider its mount path for the
  * URLs it writes). The proxy headers are replaced by what portero decided: PUBLIC_URL's scheme and
@@ -57,7 +69,8 @@ export async function handOver(
   const { incoming, outgoing } = nodeOf(c);
   const basePath = c.get('basePath');
   const request = incoming as IncomingMessage & { baseUrl?: string };
-  if (basePath && request.url?.startsWith(basePath)) request.url = request.url.slice(basePath.length) || '/';
+  request.url = originForm(request.url);
+  if (basePath && request.url.startsWith(basePath)) request.url = request.url.slice(basePath.length) || '/';
   request.baseUrl = basePath;
   request.headers['x-forwarded-proto'] = options.publicUrl.protocol.slice(0, -1);
   request.headers['x-forwarded-host'] = options.publicUrl.host;
