@@ -78,7 +78,7 @@ export function openIdProvider(
       holder,
       handOver: { publicUrl: new URL(config.server.publicUrl), securityHeaders: providerSecurityHeaders(securityHeaders) },
       ...(config.rateLimits.token ? { tokenLimit: store.rateLimiter('token', config.rateLimits.token) } : {}),
-      clientIds: new Set(config.apps.map((app) => app.clientId)),
+      clientSecrets: new Map(config.apps.map((app) => [app.clientId, app.secret])),
     }),
   };
 }

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { default as Provider } from 'oidc-provider';
@@ -17,8 +18,8 @@ export interface OpRouteDeps {
   readonly handOver: HandOverOptions;
   /** RATE_LIMIT_TOKEN, counted per `client_id`; absent when off. */
   readonly tokenLimit?: RateLimiter;
-  /** The registered client ids: an unregistered one is counted by address instead (it cannot be an app's). */
-  readonly clientIds: ReadonlySet<string>;
+  /** The registered apps' secrets by client id (undefined: a public app): what proves a token request is an app's. */
+  readonly clientSecrets: ReadonlyMap<string, string | undefined>;
 }
 
 /** What oidc-provider reads a token request's body up to (`lib/shared/selective_body.js`). */
@@ -119,20 +120,46 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
   };
 }
 
-/** The app a token request is from, as it names itself (the Basic credentials, else the form's `client_id`). */
-function clientIdOf(authorization: string | undefined, body: string): string | undefined {
+/** `application/x-www-form-urlencoded` decoding, as RFC 6749 2.3.1 has Basic credentials encoded (and oidc-provider decodes them). */
+const formDecoded = (text: string) => decodeURIComponent(text.replaceAll('+', ' '));
+
+/** The client id and secret a token request presents: its Basic credentials, else its form's. */
+function credentialsOf(authorization: string | undefined, body: string): { id?: string; secret?: string } {
   const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization ?? '')?.[1];
   if (basic) {
-    const user = Buffer.from(basic, 'base64').toString('utf8').split(':')[0] ?? '';
-    return decodeURIComponent(user.replaceAll('+', ' '));
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return {};
+    return { id: formDecoded(decoded.slice(0, colon)), secret: formDecoded(decoded.slice(colon + 1)) };
   }
-  return new URLSearchParams(body).get('client_id') ?? undefined;
+  const form = new URLSearchParams(body);
+  return { id: form.get('client_id') ?? undefined, secret: form.get('client_secret') ?? undefined };
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * The confidential app a token request proves it is (its id with its secret), else undefined:
+ * anyone can name an app, and a request merely naming one must not use up that app's budget.
+ */
+function authenticatedApp(authorization: string | undefined, body: string, secrets: ReadonlyMap<string, string | undefined>) {
+  try {
+    const { id, secret } = credentialsOf(authorization, body);
+    const expected = id === undefined ? undefined : secrets.get(id);
+    if (expected === undefined || secret === undefined) return undefined;
+    return timingSafeEqual(digest(secret), digest(expected)) ? id : undefined;
+  } catch {
+    // A malformed percent-encoding: no app's credentials.
+    return undefined;
+  }
 }
 
 /**
- * The token endpoint, limited per app: its servers exchange every user's codes from a few
- * addresses, so an address-based limit would throttle the app, not an attacker. The body is read
- * here to find the client id, and handed to the provider as already read.
+ * The token endpoint, limited per app: a confidential app's servers exchange every user's codes
+ * from a few addresses, so an address-based limit would throttle the app, not an attacker. Only a
+ * request with the app's secret counts as the app's; any other (a wrong secret, a public app,
+ * which anyone can name and whose users exchange their codes from their own devices, an unknown
+ * id) counts at its address. The body is read here, and handed to the provider as already read.
  */
 function tokenRoute(op: OpRouteDeps) {
   return async (c: Context<AppEnv>) => {
@@ -140,19 +167,12 @@ function tokenRoute(op: OpRouteDeps) {
     const body = Buffer.from(await c.req.arrayBuffer());
     (incoming as { body?: Buffer }).body = body;
     if (op.tokenLimit) {
-      const named = (() => {
-        try {
-          return clientIdOf(c.req.header('authorization'), body.toString('utf8'));
-        } catch {
-          return undefined;
-        }
-      })();
-      const key = named !== undefined && op.clientIds.has(named) ? `client:${named}` : `address:${c.get('client').limitKey}`;
-      const decision = await op.tokenLimit.consume(key);
+      const app = authenticatedApp(c.req.header('authorization'), body.toString('utf8'), op.clientSecrets);
+      const decision = await op.tokenLimit.consume(app !== undefined ? `client:${app}` : `address:${c.get('client').limitKey}`);
       if (!decision.allowed) {
         throw new PorteroError(RATE_LIMITED, 'too many token requests for this app', {
           retryAfter: decision.retryAfterSeconds,
-          detail: { limit: 'token', client_id: op.clientIds.has(named ?? '') ? named : undefined },
+          detail: { limit: 'token', client_id: app },
         });
       }
     }
