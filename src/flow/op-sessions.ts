@@ -69,9 +69,9 @@ function nameSidEverywhere(session: ProviderSession, sid: string): void {
  * Three changes to the library's models, each the smallest that does it:
  * - `Session.get` (what every browser route loads its session with) compares the provider's
  *   session with the portero session the request came with (`PORTERO_SESSION`): none at portero,
- *   none at the provider (its account is forgotten); another user's, a fresh one; the same user's,
- *   it is bound to the current portero session. A fresh session is not `new`, so oidc-provider's
- *   own session middleware saves it and sets its cookie.
+ *   none at the provider (for this request: it is set aside, never destroyed); another user's, a
+ *   fresh one; the same user's, it is bound to the current portero session. A fresh session is not
+ *   `new`, so oidc-provider's own session middleware saves it and sets its cookie.
  * - `Session.IN_PAYLOAD` keeps one more field, the portero session id, in the store.
  * - `ensureClientContainer` names portero's sid as each client's `sid`, rather than a random one,
  *   so an app's ID token and logout token carry the sid portero's own token has.
@@ -98,11 +98,11 @@ export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks)
     const session = await get(ctx);
     const portero = porteroSessionOf(ctx.req);
     if (portero === undefined) return session;
-    if (portero === null) {
-      if (!session.accountId) return session;
-      await session.destroy();
-      return new Session();
-    }
+    // A provider session set aside (no portero session here, or another user's) is left in the
+    // store, never destroyed: its portero session may still live (a second token cookie planted
+    // beside it hides it, another user signed in on this browser), and the end of that session,
+    // which finds it through the links, is what sends its apps their logout tokens.
+    if (portero === null) return session.accountId ? new Session() : session;
     if (session.accountId === portero.sub) {
       if (session[PORTERO_FIELD] !== portero.sid) {
         // The same user signed in again (prompt=login, max_age): this session now mirrors the new one.
@@ -113,7 +113,6 @@ export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks)
       }
       return session;
     }
-    if (session.accountId) await session.destroy();
     const fresh = new Session({});
     fresh.loginAccount({ accountId: portero.sub, loginTs: portero.authTime });
     fresh[PORTERO_FIELD] = portero.sid;

@@ -1,6 +1,9 @@
 import { connect } from 'node:net';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
+import { network, TestBrowser } from '../support/browser.js';
+import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
+import { pollUntil } from '../support/wait.js';
 
 // What a red-team review of the OpenID Provider found: each case an attacker's request or a
 // user's path through oidc-provider's own flows that the provider answered wrongly.
@@ -39,6 +42,30 @@ const tokenRequest = (publicUrl: string, from: string, authorization: string | u
     body: new URLSearchParams({ grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'x', ...form }),
   });
 
+/** An authorization request of app `id` (confidential: no PKCE needed), not followed. */
+function authorizeUrl(id: 'one' | 'two', extra: Record<string, string> = {}): string {
+  const query = new URLSearchParams({
+    client_id: id,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: `${stack.appsUrl}/${id}/callback`,
+    state: 'some-state',
+    ...extra,
+  });
+  return `${stack.publicUrl}/authorize?${query}`;
+}
+
+/** The logout tokens the apps were sent for portero session `sid`. */
+const logoutsFor = (sid: string) => stack.logoutTokens.filter((entry) => decodeJwt(entry.token).sid === sid);
+
+/** The upstream provider forgets the browser (its cookies; it shares 127.0.0.1 with portero), so another account can sign in there. */
+async function forgetUpstreamSession(browser: TestBrowser): Promise<void> {
+  for (const cookie of await browser.cookies(stack.upstream.issuer)) {
+    if (cookie.key.startsWith('_session'))
+      await browser.jar.setCookie(`${cookie.key}=; Max-Age=0; Path=${cookie.path}`, stack.upstream.issuer);
+  }
+}
+
 describe('the OpenID Provider under attack', () => {
   it('counts RATE_LIMIT_TOKEN per app only for the app itself: naming an app without its secret uses up no budget of its', async () => {
     const limited = await startPorteroOp({ RATE_LIMIT_TOKEN: '3/60s', TRUSTED_PROXIES: '127.0.0.1' });
@@ -66,5 +93,36 @@ describe('the OpenID Provider under attack', () => {
     expect(metadata.token_endpoint).toBe(`${stack.publicUrl}/token`);
     expect(metadata.authorization_endpoint).toBe(`${stack.publicUrl}/authorize`);
     expect(answer).not.toContain('evil.example');
+  });
+
+  it('tells the apps of a session that ends even after a second token cookie (planted from a sibling subdomain) hid it from the provider', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one');
+    const sid = decodeJwt(one.tokens.id_token!).sid as string;
+    // Two token cookies are none: the provider, at this request, sees no portero session.
+    await browser.jar.setCookie('auth_token=planted; Path=/authorize', `${stack.publicUrl}/authorize`);
+    const hidden = await browser.get(network, authorizeUrl('one', { prompt: 'none' }), undefined, { from: stack.appsUrl });
+    expect(new URL(hidden.headers.get('location')!).searchParams.get('error')).toBe('login_required');
+    await browser.jar.setCookie('auth_token=; Path=/authorize; Max-Age=0', `${stack.publicUrl}/authorize`);
+    await browser.request(network, `${stack.publicUrl}/logout`, { method: 'POST' });
+    await pollUntil(async () => logoutsFor(sid).length > 0, { what: 'app one’s logout token', timeoutMs: 3000 });
+    expect(logoutsFor(sid).map((entry) => entry.path)).toEqual(['/one/backchannel']);
+  });
+
+  it('tells the apps of a session that ends after another user signed in on the same browser', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one');
+    const aliceSid = decodeJwt(one.tokens.id_token!).sid as string;
+    await forgetUpstreamSession(browser);
+    const landed = `${stack.publicUrl}/?bob`;
+    const login = `${stack.publicUrl}/login/corp?return_to=${encodeURIComponent(landed)}`;
+    await signInToApp(browser, login, { appRedirect: landed, upstream: stack.upstream.issuer, account: 'bob' });
+    expect(decodeJwt((await stack.appSignIn(browser, 'two')).tokens.id_token!).sub).toBe('corp:bob');
+    // Alice, elsewhere, signs out of every session of hers: the one of the first browser too.
+    const elsewhere = new TestBrowser();
+    await stack.appSignIn(elsewhere, 'one');
+    await elsewhere.request(network, `${stack.publicUrl}/logout?everywhere=true`, { method: 'POST' });
+    await pollUntil(async () => logoutsFor(aliceSid).length > 0, { what: 'app one’s logout token for the first browser', timeoutMs: 3000 });
+    expect(logoutsFor(aliceSid).map((entry) => entry.path)).toEqual(['/one/backchannel']);
   });
 });
