@@ -71,8 +71,7 @@ export function openIdProvider(
   return {
     afterEnd: async (ended) => {
       const outcomes = await endProviderSessionsOf(await holder.get(), links, ended.sid);
-      for (const { clientId, outcome, error } of outcomes)
-        observer.appLoggedOut({ clientId, sid: ended.sid, outcome, ...(error ? { error } : {}) });
+      for (const logout of outcomes) observer.appLoggedOut(logout);
     },
     routes: (securityHeaders) => ({
       holder,

@@ -6,6 +6,7 @@ import type { SessionClaims } from '../shared/claims.js';
 import type { KeyValueStore } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
 import { storeAdapter } from './op-adapter.js';
+import { logOutEarlierSids } from './op-logout.js';
 import { mirrorPorteroSessions, type OpSessionLinks, porteroSessionOf, porteroSidOf } from './op-sessions.js';
 
 /**
@@ -276,6 +277,7 @@ export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Pr
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'end_session_confirm' && ctx.oidc.session?.destroyed) {
+      for (const logout of await logOutEarlierSids(provider, ctx.oidc.session)) deps.observer.appLoggedOut(logout);
       for (const line of await deps.onSignedOut(ctx.req)) ctx.append('Set-Cookie', line);
     }
   });

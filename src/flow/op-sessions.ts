@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { default as Provider } from 'oidc-provider';
+import type { KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 import { storeKeys } from '../store/keys.js';
 import type { KeyValueStore } from '../store/types.js';
 
@@ -57,7 +57,34 @@ const PORTERO_FIELD = 'portero';
 
 type ProviderSession = InstanceType<Provider['Session']> & { [PORTERO_FIELD]?: string };
 
-/** Every client of the session names portero's session id as its `sid` (ID tokens, logout tokens). */
+/** What the provider's session keeps per app: the sid its tokens carry now, and the sids of the codes it was given. */
+export interface AppAuthorization {
+  sid?: string;
+  grantId?: string;
+  /**
+   * The sid of each code the app was given (a session mirrors another portero session after a
+   * sign-in again, and its apps' sids change with it): each is an app session a logout token must name.
+   */
+  given?: string[];
+}
+
+/** Enough for any browser's sign-ins again within one session's life. */
+const MAX_GIVEN_SIDS = 10;
+
+/** The sids a logout token must go to the app with: each it was given (its current one, for a record from before they were kept). */
+export const sidsGiven = (authorization: AppAuthorization): string[] => {
+  const given = authorization.given ?? [];
+  return given.length > 0 ? given : authorization.sid ? [authorization.sid] : [];
+};
+
+/** Notes the sid of the code (and ID token) the app was just given. */
+function noteSidGiven(session: ProviderSession, clientId: string): void {
+  const authorization = session.authorizations?.[clientId] as AppAuthorization | undefined;
+  if (!authorization?.sid || authorization.given?.includes(authorization.sid)) return;
+  authorization.given = [...(authorization.given ?? []), authorization.sid].slice(-MAX_GIVEN_SIDS);
+}
+
+/** Every client of the session names portero's session id as its `sid` from now on (ID tokens, logout tokens). */
 function nameSidEverywhere(session: ProviderSession, sid: string): void {
   for (const authorization of Object.values(session.authorizations ?? {})) authorization.sid = sid;
 }
@@ -74,7 +101,10 @@ function nameSidEverywhere(session: ProviderSession, sid: string): void {
  *   `new`, so oidc-provider's own session middleware saves it and sets its cookie.
  * - `Session.IN_PAYLOAD` keeps one more field, the portero session id, in the store.
  * - `ensureClientContainer` names portero's sid as each client's `sid`, rather than a random one,
- *   so an app's ID token and logout token carry the sid portero's own token has.
+ *   so an app's ID token and logout token carry the sid portero's own token has. Each sid an app
+ *   was given is noted (`given`, at `authorization.success`), since a session that mirrors a newer
+ *   portero session after a sign-in again names a new one, and the app must be sent a logout token
+ *   for each.
  */
 export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks): void {
   const Session = provider.Session as unknown as {
@@ -92,6 +122,11 @@ export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks)
     if (sid && !this.sidFor(clientId)) this.sidFor(clientId, sid);
     ensureClientContainer.call(this, clientId);
   };
+
+  provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+    const { session, client } = ctx.oidc;
+    if (session && client) noteSidGiven(session as ProviderSession, client.clientId);
+  });
 
   const get = Session.get.bind(Session);
   Session.get = async (ctx) => {

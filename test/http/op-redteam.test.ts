@@ -1,7 +1,9 @@
 import { connect } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
 import { network, TestBrowser } from '../support/browser.js';
+import { parseForm } from '../support/oidc-op.js';
 import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -124,5 +126,39 @@ describe('the OpenID Provider under attack', () => {
     await elsewhere.request(network, `${stack.publicUrl}/logout?everywhere=true`, { method: 'POST' });
     await pollUntil(async () => logoutsFor(aliceSid).length > 0, { what: 'app one’s logout token for the first browser', timeoutMs: 3000 });
     expect(logoutsFor(aliceSid).map((entry) => entry.path)).toEqual(['/one/backchannel']);
+  });
+
+  it('sends each app a logout token with the sid its ID token has, after another app’s prompt=login began a new session', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one');
+    const before = decodeJwt(one.tokens.id_token!).sid as string;
+    const two = await stack.appSignIn(browser, 'two', { prompt: 'login' });
+    const after = decodeJwt(two.tokens.id_token!).sid as string;
+    expect(after).not.toBe(before);
+    await browser.request(network, `${stack.publicUrl}/logout`, { method: 'POST' });
+    await pollUntil(async () => logoutsFor(before).length > 0 && logoutsFor(after).length > 0, {
+      what: 'the logout tokens',
+      timeoutMs: 3000,
+    });
+    expect(logoutsFor(before).map((entry) => entry.path)).toEqual(['/one/backchannel']);
+    expect(logoutsFor(after).map((entry) => entry.path)).toEqual(['/two/backchannel']);
+  });
+
+  it('sends the earlier sid too when the user signs out at the provider’s end-session endpoint', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one');
+    const before = decodeJwt(one.tokens.id_token!).sid as string;
+    const two = await stack.appSignIn(browser, 'two', { prompt: 'login' });
+    const url = client.buildEndSessionUrl(two.config, { id_token_hint: two.tokens.id_token!, client_id: 'two' });
+    const confirm = await browser.get(network, url, undefined, { from: stack.appsUrl });
+    const form = parseForm(await confirm.text(), url.href);
+    const done = await browser.request(network, form.action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, logout: 'yes' }).toString(),
+    });
+    expect(done.status).toBe(303);
+    await pollUntil(async () => logoutsFor(before).length > 0, { what: 'app one’s logout token with its sid', timeoutMs: 3000 });
+    expect(logoutsFor(before).map((entry) => entry.path)).toEqual(['/one/backchannel']);
   });
 });
