@@ -3,6 +3,7 @@ import type { Config } from './config/types.js';
 import { endProviderSessionsOf } from './flow/op-logout.js';
 import { OpenIdProviderHolder, type OpObserver } from './flow/op-provider.js';
 import { OpSessionLinks, porteroSessionOf } from './flow/op-sessions.js';
+import { refusedAsEnded } from './flow/session-access.js';
 import type { EndedSession } from './flow/session-lifecycle.js';
 import type { HttpDeps } from './http/deps.js';
 import type { PageContext } from './http/layout.js';
@@ -55,7 +56,7 @@ export function openIdProvider(
       cookieSecrets: [config.cookies.secret, ...config.cookies.previousSecrets],
       secureCookies: config.cookies.secure,
       ttl: { session: config.sessions.ttl, token: config.tokens.ttl, flow: config.flow.ttl, providerTimeout: config.flow.providerTimeout },
-      sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }))?.claims,
+      sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }).catch(refusedAsEnded))?.claims,
       links,
       observer,
       pages: opPages(page),

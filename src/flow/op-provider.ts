@@ -49,7 +49,7 @@ export interface OpenIdProviderDeps {
   readonly secureCookies: boolean;
   /** Seconds: SESSION_TTL, JWT_TTL (ID and access tokens), FLOW_TTL (a sign-in in progress), PROVIDER_TIMEOUT. */
   readonly ttl: { readonly session: number; readonly token: number; readonly flow: number; readonly providerTimeout: number };
-  /** The claims of portero session `sid` while it lives; undefined once it ended. */
+  /** The claims of portero session `sid` while it lives; undefined once it ended, or its user is refused by the access rules now. */
   readonly sessionClaims: (sid: string) => Promise<SessionClaims | undefined>;
   readonly links: OpSessionLinks;
   readonly pages: OpPages;

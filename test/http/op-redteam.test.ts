@@ -1,4 +1,7 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
@@ -160,5 +163,28 @@ describe('the OpenID Provider under attack', () => {
     expect(done.status).toBe(303);
     await pollUntil(async () => logoutsFor(before).length > 0, { what: 'app one’s logout token with its sid', timeoutMs: 3000 });
     expect(logoutsFor(before).map((entry) => entry.path)).toEqual(['/one/backchannel']);
+  });
+
+  it('refuses a user the access rules now refuse as the specifications say (login_required, invalid_grant, invalid_token), not with a page or a 500', async () => {
+    const emails = join(await mkdtemp(join(tmpdir(), 'portero-op-')), 'allowed-emails');
+    await writeFile(emails, 'alice@corp.example\n');
+    const ruled = await startPorteroOp({ PROVIDER_CORP_ALLOWED_EMAILS_FILE: emails, APP_ONE_OFFLINE_ACCESS: 'true' });
+    try {
+      const browser = new TestBrowser();
+      const one = await ruled.appSignIn(browser, 'one', { scope: 'openid offline_access', prompt: 'consent' });
+      await writeFile(emails, 'bob@corp.example\n');
+      // prompt=none shows no page (OpenID Connect Core 3.1.2.1): the app hears it at its redirect URI.
+      const query = new URLSearchParams({ client_id: 'one', response_type: 'code', scope: 'openid', prompt: 'none', state: 's' });
+      query.set('redirect_uri', `${ruled.appsUrl}/one/callback`);
+      const silent = await browser.get(network, `${ruled.publicUrl}/authorize?${query}`, undefined, { from: ruled.appsUrl });
+      expect(silent.status).toBe(303);
+      expect(new URL(silent.headers.get('location')!).searchParams.get('error')).toBe('login_required');
+      await expect(client.refreshTokenGrant(one.config, one.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      const userinfo = await fetch(`${ruled.publicUrl}/userinfo`, { headers: { authorization: `Bearer ${one.tokens.access_token}` } });
+      expect(userinfo.status).toBe(401);
+      expect(userinfo.headers.get('www-authenticate')).toContain('invalid_token');
+    } finally {
+      await ruled.close();
+    }
   });
 });

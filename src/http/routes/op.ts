@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { BAD_REQUEST, FLOW_INVALID, PorteroError, RATE_LIMITED } from '../../errors.js';
 import type { OpenIdProviderHolder } from '../../flow/op-provider.js';
 import type { PorteroSessionRef } from '../../flow/op-sessions.js';
+import { refusedAsEnded } from '../../flow/session-access.js';
 import { bearerToken } from '../../shared/bearer.js';
 import type { RateLimiter } from '../../store/types.js';
 import type { HttpDeps } from '../deps.js';
@@ -32,7 +33,7 @@ async function browserSession(c: Context<AppEnv>, deps: HttpDeps): Promise<Porte
   // An expired token of a living session will do: its cookie is what renews it.
   const claims = await deps.sessions.verifyForRenewal(cookie.token).catch(() => undefined);
   if (!claims) return null;
-  const record = await deps.lifecycle.living(claims);
+  const record = await deps.lifecycle.living(claims).catch(refusedAsEnded);
   return record ? { sid: record.sid, sub: record.sub, provider: record.provider, authTime: Math.floor(record.created / 1000) } : null;
 }
 
