@@ -165,6 +165,39 @@ describe('the OpenID Provider under attack', () => {
     expect(logoutsFor(before).map((entry) => entry.path)).toEqual(['/one/backchannel']);
   });
 
+  it('gives the app a code for the account the user switched to at prompt=login, not an error page', async () => {
+    const browser = new TestBrowser();
+    await stack.appSignIn(browser, 'one');
+    await forgetUpstreamSession(browser);
+    const verifier = client.randomPKCECodeVerifier();
+    const redirectUri = `${stack.appsUrl}/two/callback`;
+    const url = authorizeUrl('two', {
+      prompt: 'login',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const walk = await signInToApp(browser, url, {
+      appRedirect: redirectUri,
+      upstream: stack.upstream.issuer,
+      from: stack.appsUrl,
+      account: 'bob',
+    });
+    const code = walk.callback.searchParams.get('code');
+    expect(code).toEqual(expect.any(String));
+    const tokens = await fetch(`${stack.publicUrl}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: code!,
+        redirect_uri: redirectUri,
+        client_id: 'two',
+        code_verifier: verifier,
+      }),
+    });
+    expect(decodeJwt(((await tokens.json()) as { id_token: string }).id_token).sub).toBe('corp:bob');
+  });
+
   it('refuses a user the access rules now refuse as the specifications say (login_required, invalid_grant, invalid_token), not with a page or a 500', async () => {
     const emails = join(await mkdtemp(join(tmpdir(), 'portero-op-')), 'allowed-emails');
     await writeFile(emails, 'alice@corp.example\n');

@@ -67,9 +67,23 @@ const signedInSince = (details: Interaction, session: PorteroSessionRef) => {
   return sentFrom !== undefined && sentFrom !== session.sid;
 };
 
+/** Saves a changed interaction for the rest of its life. */
+const saveInteraction = (details: Interaction) => details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
+
 async function rememberSignInSent(details: Interaction, session: PorteroSessionRef | null): Promise<void> {
   details.result = { ...details.result, portero: { sentFrom: session?.sid ?? '' } };
-  await details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
+  await saveInteraction(details);
+}
+
+/**
+ * The user signed in as someone else (`prompt=login`): their provider session is the new user's
+ * now (`Session.get`), which the resumed authorization would refuse as not the one the interaction
+ * began with. oidc-provider's own switch of accounts forgets that session the same way (before its
+ * logout of the other account, which portero's sign-in already replaced).
+ */
+async function forgetOriginSession(details: Interaction): Promise<void> {
+  details.session = undefined;
+  await saveInteraction(details);
 }
 
 /** Grants an app the scopes and claims its consent prompt found missing: first-party apps ask nobody. */
@@ -107,6 +121,7 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
         await rememberSignInSent(details, session);
         return c.redirect(signInUrl(deps, c.get('basePath'), back, again), 303);
       }
+      if (details.session?.accountId && details.session.accountId !== session.sub) await forgetOriginSession(details);
       const login = { accountId: session.sub, ts: session.authTime };
       await provider.interactionFinished(incoming, outgoing, { login }, { mergeWithLastSubmission: false });
       return sentByProvider(outgoing);
