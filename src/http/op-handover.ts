@@ -40,6 +40,15 @@ export function sentByProvider(outgoing: ServerResponse): Response {
 }
 
 /**
+ * HEAD, answered 405 before the provider writes anything: Hono answers a HEAD by running the GET
+ * route and wrapping its response in a new one, which `@hono/node-server` then writes although the
+ * provider already wrote its own (an error on the console for every HEAD, which anyone can send).
+ */
+export function refuseHead(c: Context<AppEnv>): Response | undefined {
+  return c.req.method === 'HEAD' ? c.body(null, 405, { allow: 'GET, POST' }) : undefined;
+}
+
+/**
  * The request target as a path and query only. In absolute form (`GET http://evil.example/token`,
  * RFC 9112 3.2.2), which Node passes on as it came, koa takes the origin of every URL it writes
  * (`ctx.href`) from the target itself, not from X-Forwarded-*: the discovery document would name
@@ -66,6 +75,8 @@ export async function handOver(
   options: HandOverOptions,
   session?: PorteroSessionRef | null,
 ): Promise<Response> {
+  const refused = refuseHead(c);
+  if (refused) return refused;
   const { incoming, outgoing } = nodeOf(c);
   const basePath = c.get('basePath');
   const request = incoming as IncomingMessage & { baseUrl?: string };

@@ -165,6 +165,24 @@ describe('the OpenID Provider under attack', () => {
     expect(logoutsFor(before).map((entry) => entry.path)).toEqual(['/one/backchannel']);
   });
 
+  it('answers HEAD at the provider’s routes itself (405), rather than the provider writing a response Hono then writes again', async () => {
+    const reported: unknown[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => reported.push(args);
+    try {
+      for (const path of ['/.well-known/openid-configuration', '/authorize', '/end-session']) {
+        const response = await fetch(`${stack.publicUrl}${path}`, { method: 'HEAD' });
+        expect(response.status).toBe(405);
+        expect(response.headers.get('allow')).toBe('GET, POST');
+        expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      console.error = consoleError;
+    }
+    expect(reported).toEqual([]);
+  });
+
   it('gives the app a code for the account the user switched to at prompt=login, not an error page', async () => {
     const browser = new TestBrowser();
     await stack.appSignIn(browser, 'one');

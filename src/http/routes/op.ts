@@ -10,7 +10,7 @@ import { refusedAsEnded } from '../../flow/session-access.js';
 import { bearerToken } from '../../shared/bearer.js';
 import type { RateLimiter } from '../../store/types.js';
 import type { HttpDeps } from '../deps.js';
-import { endedOn, type HandOverOptions, handOver, nodeOf, sentByProvider } from '../op-handover.js';
+import { endedOn, type HandOverOptions, handOver, nodeOf, refuseHead, sentByProvider } from '../op-handover.js';
 import { reportEvents, sessionEndedEvent } from '../security-events.js';
 import type { AppEnv } from '../types.js';
 
@@ -107,6 +107,8 @@ const expired = () =>
 /** The provider's interaction: portero's session answers it (single sign-on), else the user signs in through portero first. */
 function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
   return async (c: Context<AppEnv>) => {
+    const refused = refuseHead(c);
+    if (refused) return refused;
     const { incoming, outgoing } = nodeOf(c);
     const provider = await op.holder.get();
     const details = await provider.interactionDetails(incoming, outgoing).catch(() => Promise.reject(expired()));
