@@ -183,6 +183,14 @@ describe('the OpenID Provider under attack', () => {
     expect(reported).toEqual([]);
   });
 
+  it('answers a resumed authorization that is no longer this browser’s with a page, whatever its query says (not a 500)', async () => {
+    for (const query of ['', '?client_id=two', '?client_id=one&redirect_uri=x&state=y']) {
+      const response = await fetch(`${stack.publicUrl}/authorize/not-a-uid${query}`, { redirect: 'manual' });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toContain('The app’s sign-in failed');
+    }
+  });
+
   it('gives the app a code for the account the user switched to at prompt=login, not an error page', async () => {
     const browser = new TestBrowser();
     await stack.appSignIn(browser, 'one');

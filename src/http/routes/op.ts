@@ -212,7 +212,13 @@ export function opRoutes(deps: HttpDeps, op: OpRouteDeps) {
 
   app.get('/.well-known/openid-configuration', server);
   app.on(['GET', 'POST'], '/authorize', browser);
-  app.get('/authorize/:uid', browser);
+  // The resumed authorization takes its parameters from the interaction, never from its query,
+  // which only oidc-provider's error handler reads (a client_id there had it fail with a 500).
+  app.get('/authorize/:uid', async (c) => {
+    const { incoming } = nodeOf(c);
+    incoming.url = incoming.url?.split('?')[0];
+    return browser(c);
+  });
   app.get('/interaction/:uid', interactionRoute(deps, op));
   // Refused before it is read, chunked or not: a token request is a few hundred bytes.
   app.post(
