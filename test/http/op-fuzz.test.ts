@@ -6,8 +6,9 @@ import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/
 import { findLeaks, type Secret } from '../support/secrets.js';
 
 /**
- * Generated requests to portero's OpenID Provider over real HTTP (it takes Node's own request),
- * with apps registered, the upstream provider up and the store in memory: no answer may be a 5xx,
+ * Generated requests to portero's OpenID Provider over real HTTP (it takes Node's own request), at
+ * a PUBLIC_URL at the root and one under a path (`/sso`), with apps registered, the upstream
+ * provider up and the store in memory: no answer may be a 5xx,
  * none may hang, nothing may reject unhandled; every answer has its request id and portero's
  * security headers, and no stack trace; no log line holds a secret. A share of the requests carry
  * a real browser's session (portero's token cookie and the provider's session cookie), or a live
@@ -20,9 +21,8 @@ const RUNS = Number(process.env.OP_FUZZ_RUNS ?? 1500);
 const SEED = process.env.OP_FUZZ_SEED === undefined ? Date.now() ^ (Math.random() * 0x100000000) : Number(process.env.OP_FUZZ_SEED);
 const HANG_MS = 5_000;
 
-let stack: PorteroOpStack;
-/** A browser signed in to app one: its cookies, for the requests that carry a real session. */
-let signedIn: TestBrowser;
+/** The stacks under fuzz: PUBLIC_URL at the root and under a path (`/sso`), each with a browser signed in to app one. */
+let targets: { stack: PorteroOpStack; signedIn: TestBrowser }[];
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 /** What the HTTP server wrote on the console (`@hono/node-server` reports a response it could not write there). */
@@ -34,26 +34,33 @@ beforeAll(async () => {
   console.error = (...args: unknown[]) => {
     serverErrors.push(args.map(String).join(' ').slice(0, 300));
   };
-  stack = await startPorteroOp({
+  const env = {
     RATE_LIMIT_TOKEN: '1000000/600s',
     RATE_LIMIT_LOGIN: '1000000/600s',
     RATE_LIMIT_CALLBACK: '1000000/600s',
     APP_ONE_OFFLINE_ACCESS: 'true',
     APP_ONE_RESOURCES: 'https://api.one.example',
-  });
-  signedIn = new TestBrowser();
-  await stack.appSignIn(signedIn, 'one');
+  };
+  targets = [];
+  for (const options of [{}, { basePath: '/sso' }]) {
+    const stack = await startPorteroOp(env, options);
+    const signedIn = new TestBrowser();
+    await stack.appSignIn(signedIn, 'one');
+    targets.push({ stack, signedIn });
+  }
 });
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
   console.error = consoleError;
-  await stack.close();
+  for (const { stack } of targets) await stack.close();
 });
 
 type Live = 'none' | 'session' | 'interaction';
 
 /** The cookies of the signed-in browser, as a `Cookie` header's pairs, and their values, which no log line may show. */
-async function browserCookies(): Promise<{ pairs: string[]; secrets: Secret[] }> {
+type Target = (typeof targets)[number];
+
+async function browserCookies({ stack, signedIn }: Target): Promise<{ pairs: string[]; secrets: Secret[] }> {
   const cookies = await signedIn.cookies(`${stack.publicUrl}/authorize`);
   return {
     pairs: cookies.map((cookie) => `${cookie.key}=${cookie.value}`),
@@ -62,7 +69,8 @@ async function browserCookies(): Promise<{ pairs: string[]; secrets: Secret[] }>
 }
 
 /** A live interaction of the signed-in browser (prompt=login): its uid and cookies. */
-async function liveInteraction(): Promise<{ uid: string; pairs: string[] }> {
+async function liveInteraction(target: Target): Promise<{ uid: string; pairs: string[] }> {
+  const { stack } = target;
   const query = new URLSearchParams({
     client_id: 'one',
     response_type: 'code',
@@ -70,16 +78,17 @@ async function liveInteraction(): Promise<{ uid: string; pairs: string[] }> {
     prompt: 'login',
     redirect_uri: `${stack.appsUrl}/one/callback`,
   });
-  const { pairs } = await browserCookies();
+  const { pairs } = await browserCookies(target);
   const started = await fetch(`${stack.publicUrl}/authorize?${query}`, { headers: { cookie: pairs.join('; ') }, redirect: 'manual' });
   expect(started.status).toBe(303);
   const uid = new URL(started.headers.get('location')!, stack.publicUrl).pathname.split('/').at(-1)!;
   return { uid, pairs: [...pairs, ...started.headers.getSetCookie().map((line) => line.split(';')[0]!)] };
 }
 
-async function requestOf(input: OpFuzzRequest, live: Live): Promise<{ request: Request; secrets: Secret[] }> {
-  const session = live === 'none' ? { pairs: [], secrets: [] } : await browserCookies();
-  const interaction = live === 'interaction' ? await liveInteraction() : undefined;
+async function requestOf(target: Target, input: OpFuzzRequest, live: Live): Promise<{ request: Request; secrets: Secret[] }> {
+  const { stack } = target;
+  const session = live === 'none' ? { pairs: [], secrets: [] } : await browserCookies(target);
+  const interaction = live === 'interaction' ? await liveInteraction(target) : undefined;
   const cookie = [...(interaction?.pairs ?? session.pairs), ...input.cookies.map(([name, value]) => `${name}=${value}`)].join('; ');
   const headers = new Headers();
   for (const [name, value] of input.headers) headers.append(name, value);
@@ -106,7 +115,7 @@ async function withinBound<T>(response: Promise<T>, what: string): Promise<T> {
 /** What the provider issued in an answer (a code in a redirect, tokens in a body): secrets too. */
 function issuedSecrets(response: Response, body: string): Secret[] {
   const location = response.headers.get('location');
-  const code = location ? new URL(location, stack.publicUrl).searchParams.get('code') : null;
+  const code = location ? new URL(location, 'http://any.example').searchParams.get('code') : null;
   const tokens = [...body.matchAll(/"(access_token|refresh_token|id_token)":"([^"]+)"/g)].map(([, name, value]) => ({
     name: name!,
     value: value!,
@@ -128,18 +137,23 @@ describe('fuzzing the OpenID Provider with generated requests', () => {
     timeout: 600_000,
   }, async () => {
     const statuses = new Map<number, number>();
-    const cases = fc.record({
-      input: opFuzzRequest(stack.appsUrl, APP_ONE_SECRET),
-      live: fc.constantFrom<Live>('none', 'none', 'session', 'interaction'),
-    });
-    const property = fc.asyncProperty(cases, async ({ input, live }) => {
-      const what = `${opShapeOf(input)} live=${live}`;
+    // Each stack's apps are on servers of their own: a case is made with its target's URIs.
+    const cases = fc.constantFrom(0, 1).chain((target) =>
+      fc.record({
+        target: fc.constant(target),
+        input: opFuzzRequest(targets[target]!.stack.appsUrl, APP_ONE_SECRET),
+        live: fc.constantFrom<Live>('none', 'none', 'session', 'interaction'),
+      }),
+    );
+    const property = fc.asyncProperty(cases, async ({ target, input, live }) => {
+      const { stack } = targets[target]!;
+      const what = `${stack.publicUrl} ${opShapeOf(input)} live=${live}`;
       unhandled.splice(0);
       serverErrors.splice(0);
       const { logs } = stack.gateway;
       logs.lines.splice(0);
       logs.raw.splice(0);
-      const { request, secrets } = await requestOf(input, live);
+      const { request, secrets } = await requestOf(targets[target]!, input, live);
       const sent = await withinBound(
         fetch(request).catch((err: unknown) => err as Error),
         what,

@@ -132,6 +132,8 @@ export interface PorteroOpOptions {
   readonly keyRing?: KeyRing;
   /** Two instances on this Redis behind a round-robin balancer, rather than one on a memory store. */
   readonly redisUrl?: string;
+  /** A path for PUBLIC_URL (`/sso`): every route of portero's lives under it. */
+  readonly basePath?: string;
 }
 
 /** The gateway(s) of the stack, served; the first is `gateway`. */
@@ -167,7 +169,7 @@ async function serveGateways(port: number, env: Record<string, string>, options:
 export async function startPorteroOp(env: Record<string, string> = {}, options: PorteroOpOptions = {}): Promise<PorteroOpStack> {
   const apps = await startAppServers();
   const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const publicUrl = `http://127.0.0.1:${port}${options.basePath ?? ''}`;
   const upstream = await startOidcOp({
     redirectUris: [`${publicUrl}/callback/corp`],
     postLogoutRedirectUris: [`${publicUrl}/signed-out`],
