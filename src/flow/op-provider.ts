@@ -90,6 +90,18 @@ function observe(provider: Provider, observer: OpObserver): void {
   );
 }
 
+const FAILED = Symbol('the OpenID Provider failed');
+
+/** Notes on its request what oidc-provider answered `server_error` for (the store unreachable, a bug): it logs nothing itself. */
+function noteFailures(provider: Provider): void {
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
+    (ctx.req as IncomingMessage & { [FAILED]?: unknown })[FAILED] = err;
+  });
+}
+
+/** The error the provider answered this request `server_error` for, if it did: for the request log. */
+export const providerFailureOf = (request: IncomingMessage): unknown => (request as IncomingMessage & { [FAILED]?: unknown })[FAILED];
+
 /** An authorization code is exchanged within seconds of being issued; a minute is generous. */
 const CODE_TTL = 60;
 
@@ -274,6 +286,7 @@ export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Pr
   provider.Client.prototype.includeSid = () => true;
   mirrorPorteroSessions(provider, deps.links);
   observe(provider, deps.observer);
+  noteFailures(provider);
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'end_session_confirm' && ctx.oidc.session?.destroyed) {

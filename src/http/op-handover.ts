@@ -4,6 +4,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { default as Provider } from 'oidc-provider';
 import { INTERNAL, PorteroError } from '../errors.js';
+import { providerFailureOf } from '../flow/op-provider.js';
 import { attachPorteroSession, type PorteroSessionRef } from '../flow/op-sessions.js';
 import type { EndedSession } from '../flow/session-lifecycle.js';
 import type { AppEnv } from './types.js';
@@ -91,6 +92,14 @@ export async function handOver(
   for (const [name, value] of Object.entries(await options.securityHeaders)) outgoing.setHeader(name, value);
   outgoing.setHeader('x-request-id', c.get('requestId'));
   await provider.callback()(incoming, outgoing);
+  // Its 500 logged as portero's own are: the error's code, and a bug with its stack.
+  const failure = providerFailureOf(incoming);
+  if (failure !== undefined) {
+    c.set(
+      'error',
+      failure instanceof PorteroError ? failure : new PorteroError(INTERNAL, 'the OpenID Provider failed', { cause: failure }),
+    );
+  }
   return sentByProvider(outgoing);
 }
 

@@ -8,6 +8,7 @@ import * as client from 'openid-client';
 import { network, TestBrowser } from '../support/browser.js';
 import { parseForm } from '../support/oidc-op.js';
 import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
+import { startRedisServer } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
 
 // What a red-team review of the OpenID Provider found: each case an attacker's request or a
@@ -244,6 +245,25 @@ describe('the OpenID Provider under attack', () => {
       expect(userinfo.headers.get('www-authenticate')).toContain('invalid_token');
     } finally {
       await ruled.close();
+    }
+  });
+
+  it('logs why the provider failed (the store unreachable), not a bare 500 with no error', async () => {
+    const redis = await startRedisServer();
+    // No RATE_LIMIT_TOKEN, which portero counts in the store itself first (its own 503): the provider meets the store's failure.
+    const stored = await startPorteroOp({ RATE_LIMIT_TOKEN: 'off' }, { redisUrl: redis.url });
+    try {
+      await redis.kill();
+      // Round-robin over two instances: one of the two reaches the first, whose log this is.
+      for (let i = 0; i < 2; i++) {
+        const response = await tokenRequest(stored.publicUrl, '198.51.100.3', basic('one', APP_ONE_SECRET));
+        expect(response.status).toBe(500);
+      }
+      const line = stored.gateway.logs.lines.find((entry) => entry.route === '/token');
+      expect(line).toMatchObject({ status: 500, error: 'store_unavailable' });
+    } finally {
+      await stored.close();
+      await redis.stop();
     }
   });
 });
