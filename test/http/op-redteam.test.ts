@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -189,6 +190,36 @@ describe('the OpenID Provider under attack', () => {
       const response = await fetch(`${stack.publicUrl}/authorize/not-a-uid${query}`, { redirect: 'manual' });
       expect(response.status).toBe(400);
       expect(await response.text()).toContain('The app’s sign-in failed');
+    }
+  });
+
+  it('sends the browser nowhere but a registered URI for any of oauth2-proxy’s open-redirect payloads as redirect_uri or post_logout_redirect_uri', async () => {
+    const payloads = readFileSync(new URL('../fixtures/openredirects.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        try {
+          return decodeURIComponent(line);
+        } catch {
+          return line;
+        }
+      });
+    const registered = new Set([`${stack.appsUrl}/one/callback`, `${stack.appsUrl}/one/bye`]);
+    const browser = new TestBrowser();
+    await stack.appSignIn(browser, 'one');
+    for (const payload of payloads) {
+      const authorize = authorizeUrl('one', { redirect_uri: payload });
+      const logout = `${stack.publicUrl}/end-session?${new URLSearchParams({ client_id: 'one', post_logout_redirect_uri: payload })}`;
+      for (const url of [authorize, logout]) {
+        const response = await browser.get(network, url, undefined, { from: stack.appsUrl });
+        const location = response.headers.get('location');
+        if (location === null) continue;
+        const target = new URL(location, url);
+        const where = `${target.origin}${target.pathname}`;
+        expect(target.origin === stack.publicUrl || registered.has(where), `${JSON.stringify(payload)} sent the browser to ${where}`).toBe(
+          true,
+        );
+      }
     }
   });
 
