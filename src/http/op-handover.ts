@@ -41,6 +41,16 @@ export function sentByProvider(outgoing: ServerResponse): Response {
 }
 
 /**
+ * What every answer of portero's carries (its security headers, the request id), set on Node's
+ * response before the provider, or oidc-provider's `interactionFinished`, writes it: Hono's
+ * middleware never sees a response written so.
+ */
+export async function setPorteroHeaders(c: Context<AppEnv>, outgoing: ServerResponse, options: HandOverOptions): Promise<void> {
+  for (const [name, value] of Object.entries(await options.securityHeaders)) outgoing.setHeader(name, value);
+  outgoing.setHeader('x-request-id', c.get('requestId'));
+}
+
+/**
  * HEAD, answered 405 before the provider writes anything: Hono answers a HEAD by running the GET
  * route and wrapping its response in a new one, which `@hono/node-server` then writes although the
  * provider already wrote its own (an error on the console for every HEAD, which anyone can send).
@@ -89,8 +99,7 @@ export async function handOver(
   request.headers['x-forwarded-for'] = c.get('client')?.address ?? incoming.socket.remoteAddress ?? '';
   delete request.headers.forwarded;
   if (session !== undefined) attachPorteroSession(incoming, session);
-  for (const [name, value] of Object.entries(await options.securityHeaders)) outgoing.setHeader(name, value);
-  outgoing.setHeader('x-request-id', c.get('requestId'));
+  await setPorteroHeaders(c, outgoing, options);
   await provider.callback()(incoming, outgoing);
   // Its 500 logged as portero's own are: the error's code, and a bug with its stack.
   const failure = providerFailureOf(incoming);

@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { network, TestBrowser } from '../support/browser.js';
-import { parseForm } from '../support/oidc-op.js';
+import { OP_ACCOUNTS, parseForm, signInAtOp } from '../support/oidc-op.js';
 import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
@@ -220,6 +220,33 @@ describe('the OpenID Provider under attack', () => {
           true,
         );
       }
+    }
+  });
+
+  it('puts its request id and security headers on the interaction’s answer too, when it finishes the interaction (single sign-on)', async () => {
+    const browser = new TestBrowser();
+    await stack.appSignIn(browser, 'one');
+    // prompt=login after a sign-in at portero finishes the login prompt; prompt=consent, the consent one.
+    const prompts: Record<string, string>[] = [{ prompt: 'consent', scope: 'openid offline_access' }, { max_age: '0' }];
+    for (const extra of prompts) {
+      let url = new URL(authorizeUrl('one', extra));
+      const hops: string[] = [];
+      for (let step = 0; step < 8 && url.href.startsWith(stack.publicUrl); step++) {
+        const response = await browser.get(network, url, undefined, { from: stack.appsUrl });
+        hops.push(url.pathname);
+        expect(response.headers.get('x-request-id'), url.pathname).toMatch(/^[\w-]+$/);
+        expect(response.headers.get('content-security-policy'), url.pathname).toContain("frame-ancestors 'none'");
+        expect(response.headers.get('referrer-policy'), url.pathname).toBe('no-referrer');
+        const location = response.headers.get('location');
+        if (!location) break;
+        if (new URL(location, url).origin === stack.upstream.issuer) {
+          url = await signInAtOp(browser, new URL(location, url), 'alice', OP_ACCOUNTS.alice!.password);
+          continue;
+        }
+        url = new URL(location, url);
+      }
+      expect(hops.some((hop) => hop.startsWith('/interaction/'))).toBe(true);
+      expect(url.href.startsWith(`${stack.appsUrl}/one/callback`)).toBe(true);
     }
   });
 

@@ -10,14 +10,14 @@ import { refusedAsEnded } from '../../flow/session-access.js';
 import { bearerToken } from '../../shared/bearer.js';
 import type { RateLimiter } from '../../store/types.js';
 import type { HttpDeps } from '../deps.js';
-import { endedOn, type HandOverOptions, handOver, nodeOf, refuseHead, sentByProvider } from '../op-handover.js';
+import { endedOn, type HandOverOptions, handOver, nodeOf, refuseHead, sentByProvider, setPorteroHeaders } from '../op-handover.js';
 import { reportEvents, sessionEndedEvent } from '../security-events.js';
 import type { AppEnv } from '../types.js';
 
 export interface OpRouteDeps {
   readonly holder: OpenIdProviderHolder;
   readonly handOver: HandOverOptions;
-  /** RATE_LIMIT_TOKEN, counted per `client_id`; absent when off. */
+  /** RATE_LIMIT_TOKEN, counted per app (a request with its secret), else per address; absent when off. */
   readonly tokenLimit?: RateLimiter;
   /** The registered apps' secrets by client id (undefined: a public app): what proves a token request is an app's. */
   readonly clientSecrets: ReadonlyMap<string, string | undefined>;
@@ -125,11 +125,13 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
       }
       if (details.session?.accountId && details.session.accountId !== session.sub) await forgetOriginSession(details);
       const login = { accountId: session.sub, ts: session.authTime };
+      await setPorteroHeaders(c, outgoing, op.handOver);
       await provider.interactionFinished(incoming, outgoing, { login }, { mergeWithLastSubmission: false });
       return sentByProvider(outgoing);
     }
     if (name === 'consent' && session && session.sub === details.session?.accountId) {
       const grantId = await consentGiven(provider, details, session.sub);
+      await setPorteroHeaders(c, outgoing, op.handOver);
       await provider.interactionFinished(incoming, outgoing, { consent: { grantId } }, { mergeWithLastSubmission: true });
       return sentByProvider(outgoing);
     }
