@@ -250,6 +250,36 @@ describe('the OpenID Provider under attack', () => {
     }
   });
 
+  it('never adopts another browser’s provider session planted in a victim’s (session fixation): the victim’s own portero session, or none, decides', async () => {
+    const attacker = new TestBrowser();
+    await forgetUpstreamSession(attacker);
+    const walk = await signInToApp(attacker, authorizeUrl('one'), {
+      appRedirect: `${stack.appsUrl}/one/callback`,
+      upstream: stack.upstream.issuer,
+      from: stack.appsUrl,
+      account: 'bob',
+    });
+    expect(walk.callback.searchParams.get('code')).toEqual(expect.any(String));
+    const planted = (await attacker.cookies(`${stack.publicUrl}/authorize`)).filter((cookie) =>
+      cookie.key.startsWith('portero_op_session'),
+    );
+    expect(planted.length).toBeGreaterThan(0);
+    const plant = async (browser: TestBrowser) => {
+      for (const cookie of planted) await browser.jar.setCookie(`${cookie.key}=${cookie.value}; Path=/`, stack.publicUrl);
+    };
+    // A victim signed in as herself gets her own account's code.
+    const victim = new TestBrowser();
+    await stack.appSignIn(victim, 'one');
+    await plant(victim);
+    const signedIn = await stack.appSignIn(victim, 'one', { prompt: 'none' });
+    expect(decodeJwt(signedIn.tokens.id_token!).sub).toBe('corp:alice');
+    // A browser without a portero session is not signed in as the attacker.
+    const fresh = new TestBrowser();
+    await plant(fresh);
+    const silent = await fresh.get(network, authorizeUrl('one', { prompt: 'none' }), undefined, { from: stack.appsUrl });
+    expect(new URL(silent.headers.get('location')!).searchParams.get('error')).toBe('login_required');
+  });
+
   it('gives the app a code for the account the user switched to at prompt=login, not an error page', async () => {
     const browser = new TestBrowser();
     await stack.appSignIn(browser, 'one');
