@@ -11,6 +11,8 @@ export interface PorteroSessionRef {
   readonly provider: string;
   /** When the user signed in at the upstream provider (seconds): the OpenID Provider's `auth_time`. */
   readonly authTime: number;
+  /** When the session began (ms): what tells a sign-in again from an older session (`prompt=login`). */
+  readonly created: number;
 }
 
 /**

@@ -280,6 +280,24 @@ describe('the OpenID Provider under attack', () => {
     expect(new URL(silent.headers.get('location')!).searchParams.get('error')).toBe('login_required');
   });
 
+  it('counts as a sign-in again (prompt=login) only a session begun after the interaction sent the browser to sign in, not an older one put back', async () => {
+    // Two sessions of alice's: one in another browser, one in this.
+    const other = new TestBrowser();
+    await stack.appSignIn(other, 'one');
+    const older = (await other.cookie(stack.publicUrl, 'auth_token'))!.value;
+    const browser = new TestBrowser();
+    await stack.appSignIn(browser, 'one');
+    const started = await browser.get(network, authorizeUrl('one', { prompt: 'login' }), undefined, { from: stack.appsUrl });
+    const interaction = new URL(started.headers.get('location')!, stack.publicUrl);
+    const sent = await browser.get(network, interaction);
+    expect(new URL(sent.headers.get('location')!, stack.publicUrl).pathname).toBe('/login/corp');
+    // Rather than signing in, the browser comes back with the older session's cookie.
+    await browser.jar.setCookie(`auth_token=${older}; Path=/; HttpOnly`, stack.publicUrl);
+    const back = await browser.get(network, interaction);
+    expect(back.status).toBe(303);
+    expect(new URL(back.headers.get('location')!, stack.publicUrl).pathname).toBe('/login/corp');
+  });
+
   it('gives the app a code for the account the user switched to at prompt=login, not an error page', async () => {
     const browser = new TestBrowser();
     await stack.appSignIn(browser, 'one');

@@ -34,7 +34,14 @@ async function browserSession(c: Context<AppEnv>, deps: HttpDeps): Promise<Porte
   const claims = await deps.sessions.verifyForRenewal(cookie.token).catch(() => undefined);
   if (!claims) return null;
   const record = await deps.lifecycle.living(claims).catch(refusedAsEnded);
-  return record ? { sid: record.sid, sub: record.sub, provider: record.provider, authTime: Math.floor(record.created / 1000) } : null;
+  if (!record) return null;
+  return {
+    sid: record.sid,
+    sub: record.sub,
+    provider: record.provider,
+    authTime: Math.floor(record.created / 1000),
+    created: record.created,
+  };
 }
 
 /**
@@ -54,24 +61,28 @@ const wantsFreshLogin = (reasons: readonly string[]) => reasons.includes('login_
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/** What the interaction remembers of portero between its visits: the session the browser had when sent to sign in. */
-type InteractionNote = { readonly portero?: { readonly sentFrom: string } };
+/**
+ * What the interaction remembers of portero between its visits: the session the browser had when
+ * sent to sign in, and when (ms) it was sent.
+ */
+type InteractionNote = { readonly portero?: { readonly sentFrom: string; readonly sentAt?: number } };
 
 /**
- * Whether the browser signed in since the interaction sent it to (`prompt=login`, `max_age`):
- * its portero session is another than the one it had then ('' for none). Times would not do: a
- * sign-in and the app's request can fall in the same second.
+ * Whether the browser signed in since the interaction sent it to (`prompt=login`, `max_age`): its
+ * portero session is another than the one it had then ('' for none), and began after it was sent
+ * (an older session of the user's, its cookie put back, is no sign-in again). Seconds would not do:
+ * a sign-in and the app's request can fall in the same second.
  */
 const signedInSince = (details: Interaction, session: PorteroSessionRef) => {
-  const sentFrom = (details.result as InteractionNote | undefined)?.portero?.sentFrom;
-  return sentFrom !== undefined && sentFrom !== session.sid;
+  const note = (details.result as InteractionNote | undefined)?.portero;
+  return note !== undefined && note.sentFrom !== session.sid && session.created >= (note.sentAt ?? 0);
 };
 
 /** Saves a changed interaction for the rest of its life. */
 const saveInteraction = (details: Interaction) => details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
 
-async function rememberSignInSent(details: Interaction, session: PorteroSessionRef | null): Promise<void> {
-  details.result = { ...details.result, portero: { sentFrom: session?.sid ?? '' } };
+async function rememberSignInSent(details: Interaction, session: PorteroSessionRef | null, now: number): Promise<void> {
+  details.result = { ...details.result, portero: { sentFrom: session?.sid ?? '', sentAt: now } };
   await saveInteraction(details);
 }
 
@@ -120,7 +131,7 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
     if (name === 'login') {
       const again = wantsFreshLogin(reasons);
       if (!session || (again && !signedInSince(details, session))) {
-        await rememberSignInSent(details, session);
+        await rememberSignInSent(details, session, deps.clock.now());
         return c.redirect(signInUrl(deps, c.get('basePath'), back, again), 303);
       }
       if (details.session?.accountId && details.session.accountId !== session.sub) await forgetOriginSession(details);
