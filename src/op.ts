@@ -3,6 +3,7 @@ import type { Config } from './config/types.js';
 import { endProviderSessionsOf } from './flow/op-logout.js';
 import { OpenIdProviderHolder, type OpObserver } from './flow/op-provider.js';
 import { OpSessionLinks, porteroSessionOf } from './flow/op-sessions.js';
+import { refusedAsEnded } from './flow/session-access.js';
 import type { EndedSession } from './flow/session-lifecycle.js';
 import type { HttpDeps } from './http/deps.js';
 import type { PageContext } from './http/layout.js';
@@ -56,7 +57,7 @@ export function openIdProvider(
       cookieSecrets: [config.cookies.secret, ...config.cookies.previousSecrets],
       secureCookies: config.cookies.secure,
       ttl: { session: config.sessions.ttl, token: config.tokens.ttl, flow: config.flow.ttl, providerTimeout: config.flow.providerTimeout },
-      sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }))?.claims,
+      sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }).catch(refusedAsEnded))?.claims,
       links,
       observer,
       pages: opPages(page),
@@ -72,15 +73,14 @@ export function openIdProvider(
   return {
     afterEnd: async (ended) => {
       const outcomes = await endProviderSessionsOf(await holder.get(), links, ended.sid);
-      for (const { clientId, outcome, error } of outcomes)
-        observer.appLoggedOut({ clientId, sid: ended.sid, outcome, ...(error ? { error } : {}) });
+      for (const logout of outcomes) observer.appLoggedOut(logout);
     },
     routes: (securityHeaders) => ({
       holder,
       handOver: { publicUrl: new URL(config.server.publicUrl), securityHeaders: providerSecurityHeaders(securityHeaders) },
       ...(config.rateLimits.token ? { tokenLimit: store.rateLimiter('token', config.rateLimits.token) } : {}),
       ...(config.rateLimits.login ? { authorizeLimit: clientLimit(store, 'authorize', config.rateLimits.login) } : {}),
-      clientIds: new Set(config.apps.map((app) => app.clientId)),
+      clientSecrets: new Map(config.apps.map((app) => [app.clientId, app.secret])),
     }),
   };
 }

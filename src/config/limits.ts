@@ -33,7 +33,7 @@ function readRateLimit(reader: EnvReader, name: string, fallback: RateLimitRule)
   return { points, duration };
 }
 
-/** RATE_LIMIT_LOGIN, _CALLBACK and _REFRESH per client address; RATE_LIMIT_TOKEN per `client_id`. A limit set to `off` is absent. */
+/** RATE_LIMIT_LOGIN, _CALLBACK and _REFRESH per client address; RATE_LIMIT_TOKEN per app (with its secret), else per address. A limit set to `off` is absent. */
 export function rateLimits(reader: EnvReader): RateLimitConfig {
   const login = readRateLimit(reader, 'RATE_LIMIT_LOGIN', DEFAULT_RATE_LIMITS.login);
   const callback = readRateLimit(reader, 'RATE_LIMIT_CALLBACK', DEFAULT_RATE_LIMITS.callback);

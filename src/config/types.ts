@@ -146,8 +146,8 @@ export interface RateLimitConfig {
   /** RATE_LIMIT_REFRESH: `POST /refresh`, each of which may refresh at the provider. */
   readonly refresh?: RateLimitRule;
   /**
-   * RATE_LIMIT_TOKEN: the OpenID Provider's token endpoint, per `client_id` rather than per address
-   * (an app's servers call it, many users behind one address).
+   * RATE_LIMIT_TOKEN: the OpenID Provider's token endpoint, per confidential app (a request with its
+   * secret: its servers call it, many users behind one address), else per address.
    */
   readonly token?: RateLimitRule;
 }

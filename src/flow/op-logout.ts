@@ -1,9 +1,11 @@
 import type { default as Provider } from 'oidc-provider';
-import { type OpSessionLinks, porteroSidOf } from './op-sessions.js';
+import { type OpSessionLinks, porteroSidOf, sidsGiven } from './op-sessions.js';
 
 /** What became of one app's back-channel logout, for the log. */
 export interface AppLogout {
   readonly clientId: string;
+  /** The sid the logout token named. */
+  readonly sid: string;
   /** `sent`: the app answered 2xx; `failed`: it did not, or could not be reached (its tokens are revoked all the same). */
   readonly outcome: 'sent' | 'failed';
   readonly error?: string;
@@ -21,21 +23,43 @@ async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
   await (await provider.Grant.find(grantId))?.destroy();
 }
 
+type LogoutClient = { clientId: string; backchannelLogoutUri?: string; backchannelLogout(sub: string, sid: string): Promise<void> };
+
+/** A logout token to app `clientId` for each of `sids`, when it has a back-channel logout URI. */
+async function sendLogouts(provider: Provider, clientId: string, accountId: string, sids: readonly string[]): Promise<AppLogout[]> {
+  // The model's method is not in @types/oidc-provider (lib/models/client.js, `backchannelLogout`).
+  const client = (await provider.Client.find(clientId)) as LogoutClient | undefined;
+  if (!client?.backchannelLogoutUri) return [];
+  const outcomes: AppLogout[] = [];
+  for (const sid of sids) {
+    try {
+      await client.backchannelLogout(accountId, sid);
+      outcomes.push({ clientId, sid, outcome: 'sent' });
+    } catch (err) {
+      outcomes.push({ clientId, sid, outcome: 'failed', error: (err as Error).message.slice(0, 200) });
+    }
+  }
+  return outcomes;
+}
+
 async function logOutApps(provider: Provider, session: ProviderSession): Promise<AppLogout[]> {
   const outcomes: AppLogout[] = [];
   for (const [clientId, authorization] of Object.entries(session.authorizations ?? {})) {
     if (authorization.grantId) await revokeGrant(provider, authorization.grantId);
-    // The model's method is not in @types/oidc-provider (lib/models/client.js, `backchannelLogout`).
-    const client = (await provider.Client.find(clientId)) as
-      | { backchannelLogoutUri?: string; backchannelLogout(sub: string, sid: string): Promise<void> }
-      | undefined;
-    if (!client?.backchannelLogoutUri || !session.accountId) continue;
-    try {
-      await client.backchannelLogout(session.accountId, authorization.sid ?? '');
-      outcomes.push({ clientId, outcome: 'sent' });
-    } catch (err) {
-      outcomes.push({ clientId, outcome: 'failed', error: (err as Error).message.slice(0, 200) });
-    }
+    if (session.accountId) outcomes.push(...(await sendLogouts(provider, clientId, session.accountId, sidsGiven(authorization))));
+  }
+  return outcomes;
+}
+
+/**
+ * The logout tokens oidc-provider's own end-session endpoint does not send: it names each app's
+ * current sid only, not those it was given before the session mirrored a newer portero session.
+ */
+export async function logOutEarlierSids(provider: Provider, session: ProviderSession): Promise<AppLogout[]> {
+  const outcomes: AppLogout[] = [];
+  for (const [clientId, authorization] of Object.entries(session.authorizations ?? {})) {
+    const earlier = sidsGiven(authorization).filter((sid) => sid !== authorization.sid);
+    if (session.accountId && earlier.length > 0) outcomes.push(...(await sendLogouts(provider, clientId, session.accountId, earlier)));
   }
   return outcomes;
 }

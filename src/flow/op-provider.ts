@@ -6,6 +6,7 @@ import type { SessionClaims } from '../shared/claims.js';
 import type { KeyValueStore } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
 import { storeAdapter } from './op-adapter.js';
+import { logOutEarlierSids } from './op-logout.js';
 import { mirrorPorteroSessions, type OpSessionLinks, porteroSessionOf, porteroSidOf } from './op-sessions.js';
 
 /**
@@ -48,7 +49,7 @@ export interface OpenIdProviderDeps {
   readonly secureCookies: boolean;
   /** Seconds: SESSION_TTL, JWT_TTL (ID and access tokens), FLOW_TTL (a sign-in in progress), PROVIDER_TIMEOUT. */
   readonly ttl: { readonly session: number; readonly token: number; readonly flow: number; readonly providerTimeout: number };
-  /** The claims of portero session `sid` while it lives; undefined once it ended. */
+  /** The claims of portero session `sid` while it lives; undefined once it ended, or its user is refused by the access rules now. */
   readonly sessionClaims: (sid: string) => Promise<SessionClaims | undefined>;
   readonly links: OpSessionLinks;
   readonly pages: OpPages;
@@ -88,6 +89,18 @@ function observe(provider: Provider, observer: OpObserver): void {
     observer.appLoggedOut({ clientId: client.clientId, sid, outcome: 'failed', error: err.message.slice(0, 200) }),
   );
 }
+
+const FAILED = Symbol('the OpenID Provider failed');
+
+/** Notes on its request what oidc-provider answered `server_error` for (the store unreachable, a bug): it logs nothing itself. */
+function noteFailures(provider: Provider): void {
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
+    (ctx.req as IncomingMessage & { [FAILED]?: unknown })[FAILED] = err;
+  });
+}
+
+/** The error the provider answered this request `server_error` for, if it did: for the request log. */
+export const providerFailureOf = (request: IncomingMessage): unknown => (request as IncomingMessage & { [FAILED]?: unknown })[FAILED];
 
 /** An authorization code is exchanged within seconds of being issued; a minute is generous. */
 const CODE_TTL = 60;
@@ -273,9 +286,11 @@ export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Pr
   provider.Client.prototype.includeSid = () => true;
   mirrorPorteroSessions(provider, deps.links);
   observe(provider, deps.observer);
+  noteFailures(provider);
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'end_session_confirm' && ctx.oidc.session?.destroyed) {
+      for (const logout of await logOutEarlierSids(provider, ctx.oidc.session)) deps.observer.appLoggedOut(logout);
       for (const line of await deps.onSignedOut(ctx.req)) ctx.append('Set-Cookie', line);
     }
   });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { default as Provider } from 'oidc-provider';
+import type { KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 import { storeKeys } from '../store/keys.js';
 import type { KeyValueStore } from '../store/types.js';
 
@@ -11,6 +11,8 @@ export interface PorteroSessionRef {
   readonly provider: string;
   /** When the user signed in at the upstream provider (seconds): the OpenID Provider's `auth_time`. */
   readonly authTime: number;
+  /** When the session began (ms): what tells a sign-in again from an older session (`prompt=login`). */
+  readonly created: number;
 }
 
 /**
@@ -57,7 +59,34 @@ const PORTERO_FIELD = 'portero';
 
 type ProviderSession = InstanceType<Provider['Session']> & { [PORTERO_FIELD]?: string };
 
-/** Every client of the session names portero's session id as its `sid` (ID tokens, logout tokens). */
+/** What the provider's session keeps per app: the sid its tokens carry now, and the sids of the codes it was given. */
+export interface AppAuthorization {
+  sid?: string;
+  grantId?: string;
+  /**
+   * The sid of each code the app was given (a session mirrors another portero session after a
+   * sign-in again, and its apps' sids change with it): each is an app session a logout token must name.
+   */
+  given?: string[];
+}
+
+/** Enough for any browser's sign-ins again within one session's life. */
+const MAX_GIVEN_SIDS = 10;
+
+/** The sids a logout token must go to the app with: each it was given (its current one, for a record from before they were kept). */
+export const sidsGiven = (authorization: AppAuthorization): string[] => {
+  const given = authorization.given ?? [];
+  return given.length > 0 ? given : authorization.sid ? [authorization.sid] : [];
+};
+
+/** Notes the sid of the code (and ID token) the app was just given. */
+function noteSidGiven(session: ProviderSession, clientId: string): void {
+  const authorization = session.authorizations?.[clientId] as AppAuthorization | undefined;
+  if (!authorization?.sid || authorization.given?.includes(authorization.sid)) return;
+  authorization.given = [...(authorization.given ?? []), authorization.sid].slice(-MAX_GIVEN_SIDS);
+}
+
+/** Every client of the session names portero's session id as its `sid` from now on (ID tokens, logout tokens). */
 function nameSidEverywhere(session: ProviderSession, sid: string): void {
   for (const authorization of Object.values(session.authorizations ?? {})) authorization.sid = sid;
 }
@@ -69,12 +98,15 @@ function nameSidEverywhere(session: ProviderSession, sid: string): void {
  * Three changes to the library's models, each the smallest that does it:
  * - `Session.get` (what every browser route loads its session with) compares the provider's
  *   session with the portero session the request came with (`PORTERO_SESSION`): none at portero,
- *   none at the provider (its account is forgotten); another user's, a fresh one; the same user's,
- *   it is bound to the current portero session. A fresh session is not `new`, so oidc-provider's
- *   own session middleware saves it and sets its cookie.
+ *   none at the provider (for this request: it is set aside, never destroyed); another user's, a
+ *   fresh one; the same user's, it is bound to the current portero session. A fresh session is not
+ *   `new`, so oidc-provider's own session middleware saves it and sets its cookie.
  * - `Session.IN_PAYLOAD` keeps one more field, the portero session id, in the store.
  * - `ensureClientContainer` names portero's sid as each client's `sid`, rather than a random one,
- *   so an app's ID token and logout token carry the sid portero's own token has.
+ *   so an app's ID token and logout token carry the sid portero's own token has. Each sid an app
+ *   was given is noted (`given`, at `authorization.success`), since a session that mirrors a newer
+ *   portero session after a sign-in again names a new one, and the app must be sent a logout token
+ *   for each.
  */
 export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks): void {
   const Session = provider.Session as unknown as {
@@ -93,16 +125,21 @@ export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks)
     ensureClientContainer.call(this, clientId);
   };
 
+  provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+    const { session, client } = ctx.oidc;
+    if (session && client) noteSidGiven(session as ProviderSession, client.clientId);
+  });
+
   const get = Session.get.bind(Session);
   Session.get = async (ctx) => {
     const session = await get(ctx);
     const portero = porteroSessionOf(ctx.req);
     if (portero === undefined) return session;
-    if (portero === null) {
-      if (!session.accountId) return session;
-      await session.destroy();
-      return new Session();
-    }
+    // A provider session set aside (no portero session here, or another user's) is left in the
+    // store, never destroyed: its portero session may still live (a second token cookie planted
+    // beside it hides it, another user signed in on this browser), and the end of that session,
+    // which finds it through the links, is what sends its apps their logout tokens.
+    if (portero === null) return session.accountId ? new Session() : session;
     if (session.accountId === portero.sub) {
       if (session[PORTERO_FIELD] !== portero.sid) {
         // The same user signed in again (prompt=login, max_age): this session now mirrors the new one.
@@ -113,7 +150,6 @@ export function mirrorPorteroSessions(provider: Provider, links: OpSessionLinks)
       }
       return session;
     }
-    if (session.accountId) await session.destroy();
     const fresh = new Session({});
     fresh.loginAccount({ accountId: portero.sub, loginTs: portero.authTime });
     fresh[PORTERO_FIELD] = portero.sid;

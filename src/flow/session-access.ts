@@ -1,3 +1,4 @@
+import { NOT_ALLOWED, PorteroError } from '../errors.js';
 import type { AccessRules, Profile } from '../providers/index.js';
 import { providerPrefix } from '../providers/index.js';
 import type { SessionClaims } from '../shared/claims.js';
@@ -41,4 +42,15 @@ export async function checkSessionAccess(
     { prefix: '', rules: globalRules },
     { prefix: providerPrefix(provider.id), rules },
   ]);
+}
+
+/**
+ * For the OpenID Provider: a session whose user the access rules now refuse (`living` throws
+ * `not_allowed`) is, to the apps, ended. Their codes, refresh tokens and userinfo are refused as
+ * the specifications say (invalid_grant, invalid_token) rather than with oidc-provider's 500, and
+ * `prompt=none` hears `login_required` rather than a page. Any other error is thrown on.
+ */
+export function refusedAsEnded(err: unknown): undefined {
+  if (err instanceof PorteroError && err.code === NOT_ALLOWED) return undefined;
+  throw err;
 }

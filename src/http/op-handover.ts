@@ -4,6 +4,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { default as Provider } from 'oidc-provider';
 import { INTERNAL, PorteroError } from '../errors.js';
+import { providerFailureOf } from '../flow/op-provider.js';
 import { attachPorteroSession, type PorteroSessionRef } from '../flow/op-sessions.js';
 import type { EndedSession } from '../flow/session-lifecycle.js';
 import type { AppEnv } from './types.js';
@@ -40,6 +41,37 @@ export function sentByProvider(outgoing: ServerResponse): Response {
 }
 
 /**
+ * What every answer of portero's carries (its security headers, the request id), set on Node's
+ * response before the provider, or oidc-provider's `interactionFinished`, writes it: Hono's
+ * middleware never sees a response written so.
+ */
+export async function setPorteroHeaders(c: Context<AppEnv>, outgoing: ServerResponse, options: HandOverOptions): Promise<void> {
+  for (const [name, value] of Object.entries(await options.securityHeaders)) outgoing.setHeader(name, value);
+  outgoing.setHeader('x-request-id', c.get('requestId'));
+}
+
+/**
+ * HEAD, answered 405 before the provider writes anything: Hono answers a HEAD by running the GET
+ * route and wrapping its response in a new one, which `@hono/node-server` then writes although the
+ * provider already wrote its own (an error on the console for every HEAD, which anyone can send).
+ */
+export function refuseHead(c: Context<AppEnv>): Response | undefined {
+  return c.req.method === 'HEAD' ? c.body(null, 405, { allow: 'GET, POST' }) : undefined;
+}
+
+/**
+ * The request target as a path and query only. In absolute form (`GET http://evil.example/token`,
+ * RFC 9112 3.2.2), which Node passes on as it came, koa takes the origin of every URL it writes
+ * (`ctx.href`) from the target itself, not from X-Forwarded-*: the discovery document would name
+ * another host's endpoints to whoever, a shared cache included, fetched it so.
+ */
+function originForm(target = '/'): string {
+  if (target.startsWith('/')) return target;
+  const path = target.replace(/^[^/?#]*\/\/[^/?#]*/, '');
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/**
  * Hands a request to the provider as Node's own. Its path loses PUBLIC_URL's (koa's router matches
  * inside the mount; `baseUrl`, as Express would set it, gives oidc-provider its mount path for the
  * URLs it writes). The proxy headers are replaced by what portero decided: PUBLIC_URL's scheme and
@@ -54,19 +86,29 @@ export async function handOver(
   options: HandOverOptions,
   session?: PorteroSessionRef | null,
 ): Promise<Response> {
+  const refused = refuseHead(c);
+  if (refused) return refused;
   const { incoming, outgoing } = nodeOf(c);
   const basePath = c.get('basePath');
   const request = incoming as IncomingMessage & { baseUrl?: string };
-  if (basePath && request.url?.startsWith(basePath)) request.url = request.url.slice(basePath.length) || '/';
+  request.url = originForm(request.url);
+  if (basePath && request.url.startsWith(basePath)) request.url = request.url.slice(basePath.length) || '/';
   request.baseUrl = basePath;
   request.headers['x-forwarded-proto'] = options.publicUrl.protocol.slice(0, -1);
   request.headers['x-forwarded-host'] = options.publicUrl.host;
   request.headers['x-forwarded-for'] = c.get('client')?.address ?? incoming.socket.remoteAddress ?? '';
   delete request.headers.forwarded;
   if (session !== undefined) attachPorteroSession(incoming, session);
-  for (const [name, value] of Object.entries(await options.securityHeaders)) outgoing.setHeader(name, value);
-  outgoing.setHeader('x-request-id', c.get('requestId'));
+  await setPorteroHeaders(c, outgoing, options);
   await provider.callback()(incoming, outgoing);
+  // Its 500 logged as portero's own are: the error's code, and a bug with its stack.
+  const failure = providerFailureOf(incoming);
+  if (failure !== undefined) {
+    c.set(
+      'error',
+      failure instanceof PorteroError ? failure : new PorteroError(INTERNAL, 'the OpenID Provider failed', { cause: failure }),
+    );
+  }
   return sentByProvider(outgoing);
 }
 

@@ -77,7 +77,7 @@ const anyText = fc.oneof(
 );
 
 /** A URL component: random text percent-encoded, odd raw encodings, or a huge value. */
-const component = fc.oneof(
+export const component = fc.oneof(
   { weight: 4, arbitrary: anyText.map(encodeURIComponent) },
   {
     weight: 2,
@@ -149,7 +149,7 @@ const returnTo = fc.constantFrom(
   '',
 );
 
-const queryValue = fc.oneof(
+export const queryValue = fc.oneof(
   component,
   returnTo.map(encodeURIComponent),
   fc.constantFrom('access_denied', 'https://idp.example.test', 'true', 'admins'),

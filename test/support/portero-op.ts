@@ -140,6 +140,8 @@ export interface PorteroOpOptions {
   readonly redisUrl?: string;
   /** Two instances on this topology (REDIS_SENTINELS…, REDIS_CLUSTER_NODES), connected as main.ts connects. */
   readonly redisEnv?: Readonly<Record<string, string>>;
+  /** A path for PUBLIC_URL (`/sso`): every route of portero's lives under it. */
+  readonly basePath?: string;
 }
 
 /** Two gateways, each served on a port of its own, behind a round-robin balancer on `port`. */
@@ -200,7 +202,7 @@ async function serveGateways(port: number, env: Record<string, string>, options:
 export async function startPorteroOp(env: Record<string, string> = {}, options: PorteroOpOptions = {}): Promise<PorteroOpStack> {
   const apps = await startAppServers();
   const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const publicUrl = `http://127.0.0.1:${port}${options.basePath ?? ''}`;
   const upstream = await startOidcOp({
     redirectUris: [`${publicUrl}/callback/corp`],
     postLogoutRedirectUris: [`${publicUrl}/signed-out`],
@@ -211,6 +213,8 @@ export async function startPorteroOp(env: Record<string, string> = {}, options: 
     {
       ...upstream.env('corp'),
       PUBLIC_URL: publicUrl,
+      // Every test's browser is one loopback address: /login's and /authorize's limit out of the way (a test sets its own).
+      RATE_LIMIT_LOGIN: '100000/60s',
       APP_ONE_SECRET,
       APP_ONE_REDIRECT_URIS: `${apps.url}/one/callback`,
       APP_ONE_POST_LOGOUT_REDIRECT_URIS: `${apps.url}/one/bye`,

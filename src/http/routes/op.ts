@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { default as Provider } from 'oidc-provider';
@@ -5,10 +6,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { BAD_REQUEST, FLOW_INVALID, PorteroError, RATE_LIMITED } from '../../errors.js';
 import type { OpenIdProviderHolder } from '../../flow/op-provider.js';
 import type { PorteroSessionRef } from '../../flow/op-sessions.js';
+import { refusedAsEnded } from '../../flow/session-access.js';
 import { bearerToken } from '../../shared/bearer.js';
 import type { RateLimiter } from '../../store/types.js';
 import type { HttpDeps } from '../deps.js';
-import { endedOn, type HandOverOptions, handOver, nodeOf, sentByProvider } from '../op-handover.js';
+import { endedOn, type HandOverOptions, handOver, nodeOf, refuseHead, sentByProvider, setPorteroHeaders } from '../op-handover.js';
 import { type ClientLimit, rateLimit } from '../rate-limit.js';
 import { reportEvents, sessionEndedEvent } from '../security-events.js';
 import type { AppEnv } from '../types.js';
@@ -16,15 +18,15 @@ import type { AppEnv } from '../types.js';
 export interface OpRouteDeps {
   readonly holder: OpenIdProviderHolder;
   readonly handOver: HandOverOptions;
-  /** RATE_LIMIT_TOKEN, counted per `client_id`; absent when off. */
+  /** RATE_LIMIT_TOKEN, counted per app (a request with its secret), else per address; absent when off. */
   readonly tokenLimit?: RateLimiter;
   /**
    * RATE_LIMIT_LOGIN's rule, counted on its own per address, for `/authorize`: each one from a
    * browser not signed in stores an interaction, as `/login` stores a flow.
    */
   readonly authorizeLimit?: ClientLimit;
-  /** The registered client ids: an unregistered one is counted by address instead (it cannot be an app's). */
-  readonly clientIds: ReadonlySet<string>;
+  /** The registered apps' secrets by client id (undefined: a public app): what proves a token request is an app's. */
+  readonly clientSecrets: ReadonlyMap<string, string | undefined>;
 }
 
 /** What oidc-provider reads a token request's body up to (`lib/shared/selective_body.js`). */
@@ -37,8 +39,15 @@ async function browserSession(c: Context<AppEnv>, deps: HttpDeps): Promise<Porte
   // An expired token of a living session will do: its cookie is what renews it.
   const claims = await deps.sessions.verifyForRenewal(cookie.token).catch(() => undefined);
   if (!claims) return null;
-  const record = await deps.lifecycle.living(claims);
-  return record ? { sid: record.sid, sub: record.sub, provider: record.provider, authTime: Math.floor(record.created / 1000) } : null;
+  const record = await deps.lifecycle.living(claims).catch(refusedAsEnded);
+  if (!record) return null;
+  return {
+    sid: record.sid,
+    sub: record.sub,
+    provider: record.provider,
+    authTime: Math.floor(record.created / 1000),
+    created: record.created,
+  };
 }
 
 /**
@@ -58,22 +67,40 @@ const wantsFreshLogin = (reasons: readonly string[]) => reasons.includes('login_
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/** What the interaction remembers of portero between its visits: the session the browser had when sent to sign in. */
-type InteractionNote = { readonly portero?: { readonly sentFrom: string } };
+/**
+ * What the interaction remembers of portero between its visits: the session the browser had when
+ * sent to sign in, and when (ms) it was sent.
+ */
+type InteractionNote = { readonly portero?: { readonly sentFrom: string; readonly sentAt?: number } };
 
 /**
- * Whether the browser signed in since the interaction sent it to (`prompt=login`, `max_age`):
- * its portero session is another than the one it had then ('' for none). Times would not do: a
- * sign-in and the app's request can fall in the same second.
+ * Whether the browser signed in since the interaction sent it to (`prompt=login`, `max_age`): its
+ * portero session is another than the one it had then ('' for none), and began after it was sent
+ * (an older session of the user's, its cookie put back, is no sign-in again). Seconds would not do:
+ * a sign-in and the app's request can fall in the same second.
  */
 const signedInSince = (details: Interaction, session: PorteroSessionRef) => {
-  const sentFrom = (details.result as InteractionNote | undefined)?.portero?.sentFrom;
-  return sentFrom !== undefined && sentFrom !== session.sid;
+  const note = (details.result as InteractionNote | undefined)?.portero;
+  return note !== undefined && note.sentFrom !== session.sid && session.created >= (note.sentAt ?? 0);
 };
 
-async function rememberSignInSent(details: Interaction, session: PorteroSessionRef | null): Promise<void> {
-  details.result = { ...details.result, portero: { sentFrom: session?.sid ?? '' } };
-  await details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
+/** Saves a changed interaction for the rest of its life. */
+const saveInteraction = (details: Interaction) => details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
+
+async function rememberSignInSent(details: Interaction, session: PorteroSessionRef | null, now: number): Promise<void> {
+  details.result = { ...details.result, portero: { sentFrom: session?.sid ?? '', sentAt: now } };
+  await saveInteraction(details);
+}
+
+/**
+ * The user signed in as someone else (`prompt=login`): their provider session is the new user's
+ * now (`Session.get`), which the resumed authorization would refuse as not the one the interaction
+ * began with. oidc-provider's own switch of accounts forgets that session the same way (before its
+ * logout of the other account, which portero's sign-in already replaced).
+ */
+async function forgetOriginSession(details: Interaction): Promise<void> {
+  details.session = undefined;
+  await saveInteraction(details);
 }
 
 /** Grants an app the scopes and claims its consent prompt found missing: first-party apps ask nobody. */
@@ -97,6 +124,8 @@ const expired = () =>
 /** The provider's interaction: portero's session answers it (single sign-on), else the user signs in through portero first. */
 function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
   return async (c: Context<AppEnv>) => {
+    const refused = refuseHead(c);
+    if (refused) return refused;
     const { incoming, outgoing } = nodeOf(c);
     const provider = await op.holder.get();
     const details = await provider.interactionDetails(incoming, outgoing).catch(() => Promise.reject(expired()));
@@ -108,15 +137,18 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
     if (name === 'login') {
       const again = wantsFreshLogin(reasons);
       if (!session || (again && !signedInSince(details, session))) {
-        await rememberSignInSent(details, session);
+        await rememberSignInSent(details, session, deps.clock.now());
         return c.redirect(signInUrl(deps, c.get('basePath'), back, again), 303);
       }
+      if (details.session?.accountId && details.session.accountId !== session.sub) await forgetOriginSession(details);
       const login = { accountId: session.sub, ts: session.authTime };
+      await setPorteroHeaders(c, outgoing, op.handOver);
       await provider.interactionFinished(incoming, outgoing, { login }, { mergeWithLastSubmission: false });
       return sentByProvider(outgoing);
     }
     if (name === 'consent' && session && session.sub === details.session?.accountId) {
       const grantId = await consentGiven(provider, details, session.sub);
+      await setPorteroHeaders(c, outgoing, op.handOver);
       await provider.interactionFinished(incoming, outgoing, { consent: { grantId } }, { mergeWithLastSubmission: true });
       return sentByProvider(outgoing);
     }
@@ -125,20 +157,46 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
   };
 }
 
-/** The app a token request is from, as it names itself (the Basic credentials, else the form's `client_id`). */
-function clientIdOf(authorization: string | undefined, body: string): string | undefined {
+/** `application/x-www-form-urlencoded` decoding, as RFC 6749 2.3.1 has Basic credentials encoded (and oidc-provider decodes them). */
+const formDecoded = (text: string) => decodeURIComponent(text.replaceAll('+', ' '));
+
+/** The client id and secret a token request presents: its Basic credentials, else its form's. */
+function credentialsOf(authorization: string | undefined, body: string): { id?: string; secret?: string } {
   const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization ?? '')?.[1];
   if (basic) {
-    const user = Buffer.from(basic, 'base64').toString('utf8').split(':')[0] ?? '';
-    return decodeURIComponent(user.replaceAll('+', ' '));
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return {};
+    return { id: formDecoded(decoded.slice(0, colon)), secret: formDecoded(decoded.slice(colon + 1)) };
   }
-  return new URLSearchParams(body).get('client_id') ?? undefined;
+  const form = new URLSearchParams(body);
+  return { id: form.get('client_id') ?? undefined, secret: form.get('client_secret') ?? undefined };
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * The confidential app a token request proves it is (its id with its secret), else undefined:
+ * anyone can name an app, and a request merely naming one must not use up that app's budget.
+ */
+function authenticatedApp(authorization: string | undefined, body: string, secrets: ReadonlyMap<string, string | undefined>) {
+  try {
+    const { id, secret } = credentialsOf(authorization, body);
+    const expected = id === undefined ? undefined : secrets.get(id);
+    if (expected === undefined || secret === undefined) return undefined;
+    return timingSafeEqual(digest(secret), digest(expected)) ? id : undefined;
+  } catch {
+    // A malformed percent-encoding: no app's credentials.
+    return undefined;
+  }
 }
 
 /**
- * The token endpoint, limited per app: its servers exchange every user's codes from a few
- * addresses, so an address-based limit would throttle the app, not an attacker. The body is read
- * here to find the client id, and handed to the provider as already read.
+ * The token endpoint, limited per app: a confidential app's servers exchange every user's codes
+ * from a few addresses, so an address-based limit would throttle the app, not an attacker. Only a
+ * request with the app's secret counts as the app's; any other (a wrong secret, a public app,
+ * which anyone can name and whose users exchange their codes from their own devices, an unknown
+ * id) counts at its address. The body is read here, and handed to the provider as already read.
  */
 function tokenRoute(op: OpRouteDeps) {
   return async (c: Context<AppEnv>) => {
@@ -146,19 +204,12 @@ function tokenRoute(op: OpRouteDeps) {
     const body = Buffer.from(await c.req.arrayBuffer());
     (incoming as { body?: Buffer }).body = body;
     if (op.tokenLimit) {
-      const named = (() => {
-        try {
-          return clientIdOf(c.req.header('authorization'), body.toString('utf8'));
-        } catch {
-          return undefined;
-        }
-      })();
-      const key = named !== undefined && op.clientIds.has(named) ? `client:${named}` : `address:${c.get('client').limitKey}`;
-      const decision = await op.tokenLimit.consume(key);
+      const app = authenticatedApp(c.req.header('authorization'), body.toString('utf8'), op.clientSecrets);
+      const decision = await op.tokenLimit.consume(app !== undefined ? `client:${app}` : `address:${c.get('client').limitKey}`);
       if (!decision.allowed) {
         throw new PorteroError(RATE_LIMITED, 'too many token requests for this app', {
           retryAfter: decision.retryAfterSeconds,
-          detail: { limit: 'token', client_id: op.clientIds.has(named ?? '') ? named : undefined },
+          detail: { limit: 'token', client_id: app },
         });
       }
     }
@@ -181,7 +232,13 @@ export function opRoutes(deps: HttpDeps, op: OpRouteDeps) {
   app.get('/.well-known/openid-configuration', server);
   app.use('/authorize', rateLimit('authorize', op.authorizeLimit));
   app.on(['GET', 'POST'], '/authorize', browser);
-  app.get('/authorize/:uid', browser);
+  // The resumed authorization takes its parameters from the interaction, never from its query,
+  // which only oidc-provider's error handler reads (a client_id there had it fail with a 500).
+  app.get('/authorize/:uid', async (c) => {
+    const { incoming } = nodeOf(c);
+    incoming.url = incoming.url?.split('?')[0];
+    return browser(c);
+  });
   app.get('/interaction/:uid', interactionRoute(deps, op));
   // Refused before it is read, chunked or not: a token request is a few hundred bytes.
   app.post(
