@@ -10,7 +10,7 @@ import type { PageContext } from './http/layout.js';
 import { noteEnded, providerSecurityHeaders } from './http/op-handover.js';
 import { opPages } from './http/op-pages.js';
 import { clientLimit } from './http/rate-limit.js';
-import type { OpRouteDeps } from './http/routes/op.js';
+import { interactionBinding, type OpRouteDeps } from './http/routes/op.js';
 import type { KeyValueStore } from './store/types.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -61,6 +61,7 @@ export function openIdProvider(
       links,
       observer,
       pages: opPages(page),
+      onInteractionStarted: (uid) => [deps().cookies.flowLine(interactionBinding(uid), uid)],
       onSignedOut: async (request) => {
         const session = porteroSessionOf(request);
         if (!session) return [];

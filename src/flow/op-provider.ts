@@ -38,6 +38,9 @@ export interface OpPages {
   error(error: { error: string; error_description?: string }): string;
 }
 
+/** Where the provider sends a browser for an interaction (`interactions.url`), and the interaction's uid. */
+const INTERACTION_PATH = /\/interaction\/([A-Za-z0-9_-]+)$/;
+
 export interface OpenIdProviderDeps {
   /** PUBLIC_URL: the provider's issuer. */
   readonly publicUrl: string;
@@ -59,6 +62,12 @@ export interface OpenIdProviderDeps {
    * `Set-Cookie` lines that clear portero's token cookie.
    */
   readonly onSignedOut: (request: IncomingMessage) => Promise<readonly string[]>;
+  /**
+   * The provider sent the browser to interaction `uid`: the `Set-Cookie` lines binding it to this
+   * browser, so that a browser given the interaction's cookies by another (cookie tossing from a
+   * sibling subdomain) cannot have portero finish it with its own session.
+   */
+  readonly onInteractionStarted: (uid: string) => readonly string[];
   /** What the provider did, for the log and the metrics. */
   readonly observer: OpObserver;
 }
@@ -289,6 +298,9 @@ export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Pr
   noteFailures(provider);
   provider.use(async (ctx, next) => {
     await next();
+    // An interaction begun (the authorization needs portero's sign-in, or its consent): bound to this browser.
+    const uid = ctx.status === 303 ? INTERACTION_PATH.exec(ctx.response.get('location') ?? '')?.[1] : undefined;
+    if (uid) for (const line of deps.onInteractionStarted(uid)) ctx.append('Set-Cookie', line);
     if (ctx.oidc?.route === 'end_session_confirm' && ctx.oidc.session?.destroyed) {
       for (const logout of await logOutEarlierSids(provider, ctx.oidc.session)) deps.observer.appLoggedOut(logout);
       for (const line of await deps.onSignedOut(ctx.req)) ctx.append('Set-Cookie', line);

@@ -95,9 +95,14 @@ export class PorteroCookies {
    * requires https for such a provider); the cookie stays HttpOnly, signed, named after its state.
    */
   setFlow(c: Context, state: string, flowId: string, options: { crossSite?: boolean } = {}): void {
+    c.header('Set-Cookie', this.flowLine(state, flowId, options), { append: true });
+  }
+
+  /** `setFlow`'s `Set-Cookie` line, for a response Hono does not write (the OpenID Provider's). */
+  flowLine(state: string, flowId: string, options: { crossSite?: boolean } = {}): string {
     if (!SIGNED_VALUE.test(flowId)) throw new TypeError('a flow id is base64url');
     // base64url and "." are left alone by the percent-encoding Hono applies: this is the text sent.
-    setCookie(c, PorteroCookies.flowCookieName(state), `${flowId}.${signature(flowId, this.#secrets[0])}`, {
+    return generateCookie(PorteroCookies.flowCookieName(state), `${flowId}.${signature(flowId, this.#secrets[0])}`, {
       httpOnly: true,
       sameSite: options.crossSite ? 'None' : 'Lax',
       maxAge: this.#lifetimes.flowTtl,
@@ -122,6 +127,11 @@ export class PorteroCookies {
 
   clearFlow(c: Context, state: string): void {
     this.#deleteFlowCookie(c, PorteroCookies.flowCookieName(state));
+  }
+
+  /** `clearFlow`'s `Set-Cookie` line, for a response Hono does not write. */
+  clearFlowLine(state: string): string {
+    return generateCookie(PorteroCookies.flowCookieName(state), '', { ...this.#flowScope(), maxAge: 0 });
   }
 
   #deleteFlowCookie(c: Context, name: string): void {

@@ -372,4 +372,27 @@ describe('the OpenID Provider under attack', () => {
       await redis.stop();
     }
   });
+
+  it('finishes an interaction only in the browser the provider sent to it: its cookies planted in a signed-in victim’s (cookie tossing) get a page', async () => {
+    // The attacker begins an app's sign-in, and stops at the interaction.
+    const attacker = new TestBrowser();
+    const started = await attacker.get(network, authorizeUrl('one'), undefined, { from: stack.appsUrl });
+    const interaction = new URL(started.headers.get('location')!, stack.publicUrl);
+    expect(interaction.pathname).toMatch(/^\/interaction\//);
+    // What a sibling subdomain can set in the victim's browser: the provider's own cookies (path-scoped, no __Host- prefix).
+    const providerCookies = [
+      ...(await attacker.cookies(interaction)),
+      ...(await attacker.cookies(`${stack.publicUrl}/authorize/x`)),
+    ].filter((cookie) => cookie.key.startsWith('portero_op_'));
+    expect(providerCookies.length).toBeGreaterThan(0);
+    const victim = new TestBrowser();
+    await stack.appSignIn(victim, 'two');
+    for (const cookie of providerCookies) await victim.jar.setCookie(`${cookie.key}=${cookie.value}; Path=${cookie.path}`, stack.publicUrl);
+    const answered = await victim.get(network, interaction, undefined, { from: stack.appsUrl });
+    expect(answered.status).toBe(400);
+    expect(answered.headers.get('location')).toBeNull();
+    expect(await answered.text()).toContain('Your sign-in expired');
+    // The attacker's own browser, which the provider did send there, goes on to sign in.
+    expect((await attacker.get(network, interaction, undefined, { from: stack.appsUrl })).status).toBe(303);
+  });
 });

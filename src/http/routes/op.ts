@@ -118,6 +118,13 @@ async function consentGiven(provider: Provider, details: Interaction, accountId:
   return grant.save();
 }
 
+/**
+ * The flow cookie (signed, `__Host-` under https, FLOW_TTL) binding interaction `uid` to the
+ * browser the provider sent to it: the provider's own interaction cookie is path-scoped, so it can
+ * carry no `__Host-` prefix, and a sibling subdomain could plant it.
+ */
+export const interactionBinding = (uid: string) => `interaction.${uid}`;
+
 const expired = () =>
   new PorteroError(FLOW_INVALID, 'the sign-in for the app expired or is not this browser’s', { detail: { reason: 'no interaction' } });
 
@@ -130,6 +137,7 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
     const provider = await op.holder.get();
     const details = await provider.interactionDetails(incoming, outgoing).catch(() => Promise.reject(expired()));
     if (details.uid !== c.req.param('uid')) throw expired();
+    if (deps.cookies.readFlow(c, interactionBinding(details.uid)) !== details.uid) throw expired();
     c.header('cache-control', 'no-store');
     const session = await browserSession(c, deps);
     const back = `${deps.server.publicUrl}/interaction/${encodeURIComponent(details.uid)}`;
@@ -143,12 +151,14 @@ function interactionRoute(deps: HttpDeps, op: OpRouteDeps) {
       if (details.session?.accountId && details.session.accountId !== session.sub) await forgetOriginSession(details);
       const login = { accountId: session.sub, ts: session.authTime };
       await setPorteroHeaders(c, outgoing, op.handOver);
+      outgoing.appendHeader('Set-Cookie', deps.cookies.clearFlowLine(interactionBinding(details.uid)));
       await provider.interactionFinished(incoming, outgoing, { login }, { mergeWithLastSubmission: false });
       return sentByProvider(outgoing);
     }
     if (name === 'consent' && session && session.sub === details.session?.accountId) {
       const grantId = await consentGiven(provider, details, session.sub);
       await setPorteroHeaders(c, outgoing, op.handOver);
+      outgoing.appendHeader('Set-Cookie', deps.cookies.clearFlowLine(interactionBinding(details.uid)));
       await provider.interactionFinished(incoming, outgoing, { consent: { grantId } }, { mergeWithLastSubmission: true });
       return sentByProvider(outgoing);
     }
