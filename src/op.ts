@@ -57,7 +57,10 @@ export function openIdProvider(
       cookieSecrets: [config.cookies.secret, ...config.cookies.previousSecrets],
       secureCookies: config.cookies.secure,
       ttl: { session: config.sessions.ttl, token: config.tokens.ttl, flow: config.flow.ttl, providerTimeout: config.flow.providerTimeout },
-      sessionClaims: async (sid) => (await deps().lifecycle.living({ sid }).catch(refusedAsEnded))?.claims,
+      sessionClaims: async (sid, { activity }) => {
+        const record = await deps().lifecycle.living({ sid }).catch(refusedAsEnded);
+        return (record && activity ? await deps().lifecycle.touch(record) : record)?.claims;
+      },
       links,
       observer,
       pages: opPages(page),

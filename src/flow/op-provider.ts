@@ -53,7 +53,7 @@ export interface OpenIdProviderDeps {
   /** Seconds: SESSION_TTL, JWT_TTL (ID and access tokens), FLOW_TTL (a sign-in in progress), PROVIDER_TIMEOUT. */
   readonly ttl: { readonly session: number; readonly token: number; readonly flow: number; readonly providerTimeout: number };
   /** The claims of portero session `sid` while it lives; undefined once it ended, or its user is refused by the access rules now. */
-  readonly sessionClaims: (sid: string) => Promise<SessionClaims | undefined>;
+  readonly sessionClaims: (sid: string, use: { readonly activity: boolean }) => Promise<SessionClaims | undefined>;
   readonly links: OpSessionLinks;
   readonly pages: OpPages;
   /**
@@ -150,7 +150,9 @@ function findAccount(deps: OpenIdProviderDeps): Configuration['findAccount'] {
   return async (ctx, sub, token) => {
     const sid = (token as { sid?: string } | undefined)?.sid ?? porteroSidOf(ctx.oidc?.session) ?? porteroSessionOf(ctx.req)?.sid;
     if (!sid) return undefined;
-    const claims = await deps.sessionClaims(sid);
+    // An app exchanging a code or a refresh token is the user active: the session's idle limit starts again.
+    const kind = (token as { kind?: string } | undefined)?.kind;
+    const claims = await deps.sessionClaims(sid, { activity: kind === 'AuthorizationCode' || kind === 'RefreshToken' });
     if (!claims || claims.sub !== sub) return undefined;
     const { sid: _sid, ...rest } = claims;
     return { accountId: sub, claims: async () => ({ ...rest, sub }) };

@@ -183,6 +183,14 @@ export class SessionLifecycle {
     return record;
   }
 
+  /**
+   * Records the user active in session `record` now (an app of the OpenID Provider exchanged a code
+   * or a refresh token of it): its idle limit starts again. Undefined once it ended meanwhile.
+   */
+  touch(record: SessionRecord): Promise<SessionRecord | undefined> {
+    return this.#deps.store.touch(record);
+  }
+
   /** The ID token the provider last gave session `sid`, for `id_token_hint` when signing out there. */
   async idTokenOf(sid: string): Promise<string | undefined> {
     return (await this.#deps.store.grant(sid))?.idToken;

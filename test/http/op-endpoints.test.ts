@@ -136,6 +136,17 @@ describe('the OpenID Provider’s endpoints', () => {
     expect(back.searchParams.has('code')).toBe(false);
   });
 
+  it('counts an app’s refresh as the user active: the portero session’s idle limit starts again', async () => {
+    const browser = new TestBrowser();
+    const one = await stack.appSignIn(browser, 'one', { scope: 'openid offline_access', prompt: 'consent' });
+    const sid = decodeJwt(one.tokens.id_token!).sid as string;
+    const lastSeen = async () => (JSON.parse((await stack.gateway.store.get(`session:${sid}`))!) as { lastSeen: number }).lastSeen;
+    const before = await lastSeen();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await client.refreshTokenGrant(one.config, one.tokens.refresh_token!);
+    expect(await lastSeen()).toBeGreaterThan(before);
+  });
+
   it('issues no refresh token to an app not allowed offline access, even when it asks', async () => {
     const two = await stack.appSignIn(new TestBrowser(), 'two', { scope: 'openid offline_access', prompt: 'consent' });
     expect(two.tokens.refresh_token).toBeUndefined();
