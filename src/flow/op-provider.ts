@@ -2,6 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { ClientMetadata, Configuration, KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 import type { AppClientConfig } from '../config/types.js';
+import { isPorteroError, STORE_UNAVAILABLE } from '../errors.js';
 import type { SessionClaims } from '../shared/claims.js';
 import type { KeyValueStore } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
@@ -110,6 +111,19 @@ function noteFailures(provider: Provider): void {
 
 /** The error the provider answered this request `server_error` for, if it did: for the request log. */
 export const providerFailureOf = (request: IncomingMessage): unknown => (request as IncomingMessage & { [FAILED]?: unknown })[FAILED];
+
+/**
+ * The store could not answer: 503 with Retry-After, as portero's own routes answer, and to an API
+ * client `temporarily_unavailable` (RFC 6749's word for it) rather than `server_error`, so an app
+ * retries rather than reports a bug.
+ */
+function answerUnavailable(ctx: Pick<KoaContextWithOIDC, 'status' | 'set' | 'body'>): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', '5');
+  if (ctx.body && typeof ctx.body === 'object' && 'error' in ctx.body) {
+    ctx.body = { error: 'temporarily_unavailable', error_description: 'the store is unreachable: try again shortly' };
+  }
+}
 
 /** An authorization code is exchanged within seconds of being issued; a minute is generous. */
 const CODE_TTL = 60;
@@ -303,6 +317,7 @@ export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Pr
     // An interaction begun (the authorization needs portero's sign-in, or its consent): bound to this browser.
     const uid = ctx.status === 303 ? INTERACTION_PATH.exec(ctx.response.get('location') ?? '')?.[1] : undefined;
     if (uid) for (const line of deps.onInteractionStarted(uid)) ctx.append('Set-Cookie', line);
+    if (ctx.status === 500 && isPorteroError(providerFailureOf(ctx.req), STORE_UNAVAILABLE)) answerUnavailable(ctx);
     if (ctx.oidc?.route === 'end_session_confirm' && ctx.oidc.session?.destroyed) {
       for (const logout of await logOutEarlierSids(provider, ctx.oidc.session)) deps.observer.appLoggedOut(logout);
       for (const line of await deps.onSignedOut(ctx.req)) ctx.append('Set-Cookie', line);

@@ -354,7 +354,7 @@ describe('the OpenID Provider under attack', () => {
     }
   });
 
-  it('logs why the provider failed (the store unreachable), not a bare 500 with no error', async () => {
+  it('logs why the provider failed (the store unreachable), and answers 503 temporarily_unavailable, not a bare 500', async () => {
     const redis = await startRedisServer();
     // No RATE_LIMIT_TOKEN, which portero counts in the store itself first (its own 503): the provider meets the store's failure.
     const stored = await startPorteroOp({ RATE_LIMIT_TOKEN: 'off' }, { redisUrl: redis.url });
@@ -363,10 +363,12 @@ describe('the OpenID Provider under attack', () => {
       // Round-robin over two instances: one of the two reaches the first, whose log this is.
       for (let i = 0; i < 2; i++) {
         const response = await tokenRequest(stored.publicUrl, '198.51.100.3', basic('one', APP_ONE_SECRET));
-        expect(response.status).toBe(500);
+        expect(response.status).toBe(503);
+        expect(response.headers.get('retry-after')).toBe('5');
+        expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' });
       }
       const line = stored.gateway.logs.lines.find((entry) => entry.route === '/token');
-      expect(line).toMatchObject({ status: 500, error: 'store_unavailable' });
+      expect(line).toMatchObject({ status: 503, error: 'store_unavailable' });
     } finally {
       await stored.close();
       await redis.stop();
