@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from './config/types.js';
 import { endProviderSessionsOf } from './flow/op-logout.js';
-import { OpenIdProviderHolder, type OpObserver } from './flow/op-provider.js';
+import type { OpObserver } from './flow/op-events.js';
+import { OpenIdProviderHolder } from './flow/op-provider.js';
 import { OpSessionLinks, porteroSessionOf } from './flow/op-sessions.js';
 import { refusedAsEnded } from './flow/session-access.js';
 import type { EndedSession } from './flow/session-lifecycle.js';

@@ -7,6 +7,7 @@ import type { SessionClaims } from '../shared/claims.js';
 import type { KeyValueStore } from '../store/types.js';
 import type { KeySet } from '../tokens/keys.js';
 import { storeAdapter } from './op-adapter.js';
+import { answerUnavailable, noteFailures, type OpObserver, observe, providerFailureOf } from './op-events.js';
 import { logOutEarlierSids } from './op-logout.js';
 import { mirrorPorteroSessions, type OpSessionLinks, porteroSessionOf, porteroSidOf } from './op-sessions.js';
 
@@ -71,58 +72,6 @@ export interface OpenIdProviderDeps {
   readonly onInteractionStarted: (uid: string) => readonly string[];
   /** What the provider did, for the log and the metrics. */
   readonly observer: OpObserver;
-}
-
-/** The provider's events portero logs and counts. Ids only: never a token. */
-export interface OpObserver {
-  tokenIssued(event: { readonly clientId: string; readonly grantType: string; readonly sub?: string }): void;
-  appLoggedOut(event: {
-    readonly clientId: string;
-    readonly sid: string;
-    readonly outcome: 'sent' | 'failed';
-    readonly error?: string;
-  }): void;
-}
-
-/** Tells `observer` of the token responses and the back-channel logouts the provider sends itself (its end-session endpoint). */
-function observe(provider: Provider, observer: OpObserver): void {
-  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
-    const clientId = ctx.oidc.client?.clientId;
-    const grantType = String(ctx.oidc.params?.grant_type ?? '');
-    const sub = (ctx.oidc.entities as { Account?: { accountId?: string } }).Account?.accountId;
-    if (clientId) observer.tokenIssued({ clientId, grantType, ...(sub ? { sub } : {}) });
-  });
-  provider.on('backchannel.success', (_ctx: unknown, client: { clientId: string }, _sub: string, sid: string) =>
-    observer.appLoggedOut({ clientId: client.clientId, sid, outcome: 'sent' }),
-  );
-  provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }, _sub: string, sid: string) =>
-    observer.appLoggedOut({ clientId: client.clientId, sid, outcome: 'failed', error: err.message.slice(0, 200) }),
-  );
-}
-
-const FAILED = Symbol('the OpenID Provider failed');
-
-/** Notes on its request what oidc-provider answered `server_error` for (the store unreachable, a bug): it logs nothing itself. */
-function noteFailures(provider: Provider): void {
-  provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    (ctx.req as IncomingMessage & { [FAILED]?: unknown })[FAILED] = err;
-  });
-}
-
-/** The error the provider answered this request `server_error` for, if it did: for the request log. */
-export const providerFailureOf = (request: IncomingMessage): unknown => (request as IncomingMessage & { [FAILED]?: unknown })[FAILED];
-
-/**
- * The store could not answer: 503 with Retry-After, as portero's own routes answer, and to an API
- * client `temporarily_unavailable` (RFC 6749's word for it) rather than `server_error`, so an app
- * retries rather than reports a bug.
- */
-function answerUnavailable(ctx: Pick<KoaContextWithOIDC, 'status' | 'set' | 'body'>): void {
-  ctx.status = 503;
-  ctx.set('Retry-After', '5');
-  if (ctx.body && typeof ctx.body === 'object' && 'error' in ctx.body) {
-    ctx.body = { error: 'temporarily_unavailable', error_description: 'the store is unreachable: try again shortly' };
-  }
 }
 
 /** An authorization code is exchanged within seconds of being issued; a minute is generous. */

@@ -4,7 +4,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { default as Provider } from 'oidc-provider';
 import { INTERNAL, PorteroError } from '../errors.js';
-import { providerFailureOf } from '../flow/op-provider.js';
+import { providerFailureOf } from '../flow/op-events.js';
 import { attachPorteroSession, type PorteroSessionRef } from '../flow/op-sessions.js';
 import type { EndedSession } from '../flow/session-lifecycle.js';
 import type { AppEnv } from './types.js';
