@@ -3,7 +3,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
-import { cookies, type FuzzRequest, fuzzRequest, queryPairs, shapeOf, toRequest } from '../support/fuzz-requests.js';
+import { checkAnswer, cookies, type FuzzRequest, fuzzRequest, queryPairs, shapeOf, toRequest } from '../support/fuzz-requests.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
 import { findLeaks, type Secret } from '../support/secrets.js';
@@ -204,19 +204,6 @@ async function withinBound<T>(response: Promise<T>, what: string): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** What every answer has, whatever its status: a request id of its own, the security headers, no stack trace. */
-function checkAnswer(response: Response, body: string, what: string): void {
-  // A request id is echoed only when it is one, never a client's garbage (another header's worth of bytes).
-  const requestId = response.headers.get('x-request-id') ?? '';
-  if (!/^[\x21-\x7e]{1,255}$/.test(requestId)) throw new Error(`an odd X-Request-Id (${requestId.length} chars) in the answer to ${what}`);
-  // Every answer, a 404 outside PUBLIC_URL's path too, carries the security headers.
-  if (!response.headers.get('content-security-policy')?.includes("frame-ancestors 'none'")) {
-    throw new Error(`no Content-Security-Policy in the answer to ${what}`);
-  }
-  // An answer, even a refusal, never shows a stack trace.
-  if (/\bat .+\.(?:ts|js):\d+:\d+/.test(body)) throw new Error(`a stack trace in the answer to ${what}`);
 }
 
 describe('fuzzing the gateway with generated requests', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
+import { checkAnswer } from '../support/fuzz-requests.js';
 import { type OpFuzzRequest, opFuzzRequest, opShapeOf, UID } from '../support/op-fuzz-requests.js';
 import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
 import { findLeaks, type Secret } from '../support/secrets.js';
@@ -121,15 +122,6 @@ function issuedSecrets(response: Response, body: string): Secret[] {
     value: value!,
   }));
   return [...(code ? [{ name: 'code', value: code }] : []), ...tokens];
-}
-
-function checkAnswer(response: Response, body: string, what: string): void {
-  const requestId = response.headers.get('x-request-id') ?? '';
-  if (!/^[\x21-\x7e]{1,255}$/.test(requestId)) throw new Error(`an odd X-Request-Id (${requestId.length} chars) in the answer to ${what}`);
-  if (!response.headers.get('content-security-policy')?.includes("frame-ancestors 'none'")) {
-    throw new Error(`no Content-Security-Policy in the answer to ${what}`);
-  }
-  if (/\bat .+\.(?:ts|js):\d+:\d+/.test(body)) throw new Error(`a stack trace in the answer to ${what}`);
 }
 
 describe('fuzzing the OpenID Provider with generated requests', () => {

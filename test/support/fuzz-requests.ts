@@ -355,3 +355,16 @@ export function shapeOf(fuzz: FuzzRequest): string {
   const cookieBytes = fuzz.cookies.reduce((sum, [name, value]) => sum + name.length + value.length + 2, 0);
   return `${fuzz.method} ${shortPath} query=${fuzz.query.length}B cookies=${fuzz.cookies.length}/${cookieBytes}B body=${fuzz.body?.text.length ?? 0}B`;
 }
+
+/** What every answer has, whatever its status: a request id of its own, the security headers, no stack trace. */
+export function checkAnswer(response: Response, body: string, what: string): void {
+  // A request id is echoed only when it is one, never a client's garbage (another header's worth of bytes).
+  const requestId = response.headers.get('x-request-id') ?? '';
+  if (!/^[\x21-\x7e]{1,255}$/.test(requestId)) throw new Error(`an odd X-Request-Id (${requestId.length} chars) in the answer to ${what}`);
+  // Every answer, a 404 outside PUBLIC_URL's path too, carries the security headers.
+  if (!response.headers.get('content-security-policy')?.includes("frame-ancestors 'none'")) {
+    throw new Error(`no Content-Security-Policy in the answer to ${what}`);
+  }
+  // An answer, even a refusal, never shows a stack trace.
+  if (/\bat .+\.(?:ts|js):\d+:\d+/.test(body)) throw new Error(`a stack trace in the answer to ${what}`);
+}
