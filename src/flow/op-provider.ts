@@ -122,7 +122,10 @@ function findAccount(deps: OpenIdProviderDeps): Configuration['findAccount'] {
   };
 }
 
-/** First-party apps: what they ask of the provider's scopes and claims is granted, without a consent page. */
+/**
+ * First-party apps: the scopes they ask for (and so those scopes' claims: the `claims` parameter is
+ * off) are granted, without a consent page.
+ */
 async function grantEverythingAsked(ctx: KoaContextWithOIDC) {
   const { client, session, provider } = ctx.oidc;
   if (!client || !session?.accountId) return undefined;
@@ -131,8 +134,6 @@ async function grantEverythingAsked(ctx: KoaContextWithOIDC) {
     (existing && (await provider.Grant.find(existing))) || new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
   const asked = [...ctx.oidc.requestParamScopes];
   grant.addOIDCScope(asked.join(' '));
-  const claims = Object.keys(ctx.oidc.requestParamClaims ?? {});
-  if (claims.length > 0) grant.addOIDCClaims(claims);
   // An app's own API (`resource`): the scopes of it the app asked for.
   for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
     const scopes = new Set(server.scope.split(' '));
