@@ -17,7 +17,7 @@ import { mirrorPorteroSessions, type OpSessionLinks, porteroSessionOf, porteroSi
  * discovery document prints them; the one JWKS is portero's, and portero's `/userinfo` hands the
  * provider's access tokens on.
  */
-export const OP_ROUTES = {
+const OP_ROUTES = {
   authorization: '/authorize',
   token: '/token',
   userinfo: '/userinfo',
@@ -158,7 +158,7 @@ interface ProviderErrors {
 }
 
 /** The one scope of an app's API: what an access token for it (`resource`) carries. */
-export const API_SCOPE = 'api';
+const API_SCOPE = 'api';
 
 /**
  * RFC 8707 resource indicators, for an app's own APIs (`APP_<ID>_RESOURCES`): an access token
@@ -184,7 +184,7 @@ function resourceIndicators(deps: OpenIdProviderDeps, errors: ProviderErrors) {
   };
 }
 
-export async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): Promise<Configuration> {
+async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): Promise<Configuration> {
   const basePath = new URL(deps.publicUrl).pathname.replace(/\/$/, '');
   const { ttl } = deps;
   return {
@@ -251,7 +251,7 @@ export async function configuration(deps: OpenIdProviderDeps, errors: ProviderEr
  * portero's OpenID Provider: oidc-provider (loaded only when an app is configured) on portero's
  * store, keys and sessions. The caller mounts `provider.callback()` under PUBLIC_URL.
  */
-export async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Provider> {
+async function createOpenIdProvider(deps: OpenIdProviderDeps): Promise<Provider> {
   const { default: OidcProvider, errors } = await import('oidc-provider');
   const provider = new OidcProvider(deps.publicUrl, await configuration(deps, errors));
   // portero decides the scheme, host and client address (TRUSTED_PROXIES) and writes them into
@@ -289,10 +289,6 @@ export class OpenIdProviderHolder {
   constructor(deps: Omit<OpenIdProviderDeps, 'keys'>, keys: () => KeySet) {
     this.#deps = deps;
     this.#keys = keys;
-  }
-
-  get links(): OpSessionLinks {
-    return this.#deps.links;
   }
 
   get(): Promise<Provider> {

@@ -19,7 +19,7 @@ export interface PorteroSessionRef {
  * Set on a request before it is handed to oidc-provider: the portero session it carries (`null`:
  * none). Absent on requests whose provider session does not matter (the token endpoint).
  */
-export const PORTERO_SESSION = Symbol('portero session');
+const PORTERO_SESSION = Symbol('portero session');
 
 type RequestWithSession = IncomingMessage & { [PORTERO_SESSION]?: PorteroSessionRef | null };
 
