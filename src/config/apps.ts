@@ -86,10 +86,10 @@ export function appVariableNames(env: Env): string[] {
 export const isAppSetting = (name: string) => APP_VARIABLE.test(name);
 
 /**
- * `_SECRET`: the app proves itself with it at the token endpoint (client_secret_basic or _post),
- * and the provider keys HMAC with it should the app use client_secret_jwt or ask for HS256-signed
- * tokens: RFC 7518 3.2 wants such a key of at least the hash's 256 bits. So at least
- * MIN_SECRET_LENGTH characters, as COOKIE_SECRET and SESSION_KEY. No `+` or `%` either: HTTP Basic
+ * `_SECRET`: the app proves itself with it at the token endpoint (client_secret_basic or _post; the
+ * app is registered for nothing else, no client_secret_jwt, no HS256-signed tokens), so it must be
+ * past guessing: at least MIN_SECRET_LENGTH characters, as COOKIE_SECRET and SESSION_KEY (RFC 7518
+ * 3.2's 256 bits, were it ever an HMAC key). No `+` or `%` either: HTTP Basic
  * takes the secret form-encoded (RFC 6749 2.3.1) and the provider decodes it (`+` becoming a
  * space), but many clients send it as it is (Python requests' HTTPBasicAuth), so such a secret
  * would never match. Unset, the app is a public client; set empty, a problem. Messages name the
