@@ -9,6 +9,7 @@ import type { KeySet } from '../tokens/keys.js';
 import { storeAdapter } from './op-adapter.js';
 import { answerUnavailable, noteFailures, type OpObserver, observe, providerFailureOf } from './op-events.js';
 import { logOutEarlierSids } from './op-logout.js';
+import { resourceIndicators } from './op-resources.js';
 import { mirrorPorteroSessions, type OpSessionLinks, porteroSessionOf, porteroSidOf } from './op-sessions.js';
 
 /**
@@ -157,33 +158,6 @@ interface ProviderErrors {
   readonly InvalidTarget: new (description?: string) => Error;
 }
 
-/** The one scope of an app's API: what an access token for it (`resource`) carries. */
-const API_SCOPE = 'api';
-
-/**
- * RFC 8707 resource indicators, for an app's own APIs (`APP_<ID>_RESOURCES`): an access token
- * asked for one of them (`resource`, at authorization and at the token endpoint) is an RFC 9068
- * `at+jwt`, RS256, `aud` the API, scope `api`, living JWT_TTL. Without `resource`, the access token
- * is opaque and for userinfo. A resource the app did not register is `invalid_target`.
- */
-function resourceIndicators(deps: OpenIdProviderDeps, errors: ProviderErrors) {
-  const resourcesOf = new Map(deps.apps.map((app) => [app.clientId, new Set(app.resources)]));
-  return {
-    // The library's defaults: no resource unless the app names one, at the token endpoint too.
-    enabled: true,
-    getResourceServerInfo: async (_ctx: unknown, resource: string, client: { clientId: string }) => {
-      if (!resourcesOf.get(client.clientId)?.has(resource)) throw new errors.InvalidTarget();
-      return {
-        scope: API_SCOPE,
-        audience: resource,
-        accessTokenTTL: deps.ttl.token,
-        accessTokenFormat: 'jwt' as const,
-        jwt: { sign: { alg: 'RS256' as const } },
-      };
-    },
-  };
-}
-
 async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): Promise<Configuration> {
   const basePath = new URL(deps.publicUrl).pathname.replace(/\/$/, '');
   const { ttl } = deps;
@@ -198,7 +172,7 @@ async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): 
     features: {
       devInteractions: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
-      resourceIndicators: resourceIndicators(deps, errors),
+      resourceIndicators: resourceIndicators(deps.apps, deps.ttl.token, errors.InvalidTarget),
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
