@@ -158,6 +158,30 @@ interface ProviderErrors {
   readonly InvalidTarget: new (description?: string) => Error;
 }
 
+/**
+ * The provider's features as portero sets them: no development pages, no PAR; an app's own APIs;
+ * back-channel and RP-initiated logout, on portero's pages.
+ */
+function features(deps: OpenIdProviderDeps, errors: ProviderErrors): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    pushedAuthorizationRequests: { enabled: false },
+    resourceIndicators: resourceIndicators(deps.apps, deps.ttl.token, errors.InvalidTarget),
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: async (ctx, form) => {
+        ctx.type = 'html';
+        ctx.body = deps.pages.confirmSignOut(form, appNameOf(ctx));
+      },
+      postLogoutSuccessSource: async (ctx) => {
+        ctx.type = 'html';
+        ctx.body = deps.pages.signedOut(appNameOf(ctx));
+      },
+    },
+  };
+}
+
 async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): Promise<Configuration> {
   const basePath = new URL(deps.publicUrl).pathname.replace(/\/$/, '');
   const { ttl } = deps;
@@ -169,23 +193,7 @@ async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): 
     // The scopes' claims in the ID token too, as in portero's own token (not only at userinfo).
     conformIdTokenClaims: false,
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
-    features: {
-      devInteractions: { enabled: false },
-      pushedAuthorizationRequests: { enabled: false },
-      resourceIndicators: resourceIndicators(deps.apps, deps.ttl.token, errors.InvalidTarget),
-      backchannelLogout: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: async (ctx, form) => {
-          ctx.type = 'html';
-          ctx.body = deps.pages.confirmSignOut(form, appNameOf(ctx));
-        },
-        postLogoutSuccessSource: async (ctx) => {
-          ctx.type = 'html';
-          ctx.body = deps.pages.signedOut(appNameOf(ctx));
-        },
-      },
-    },
+    features: features(deps, errors),
     interactions: { url: (_ctx, interaction) => `${basePath}/interaction/${interaction.uid}` },
     loadExistingGrant: grantEverythingAsked,
     renderError: async (ctx, out) => {
