@@ -188,6 +188,8 @@ async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): 
   return {
     adapter: storeAdapter(deps.store, errors.InvalidGrant),
     clients: deps.apps.map(clientOf),
+    // The code flow only, as every app is registered: discovery then offers no implicit or hybrid flow.
+    responseTypes: ['code'],
     findAccount: findAccount(deps),
     claims: CLAIMS,
     // The scopes' claims in the ID token too, as in portero's own token (not only at userinfo).

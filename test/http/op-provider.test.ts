@@ -29,7 +29,10 @@ describe('portero as an OpenID Provider', () => {
       end_session_endpoint: `${stack.publicUrl}/end-session`,
       code_challenge_methods_supported: ['S256'],
       backchannel_logout_supported: true,
+      // The code flow only: no implicit or hybrid flow is offered to a library reading the metadata.
+      response_types_supported: ['code'],
     });
+    expect(metadata.grant_types_supported).not.toContain('implicit');
     expect(metadata.id_token_signing_alg_values_supported).toContain('RS256');
   });
 
