@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
+import { parseForm } from '../support/oidc-op.js';
 import { type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -58,6 +60,43 @@ describe('portero as an OpenID Provider', () => {
     const two = await stack.appSignIn(browser, 'two');
     expect(two.walk.sawUpstream).toBe(false);
     expect(decodeJwt(two.tokens.id_token!)).toMatchObject({ sub: 'corp:alice', aud: 'two', sid: await porteroSid(browser) });
+  });
+
+  it('answers response_mode=form_post with a page that posts the code to the app, its one script allowed by the CSP', async () => {
+    const browser = new TestBrowser();
+    await stack.appSignIn(browser, 'one');
+    const config = await stack.discover('two');
+    const verifier = client.randomPKCECodeVerifier();
+    const redirectUri = `${stack.appsUrl}/two/callback`;
+    let url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'form-state',
+      response_mode: 'form_post',
+    });
+    let response = await browser.get(network, url, undefined, { from: stack.appsUrl });
+    // Single sign-on: through portero's own hops (the interaction, the resumed authorization) to the page.
+    for (let hop = 0; hop < 5 && response.status >= 300 && response.status < 400; hop++) {
+      url = new URL(response.headers.get('location')!, url);
+      response = await browser.get(network, url);
+    }
+    expect(response.status).toBe(200);
+    const page = await response.text();
+    const form = parseForm(page, url.href);
+    expect(form.action).toBe(redirectUri);
+    expect(form.fields).toMatchObject({ state: 'form-state', code: expect.any(String) });
+    // The browser would run the page's submit: the CSP names the script's hash, and lets the form post to the app.
+    const csp = response.headers.get('content-security-policy') ?? '';
+    const script = /<script>([\s\S]*?)<\/script>/.exec(page)![1]!;
+    expect(csp).toContain(`'sha256-${createHash('sha256').update(script).digest('base64')}'`);
+    expect(csp).toMatch(new RegExp(`form-action [^;]*${stack.appsUrl.replaceAll('.', '\\.')}`));
+    const tokens = await client.authorizationCodeGrant(config, new URL(`${redirectUri}?${new URLSearchParams(form.fields)}`), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'form-state',
+    });
+    expect(tokens.access_token).toEqual(expect.any(String));
   });
 
   it('refuses the apps’ tokens where portero’s own are expected: /auth answers 401 to an ID token and an access token', async () => {
