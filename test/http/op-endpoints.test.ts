@@ -156,6 +156,8 @@ describe('the OpenID Provider’s endpoints', () => {
     const big = 'x'.repeat(57 * 1024);
     const sized = await badExchange(stack.publicUrl, basic('one', APP_ONE_SECRET), { padding: big });
     expect(sized.status).toBe(400);
+    // portero's refusal, not the provider's invalid_grant for the made-up code it would reach with the body read.
+    expect(await sized.json()).toMatchObject({ error: 'bad_request' });
     const chunked = await fetch(`${stack.publicUrl}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
