@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { KoaContextWithOIDC, default as Provider } from 'oidc-provider';
+import type { AppLogout } from './op-logout.js';
 
 // What the OpenID Provider tells portero of itself: the events portero logs and counts, and the
 // failures it answers `server_error` for (it logs nothing itself).
@@ -7,12 +8,7 @@ import type { KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 /** The provider's events portero logs and counts. Ids only: never a token. */
 export interface OpObserver {
   tokenIssued(event: { readonly clientId: string; readonly grantType: string; readonly sub?: string }): void;
-  appLoggedOut(event: {
-    readonly clientId: string;
-    readonly sid: string;
-    readonly outcome: 'sent' | 'failed';
-    readonly error?: string;
-  }): void;
+  appLoggedOut(event: AppLogout): void;
 }
 
 /** Tells `observer` of the token responses and the back-channel logouts the provider sends itself (its end-session endpoint). */
