@@ -94,6 +94,14 @@ function clientOf(app: AppClientConfig): ClientMetadata {
   };
 }
 
+/** Whether `origin` is one of the origins of `client`'s registered redirect and post-logout URIs. */
+function appOrigins(apps: readonly AppClientConfig[]) {
+  const origins = new Map(
+    apps.map((app) => [app.clientId, new Set([...app.redirectUris, ...app.postLogoutRedirectUris].map((uri) => new URL(uri).origin))]),
+  );
+  return (_ctx: unknown, origin: string, client: { clientId: string }) => origins.get(client.clientId)?.has(origin) ?? false;
+}
+
 /** The claims of portero's own token an app may have, by scope (`sid` is the provider's to set). */
 const CLAIMS = {
   openid: ['sub', 'provider'],
@@ -222,8 +230,9 @@ async function configuration(deps: OpenIdProviderDeps, errors: ProviderErrors): 
       long: { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: basePath || '/', signed: true },
       short: { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: basePath || '/', signed: true },
     },
-    // Apps exchange codes from their servers; no browser calls the token endpoint cross-origin.
-    clientBasedCORS: () => false,
+    // A single-page app calls the token endpoint and userinfo from its own pages: allowed from the
+    // origins of the URIs it registered (Keycloak's "+" web origins), from no other.
+    clientBasedCORS: appOrigins(deps.apps),
     // Back-channel logout posts to apps: as long as portero waits for any provider.
     httpOptions: () => ({ signal: AbortSignal.timeout(ttl.providerTimeout * 1000) }),
     // Copies: oidc-provider writes `alg` and `use` into the keys it is given.

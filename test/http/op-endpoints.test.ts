@@ -173,6 +173,35 @@ describe('the OpenID Provider’s endpoints', () => {
     expect(await chunked.json()).toMatchObject({ error: 'bad_request' });
   });
 
+  it('lets a single-page app call the token endpoint and userinfo from its own origin (CORS), and no other origin', async () => {
+    const { tokens } = await stack.appSignIn(new TestBrowser(), 'two');
+    const preflight = await fetch(`${stack.publicUrl}/token`, {
+      method: 'OPTIONS',
+      headers: { origin: stack.appsUrl, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(stack.appsUrl);
+    const userinfo = (origin: string) =>
+      fetch(`${stack.publicUrl}/userinfo`, { headers: { origin, authorization: `Bearer ${tokens.access_token}` } });
+    const own = await userinfo(stack.appsUrl);
+    expect(own.status).toBe(200);
+    expect(own.headers.get('access-control-allow-origin')).toBe(stack.appsUrl);
+    const other = await userinfo('https://elsewhere.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.status).toBe(400);
+    const exchange = await fetch(`${stack.publicUrl}/token`, {
+      method: 'POST',
+      headers: { origin: 'https://elsewhere.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', client_id: 'two', redirect_uri: 'x' }),
+    });
+    expect(exchange.headers.get('access-control-allow-origin')).toBeNull();
+    // The keys and the metadata are public: any page may read them.
+    for (const path of ['/.well-known/jwks.json', '/.well-known/openid-configuration']) {
+      const response = await fetch(`${stack.publicUrl}${path}`, { headers: { origin: 'https://elsewhere.example' } });
+      expect(['*', 'https://elsewhere.example'], path).toContain(response.headers.get('access-control-allow-origin'));
+    }
+  });
+
   it('believes no X-Forwarded-* of a client: the provider’s addresses are PUBLIC_URL’s', async () => {
     const response = await fetch(`${stack.publicUrl}/.well-known/openid-configuration`, {
       headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'host=evil.example;proto=https' },

@@ -270,6 +270,9 @@ export function opRoutes(deps: HttpDeps, op: OpRouteDeps) {
   });
   app.get('/end-session/success', browser);
   // An opaque bearer token is the provider's (portero's own are JWTs): the provider's userinfo answers it.
+  // A single-page app's preflight (CORS): the provider answers it, and allows the app's own origins.
+  app.options('/token', server);
+  app.options('/userinfo', server);
   app.on(['GET', 'POST'], '/userinfo', async (c, next) => {
     const bearer = bearerToken(c.req.header('authorization'));
     if (bearer !== undefined && !bearer.includes('.')) return server(c);

@@ -34,6 +34,8 @@ function keyDiscoveryRoutes(deps: HttpDeps) {
   app.get('/.well-known/jwks.json', (c) => {
     const { body, etag } = jwksOf(deps.keys.current);
     c.header('cache-control', 'public, max-age=300');
+    // Public keys, which an app's own pages may read to verify an ID token (a single-page app).
+    c.header('access-control-allow-origin', '*');
     c.header('etag', etag);
     // A cache revalidating the set it holds: unchanged unless the keys were reloaded since.
     const held = c.req.header('if-none-match')?.split(/\s*,\s*/) ?? [];
@@ -44,6 +46,7 @@ function keyDiscoveryRoutes(deps: HttpDeps) {
 
   app.get('/.well-known/openid-configuration', (c) => {
     c.header('cache-control', 'public, max-age=300');
+    c.header('access-control-allow-origin', '*');
     return c.json({
       issuer: deps.tokens.issuer,
       jwks_uri: `${server.publicUrl}/.well-known/jwks.json`,
