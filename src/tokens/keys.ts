@@ -25,8 +25,10 @@ export interface KeySet {
   readonly verifier: ReturnType<typeof createLocalJWKSet>;
   readonly algorithms: readonly PorteroAlgorithm[];
   /**
-   * Private JWKs for portero's OpenID Provider (the apps' ID and access tokens): the signing key,
-   * then every RS256 key in file order. oidc-provider signs with the first key of an algorithm it
+   * Private JWKs for portero's OpenID Provider (the apps' ID and access tokens): every RS256 key in
+   * file order, and nothing else. portero's own signing key (ES256, EdDSA) is never the provider's:
+   * an app has no use for it, and the provider holds only what it signs with. With JWT_ALG=RS256
+   * the signing key is the first of them. oidc-provider signs with the first key of an algorithm it
    * holds, so the apps' RS256 tokens are signed by the first RS256 key of the file (`rsaKid`); the
    * later ones (a key staged for the apps, or the one it replaced) only verify, as an
    * `id_token_hint` from before a rotation needs. Each is published in `publicJwks` too, so an app
@@ -146,7 +148,7 @@ export async function buildKeySet(
     publicJwks,
     verifier: createLocalJWKSet(publicJwks),
     algorithms: [...new Set(imported.map((entry) => entry.alg))],
-    providerJwks: Object.freeze([...new Set([first, ...rsa])].map((entry) => Object.freeze({ ...entry.privateJwk }))),
+    providerJwks: Object.freeze(rsa.map((entry) => Object.freeze({ ...entry.privateJwk }))),
     rsaKid: rsa[0]?.kid,
   });
 }

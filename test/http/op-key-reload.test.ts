@@ -1,4 +1,4 @@
-import { decodeProtectedHeader } from 'jose';
+import { decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKeySet, generateKeyJwk } from '../../src/tokens/keys.js';
 import { KeyRing } from '../../src/tokens/key-ring.js';
@@ -11,8 +11,11 @@ import { type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
 
 let stack: PorteroOpStack;
 let ring: KeyRing;
+let signing: JWK;
+let oldRsa: JWK;
 beforeAll(async () => {
-  ring = new KeyRing(await buildKeySet([await generateKeyJwk('ES256'), await generateKeyJwk('RS256')], 'ES256'));
+  [signing, oldRsa] = [await generateKeyJwk('ES256'), await generateKeyJwk('RS256')];
+  ring = new KeyRing(await buildKeySet([signing, oldRsa], 'ES256'));
   stack = await startPorteroOp({}, { keyRing: ring });
 });
 afterAll(() => stack.close());
@@ -22,10 +25,9 @@ describe('the OpenID Provider after a key reload', () => {
     const browser = new TestBrowser();
     const before = await stack.appSignIn(browser, 'one');
     const oldKid = decodeProtectedHeader(before.tokens.id_token!).kid;
-    const [signing, oldRsa] = ring.current.providerJwks;
     const newRsa = await generateKeyJwk('RS256');
     // The new RSA key first of the RSA keys (it signs), the old one still published for its tokens.
-    ring.replace(await buildKeySet([signing!, newRsa, oldRsa!], 'ES256'));
+    ring.replace(await buildKeySet([signing, newRsa, oldRsa], 'ES256'));
     const after = await stack.appSignIn(browser, 'two');
     expect(after.walk.sawUpstream).toBe(false);
     expect(decodeProtectedHeader(after.tokens.id_token!).kid).toBe(newRsa.kid);

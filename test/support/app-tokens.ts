@@ -10,13 +10,15 @@ import { buildKeySet, generateKeyJwk, type KeySet } from '../../src/tokens/keys.
 /** The key set portero runs with once apps are configured: the ES256 signing key, and the RSA key for the apps. */
 export const appsKeySet = async (): Promise<KeySet> => buildKeySet([await generateKeyJwk('ES256'), await generateKeyJwk('RS256')], 'ES256');
 
-/** `claims` signed with the private key of `keys` for `alg`, as portero's OpenID Provider signs a token. */
+/** `claims` signed with the private key of `keys` for `alg`: RS256 as portero's OpenID Provider signs a token, ES256 as portero signs its own. */
 export async function signedByTheProvider(
   keys: KeySet,
   claims: JWTPayload,
   typ: 'JWT' | 'at+jwt',
   alg: 'RS256' | 'ES256' = 'RS256',
 ): Promise<string> {
+  // ES256: portero's own signing key, which the provider never holds, as a forger with it would sign.
+  if (alg === keys.signing.alg) return new SignJWT(claims).setProtectedHeader({ alg, kid: keys.signing.kid, typ }).sign(keys.signing.key);
   const jwk = keys.providerJwks.find((key) => key.alg === alg);
   if (!jwk?.kid) throw new Error(`the key set holds no ${alg} key`);
   return new SignJWT(claims).setProtectedHeader({ alg, kid: jwk.kid, typ }).sign(await importJWK(jwk, alg));

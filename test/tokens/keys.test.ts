@@ -199,7 +199,7 @@ describe("the keys of portero's OpenID Provider", () => {
     };
   }
 
-  it('hands over the signing key and every RS256 key, private, in file order; the first RS256 key signs the apps', async () => {
+  it('hands over every RS256 key, private, in file order, and never portero’s own signing key; the first RS256 key signs the apps', async () => {
     const [es, rsa, staged, ed] = [
       await generateKeyJwk('ES256'),
       await generateKeyJwk('RS256'),
@@ -207,7 +207,7 @@ describe("the keys of portero's OpenID Provider", () => {
       await generateKeyJwk('EdDSA'),
     ];
     const keys = await buildKeySet([es, ed, rsa, staged], 'ES256');
-    expect(keys.providerJwks.map((jwk) => jwk.kid)).toEqual([es.kid, rsa.kid, staged.kid]);
+    expect(keys.providerJwks.map((jwk) => jwk.kid)).toEqual([rsa.kid, staged.kid]);
     for (const jwk of keys.providerJwks) expect(typeof jwk.d).toBe('string');
     expect(keys.rsaKid).toBe(rsa.kid);
     // With JWT_ALG=RS256 the signing key signs the apps' tokens too; no RS256 key, no RS256 for the apps.
