@@ -82,89 +82,111 @@ function parsed(text: string | undefined): AdapterPayload | undefined {
  *   `deviceCode`, hold a DeviceCode's id, which `findByUserCode` must give back) and dynamic
  *   registration (a Client's payload is its metadata, `client_secret` included).
  */
-export function storeAdapter(store: KeyValueStore, consumedError: ConsumedError, clock: Clock = systemClock): AdapterFactory {
-  return (model: string): Adapter => {
-    const recordKey = (idDigest: string) => storeKeys.opRecord(model, idDigest);
-    const consumedKey = (idDigest: string) => storeKeys.opConsumed(model, idDigest);
-    // A Client's payload is its metadata, without `jti`; every other model's repeats its id there.
-    const idInPayload = model !== 'Client';
+class StoreAdapter implements Adapter {
+  readonly #model: string;
+  readonly #store: KeyValueStore;
+  readonly #consumedError: ConsumedError;
+  readonly #clock: Clock;
+  /** A Client's payload is its metadata, without `jti`; every other model's repeats its id there. */
+  readonly #idInPayload: boolean;
 
-    async function find(id: string): Promise<AdapterPayload | undefined> {
-      const idDigest = digest(id);
-      const payload = parsed(await store.get(recordKey(idDigest)));
-      if (payload === undefined) return undefined;
-      const consumed = await store.get(consumedKey(idDigest));
-      return {
-        ...payload,
-        ...(idInPayload ? { jti: id } : {}),
-        // What oidc-provider checks before `consume`: a replay then takes its own path (it revokes the grant).
-        ...(consumed === undefined ? {} : { consumed: Number(consumed) || true }),
-      };
+  constructor(model: string, store: KeyValueStore, consumedError: ConsumedError, clock: Clock) {
+    this.#model = model;
+    this.#store = store;
+    this.#consumedError = consumedError;
+    this.#clock = clock;
+    this.#idInPayload = model !== 'Client';
+  }
+
+  #recordKey(idDigest: string): string {
+    return storeKeys.opRecord(this.#model, idDigest);
+  }
+
+  #consumedKey(idDigest: string): string {
+    return storeKeys.opConsumed(this.#model, idDigest);
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+    const model = this.#model;
+    const idDigest = digest(id);
+    const ttl = storeTtl(expiresIn);
+    // The grant's index before the record: a crash between the two never leaves a token revocation cannot find.
+    if (GRANTABLE.has(model) && payload.grantId) {
+      await this.#store.addMember(storeKeys.opGrant(digest(payload.grantId)), `${model}:${idDigest}`, ttl);
     }
-
-    async function findBy(indexKey: string): Promise<AdapterPayload | undefined> {
-      const id = await store.get(indexKey);
-      return id === undefined ? undefined : find(id);
+    const { jti: _, ...withoutId } = payload;
+    await this.#store.set(this.#recordKey(idDigest), JSON.stringify(this.#idInPayload ? withoutId : payload), ttl);
+    if (model === 'Session' && payload.uid) await this.#store.set(storeKeys.opSessionByUid(digest(payload.uid)), id, ttl);
+    if (model === 'DeviceCode' && payload.userCode) {
+      await this.#store.set(storeKeys.opDeviceCodeByUserCode(digest(payload.userCode)), id, ttl);
     }
+  }
 
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const idDigest = digest(id);
+    const payload = parsed(await this.#store.get(this.#recordKey(idDigest)));
+    if (payload === undefined) return undefined;
+    const consumed = await this.#store.get(this.#consumedKey(idDigest));
     return {
-      async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined) {
-        const idDigest = digest(id);
-        const ttl = storeTtl(expiresIn);
-        // The grant's index before the record: a crash between the two never leaves a token revocation cannot find.
-        if (GRANTABLE.has(model) && payload.grantId) {
-          await store.addMember(storeKeys.opGrant(digest(payload.grantId)), `${model}:${idDigest}`, ttl);
-        }
-        const { jti: _, ...withoutId } = payload;
-        await store.set(recordKey(idDigest), JSON.stringify(idInPayload ? withoutId : payload), ttl);
-        if (model === 'Session' && payload.uid) await store.set(storeKeys.opSessionByUid(digest(payload.uid)), id, ttl);
-        if (model === 'DeviceCode' && payload.userCode) {
-          await store.set(storeKeys.opDeviceCodeByUserCode(digest(payload.userCode)), id, ttl);
-        }
-      },
-
-      find,
-
-      findByUid: (uid: string) => findBy(storeKeys.opSessionByUid(digest(uid))),
-
-      findByUserCode: (userCode: string) => findBy(storeKeys.opDeviceCodeByUserCode(digest(userCode))),
-
-      /**
-       * oidc-provider finds a code, checks `consumed`, then consumes it: two exchanges at once both
-       * pass the check, so the marker is set only where none is (one key, atomic on every store),
-       * and the one that finds it taken is refused before any token is made.
-       */
-      async consume(id: string) {
-        const idDigest = digest(id);
-        const payload = parsed(await store.get(recordKey(idDigest)));
-        if (payload === undefined) throw new consumedError('already used, expired or revoked');
-        const now = Math.floor(clock.now() / 1000);
-        // The marker lasts as long as the record (a replay after that is a code not found).
-        const ttl = typeof payload.exp === 'number' ? storeTtl(payload.exp - now) : FALLBACK_TTL_SECONDS;
-        if (!(await store.setIfAbsent(consumedKey(idDigest), String(now), ttl))) throw new consumedError('already consumed');
-      },
-
-      /** The record only: a consumed marker left behind expires with the record it was for, and marks nothing else. */
-      async destroy(id: string) {
-        await store.delete(recordKey(digest(id)));
-      },
-
-      /**
-       * Every code and token issued under the grant, whichever model's adapter is asked (oidc-provider
-       * asks each in turn, as its memory adapter does). Each member is removed on its own, never the
-       * whole set: one added meanwhile (a token issued while another instance revokes) stays listed.
-       */
-      async revokeByGrantId(grantId: string) {
-        const index = storeKeys.opGrant(digest(grantId));
-        const members = await store.members(index);
-        await Promise.all(
-          members.map(async (member) => {
-            const [memberModel = '', idDigest = ''] = member.split(':');
-            if (GRANTABLE.has(memberModel) && idDigest) await store.delete(storeKeys.opRecord(memberModel, idDigest));
-            await store.removeMember(index, member);
-          }),
-        );
-      },
+      ...payload,
+      ...(this.#idInPayload ? { jti: id } : {}),
+      // What oidc-provider checks before `consume`: a replay then takes its own path (it revokes the grant).
+      ...(consumed === undefined ? {} : { consumed: Number(consumed) || true }),
     };
-  };
+  }
+
+  async #findBy(indexKey: string): Promise<AdapterPayload | undefined> {
+    const id = await this.#store.get(indexKey);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.#findBy(storeKeys.opSessionByUid(digest(uid)));
+  }
+
+  findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.#findBy(storeKeys.opDeviceCodeByUserCode(digest(userCode)));
+  }
+
+  /**
+   * oidc-provider finds a code, checks `consumed`, then consumes it: two exchanges at once both
+   * pass the check, so the marker is set only where none is (one key, atomic on every store),
+   * and the one that finds it taken is refused before any token is made.
+   */
+  async consume(id: string): Promise<void> {
+    const idDigest = digest(id);
+    const payload = parsed(await this.#store.get(this.#recordKey(idDigest)));
+    if (payload === undefined) throw new this.#consumedError('already used, expired or revoked');
+    const now = Math.floor(this.#clock.now() / 1000);
+    // The marker lasts as long as the record (a replay after that is a code not found).
+    const ttl = typeof payload.exp === 'number' ? storeTtl(payload.exp - now) : FALLBACK_TTL_SECONDS;
+    if (!(await this.#store.setIfAbsent(this.#consumedKey(idDigest), String(now), ttl))) throw new this.#consumedError('already consumed');
+  }
+
+  /** The record only: a consumed marker left behind expires with the record it was for, and marks nothing else. */
+  async destroy(id: string): Promise<void> {
+    await this.#store.delete(this.#recordKey(digest(id)));
+  }
+
+  /**
+   * Every code and token issued under the grant, whichever model's adapter is asked (oidc-provider
+   * asks each in turn, as its memory adapter does). Each member is removed on its own, never the
+   * whole set: one added meanwhile (a token issued while another instance revokes) stays listed.
+   */
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const index = storeKeys.opGrant(digest(grantId));
+    const members = await this.#store.members(index);
+    await Promise.all(
+      members.map(async (member) => {
+        const [memberModel = '', idDigest = ''] = member.split(':');
+        if (GRANTABLE.has(memberModel) && idDigest) await this.#store.delete(storeKeys.opRecord(memberModel, idDigest));
+        await this.#store.removeMember(index, member);
+      }),
+    );
+  }
+}
+
+/** oidc-provider's `adapter` option: a factory it calls with each model's name, which gets a StoreAdapter of its own. */
+export function storeAdapter(store: KeyValueStore, consumedError: ConsumedError, clock: Clock = systemClock): AdapterFactory {
+  return (model: string): Adapter => new StoreAdapter(model, store, consumedError, clock);
 }
