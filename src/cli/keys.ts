@@ -43,7 +43,7 @@ import type { JWK } from 'jose';
 import { readEnv } from '../config/env.js';
 import { isPorteroAlgorithm, PORTERO_ALGORITHMS, type PorteroAlgorithm } from '../shared/algorithms.js';
 import { readExisting, write } from './keys/file.js';
-import { type File, fail, isRsa, type Plan } from './keys/plan.js';
+import { type KeyFile, fail, isRsa, type Plan } from './keys/plan.js';
 import { addRsa, promoteRsa, retireRsa } from './keys/rsa.js';
 import { addSigningKey, promote, retire } from './keys/signing.js';
 
@@ -83,7 +83,7 @@ function modeOf(values: Options, existing: JWK[] | undefined, out: string): Mode
   return mode;
 }
 
-async function plan(values: Options, file: File): Promise<{ mode: Mode | undefined } & Plan> {
+async function plan(values: Options, file: KeyFile): Promise<{ mode: Mode | undefined } & Plan> {
   const mode = modeOf(values, file.existing, file.out);
   const planned = await (async () => {
     switch (mode) {
@@ -115,7 +115,7 @@ const DONE: Record<Mode, string> = {
 };
 
 /** What each key of the new file does, what was made and dropped, and what to do next. */
-function report(mode: Mode | undefined, file: File, { kept, added, dropped }: Plan): void {
+function report(mode: Mode | undefined, file: KeyFile, { kept, added, dropped }: Plan): void {
   const [signing] = kept;
   const signingAlg = (signing?.alg ?? file.alg) as PorteroAlgorithm;
   const appsKey = kept.find((key) => isRsa(key, file.alg));
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const alg = (values.alg ?? (readEnv().JWT_ALG?.trim() || 'ES256')) as PorteroAlgorithm;
   if (!isPorteroAlgorithm(alg)) fail(`unknown algorithm ${JSON.stringify(alg)}; use one of ${PORTERO_ALGORITHMS.join(', ')}\n${USAGE}`);
   const out = resolve(values.out ?? 'jwt-keys.json');
-  const file: File = { out, existing: await readExisting(out), alg };
+  const file: KeyFile = { out, existing: await readExisting(out), alg };
   const { mode, ...planned } = await plan(values, file);
   const [signing] = planned.kept;
   if (!signing) fail('no key to write');

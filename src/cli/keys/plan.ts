@@ -10,7 +10,7 @@ export function fail(message: string): never {
 }
 
 /** What the file looks like, and with which algorithm a key without `alg` is read (JWT_ALG, as portero reads it). */
-export interface File {
+export interface KeyFile {
   readonly out: string;
   readonly existing: JWK[] | undefined;
   readonly alg: PorteroAlgorithm;

@@ -1,8 +1,8 @@
 import { generateKeyJwk } from '../../tokens/keys.js';
-import { appsKeys, capped, type File, fail, isRsa, type Plan } from './plan.js';
+import { appsKeys, capped, type KeyFile, fail, isRsa, type Plan } from './plan.js';
 
 /** The file's signing key must not be RS256 for the --*-rsa options: it signs the apps' tokens itself then. */
-function refuseRsaSigner({ out, existing = [], alg }: File, option: string): void {
+function refuseRsaSigner({ out, existing = [], alg }: KeyFile, option: string): void {
   const [first] = existing;
   if (isRsa(first, alg)) {
     fail(
@@ -13,7 +13,7 @@ function refuseRsaSigner({ out, existing = [], alg }: File, option: string): voi
 }
 
 /** --add-rsa: an RS256 key last (the first for the apps: it signs theirs), or right after the one that signs theirs (staged). */
-export async function addRsa(file: File): Promise<Plan> {
+export async function addRsa(file: KeyFile): Promise<Plan> {
   const { existing, alg } = file;
   if (!existing && alg === 'RS256') fail(`JWT_ALG is RS256: the signing key signs the apps' tokens too; run without --add-rsa`);
   refuseRsaSigner(file, '--add-rsa');
@@ -28,7 +28,7 @@ export async function addRsa(file: File): Promise<Plan> {
 }
 
 /** --promote-rsa: the first two RSA keys for the apps swap places. */
-export function promoteRsa(file: File): Plan {
+export function promoteRsa(file: KeyFile): Plan {
   refuseRsaSigner(file, '--promote-rsa');
   const { out, existing = [], alg } = file;
   const [current, staged] = appsKeys(existing, alg);
@@ -38,7 +38,7 @@ export function promoteRsa(file: File): Plan {
 }
 
 /** --retire-rsa: the last RSA key for the apps; the only one with --no-apps alone. */
-export function retireRsa(file: File, noApps: boolean): Plan {
+export function retireRsa(file: KeyFile, noApps: boolean): Plan {
   refuseRsaSigner(file, '--retire-rsa');
   const { out, existing = [], alg } = file;
   const apps = appsKeys(existing, alg);

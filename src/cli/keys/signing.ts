@@ -1,8 +1,8 @@
 import { generateKeyJwk } from '../../tokens/keys.js';
-import { appsKeys, capped, type File, fail, type Plan } from './plan.js';
+import { appsKeys, capped, type KeyFile, fail, type Plan } from './plan.js';
 
 /** --rotate and --stage: a new key of `alg` first (--rotate, or a new file) or second (--stage). */
-export async function addSigningKey({ out, existing = [], alg }: File, stage: boolean): Promise<Plan> {
+export async function addSigningKey({ out, existing = [], alg }: KeyFile, stage: boolean): Promise<Plan> {
   const [first, ...rest] = existing;
   const apps = appsKeys(existing, alg);
   if (stage && alg === 'RS256' && apps.length > 0) {
@@ -22,7 +22,7 @@ export async function addSigningKey({ out, existing = [], alg }: File, stage: bo
 }
 
 /** --promote: the first two keys swap; an RSA key for the apps signs portero's tokens only with --alg RS256. */
-export function promote({ out, existing = [], alg }: File): Plan {
+export function promote({ out, existing = [], alg }: KeyFile): Plan {
   const [first, second, ...rest] = existing;
   if (!first || !second) fail(`${out} has no staged key to promote; run --stage first`);
   if (appsKeys(existing, alg).includes(second) && alg !== 'RS256') {
@@ -35,7 +35,7 @@ export function promote({ out, existing = [], alg }: File): Plan {
 }
 
 /** --retire: the last of portero's own keys (not an RSA key for the apps), never the signing key. */
-export function retire({ out, existing = [], alg }: File): Plan {
+export function retire({ out, existing = [], alg }: KeyFile): Plan {
   const apps = appsKeys(existing, alg);
   const own = existing.filter((key) => !apps.includes(key));
   const last = own.length > 1 ? own.at(-1) : undefined;
