@@ -99,6 +99,21 @@ describe('portero as an OpenID Provider', () => {
     expect(tokens.access_token).toEqual(expect.any(String));
   });
 
+  it('gives each scope its claims of portero’s: groups with `groups`, name with `profile`, none of them with `openid` alone', async () => {
+    const grouped = await startPorteroOp({ PROVIDER_CORP_ALLOWED_GROUPS: 'staff,admins' });
+    try {
+      const browser = new TestBrowser();
+      const all = await grouped.appSignIn(browser, 'one', { scope: 'openid profile groups' });
+      expect(decodeJwt(all.tokens.id_token!)).toMatchObject({ name: 'Alice Liddell', groups: ['staff', 'admins'] });
+      expect(await client.fetchUserInfo(all.config, all.tokens.access_token, 'corp:alice')).toMatchObject({ groups: ['staff', 'admins'] });
+      const bare = decodeJwt((await grouped.appSignIn(browser, 'two', { scope: 'openid' })).tokens.id_token!);
+      expect(bare).toMatchObject({ sub: 'corp:alice', provider: 'corp' });
+      for (const claim of ['name', 'email', 'groups']) expect(bare[claim], claim).toBeUndefined();
+    } finally {
+      await grouped.close();
+    }
+  });
+
   it('refuses the apps’ tokens where portero’s own are expected: /auth answers 401 to an ID token and an access token', async () => {
     const { tokens } = await stack.appSignIn(new TestBrowser(), 'one');
     for (const token of [tokens.id_token!, tokens.access_token]) {
