@@ -2,7 +2,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
-import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
+import { APP_ONE_SECRET, basic, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
 
 // The provider's endpoints as the other issues' rules hold them: the token endpoint's limit per
 // app, refresh tokens only for an app allowed them, X-Forwarded-* never believed from a client,
@@ -16,8 +16,6 @@ afterAll(() => stack.close());
 
 /** App one's own API, registered as its resource. */
 const API = 'https://api.one.example';
-
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 const badExchange = (publicUrl: string, authorization: string | undefined, form: Record<string, string> = {}) =>
   fetch(`${publicUrl}/token`, {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { network, TestBrowser } from '../support/browser.js';
 import { OP_ACCOUNTS, parseForm, signInAtOp } from '../support/oidc-op.js';
-import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
+import { APP_ONE_SECRET, basic, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { pollUntil } from '../support/wait.js';
 
@@ -34,8 +34,6 @@ function rawRequest(publicUrl: string, head: string): Promise<string> {
     socket.on('error', reject);
   });
 }
-
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 /** A token request with a code that is none: past client authentication, the provider answers invalid_grant (400). */
 const tokenRequest = (publicUrl: string, from: string, authorization: string | undefined, form: Record<string, string> = {}) =>

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { network, TestBrowser } from '../support/browser.js';
-import { APP_ONE_SECRET, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
+import { APP_ONE_SECRET, basic, type PorteroOpStack, signInToApp, startPorteroOp } from '../support/portero-op.js';
 
 // What the specifications say an OpenID Provider refuses, refused with nothing issued: each case
 // made by hand over HTTP, as an attacker or a misconfigured app would send it.
@@ -29,8 +29,6 @@ async function codeFor(app: 'one' | 'two', browser = new TestBrowser()) {
   const walk = await signInToApp(browser, url, { appRedirect: redirectUri, upstream: stack.upstream.issuer, from: stack.appsUrl });
   return { code: walk.callback.searchParams.get('code')!, verifier, redirectUri };
 }
-
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 async function exchange(form: Record<string, string>, authorization?: string) {
   const response = await fetch(`${stack.publicUrl}/token`, {

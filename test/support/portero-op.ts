@@ -87,6 +87,9 @@ export async function startAppServers(): Promise<{ url: string; logoutTokens: Re
   };
 }
 
+/** HTTP Basic credentials of an app, as it authenticates at the token endpoint. */
+export const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
 /** The confidential app's secret in the stack below. */
 export const APP_ONE_SECRET = 'app-one-secret-that-is-long-enough-0123456789';
 
