@@ -3,7 +3,16 @@ import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type IsolatedRedisStore, isolatedRedisStore, type TestApp } from '../support/app.js';
 import { setCookieLines, TestBrowser } from '../support/browser.js';
-import { checkAnswer, cookies, type FuzzRequest, fuzzRequest, queryPairs, shapeOf, toRequest } from '../support/fuzz-requests.js';
+import {
+  checkAnswer,
+  withinBound,
+  cookies,
+  type FuzzRequest,
+  fuzzRequest,
+  queryPairs,
+  shapeOf,
+  toRequest,
+} from '../support/fuzz-requests.js';
 import { MockOidcProvider } from '../support/mock-oidc.js';
 import { testRedis } from '../support/redis-server.js';
 import { findLeaks, type Secret } from '../support/secrets.js';
@@ -22,7 +31,6 @@ import { findLeaks, type Secret } from '../support/secrets.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 const SEED = process.env.FUZZ_SEED === undefined ? Date.now() ^ (Math.random() * 0x100000000) : Number(process.env.FUZZ_SEED);
 /** A generous bound: a request that takes this long is stuck, not slow. */
-const HANG_MS = 5_000;
 
 const idp = await new MockOidcProvider().init();
 const msw = setupServer(...idp.handlers());
@@ -191,19 +199,6 @@ const describeCase = (input: FuzzCase) =>
 function genuine502(status: number, code: unknown, input: FuzzCase, reachedProvider: boolean): boolean {
   if (status !== 502 || input.kind !== 'live') return false;
   return (code === 'token_exchange_failed' && reachedProvider) || code === 'provider_error';
-}
-
-/** Resolves with the response, or rejects once `HANG_MS` have passed. */
-async function withinBound<T>(response: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${HANG_MS} ms: ${what}`)), HANG_MS);
-  });
-  try {
-    return await Promise.race([response, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe('fuzzing the gateway with generated requests', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../support/browser.js';
-import { checkAnswer } from '../support/fuzz-requests.js';
+import { checkAnswer, withinBound } from '../support/fuzz-requests.js';
 import { type OpFuzzRequest, opFuzzRequest, opShapeOf, UID } from '../support/op-fuzz-requests.js';
 import { APP_ONE_SECRET, type PorteroOpStack, startPorteroOp } from '../support/portero-op.js';
 import { findLeaks, type Secret } from '../support/secrets.js';
@@ -20,7 +20,6 @@ import { findLeaks, type Secret } from '../support/secrets.js';
 
 const RUNS = Number(process.env.OP_FUZZ_RUNS ?? 1500);
 const SEED = process.env.OP_FUZZ_SEED === undefined ? Date.now() ^ (Math.random() * 0x100000000) : Number(process.env.OP_FUZZ_SEED);
-const HANG_MS = 5_000;
 
 /** The stacks under fuzz: PUBLIC_URL at the root and under a path (`/sso`), each with a browser signed in to app one. */
 let targets: { stack: PorteroOpStack; signedIn: TestBrowser }[];
@@ -99,18 +98,6 @@ async function requestOf(target: Target, input: OpFuzzRequest, live: Live): Prom
   const url = `${stack.publicUrl}${path}${input.query ? `?${input.query}` : ''}`;
   const init = { method: input.method, headers, redirect: 'manual' as const, ...(input.body ? { body: input.body.text } : {}) };
   return { request: new Request(url, init), secrets: [{ name: 'app one’s secret', value: APP_ONE_SECRET }, ...session.secrets] };
-}
-
-async function withinBound<T>(response: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${HANG_MS} ms: ${what}`)), HANG_MS);
-  });
-  try {
-    return await Promise.race([response, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** What the provider issued in an answer (a code in a redirect, tokens in a body): secrets too. */

@@ -368,3 +368,19 @@ export function checkAnswer(response: Response, body: string, what: string): voi
   // An answer, even a refusal, never shows a stack trace.
   if (/\bat .+\.(?:ts|js):\d+:\d+/.test(body)) throw new Error(`a stack trace in the answer to ${what}`);
 }
+
+/** How long a fuzzed request may take before it counts as a hang. */
+export const HANG_MS = 5_000;
+
+/** Resolves with the response, or rejects once `HANG_MS` have passed. */
+export async function withinBound<T>(response: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${HANG_MS} ms: ${what}`)), HANG_MS);
+  });
+  try {
+    return await Promise.race([response, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
