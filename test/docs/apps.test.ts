@@ -1,3 +1,4 @@
+import { parseEnv } from 'node:util';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
@@ -16,14 +17,8 @@ const blocks = blocksCoveredBy('test/docs/apps.test.ts');
 const envBlock = blocks.find((block) => block.lang === 'sh')!;
 const [settingsBlock, authBlock] = blocks.filter((block) => block.lang === 'python');
 
-/** The block's `NAME=value` lines, as a shell reads them (comments and blank lines skipped). */
-const envOf = (text: string) =>
-  Object.fromEntries(
-    text
-      .split('\n')
-      .filter((line) => /^[A-Z_]+=/.test(line))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
+/** The block's variables, as portero reads a `.env` file (Node's parseEnv: comments, quotes). */
+const envOf = (text: string): Record<string, string> => parseEnv(text) as Record<string, string>;
 
 /** Runs the Django settings and `portero_logout_url` with `django.conf.settings` made from them; prints what they hold and build. */
 const DJANGO_STAND_IN = `
@@ -51,6 +46,7 @@ afterAll(() => stack.close());
 describe('docs/apps.md', () => {
   it('registers the two apps it shows, as written', () => {
     const config = parseConfig(envOf(envBlock.text));
+    expect(config.apps.find((app) => app.clientId === 'team-wiki')?.name).toBe('Team Wiki');
     expect(new Map(config.apps.map((app) => [app.clientId, app.secret !== undefined]))).toEqual(
       new Map([
         ['team-wiki', true],
